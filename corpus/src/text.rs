@@ -1,0 +1,7 @@
+//! Cases for text.
+
+use crate::Case;
+
+pub fn cases() -> Vec<Case> {
+    Vec::new()
+}

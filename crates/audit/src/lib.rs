@@ -1,0 +1,1 @@
+//! Hash-chained JSON Lines audit log, its verification and summary.

@@ -1,0 +1,159 @@
+//! The per-file context a rebuilder works in.
+
+use crate::budget::Budget;
+use crate::config::Policy;
+use crate::finding::{Action, Code, Finding};
+use crate::rebuild::{Blocked, Rebuilt};
+use crate::scan::Scanner;
+
+/// The result of sanitising one member of a container.
+pub type MemberOutcome = Result<Rebuilt, Blocked>;
+
+/// The way back from a container's rebuilder into the dispatcher, so that
+/// a member is sanitised by its own type's rules. Implemented by the engine.
+pub trait Dispatch {
+    /// Detects `bytes`' true type, checks it against the policy and rebuilds
+    /// it in the member context `cx`.
+    fn dispatch(&self, name: &str, bytes: &[u8], cx: &mut Context<'_>) -> MemberOutcome;
+}
+
+/// State of one file (or member) being rebuilt.
+pub struct Context<'a> {
+    policy: &'a Policy,
+    budget: &'a Budget,
+    dispatch: &'a dyn Dispatch,
+    scanner: Option<&'a dyn Scanner>,
+    depth: u32,
+    path: String,
+    findings: Vec<Finding>,
+}
+
+impl<'a> Context<'a> {
+    /// The context of a top-level file.
+    pub fn new(
+        policy: &'a Policy,
+        budget: &'a Budget,
+        dispatch: &'a dyn Dispatch,
+        scanner: Option<&'a dyn Scanner>,
+    ) -> Self {
+        Context {
+            policy,
+            budget,
+            dispatch,
+            scanner,
+            depth: 0,
+            path: String::new(),
+            findings: Vec::new(),
+        }
+    }
+
+    pub fn policy(&self) -> &'a Policy {
+        self.policy
+    }
+
+    pub fn budget(&self) -> &'a Budget {
+        self.budget
+    }
+
+    pub fn scanner(&self) -> Option<&'a dyn Scanner> {
+        self.scanner
+    }
+
+    /// 0 for the top-level file, 1 for its members, and so on.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
+    /// The member path (`outer.zip/inner.docx/word/media/a.png`), empty at
+    /// the top level.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Records a finding; the detail is prefixed with the member path.
+    pub fn record(&mut self, code: Code, action: Action, detail: impl Into<String>) {
+        let detail = self.qualify(detail.into());
+        self.findings.push(Finding::new(code, action, detail));
+    }
+
+    /// Records that `code` was removed.
+    pub fn removed(&mut self, code: Code, detail: impl Into<String>) {
+        self.record(code, Action::Removed, detail);
+    }
+
+    /// Records that `code` was neutralised.
+    pub fn neutralised(&mut self, code: Code, detail: impl Into<String>) {
+        self.record(code, Action::Neutralised, detail);
+    }
+
+    /// A [`Blocked`] whose detail names the member path.
+    pub fn block(&self, code: Code, detail: impl Into<String>) -> Blocked {
+        Blocked::new(code, self.qualify(detail.into()))
+    }
+
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    pub fn take_findings(&mut self) -> Vec<Finding> {
+        std::mem::take(&mut self.findings)
+    }
+
+    pub fn check_deadline(&self) -> Result<(), Blocked> {
+        self.budget.check_deadline().map_err(|b| self.requalify(b))
+    }
+
+    pub fn charge_expanded(&self, n: u64) -> Result<(), Blocked> {
+        self.budget.charge_expanded(n).map_err(|b| self.requalify(b))
+    }
+
+    pub fn charge_entries(&self, n: u64) -> Result<(), Blocked> {
+        self.budget.charge_entries(n).map_err(|b| self.requalify(b))
+    }
+
+    /// Sanitises a container member by its own type's rules, one level
+    /// deeper. Its findings join this context's, named by the member path.
+    /// A returned `Blocked` already names the member.
+    pub fn member(&mut self, name: &str, bytes: &[u8]) -> MemberOutcome {
+        let max = self.policy.limits.max_depth;
+        if self.depth + 1 > max {
+            return Err(self.block(
+                Code::LimitDepth,
+                format!("{name}: nested deeper than {max} levels"),
+            ));
+        }
+        let mut child = Context {
+            policy: self.policy,
+            budget: self.budget,
+            dispatch: self.dispatch,
+            scanner: self.scanner,
+            depth: self.depth + 1,
+            path: if self.path.is_empty() {
+                name.to_string()
+            } else {
+                format!("{}/{}", self.path, name)
+            },
+            findings: Vec::new(),
+        };
+        let dispatch = self.dispatch;
+        let result = dispatch.dispatch(name, bytes, &mut child);
+        if result.is_ok() {
+            self.findings.append(&mut child.findings);
+        }
+        result
+    }
+
+    fn qualify(&self, detail: String) -> String {
+        if self.path.is_empty() {
+            detail
+        } else if detail.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}: {}", self.path, detail)
+        }
+    }
+
+    fn requalify(&self, b: Blocked) -> Blocked {
+        Blocked::new(b.code, self.qualify(b.detail))
+    }
+}

@@ -1,0 +1,68 @@
+//! One file's job and outcome, and the [`Sanitize`] seam behind which
+//! rebuilding runs (in process, or in a worker process).
+
+use crate::config::Policy;
+use crate::filetype::FileType;
+use crate::finding::{Finding, Verdict};
+use serde::{Deserialize, Serialize};
+
+/// One file to sanitise.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The file's name (its last path component), used for the name and
+    /// extension checks. Never trusted for the type.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    /// The detected true type of the input.
+    pub input_type: FileType,
+    /// The output's type (`None` when blocked).
+    pub output_type: Option<FileType>,
+    /// The safe name to write the output under (`None` when blocked): name
+    /// findings neutralised, extension matching the output type.
+    pub output_name: Option<String>,
+    /// The rebuilt bytes (`None` when blocked).
+    #[serde(skip)]
+    pub output: Option<Vec<u8>>,
+    pub findings: Vec<Finding>,
+    /// The finding that blocked the file (`None` unless blocked).
+    pub reason: Option<Finding>,
+    pub sha256: String,
+    pub output_sha256: Option<String>,
+}
+
+impl Outcome {
+    /// A blocked outcome.
+    pub fn blocked(
+        input_type: FileType,
+        sha256: String,
+        mut findings: Vec<Finding>,
+        reason: Finding,
+    ) -> Self {
+        if !findings.contains(&reason) {
+            findings.push(reason.clone());
+        }
+        Outcome {
+            verdict: Verdict::Blocked,
+            input_type,
+            output_type: None,
+            output_name: None,
+            output: None,
+            findings,
+            reason: Some(reason),
+            sha256,
+            output_sha256: None,
+        }
+    }
+}
+
+/// Where files are sanitised. The CLI, the daemon and the relay hold a
+/// `dyn Sanitize`; the worker pool and the in-process engine implement it.
+pub trait Sanitize: Send + Sync {
+    fn sanitize(&self, policy: &Policy, job: Job) -> Outcome;
+}

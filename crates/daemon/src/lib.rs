@@ -1,0 +1,1 @@
+//! The transfer-share daemon: watch, sanitise, drop atomically, quarantine, journal.

@@ -1,0 +1,326 @@
+//! The dispatcher and the in-process [`Sanitize`].
+
+use crate::scan::{self, Stage};
+use mugai_core::config::MismatchAction;
+use mugai_core::{
+    sha256_hex, Action, Blocked, Budget, Code, Context, Dispatch, FileType, Finding, Job,
+    MemberOutcome, Outcome, Policy, Rebuilder, Rebuilt, Sanitize, Scanner, Verdict,
+};
+use mugai_detect::name::with_extension;
+use mugai_detect::{claimed_types, extension_of};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Detects, decides and dispatches. Stateless: one value serves every file.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Engine;
+
+impl Engine {
+    /// Sanitises one top-level file.
+    pub fn sanitize(&self, policy: &Policy, scanner: Option<&dyn Scanner>, job: &Job) -> Outcome {
+        let bytes = &job.bytes[..];
+        let sha256 = sha256_hex(bytes);
+        let names = mugai_detect::check_name(&job.name);
+        let mut findings = names.findings.clone();
+        let detected = true_type(bytes, &job.name);
+
+        let block = |findings: Vec<Finding>, t: FileType, b: Blocked| {
+            Outcome::blocked(t, sha256.clone(), findings, b.into_finding())
+        };
+
+        if bytes.len() as u64 > policy.limits.max_input_bytes {
+            let b = Blocked::new(
+                Code::LimitSize,
+                format!(
+                    "{} bytes is over the input limit of {} bytes",
+                    bytes.len(),
+                    policy.limits.max_input_bytes
+                ),
+            );
+            return block(findings, detected, b);
+        }
+        if let Some(b) = names.block.clone() {
+            return block(findings, detected, b);
+        }
+        let ty = match classify(policy, &job.name, detected) {
+            Ok((ty, extra)) => {
+                findings.extend(extra);
+                ty
+            }
+            Err(b) => return block(findings, detected, b),
+        };
+
+        let budget = Budget::new(&policy.limits);
+        let mut cx = Context::new(policy, &budget, self, scanner);
+        if let Err(b) = scan::check(policy, &mut cx, Stage::Original, bytes) {
+            return block(findings, detected, b);
+        }
+        let rebuilt = match guarded_rebuild(ty, bytes, &mut cx) {
+            Ok(r) => r,
+            Err(b) => {
+                findings.extend(cx.take_findings());
+                return block(findings, detected, b);
+            }
+        };
+        if let Err(b) = check_output(&rebuilt) {
+            return block(findings, detected, b);
+        }
+        if let Err(b) = scan::check(policy, &mut cx, Stage::Output, &rebuilt.bytes) {
+            return block(findings, detected, b);
+        }
+        if let Some(what) = mugai_detect::polyglot(bytes, ty) {
+            findings.push(Finding::new(
+                Code::TypePolyglot,
+                Action::Removed,
+                format!("{what}; the rebuild keeps only the {ty}"),
+            ));
+        }
+        findings.extend(cx.take_findings());
+
+        let verdict = if findings.iter().any(|f| f.action != Action::Blocked) {
+            Verdict::Sanitized
+        } else {
+            Verdict::Clean
+        };
+        let output_name = output_name(&names.safe_name, detected, rebuilt.file_type);
+        Outcome {
+            verdict,
+            input_type: detected,
+            output_type: Some(rebuilt.file_type),
+            output_name: Some(output_name),
+            output_sha256: Some(sha256_hex(&rebuilt.bytes)),
+            output: Some(rebuilt.bytes),
+            findings,
+            reason: None,
+            sha256,
+        }
+    }
+}
+
+impl Dispatch for Engine {
+    fn dispatch(&self, name: &str, bytes: &[u8], cx: &mut Context<'_>) -> MemberOutcome {
+        cx.check_deadline()?;
+        let policy = cx.policy();
+        let detected = true_type(bytes, name);
+        let (ty, extra) = classify(policy, name, detected).map_err(|b| cx.block(b.code, b.detail))?;
+        for f in extra {
+            cx.record(f.code, f.action, f.detail);
+        }
+        scan::check(policy, cx, Stage::Original, bytes)?;
+        let rebuilt = rebuild_by_type(ty, bytes, cx)?;
+        check_output(&rebuilt).map_err(|b| cx.block(b.code, b.detail))?;
+        if let Some(what) = mugai_detect::polyglot(bytes, ty) {
+            cx.removed(Code::TypePolyglot, format!("{what}; the rebuild keeps only the {ty}"));
+        }
+        Ok(rebuilt)
+    }
+}
+
+/// The type found from the content; for text, the extension may say which
+/// kind of text (CSV and TSV get the formula guard).
+fn true_type(bytes: &[u8], name: &str) -> FileType {
+    #[cfg(feature = "test-hooks")]
+    if crate::hooks::is_hook(bytes) {
+        return FileType::TestHook;
+    }
+    let t = mugai_detect::detect(bytes);
+    if t == FileType::Text {
+        match extension_of(name).as_deref() {
+            Some("csv") => return FileType::Csv,
+            Some("tsv") | Some("tab") => return FileType::Tsv,
+            _ => {}
+        }
+    }
+    t
+}
+
+/// Applies the type rules and the allow-list. Returns the type to rebuild
+/// as, with any finding that rule produced.
+fn classify(policy: &Policy, name: &str, t: FileType) -> Result<(FileType, Vec<Finding>), Blocked> {
+    let mut findings = Vec::new();
+    if t == FileType::TestHook {
+        return Ok((t, findings));
+    }
+    if t.is_executable() {
+        return Err(Blocked::new(
+            Code::TypeExecutable,
+            format!("content is {} ({})", article(t), t.name()),
+        ));
+    }
+    if let Some(ext) = extension_of(name) {
+        if let Some(claimed) = claimed_types(&ext) {
+            if !claimed.contains(&t) {
+                let detail = format!("extension .{ext} but the content is {}", t.name());
+                match policy.types.on_mismatch {
+                    MismatchAction::Rebuild if policy.allows(t) => findings.push(Finding::new(
+                        Code::TypeMismatch,
+                        Action::Neutralised,
+                        format!("{detail}; rebuilt as {}", t.name()),
+                    )),
+                    _ => return Err(Blocked::new(Code::TypeMismatch, detail)),
+                }
+            }
+        }
+    }
+    if t.is_unsupported_archive() {
+        return Err(Blocked::new(
+            Code::ArchiveUnsupported,
+            format!("{} archives are not opened; send a ZIP", t.name()),
+        ));
+    }
+    if t == FileType::OoxmlEncrypted {
+        return Err(Blocked::new(
+            Code::OoxmlEncrypted,
+            "encrypted Office document; send it without a password",
+        ));
+    }
+    if !policy.allows(t) {
+        return Err(match t {
+            FileType::Svg => Blocked::new(Code::ImageSvg, "SVG images are not allowed"),
+            FileType::Msg | FileType::Ichitaro | FileType::OleOther => Blocked::new(
+                Code::OleUnknown,
+                format!("OLE2 file of type {} is not allowed", t.name()),
+            ),
+            FileType::Html => Blocked::new(Code::TypeUnknown, "HTML is not allowed"),
+            _ => Blocked::new(Code::TypeUnknown, format!("type {} is not allowed", t.name())),
+        });
+    }
+    Ok((t, findings))
+}
+
+fn article(t: FileType) -> &'static str {
+    match t {
+        FileType::Executable => "an executable program",
+        FileType::Script => "a script",
+        FileType::Msi => "an installer",
+        FileType::DiskImage => "a disk image",
+        FileType::OneNote => "a OneNote notebook",
+        FileType::Chm => "a compiled HTML help file",
+        FileType::Lnk => "a Windows shortcut",
+        FileType::Jar => "a Java archive",
+        _ => "runnable",
+    }
+}
+
+/// Runs the rebuild, turning a panic into a block.
+fn guarded_rebuild(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
+    match catch_unwind(AssertUnwindSafe(|| rebuild_by_type(ty, bytes, cx))) {
+        Ok(r) => r,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Blocked::new(
+                Code::RebuildFailed,
+                format!("the {} rebuilder panicked: {msg}", ty.name()),
+            ))
+        }
+    }
+}
+
+/// The one `match` from type to rebuilder.
+fn rebuild_by_type(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
+    use FileType::*;
+    match ty {
+        Text | Csv | Tsv => mugai_text::TextRebuilder.rebuild(bytes, ty, cx),
+        Pdf => mugai_pdf::PdfRebuilder.rebuild(bytes, ty, cx),
+        t if t.is_ooxml() => mugai_office::OfficeRebuilder.rebuild(bytes, ty, cx),
+        Doc | Xls | Ppt | Rtf => mugai_office::OfficeRebuilder.rebuild(bytes, ty, cx),
+        t if t.is_raster_image() => mugai_image::ImageRebuilder.rebuild(bytes, ty, cx),
+        Zip => mugai_archive::ZipRebuilder.rebuild(bytes, ty, cx),
+        Eml => mugai_mail::MailRebuilder.rebuild(bytes, ty, cx),
+        #[cfg(feature = "test-hooks")]
+        TestHook => crate::hooks::run(bytes),
+        other => Err(Blocked::new(
+            Code::TypeUnknown,
+            format!("no rebuilder for {}", other.name()),
+        )),
+    }
+}
+
+/// The side that trusts re-checks what comes back: the output must be of
+/// the type the rebuilder says it is.
+fn check_output(r: &Rebuilt) -> Result<(), Blocked> {
+    let got = mugai_detect::detect(&r.bytes);
+    let ok = if r.file_type.is_text() {
+        got.is_text() || r.bytes.is_empty() || got == FileType::Eml || got == FileType::Html
+    } else if r.file_type.is_ooxml() {
+        got.is_ooxml()
+    } else {
+        got == r.file_type || r.file_type == FileType::TestHook
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Blocked::new(
+            Code::RebuildFailed,
+            format!(
+                "the rebuilt output is not a valid {} (it looks like {})",
+                r.file_type.name(),
+                got.name()
+            ),
+        ))
+    }
+}
+
+/// The name to write the output under: the neutralised name, with the
+/// extension of the output type when the old one does not fit it.
+fn output_name(safe_name: &str, input: FileType, output: FileType) -> String {
+    match extension_of(safe_name) {
+        Some(ext) => match claimed_types(&ext) {
+            Some(c) if c.contains(&output) && !(output != input && ext == input.extension()) => {
+                safe_name.to_string()
+            }
+            _ if output.extension().is_empty() => safe_name.to_string(),
+            _ => with_extension(safe_name, output.extension()),
+        },
+        None if output == input || output.extension().is_empty() => safe_name.to_string(),
+        None => format!("{safe_name}.{}", output.extension()),
+    }
+}
+
+/// Runs the engine in the calling process, with the scanner the policy
+/// configures.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InProcess;
+
+impl Sanitize for InProcess {
+    fn sanitize(&self, policy: &Policy, job: Job) -> Outcome {
+        let scanner = mugai_clamd::from_policy(&policy.av);
+        Engine.sanitize(policy, scanner.as_ref().map(|s| s as &dyn Scanner), &job)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names_follow_the_output_type() {
+        assert_eq!(output_name("a.docm", FileType::Docm, FileType::Docx), "a.docx");
+        assert_eq!(output_name("a.docx", FileType::Docm, FileType::Docx), "a.docx");
+        assert_eq!(output_name("a.txt", FileType::Text, FileType::Text), "a.txt");
+        assert_eq!(output_name("README", FileType::Text, FileType::Text), "README");
+        assert_eq!(output_name("a.jpg", FileType::Png, FileType::Png), "a.png");
+    }
+
+    #[test]
+    fn executables_and_unknown_types_are_blocked() {
+        let p = Policy::default();
+        let job = |name: &str, bytes: &[u8]| Job {
+            name: name.into(),
+            bytes: bytes.to_vec(),
+        };
+        let mut pe = b"MZ".to_vec();
+        pe.resize(128, 0);
+        let o = Engine.sanitize(&p, None, &job("a.pdf", &pe));
+        assert_eq!(o.verdict, Verdict::Blocked);
+        assert_eq!(o.reason.unwrap().code, Code::TypeExecutable);
+        let o = Engine.sanitize(&p, None, &job("a.7z", b"7z\xBC\xAF\x27\x1C\0\x04"));
+        assert_eq!(o.reason.unwrap().code, Code::ArchiveUnsupported);
+        let o = Engine.sanitize(&p, None, &job("a.bin", &[0, 1, 2, 3, 0, 0, 0, 0, 200, 201, 0, 0]));
+        assert_eq!(o.reason.unwrap().code, Code::TypeUnknown);
+        assert!(o.output.is_none());
+    }
+}

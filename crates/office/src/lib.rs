@@ -1,0 +1,24 @@
+//! Office rebuilder: OOXML packages, legacy OLE2 documents and RTF.
+//!
+//! Main type: [`OfficeRebuilder`], the [`mugai_core::Rebuilder`] for this family.
+
+use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
+
+/// The rebuilder for this format family.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OfficeRebuilder;
+
+impl Rebuilder for OfficeRebuilder {
+    fn rebuild(
+        &self,
+        _input: &[u8],
+        file_type: FileType,
+        _cx: &mut Context<'_>,
+    ) -> Result<Rebuilt, Blocked> {
+        // Not implemented yet: fail closed.
+        Err(Blocked::new(
+            Code::TypeUnknown,
+            format!("no rebuilder for {file_type} yet"),
+        ))
+    }
+}

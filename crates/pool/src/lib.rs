@@ -1,0 +1,1 @@
+//! Worker-process pool: each file is rebuilt in a killable, memory-limited process.

@@ -1,0 +1,1 @@
+//! The mail text-ization SMTP relay.

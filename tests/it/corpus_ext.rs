@@ -1,0 +1,1 @@
+//! Integration tests: corpus_ext.

@@ -1,0 +1,16 @@
+//! mugai's integration tests, built as one binary. They run the real
+//! `mugai` executable; regressions are named after the bug they caught.
+
+mod archive;
+mod cli;
+mod corpus;
+mod corpus_ext;
+mod daemon;
+mod image;
+mod mail;
+mod office;
+mod pdf;
+mod pool;
+mod relay;
+mod scanner;
+mod util;
