@@ -219,7 +219,12 @@ fn guarded_rebuild(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<R
     }
 }
 
-/// The one `match` from type to rebuilder.
+/// The one `match` from type to rebuilder, without the panic guard (for
+/// fuzzing; everything else goes through `guarded_rebuild`).
+pub(crate) fn rebuild_unguarded(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
+    rebuild_by_type(ty, bytes, cx)
+}
+
 fn rebuild_by_type(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
     use FileType::*;
     match ty {

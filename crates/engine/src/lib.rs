@@ -10,6 +10,7 @@
 //! calling process (tests, benches, and inside each worker process).
 
 mod engine;
+pub mod fuzz;
 #[cfg(feature = "test-hooks")]
 mod hooks;
 mod scan;
