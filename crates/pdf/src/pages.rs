@@ -4,6 +4,15 @@
 use lopdf::{Object, ObjectId};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// What [`fix`] found besides errors.
+#[derive(Debug, Default)]
+pub struct Tree {
+    /// Ids of page copies made for pages listed twice.
+    pub added: Vec<ObjectId>,
+    /// Every page (leaf), in order of the walk.
+    pub pages: Vec<ObjectId>,
+}
+
 /// What is wrong with a page tree that cannot be written back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageTreeError(pub String);
@@ -42,12 +51,19 @@ fn is_dict(objects: &BTreeMap<ObjectId, Object>, id: ObjectId) -> bool {
     matches!(objects.get(&id), Some(Object::Dictionary(_)))
 }
 
-/// Checks the tree under `root` and fixes it in place: `/Kids` keep only
-/// references to page or node dictionaries, every node gets `/Count` and
-/// `/Type /Pages`, every kid its `/Parent`. Returns the number of pages.
-/// A node or page reached twice (a loop or a shared subtree) or a tree
-/// deeper than [`MAX_PAGE_TREE_DEPTH`] is an error.
-pub fn fix(objects: &mut BTreeMap<ObjectId, Object>, root: ObjectId) -> Result<u64, PageTreeError> {
+/// Checks the tree under `root` and fixes it in place: every node gets
+/// `/Count` and `/Type /Pages`, every kid its `/Parent`. A kid that is not
+/// a dictionary (an unreadable or missing page) is an error, since
+/// dropping it would lose a page. Returns the number of pages.
+/// A page listed twice becomes a copy (as readers show it); a node
+/// reached twice (a loop or a shared subtree) or a tree deeper than
+/// [`MAX_PAGE_TREE_DEPTH`] is an error. The ids of copies are appended to
+/// `added`.
+pub fn fix(
+    objects: &mut BTreeMap<ObjectId, Object>,
+    root: ObjectId,
+    tree: &mut Tree,
+) -> Result<u64, PageTreeError> {
     if !is_node(objects, root) {
         return Err(PageTreeError(format!(
             "the page tree root {} {} is not a /Pages node",
@@ -69,18 +85,49 @@ pub fn fix(objects: &mut BTreeMap<ObjectId, Object>, root: ObjectId) -> Result<u
         let kids = kid_ids(objects, node).unwrap_or_default();
         let mut kept = Vec::new();
         for k in kids {
-            let Object::Reference(id) = k else { continue };
-            if !is_dict(objects, id) {
+            let id = match k {
+                Object::Reference(id) if is_dict(objects, id) => id,
+                Object::Null => continue,
+                Object::Reference(id) => {
+                    return Err(PageTreeError(format!(
+                        "page tree kid {} {} is missing or unreadable",
+                        id.0, id.1
+                    )))
+                }
+                _ => {
+                    return Err(PageTreeError(format!(
+                        "a page tree kid of object {} {} is not a reference",
+                        node.0, node.1
+                    )))
+                }
+            };
+            let node = is_node(objects, id);
+            if !seen.insert(id) {
+                if node {
+                    return Err(PageTreeError(format!(
+                        "object {} {} is reached twice in the page tree (a loop or a shared node)",
+                        id.0, id.1
+                    )));
+                }
+                let next = objects
+                    .keys()
+                    .next_back()
+                    .map_or(1, |k| k.0.saturating_add(1));
+                let copy_id = (next, 0);
+                let Some(copy) = objects.get(&id).cloned() else {
+                    continue;
+                };
+                objects.insert(copy_id, copy);
+                seen.insert(copy_id);
+                tree.added.push(copy_id);
+                tree.pages.push(copy_id);
+                kept.push(copy_id);
                 continue;
             }
-            if !seen.insert(id) {
-                return Err(PageTreeError(format!(
-                    "object {} {} is reached twice in the page tree (a loop or a shared node)",
-                    id.0, id.1
-                )));
-            }
-            if is_node(objects, id) {
+            if node {
                 stack.push((id, depth + 1));
+            } else {
+                tree.pages.push(id);
             }
             kept.push(id);
         }
@@ -137,14 +184,21 @@ mod tests {
     }
 
     #[test]
-    fn counts_are_recomputed_and_missing_kids_pruned() {
+    fn counts_are_recomputed_and_missing_kids_are_errors() {
         let mut o = BTreeMap::new();
         o.insert((1, 0), pages(vec![(2, 0), (3, 0), (9, 0)]));
         o.insert((2, 0), pages(vec![(4, 0), (5, 0)]));
         o.insert((3, 0), page());
         o.insert((4, 0), page());
         o.insert((5, 0), page());
-        assert_eq!(fix(&mut o, (1, 0)), Ok(3));
+        assert!(fix(&mut o, (1, 0), &mut Tree::default()).is_err());
+        let mut o = BTreeMap::new();
+        o.insert((1, 0), pages(vec![(2, 0), (3, 0)]));
+        o.insert((2, 0), pages(vec![(4, 0), (5, 0)]));
+        o.insert((3, 0), page());
+        o.insert((4, 0), page());
+        o.insert((5, 0), page());
+        assert_eq!(fix(&mut o, (1, 0), &mut Tree::default()), Ok(3));
         let Some(Object::Dictionary(root)) = o.get(&(1, 0)) else {
             panic!("root gone")
         };
@@ -163,10 +217,24 @@ mod tests {
         let mut o = BTreeMap::new();
         o.insert((1, 0), pages(vec![(2, 0)]));
         o.insert((2, 0), pages(vec![(1, 0)]));
-        assert!(fix(&mut o, (1, 0)).is_err());
+        assert!(fix(&mut o, (1, 0), &mut Tree::default()).is_err());
+        let mut o = BTreeMap::new();
+        o.insert((1, 0), pages(vec![(2, 0), (3, 0)]));
+        o.insert((2, 0), pages(vec![(4, 0)]));
+        o.insert((3, 0), pages(vec![(2, 0)]));
+        o.insert((4, 0), page());
+        assert!(fix(&mut o, (1, 0), &mut Tree::default()).is_err());
+    }
+
+    #[test]
+    fn a_page_listed_twice_becomes_a_copy() {
         let mut o = BTreeMap::new();
         o.insert((1, 0), pages(vec![(2, 0), (2, 0)]));
         o.insert((2, 0), page());
-        assert!(fix(&mut o, (1, 0)).is_err());
+        let mut tree = Tree::default();
+        assert_eq!(fix(&mut o, (1, 0), &mut tree), Ok(2));
+        assert_eq!(tree.added, vec![(3, 0)]);
+        assert_eq!(tree.pages, vec![(2, 0), (3, 0)]);
+        assert!(o.contains_key(&(3, 0)));
     }
 }

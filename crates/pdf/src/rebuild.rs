@@ -196,10 +196,16 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
     let Some(pages_root) = pages_root else {
         return Err(malformed(cx, "the catalog has no /Pages reference"));
     };
-    if let Err(e) = pages::fix(&mut kept.objects, pages_root) {
+    let mut tree = pages::Tree::default();
+    if let Err(e) = pages::fix(&mut kept.objects, pages_root, &mut tree) {
         return Err(malformed(cx, e.0));
     }
-    check_stream_sizes(&kept, cx)?;
+    kept.order.extend(tree.added.iter().copied());
+    if doc.encryption_state.is_none() {
+        repair_lengths(&mut kept, pdf);
+    }
+    check_contents(&kept, &tree.pages, cx)?;
+    check_streams(&kept, doc.encryption_state.is_some(), cx)?;
     cx.check_deadline()?;
 
     write(&doc, kept, root, info, cx)
@@ -222,29 +228,170 @@ fn report_obfuscation(pdf: &[u8], kept: &Kept, cx: &mut Context<'_>) {
     }
 }
 
-/// Decodes (counting only) the Flate streams that could expand past the
-/// per-stream cap or the remaining total, and charges what they expand to.
-fn check_stream_sizes(kept: &Kept, cx: &Context<'_>) -> Result<(), Blocked> {
-    let total = cx.policy().limits.max_expanded_bytes;
+/// Streams whose indirect `/Length` could not be resolved were left empty
+/// or cut by the parser; their data runs from where it starts to the
+/// `endstream` keyword, as readers recover it.
+fn repair_lengths(kept: &mut Kept, pdf: &[u8]) {
+    for obj in kept.objects.values_mut() {
+        let Object::Stream(s) = obj else { continue };
+        let Some(start) = s.start_position else {
+            continue;
+        };
+        let end = start.saturating_add(s.content.len());
+        let Some(after) = pdf.get(end..) else {
+            continue;
+        };
+        let after = after
+            .strip_prefix(b"\r\n")
+            .or_else(|| after.strip_prefix(b"\n"))
+            .or_else(|| after.strip_prefix(b"\r"))
+            .unwrap_or(after);
+        if after.starts_with(b"endstream") {
+            continue;
+        }
+        let Some(rest) = pdf.get(start..) else {
+            continue;
+        };
+        let Some(at) = rest.windows(9).position(|w| w == b"endstream") else {
+            continue;
+        };
+        let mut data = rest.get(..at).unwrap_or_default();
+        data = data
+            .strip_suffix(b"\r\n")
+            .or_else(|| data.strip_suffix(b"\n"))
+            .or_else(|| data.strip_suffix(b"\r"))
+            .unwrap_or(data);
+        s.content = data.to_vec();
+    }
+}
+
+/// Filters a content stream may use; image codecs there are nonsense that
+/// makes readers decode images as page descriptions.
+const CONTENT_FILTERS: &[&[u8]] = &[
+    b"FlateDecode",
+    b"Fl",
+    b"LZWDecode",
+    b"LZW",
+    b"ASCIIHexDecode",
+    b"AHx",
+    b"ASCII85Decode",
+    b"A85",
+    b"RunLengthDecode",
+    b"RL",
+];
+
+fn filters(d: &lopdf::Dictionary) -> Vec<&[u8]> {
+    match d.get(b"Filter") {
+        Ok(Object::Name(n)) => vec![n.as_slice()],
+        Ok(Object::Array(a)) => a.iter().filter_map(|f| f.as_name().ok()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every page's content streams use page-description filters only.
+fn check_contents(kept: &Kept, pages: &[ObjectId], cx: &Context<'_>) -> Result<(), Blocked> {
+    for page in pages {
+        let Some(Object::Dictionary(p)) = kept.objects.get(page) else {
+            continue;
+        };
+        let refs: Vec<ObjectId> = match p.get(b"Contents") {
+            Ok(Object::Reference(r)) => vec![*r],
+            Ok(Object::Array(a)) => a.iter().filter_map(|x| x.as_reference().ok()).collect(),
+            _ => Vec::new(),
+        };
+        for r in refs {
+            if let Some(Object::Stream(s)) = kept.objects.get(&r) {
+                let fs = filters(&s.dict);
+                let lzw = fs.iter().any(|f| *f == b"LZWDecode" || *f == b"LZW");
+                if lzw {
+                    // LZW data that does not decode leaves a blank or broken
+                    // page; readers and qpdf reject it.
+                    let cap = MAX_STREAM_DECODED.min(cx.policy().limits.max_expanded_bytes);
+                    match s
+                        .decompressed_content_with_limit(usize::try_from(cap).unwrap_or(usize::MAX))
+                    {
+                        Ok(d) => cx.charge_expanded(d.len() as u64)?,
+                        Err(e) => {
+                            return Err(malformed(
+                                cx,
+                                format!(
+                                    "object {} {}: a page content stream does not decode: {e}",
+                                    r.0, r.1
+                                ),
+                            ))
+                        }
+                    }
+                }
+                if let Some(f) = fs.into_iter().find(|f| !CONTENT_FILTERS.contains(f)) {
+                    return Err(malformed(
+                        cx,
+                        format!(
+                            "object {} {}: a page content stream with the image filter /{}",
+                            r.0,
+                            r.1,
+                            String::from_utf8_lossy(f)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bounds what the kept streams decode to: image dimensions against the
+/// pixel limit, and Flate streams that could expand past the per-stream
+/// cap or the remaining total are decoded (counting only) and charged.
+/// After decryption every Flate stream must decode, else the decryption
+/// went wrong and the output would be garbage.
+fn check_streams(kept: &Kept, decrypted: bool, cx: &Context<'_>) -> Result<(), Blocked> {
+    let limits = &cx.policy().limits;
+    let total = limits.max_expanded_bytes;
     let cap = MAX_STREAM_DECODED.min(total);
     let mut potential: u64 = 0;
     for (id, obj) in &kept.objects {
         let Object::Stream(s) = obj else { continue };
-        let first = match s.dict.get(b"Filter") {
-            Ok(Object::Name(n)) => Some(n.as_slice()),
-            Ok(Object::Array(a)) => a.first().and_then(|f| f.as_name().ok()),
-            _ => None,
-        };
+        if s.dict.get(b"Subtype").ok().and_then(|o| o.as_name().ok()) == Some(b"Image".as_slice()) {
+            let dim = |k: &[u8]| {
+                s.dict
+                    .get(k)
+                    .ok()
+                    .and_then(|o| o.as_i64().ok())
+                    .unwrap_or(0)
+            };
+            let pixels = u64::try_from(dim(b"Width"))
+                .unwrap_or(0)
+                .saturating_mul(u64::try_from(dim(b"Height")).unwrap_or(0));
+            if pixels > limits.max_image_pixels {
+                return Err(cx.block(
+                    Code::ImageBomb,
+                    format!(
+                        "object {} {}: image of {pixels} pixels, more than the limit of {}",
+                        id.0, id.1, limits.max_image_pixels
+                    ),
+                ));
+            }
+        }
+        let first = filters(&s.dict).first().copied();
         if first != Some(b"FlateDecode".as_slice()) && first != Some(b"Fl".as_slice()) {
             continue;
         }
         let most = (s.content.len() as u64).saturating_mul(DEFLATE_MAX_RATIO);
         potential = potential.saturating_add(most);
-        if most <= cap && potential <= total {
+        if most <= cap && potential <= total && !decrypted {
             continue;
         }
         cx.check_deadline()?;
-        let n = inflated_len(&s.content, cap);
+        let (n, ok) = inflated_len(&s.content, cap);
+        if decrypted && !ok && !s.content.is_empty() {
+            return Err(cx.block(
+                Code::PdfEncrypted,
+                format!(
+                    "object {} {}: a decrypted stream does not decode; the decryption failed",
+                    id.0, id.1
+                ),
+            ));
+        }
         if n > cap {
             return Err(cx.block(
                 Code::LimitSize,
@@ -259,19 +406,20 @@ fn check_stream_sizes(kept: &Kept, cx: &Context<'_>) -> Result<(), Blocked> {
     Ok(())
 }
 
-/// Length of the zlib-decoded `data`, counting at most `cap + 1` bytes;
-/// a broken stream counts what decodes before the damage.
-fn inflated_len(data: &[u8], cap: u64) -> u64 {
+/// Length of the zlib-decoded `data`, counting at most `cap + 1` bytes,
+/// and whether the data decoded without error (a broken stream counts
+/// what decodes before the damage).
+fn inflated_len(data: &[u8], cap: u64) -> (u64, bool) {
     let mut dec = flate2::read::ZlibDecoder::new(data).take(cap.saturating_add(1));
     let mut buf = [0u8; 16 * 1024];
     let mut n: u64 = 0;
     loop {
         match dec.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => return (n, true),
+            Err(_) => return (n, false),
             Ok(k) => n = n.saturating_add(k as u64),
         }
     }
-    n
 }
 
 /// A safe version string for the header.
@@ -303,6 +451,7 @@ fn write(
         }
     }
     let mut out = Document::with_version(version(doc));
+    out.reference_table.cross_reference_type = lopdf::xref::XrefType::CrossReferenceTable;
     let Kept {
         mut objects, order, ..
     } = kept;
@@ -318,6 +467,12 @@ fn write(
             // Data of a decrypted stream is plain now; a leftover /Crypt
             // filter would make readers decrypt it again.
             strip_crypt_filter(&mut s.dict);
+            // The writer copies the dictionary as it is: /Length must say
+            // what is written (an indirect length object is not kept).
+            s.dict.set(
+                "Length",
+                Object::Integer(i64::try_from(s.content.len()).unwrap_or(i64::MAX)),
+            );
         }
         out.objects.insert(new_id, obj);
     }
@@ -404,7 +559,8 @@ mod tests {
         let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         e.write_all(&vec![0u8; 100_000]).unwrap_or_default();
         let z = e.finish().unwrap_or_default();
-        assert_eq!(inflated_len(&z, 1 << 20), 100_000);
-        assert_eq!(inflated_len(&z, 1000), 1001);
+        assert_eq!(inflated_len(&z, 1 << 20), (100_000, true));
+        assert_eq!(inflated_len(&z, 1000).0, 1001);
+        assert!(!inflated_len(b"not zlib", 1000).1);
     }
 }
