@@ -137,12 +137,12 @@ pub fn objstm_js() -> Vec<u8> {
     }
     offsets[8] = out.len();
     let mut rows = Vec::new();
-    for n in 0..9usize {
+    for (n, &off) in offsets.iter().enumerate() {
         let (t, f2, f3): (u8, u32, u16) = match n {
             0 => (0, 0, 65535),
             1 => (2, 7, 0),
             6 => (2, 7, 1),
-            _ => (1, offsets[n] as u32, 0),
+            _ => (1, off as u32, 0),
         };
         rows.push(t);
         rows.extend_from_slice(&f2.to_be_bytes());

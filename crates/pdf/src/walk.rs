@@ -103,7 +103,7 @@ impl<'d, 'c, 'p> Walker<'d, 'c, 'p> {
         let mut steps: u32 = 0;
         while let Some(id) = self.stack.pop() {
             steps = steps.wrapping_add(1);
-            if steps % 256 == 0 {
+            if steps.is_multiple_of(256) {
                 self.cx.check_deadline()?;
             }
             let Some(src) = self.doc.objects.get(&id) else {
