@@ -516,6 +516,20 @@ pub fn cases() -> Vec<Case> {
             Expect::blocked(LimitCount, &[], "a trailer that declares billions of objects"),
         ),
     ];
+    // Resource names are the producer's choice: a font called /JS stays.
+    let mut objs = base("", "");
+    objs[2] = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+                /Resources << /Font << /JS 5 0 R >> >> >>"
+        .to_vec();
+    objs[3] = stream(
+        "",
+        format!("BT /JS 24 Tf 72 720 Td ({PAGE_TEXT}) Tj ET").as_bytes(),
+    );
+    v.push(Case::new(
+        "pdf/resource_names.pdf",
+        classic(&objs, "").0,
+        Expect::clean("a font resource named /JS is a label, not JavaScript"),
+    ));
     let mut junk = b"garbage before the header\r\n".to_vec();
     junk.extend_from_slice(&doc("", "", &[]));
     v.push(Case::new(

@@ -536,6 +536,150 @@ fn remap(o: &mut Object, renum: &BTreeMap<ObjectId, ObjectId>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mugai_core::config::LinkAction;
+    use mugai_core::{Dispatch, MemberOutcome, Policy};
+
+    struct NoMembers;
+    impl Dispatch for NoMembers {
+        fn dispatch(&self, _: &str, _: &[u8], cx: &mut Context<'_>) -> MemberOutcome {
+            Err(cx.block(Code::TypeUnknown, "no members here"))
+        }
+    }
+
+    /// A one-page PDF with `catalog` and `page` spliced into the catalog
+    /// and page dictionaries, and `extra` as objects 6, 7, ...
+    fn pdf(catalog: &str, page: &str, extra: &[&str]) -> Vec<u8> {
+        let content = "BT /F1 12 Tf 10 10 Td (hi) Tj ET";
+        let mut objs: Vec<String> = vec![
+            format!("<< /Type /Catalog /Pages 2 0 R {catalog} >>"),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into(),
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R {page} >>"
+            ),
+            format!(
+                "<< /Length {} >>\nstream\n{content}\nendstream",
+                content.len()
+            ),
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into(),
+        ];
+        objs.extend(extra.iter().map(|s| s.to_string()));
+        let mut out = b"%PDF-1.7\n".to_vec();
+        let mut offs = Vec::new();
+        for (i, o) in objs.iter().enumerate() {
+            offs.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        }
+        let x = out.len();
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes(),
+        );
+        for o in offs {
+            out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{x}\n%%EOF\n",
+                objs.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    fn run(policy: &Policy, input: &[u8]) -> (Result<Vec<u8>, Blocked>, Vec<Code>) {
+        let budget = mugai_core::Budget::new(&policy.limits);
+        let mut cx = Context::new(policy, &budget, &NoMembers, None);
+        let r = rebuild_pdf(input, &mut cx);
+        let codes = cx.findings().iter().map(|f| f.code).collect();
+        (r, codes)
+    }
+
+    fn reparse(out: &[u8]) -> Document {
+        Document::load_mem(out).unwrap_or_else(|e| panic!("output does not parse: {e}"))
+    }
+
+    #[test]
+    fn a_clean_file_is_rebuilt_without_findings() {
+        let (r, codes) = run(&Policy::default(), &pdf("", "", &[]));
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.is_empty(), "{codes:?}");
+        assert_eq!(reparse(&out).get_pages().len(), 1);
+        assert!(out.ends_with(b"%%EOF") || out.ends_with(b"%%EOF\n"));
+    }
+
+    #[test]
+    fn unreferenced_objects_are_not_written() {
+        let input = pdf("", "", &["<< /S /JavaScript /JS (orphan) >>", "(unused)"]);
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.is_empty(), "an orphan is not a finding: {codes:?}");
+        // Catalog, pages, page, content: the font and the extras are unused.
+        assert_eq!(reparse(&out).objects.len(), 4);
+        assert!(!out.windows(6).any(|w| w == b"orphan"));
+    }
+
+    #[test]
+    fn uri_follows_the_policy() {
+        let page = "/Annots [<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] /A << /S /URI /URI (http://x.invalid/) >> >>]";
+        let input = pdf("", page, &[]);
+        let (r, codes) = run(&Policy::default(), &input);
+        assert_eq!(codes, vec![Code::PdfUri]);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(!out.windows(10).any(|w| w == b"x.invalid/"));
+        assert!(
+            out.windows(5).any(|w| w == b"/Link"),
+            "the annotation stays"
+        );
+        let mut keep = Policy::default();
+        keep.pdf.uri = LinkAction::Keep;
+        let (r, codes) = run(&keep, &input);
+        assert!(codes.is_empty());
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(out.windows(10).any(|w| w == b"x.invalid/"));
+    }
+
+    #[test]
+    fn action_chains_and_escaped_names_are_followed() {
+        let input = pdf(
+            "/OpenAction << /S /GoTo /D [3 0 R /Fit] /Next [6 0 R 7 0 R] >>",
+            "",
+            &[
+                "<< /S /Launch /F (calc.exe) >>",
+                "<< /S /J#61vaScript /JS (x) >>",
+            ],
+        );
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        for c in [
+            Code::PdfLaunch,
+            Code::PdfJavascript,
+            Code::PdfObfuscatedName,
+        ] {
+            assert!(codes.contains(&c), "{c} missing from {codes:?}");
+        }
+        assert!(
+            !codes.contains(&Code::PdfOpenAction),
+            "a /GoTo open action stays"
+        );
+        let doc = reparse(&out);
+        let cat = doc.catalog().unwrap_or_else(|e| panic!("{e}"));
+        assert!(cat.has(b"OpenAction"));
+        assert!(!out.windows(8).any(|w| w == b"calc.exe"));
+    }
+
+    #[test]
+    fn limits_block() {
+        let mut p = Policy::default();
+        p.limits.max_objects = 3;
+        let (r, _) = run(&p, &pdf("", "", &[]));
+        assert_eq!(r.err().map(|b| b.code), Some(Code::LimitCount));
+        let mut p = Policy::default();
+        p.limits.max_nesting = 4;
+        let (r, _) = run(&p, &pdf("/X [[[[[[1]]]]]]", "", &[]));
+        assert_eq!(r.err().map(|b| b.code), Some(Code::LimitDepth));
+        let (r, _) = run(&Policy::default(), b"not a pdf at all");
+        assert_eq!(r.err().map(|b| b.code), Some(Code::PdfMalformed));
+    }
 
     #[test]
     fn incremental_updates_are_seen_but_linearisation_is_not_one() {

@@ -54,9 +54,25 @@ pub struct Walker<'d, 'c, 'p> {
     /// Judgement per indirect object: `Some` when the whole object goes.
     judged: HashMap<ObjectId, Option<Danger>>,
     reported: BTreeSet<ObjectId>,
+    /// Indirect dictionaries reached as a [`NAME_MAPS`] value.
+    name_maps: BTreeSet<ObjectId>,
     stack: Vec<ObjectId>,
     kept: Kept,
 }
+
+/// Keys whose dictionary value maps producer-chosen names (a font may be
+/// called `/JS`): there, keys are labels, not PDF keys, and only the
+/// values are judged.
+const NAME_MAPS: &[&str] = &[
+    "/Font",
+    "/XObject",
+    "/ExtGState",
+    "/ColorSpace",
+    "/Pattern",
+    "/Shading",
+    "/Properties",
+    "/Dests",
+];
 
 /// Action types that do nothing outside the document.
 const SAFE_ACTIONS: &[&[u8]] = &[
@@ -90,6 +106,7 @@ impl<'d, 'c, 'p> Walker<'d, 'c, 'p> {
             cx,
             judged: HashMap::new(),
             reported: BTreeSet::new(),
+            name_maps: BTreeSet::new(),
             stack: Vec::new(),
             kept: Kept::default(),
         }
@@ -364,8 +381,11 @@ impl<'d, 'c, 'p> Walker<'d, 'c, 'p> {
 
     fn clean_object(&mut self, id: ObjectId, obj: &mut Object) -> Result<(), Blocked> {
         match obj {
-            Object::Dictionary(d) => self.clean_dict(id, d, 1, false),
-            Object::Stream(s) => self.clean_dict(id, &mut s.dict, 1, true),
+            Object::Dictionary(d) => {
+                let map = self.name_maps.contains(&id);
+                self.clean_dict(id, d, 1, false, map)
+            }
+            Object::Stream(s) => self.clean_dict(id, &mut s.dict, 1, true, false),
             Object::Array(a) => self.clean_array(id, a, 1),
             Object::Reference(r) => {
                 let r = *r;
@@ -410,6 +430,9 @@ impl<'d, 'c, 'p> Walker<'d, 'c, 'p> {
                     self.report(owner, Some(r), key, &danger);
                     return Ok(false);
                 }
+                if NAME_MAPS.contains(&key) {
+                    self.name_maps.insert(r);
+                }
                 self.discover(r)?;
                 Ok(true)
             }
@@ -419,8 +442,13 @@ impl<'d, 'c, 'p> Walker<'d, 'c, 'p> {
                     return Ok(false);
                 }
                 match v {
-                    Object::Dictionary(d) => self.clean_dict(owner, d, depth + 1, false)?,
-                    Object::Stream(s) => self.clean_dict(owner, &mut s.dict, depth + 1, true)?,
+                    Object::Dictionary(d) => {
+                        let map = NAME_MAPS.contains(&key);
+                        self.clean_dict(owner, d, depth + 1, false, map)?
+                    }
+                    Object::Stream(s) => {
+                        self.clean_dict(owner, &mut s.dict, depth + 1, true, false)?
+                    }
                     _ => {}
                 }
                 Ok(true)
@@ -536,13 +564,16 @@ impl<'d, 'c, 'p> Walker<'d, 'c, 'p> {
         d: &mut Dictionary,
         depth: u32,
         is_stream: bool,
+        name_map: bool,
     ) -> Result<(), Blocked> {
         self.too_deep(owner, depth)?;
         let keys: Vec<Vec<u8>> = d.iter().map(|(k, _)| k.clone()).collect();
         for key in keys {
             let Ok(value) = d.get(&key) else { continue };
             let shown = format!("/{}", show(&key));
-            let danger = if key == b"OpenAction" {
+            let danger = if name_map {
+                None
+            } else if key == b"OpenAction" {
                 self.open_action_danger(value)
             } else {
                 self.fixed_danger(&key, value)
