@@ -10,6 +10,7 @@ mod gif;
 mod icc;
 mod rebuild;
 pub mod survey;
+mod tiff;
 
 pub use rebuild::ImageRebuilder;
 pub use survey::{survey, Survey};

@@ -56,6 +56,8 @@ impl Rebuilder for ImageRebuilder {
                 dropped.push("ICC profile (GIF output cannot carry one)".into());
             }
             crate::gif::rebuild(input, &s, cx)?
+        } else if file_type == FileType::Tiff && !s.ifds.is_empty() {
+            crate::tiff::rebuild(input, &s.ifds, s.little_endian, &mut dropped, cx)?
         } else {
             still(input, file_type, format, &s, &mut dropped, cx)?
         };

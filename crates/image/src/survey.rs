@@ -26,6 +26,9 @@ pub struct Survey {
     pub lossy: bool,
     /// An ICC profile chunk/segment/tag is present.
     pub has_icc: bool,
+    /// TIFF: the offset of each page's IFD, in order, and the byte order.
+    pub ifds: Vec<u32>,
+    pub little_endian: bool,
 }
 
 /// At most this many metadata items are listed; past it they are counted.
@@ -90,7 +93,7 @@ fn jpeg(bytes: &[u8], s: &mut Survey) -> Option<()> {
         }
         match m {
             0xD9 => {
-                s.ended_at(r.position(), bytes.len(), "EOI");
+                s.ended_at(r.position(), bytes.len(), "EOI marker");
                 return Some(());
             }
             0x01 | 0xD0..=0xD7 => continue,
@@ -145,9 +148,9 @@ fn skip_entropy_coded(r: &mut Reader<'_>) -> Option<()> {
 }
 
 /// PNG chunks that only describe how to show the pixels.
-const PNG_RENDERING: [&[u8; 4]; 12] = [
+const PNG_RENDERING: [&[u8; 4]; 13] = [
     b"PLTE", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"pHYs", b"bKGD", b"hIST", b"cICP",
-    b"mDCV", b"cLLI",
+    b"mDCV", b"cLLI", b"sPLT",
 ];
 
 fn png(bytes: &[u8], s: &mut Survey) -> Option<()> {
@@ -167,7 +170,7 @@ fn png(bytes: &[u8], s: &mut Survey) -> Option<()> {
                 s.height = d.u32_be()?;
             }
             b"IEND" => {
-                s.ended_at(r.position(), bytes.len(), "IEND");
+                s.ended_at(r.position(), bytes.len(), "IEND chunk");
                 return Some(());
             }
             b"IDAT" => {}
@@ -207,7 +210,7 @@ fn gif(bytes: &[u8], s: &mut Survey) -> Option<()> {
         match r.u8()? {
             0x3B => {
                 s.frames = s.frames.max(1);
-                s.ended_at(r.position(), bytes.len(), "trailer");
+                s.ended_at(r.position(), bytes.len(), "GIF trailer");
                 return Some(());
             }
             0x21 => {
@@ -305,8 +308,12 @@ fn bmp(bytes: &[u8], s: &mut Survey) -> Option<()> {
         }
     }
     let end = usize::try_from(end).ok()?;
-    if end <= bytes.len() {
-        s.ended_at(end, bytes.len(), "pixel data");
+    let tail = bytes.get(end..).unwrap_or_default();
+    // Up to three zero bytes are alignment padding many writers add.
+    if tail.len() < 4 && tail.iter().all(|&b| b == 0) {
+        s.ended_at(bytes.len(), bytes.len(), "end of the pixel data");
+    } else if end <= bytes.len() {
+        s.ended_at(end, bytes.len(), "end of the pixel data");
     }
     Some(())
 }
@@ -344,11 +351,13 @@ fn tiff(bytes: &[u8], s: &mut Survey) -> Option<()> {
     };
     let u16_at = |r: &mut Reader<'_>| if le { r.u16_le() } else { r.u16_be() };
     let u32_at = |r: &mut Reader<'_>| if le { r.u32_le() } else { r.u32_be() };
+    s.little_endian = le;
     let mut next = u32_at(&mut r)?;
     let mut seen = std::collections::HashSet::new();
     s.frames = 0;
     while next != 0 && s.frames < MAX_IFDS && seen.insert(next) {
         r.seek(usize::try_from(next).ok()?)?;
+        s.ifds.push(next);
         let count = u16_at(&mut r)?;
         let first = s.frames == 0;
         for _ in 0..count {
@@ -378,7 +387,9 @@ fn tiff(bytes: &[u8], s: &mut Survey) -> Option<()> {
         s.frames += 1;
         next = u32_at(&mut r)?;
     }
-    s.frames = s.frames.max(1);
+    // Pages may differ in size: each is checked against the limit as it
+    // is decoded; here only the first.
+    s.frames = 1;
     Some(())
 }
 
@@ -402,7 +413,7 @@ fn webp(bytes: &[u8], s: &mut Survey) -> Option<()> {
         s.note(format!("WebP animation ({frames} frames; the first frame is kept)"));
     }
     if end <= bytes.len() {
-        s.ended_at(end, bytes.len(), "RIFF end");
+        s.ended_at(end, bytes.len(), "end of the RIFF container");
     }
     Some(())
 }
