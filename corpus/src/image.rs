@@ -177,42 +177,50 @@ fn gif_bomb(w: u16, h: u16, frames: usize) -> Vec<u8> {
     v
 }
 
-/// A TIFF written by hand: 4x2 8-bit grey, uncompressed, with an
-/// ImageDescription and a Software tag.
-fn tiff_with_tags() -> Vec<u8> {
+/// A TIFF written by hand: 8-bit grey pages, uncompressed, optionally with
+/// an ImageDescription and a Software tag on each page.
+fn tiff_by_hand(pages: &[(u16, u16, &[u8])], tags: bool) -> Vec<u8> {
     let desc = b"secret project plan\0";
     let soft = b"ScanTool 1.0\0";
-    let pixels = [0u8, 60, 120, 180, 240, 200, 100, 10];
-    let entries: u16 = 11;
-    let ifd_at = 8u32;
-    let data_at = ifd_at + 2 + 12 * u32::from(entries) + 4;
-    let desc_at = data_at;
-    let soft_at = desc_at + desc.len() as u32;
-    let pix_at = soft_at + soft.len() as u32;
     let mut v = b"II*\0".to_vec();
-    v.extend_from_slice(&ifd_at.to_le_bytes());
-    v.extend_from_slice(&entries.to_le_bytes());
-    let mut e = |tag: u16, ty: u16, count: u32, value: u32| {
-        v.extend_from_slice(&tag.to_le_bytes());
-        v.extend_from_slice(&ty.to_le_bytes());
-        v.extend_from_slice(&count.to_le_bytes());
-        v.extend_from_slice(&value.to_le_bytes());
-    };
-    e(256, 3, 1, 4);
-    e(257, 3, 1, 2);
-    e(258, 3, 1, 8);
-    e(259, 3, 1, 1);
-    e(262, 3, 1, 1);
-    e(270, 2, desc.len() as u32, desc_at);
-    e(273, 4, 1, pix_at);
-    e(277, 3, 1, 1);
-    e(278, 3, 1, 2);
-    e(279, 4, 1, pixels.len() as u32);
-    e(305, 2, soft.len() as u32, soft_at);
-    v.extend_from_slice(&0u32.to_le_bytes());
-    v.extend_from_slice(desc);
-    v.extend_from_slice(soft);
-    v.extend_from_slice(&pixels);
+    v.extend_from_slice(&8u32.to_le_bytes());
+    for (i, (w, h, pixels)) in pages.iter().enumerate() {
+        let entries: u16 = if tags { 11 } else { 9 };
+        let ifd_at = v.len() as u32;
+        let data_at = ifd_at + 2 + 12 * u32::from(entries) + 4;
+        let desc_at = data_at;
+        let soft_at = desc_at + desc.len() as u32;
+        let pix_at = if tags { soft_at + soft.len() as u32 } else { data_at };
+        let next = if i + 1 < pages.len() { pix_at + pixels.len() as u32 } else { 0 };
+        v.extend_from_slice(&entries.to_le_bytes());
+        let mut e = |tag: u16, ty: u16, count: u32, value: u32| {
+            v.extend_from_slice(&tag.to_le_bytes());
+            v.extend_from_slice(&ty.to_le_bytes());
+            v.extend_from_slice(&count.to_le_bytes());
+            v.extend_from_slice(&value.to_le_bytes());
+        };
+        e(256, 3, 1, u32::from(*w));
+        e(257, 3, 1, u32::from(*h));
+        e(258, 3, 1, 8);
+        e(259, 3, 1, 1);
+        e(262, 3, 1, 1);
+        if tags {
+            e(270, 2, desc.len() as u32, desc_at);
+        }
+        e(273, 4, 1, pix_at);
+        e(277, 3, 1, 1);
+        e(278, 3, 1, u32::from(*h));
+        e(279, 4, 1, pixels.len() as u32);
+        if tags {
+            e(305, 2, soft.len() as u32, soft_at);
+        }
+        v.extend_from_slice(&next.to_le_bytes());
+        if tags {
+            v.extend_from_slice(desc);
+            v.extend_from_slice(soft);
+        }
+        v.extend_from_slice(pixels);
+    }
     v
 }
 
@@ -338,8 +346,20 @@ pub fn cases() -> Vec<Case> {
     ));
     v.push(Case::new(
         "image/description.tiff",
-        tiff_with_tags(),
+        tiff_by_hand(&[(4, 2, &[0, 60, 120, 180, 240, 200, 100, 10])], true),
         Expect::sanitized(&[Code::ImageMetadata], "ImageDescription and Software tags"),
+    ));
+    v.push(Case::new(
+        "image/multipage.tiff",
+        tiff_by_hand(
+            &[
+                (4, 2, &[0, 60, 120, 180, 240, 200, 100, 10]),
+                (3, 3, &[1, 2, 3, 4, 5, 6, 7, 8, 9]),
+                (2, 1, &[255, 0]),
+            ],
+            false,
+        ),
+        Expect::clean("three-page TIFF (a scanned document): every page kept"),
     ));
     let mut bmp_trailing = bmp(&sample_rgb(10, 6));
     bmp_trailing.extend_from_slice(b"PAYLOAD");

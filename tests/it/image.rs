@@ -351,6 +351,26 @@ fn rotated_jpeg_comes_out_upright() {
     assert_eq!((img.width(), img.height()), (24, 40));
 }
 
+#[test]
+fn icc_profiles_and_tiff_pages_survive() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let dir = util::corpus_dir().join("image");
+    let (_, r) = util::sanitize_json(&dir.join("icc_profile.png"), out.path(), &[]);
+    let png = std::fs::read(r[0]["output"].as_str().expect("output")).expect("read");
+    assert!(png.windows(4).any(|w| w == b"iCCP"), "the ICC profile was dropped");
+    let (_, r) = util::sanitize_json(&dir.join("multipage.tiff"), out.path(), &[]);
+    let tiff = std::fs::read(r[0]["output"].as_str().expect("output")).expect("read");
+    // Count the IFD chain of the output.
+    let rd32 = |at: usize| u32::from_le_bytes(tiff[at..at + 4].try_into().expect("4 bytes")) as usize;
+    let (mut ifd, mut pages) = (rd32(4), 0);
+    while ifd != 0 && pages < 10 {
+        let n = usize::from(u16::from_le_bytes([tiff[ifd], tiff[ifd + 1]]));
+        ifd = rd32(ifd + 2 + 12 * n);
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+}
+
 /// Writes the bombs to a directory: the generated ones and a PNG whose
 /// pixel data really is 12000x12000 (432 MB of RGB, under 1 MB compressed).
 fn bombs(dir: &Path) -> Vec<PathBuf> {

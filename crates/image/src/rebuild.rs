@@ -266,3 +266,83 @@ fn convert_for(ty: FileType, img: DynamicImage) -> DynamicImage {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mugai_core::{Budget, Dispatch, MemberOutcome, Policy};
+
+    /// Images have no members; any call back is a failure.
+    struct NoMembers;
+    impl Dispatch for NoMembers {
+        fn dispatch(&self, name: &str, _: &[u8], cx: &mut Context<'_>) -> MemberOutcome {
+            Err(cx.block(Code::RebuildFailed, format!("unexpected member {name}")))
+        }
+    }
+
+    fn run(policy: &Policy, bytes: &[u8], ty: FileType) -> (Result<Rebuilt, Blocked>, Vec<Code>) {
+        let budget = Budget::new(&policy.limits);
+        let mut cx = Context::new(policy, &budget, &NoMembers, None);
+        let r = ImageRebuilder.rebuild(bytes, ty, &mut cx);
+        (r, cx.findings().iter().map(|f| f.code).collect())
+    }
+
+    fn two_page_tiff() -> Vec<u8> {
+        use ::tiff::encoder::{colortype::Gray8, TiffEncoder};
+        let mut out = Cursor::new(Vec::new());
+        let mut enc = TiffEncoder::new(&mut out).expect("tiff");
+        enc.write_image::<Gray8>(3, 2, &[0, 50, 100, 150, 200, 250]).expect("page 1");
+        enc.write_image::<Gray8>(2, 2, &[9, 8, 7, 6]).expect("page 2");
+        out.into_inner()
+    }
+
+    #[test]
+    fn every_tiff_page_is_rebuilt_with_its_pixels() {
+        let input = two_page_tiff();
+        let (r, codes) = run(&Policy::default(), &input, FileType::Tiff);
+        let out = r.expect("rebuilt").bytes;
+        assert!(codes.is_empty(), "{codes:?}");
+        let s = survey(&out, FileType::Tiff);
+        assert_eq!(s.ifds.len(), 2);
+        let mut dec = ::tiff::decoder::Decoder::new(Cursor::new(&out)).expect("decodes");
+        assert_eq!(dec.dimensions().expect("dims"), (3, 2));
+        dec.next_image().expect("page 2");
+        assert_eq!(dec.dimensions().expect("dims"), (2, 2));
+        match dec.read_image().expect("pixels") {
+            ::tiff::decoder::DecodingResult::U8(px) => assert_eq!(px, [9, 8, 7, 6]),
+            _ => panic!("page 2 is not 8-bit grey"),
+        }
+    }
+
+    #[test]
+    fn pages_and_frames_count_against_the_pixel_limit() {
+        let mut policy = Policy::default();
+        // Page 1 (6 pixels) fits; pages 1 + 2 (10 pixels) do not.
+        policy.limits.max_image_pixels = 8;
+        let (r, _) = run(&policy, &two_page_tiff(), FileType::Tiff);
+        assert_eq!(r.expect_err("blocked").code, Code::ImageBomb);
+        policy.limits.max_image_pixels = 10;
+        assert!(run(&policy, &two_page_tiff(), FileType::Tiff).0.is_ok());
+    }
+
+    #[test]
+    fn jpeg_quality_comes_from_the_policy() {
+        let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([(x * 4) as u8, (y * 4) as u8, ((x ^ y) * 4) as u8]));
+        let mut input = Vec::new();
+        JpegEncoder::new_with_quality(&mut input, 95)
+            .write_image(img.as_raw(), 64, 64, image::ExtendedColorType::Rgb8)
+            .expect("jpeg");
+        let mut policy = Policy::default();
+        policy.image.jpeg_quality = 30;
+        let low = run(&policy, &input, FileType::Jpeg).0.expect("rebuilt").bytes;
+        policy.image.jpeg_quality = 95;
+        let high = run(&policy, &input, FileType::Jpeg).0.expect("rebuilt").bytes;
+        assert!(low.len() < high.len(), "q30 {} bytes, q95 {} bytes", low.len(), high.len());
+    }
+
+    #[test]
+    fn non_image_types_are_refused() {
+        let (r, _) = run(&Policy::default(), b"%PDF-1.7", FileType::Pdf);
+        assert_eq!(r.expect_err("blocked").code, Code::TypeUnknown);
+    }
+}

@@ -471,3 +471,134 @@ fn u24(r: &mut Reader<'_>) -> Option<u32> {
     let b: [u8; 3] = r.array()?;
     Some(u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageFormat, RgbImage};
+
+    fn encoded(f: ImageFormat) -> Vec<u8> {
+        let img = RgbImage::from_fn(6, 4, |x, y| image::Rgb([x as u8 * 40, y as u8 * 60, 7]));
+        let mut v = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut v, f).expect("encode");
+        v.into_inner()
+    }
+
+    #[test]
+    fn clean_files_end_at_their_end_marker() {
+        for (f, t) in [
+            (ImageFormat::Jpeg, FileType::Jpeg),
+            (ImageFormat::Png, FileType::Png),
+            (ImageFormat::Gif, FileType::Gif),
+            (ImageFormat::Bmp, FileType::Bmp),
+            (ImageFormat::WebP, FileType::Webp),
+        ] {
+            let b = encoded(f);
+            let s = survey(&b, t);
+            assert_eq!((s.width, s.height), (6, 4), "{t}");
+            assert_eq!(s.end, Some(b.len()), "{t}");
+            assert_eq!(s.trailing, 0, "{t}");
+            assert!(s.metadata.is_empty(), "{t}: {:?}", s.metadata);
+        }
+    }
+
+    #[test]
+    fn appended_bytes_are_counted_after_the_end_marker() {
+        for (f, t) in [
+            (ImageFormat::Jpeg, FileType::Jpeg),
+            (ImageFormat::Png, FileType::Png),
+            (ImageFormat::Gif, FileType::Gif),
+            (ImageFormat::Bmp, FileType::Bmp),
+            (ImageFormat::WebP, FileType::Webp),
+        ] {
+            let mut b = encoded(f);
+            let len = b.len();
+            b.extend_from_slice(b"PK\x03\x04payload");
+            let s = survey(&b, t);
+            assert_eq!(s.end, Some(len), "{t}");
+            assert_eq!(s.trailing, 11, "{t}");
+        }
+    }
+
+    #[test]
+    fn bmp_alignment_padding_is_not_trailing_data() {
+        let mut b = encoded(ImageFormat::Bmp);
+        b.extend_from_slice(&[0, 0]);
+        assert_eq!(survey(&b, FileType::Bmp).trailing, 0);
+        b.push(1);
+        assert_eq!(survey(&b, FileType::Bmp).trailing, 3);
+    }
+
+    #[test]
+    fn jpeg_metadata_segments_are_named() {
+        let b = encoded(ImageFormat::Jpeg);
+        let mut v = b[..2].to_vec();
+        for (m, body) in [
+            (0xE1u8, b"Exif\0\0II*\0".as_slice()),
+            (0xFE, b"hello"),
+            (0xED, b"Photoshop 3.0\0"),
+            (0xE2, b"ICC_PROFILE\0\x01\x01"),
+        ] {
+            v.extend_from_slice(&[0xFF, m]);
+            v.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+            v.extend_from_slice(body);
+        }
+        v.extend_from_slice(&b[2..]);
+        let s = survey(&v, FileType::Jpeg);
+        assert_eq!(
+            s.metadata,
+            ["EXIF (APP1)", "comment (COM)", "IPTC/Photoshop (APP13)"]
+        );
+        assert!(s.has_icc);
+        assert_eq!(s.trailing, 0);
+    }
+
+    #[test]
+    fn truncated_and_lying_headers_do_not_panic() {
+        for (f, t) in [
+            (ImageFormat::Jpeg, FileType::Jpeg),
+            (ImageFormat::Png, FileType::Png),
+            (ImageFormat::Gif, FileType::Gif),
+            (ImageFormat::Bmp, FileType::Bmp),
+            (ImageFormat::Tiff, FileType::Tiff),
+            (ImageFormat::WebP, FileType::Webp),
+        ] {
+            let b = encoded(f);
+            for cut in 0..b.len() {
+                let s = survey(&b[..cut], t);
+                assert!(s.end.is_none_or(|e| e <= cut), "{t} cut at {cut}");
+            }
+            let mut lying = b.clone();
+            for i in 0..lying.len().min(64) {
+                lying[i] = 0xFF;
+                let _ = survey(&lying, t);
+            }
+        }
+    }
+
+    #[test]
+    fn tiff_pages_are_listed_and_loops_stop() {
+        let b = encoded(ImageFormat::Tiff);
+        let s = survey(&b, FileType::Tiff);
+        assert_eq!(s.ifds.len(), 1);
+        assert_eq!((s.width, s.height), (6, 4));
+        // Point the first IFD's next-IFD link back at itself.
+        let ifd = s.ifds[0] as usize;
+        let n = usize::from(u16::from_le_bytes([b[ifd], b[ifd + 1]]));
+        let mut looped = b.clone();
+        let link = ifd + 2 + 12 * n;
+        looped[link..link + 4].copy_from_slice(&(ifd as u32).to_le_bytes());
+        assert_eq!(survey(&looped, FileType::Tiff).ifds.len(), 1);
+    }
+
+    #[test]
+    fn gif_frames_are_counted() {
+        let mut b = encoded(ImageFormat::Gif);
+        // Duplicate the single image block (descriptor + data) before the trailer.
+        let start = b.iter().position(|&x| x == 0x2C).expect("image descriptor");
+        let block = b[start..b.len() - 1].to_vec();
+        let at = b.len() - 1;
+        b.splice(at..at, block);
+        assert_eq!(survey(&b, FileType::Gif).frames, 2);
+    }
+}
