@@ -57,7 +57,12 @@ fn encode(img: &RgbImage, f: ImageFormat) -> Vec<u8> {
     let mut v = std::io::Cursor::new(Vec::new());
     if f == ImageFormat::Jpeg {
         JpegEncoder::new_with_quality(&mut v, 85)
-            .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+            .write_image(
+                img.as_raw(),
+                img.width(),
+                img.height(),
+                image::ExtendedColorType::Rgb8,
+            )
             .expect("jpeg");
     } else {
         img.write_to(&mut v, f).expect("encode");
@@ -219,13 +224,18 @@ fn compare(label: &str, set: &[Sample]) {
     if let Some(c) = cli {
         eprintln!("  mugai sanitize (one per image)  {}", rate(c));
     } else {
-        eprintln!("  mugai sanitize: build target/release/mugai first (cargo build --release -p mugai)");
+        eprintln!(
+            "  mugai sanitize: build target/release/mugai first (cargo build --release -p mugai)"
+        );
     }
     if let Some(i) = im {
         eprintln!("  convert -strip (one per image)  {}", rate(i));
         eprintln!("  ratio time mugai/ImageMagick: in process {:.3}", lib / i);
         if let Some(c) = cli {
-            eprintln!("  ratio time mugai/ImageMagick: process per image {:.3}", c / i);
+            eprintln!(
+                "  ratio time mugai/ImageMagick: process per image {:.3}",
+                c / i
+            );
         }
     } else {
         eprintln!("  {CONVERT} absent: no comparison");

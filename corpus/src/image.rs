@@ -24,14 +24,24 @@ pub fn sample_rgb(w: u32, h: u32) -> RgbImage {
 
 pub fn sample_rgba(w: u32, h: u32) -> RgbaImage {
     RgbaImage::from_fn(w, h, |x, y| {
-        Rgba([(x * 7) as u8, (y * 11) as u8, ((x + y) * 3) as u8, if x < 2 { 0 } else { 255 }])
+        Rgba([
+            (x * 7) as u8,
+            (y * 11) as u8,
+            ((x + y) * 3) as u8,
+            if x < 2 { 0 } else { 255 },
+        ])
     })
 }
 
 pub fn png(img: &RgbImage) -> Vec<u8> {
     let mut v = Vec::new();
     PngEncoder::new(&mut v)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .expect("png");
     v
 }
@@ -39,7 +49,12 @@ pub fn png(img: &RgbImage) -> Vec<u8> {
 pub fn jpeg(img: &RgbImage) -> Vec<u8> {
     let mut v = Vec::new();
     JpegEncoder::new_with_quality(&mut v, 90)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .expect("jpeg");
     v
 }
@@ -53,7 +68,11 @@ pub fn gif_anim(w: u32, h: u32) -> Vec<u8> {
         for k in 0..2u8 {
             let img = RgbaImage::from_fn(w, h, |x, y| {
                 let on = (x / 3 + y / 3 + u32::from(k)) % 2 == 0;
-                Rgba(if on { [200, 30, 30, 255] } else { [20, 20, 160, 255] })
+                Rgba(if on {
+                    [200, 30, 30, 255]
+                } else {
+                    [20, 20, 160, 255]
+                })
             });
             let frame = Frame::from_parts(img, 0, 0, Delay::from_numer_denom_ms(100, 1));
             enc.encode_frame(frame).expect("gif frame");
@@ -65,7 +84,12 @@ pub fn gif_anim(w: u32, h: u32) -> Vec<u8> {
 pub fn bmp(img: &RgbImage) -> Vec<u8> {
     let mut v = Vec::new();
     BmpEncoder::new(&mut v)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .expect("bmp");
     v
 }
@@ -73,7 +97,12 @@ pub fn bmp(img: &RgbImage) -> Vec<u8> {
 pub fn tiff(img: &RgbImage) -> Vec<u8> {
     let mut v = std::io::Cursor::new(Vec::new());
     TiffEncoder::new(&mut v)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .expect("tiff");
     v.into_inner()
 }
@@ -84,8 +113,13 @@ pub fn webp(img: &RgbaImage, exif: Option<Vec<u8>>) -> Vec<u8> {
     if let Some(e) = exif {
         enc.set_exif_metadata(e).expect("exif");
     }
-    enc.write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgba8)
-        .expect("webp");
+    enc.write_image(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        image::ExtendedColorType::Rgba8,
+    )
+    .expect("webp");
     v
 }
 
@@ -103,7 +137,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -190,8 +228,16 @@ fn tiff_by_hand(pages: &[(u16, u16, &[u8])], tags: bool) -> Vec<u8> {
         let data_at = ifd_at + 2 + 12 * u32::from(entries) + 4;
         let desc_at = data_at;
         let soft_at = desc_at + desc.len() as u32;
-        let pix_at = if tags { soft_at + soft.len() as u32 } else { data_at };
-        let next = if i + 1 < pages.len() { pix_at + pixels.len() as u32 } else { 0 };
+        let pix_at = if tags {
+            soft_at + soft.len() as u32
+        } else {
+            data_at
+        };
+        let next = if i + 1 < pages.len() {
+            pix_at + pixels.len() as u32
+        } else {
+            0
+        };
         v.extend_from_slice(&entries.to_le_bytes());
         let mut e = |tag: u16, ty: u16, count: u32, value: u32| {
             v.extend_from_slice(&tag.to_le_bytes());
@@ -228,7 +274,12 @@ fn tiff_by_hand(pages: &[(u16, u16, &[u8])], tags: bool) -> Vec<u8> {
 fn gif_with_extensions(gif: &[u8]) -> Vec<u8> {
     // Header (13) + global colour table: find the first block after them.
     let flags = gif[10];
-    let start = 13 + if flags & 0x80 != 0 { 3usize << ((flags & 7) + 1) } else { 0 };
+    let start = 13
+        + if flags & 0x80 != 0 {
+            3usize << ((flags & 7) + 1)
+        } else {
+            0
+        };
     let mut v = gif[..start].to_vec();
     v.extend_from_slice(&[0x21, 0xFE, 11]);
     v.extend_from_slice(b"made by: me");
@@ -244,15 +295,31 @@ pub fn cases() -> Vec<Case> {
     let rgb = sample_rgb(48, 32);
     let mut v = Vec::new();
 
-    v.push(Case::new("image/clean.png", png(&rgb), Expect::clean("plain RGB PNG")));
-    v.push(Case::new("image/clean.jpg", jpeg(&rgb), Expect::clean("baseline JFIF JPEG")));
+    v.push(Case::new(
+        "image/clean.png",
+        png(&rgb),
+        Expect::clean("plain RGB PNG"),
+    ));
+    v.push(Case::new(
+        "image/clean.jpg",
+        jpeg(&rgb),
+        Expect::clean("baseline JFIF JPEG"),
+    ));
     v.push(Case::new(
         "image/clean_anim.gif",
         gif_anim(30, 20),
         Expect::clean("two-frame looping GIF: animation kept"),
     ));
-    v.push(Case::new("image/clean.bmp", bmp(&rgb), Expect::clean("24-bit BMP")));
-    v.push(Case::new("image/clean.tiff", tiff(&rgb), Expect::clean("RGB TIFF")));
+    v.push(Case::new(
+        "image/clean.bmp",
+        bmp(&rgb),
+        Expect::clean("24-bit BMP"),
+    ));
+    v.push(Case::new(
+        "image/clean.tiff",
+        tiff(&rgb),
+        Expect::clean("RGB TIFF"),
+    ));
     v.push(Case::new(
         "image/clean_lossless.webp",
         webp(&sample_rgba(40, 24), None),
@@ -260,13 +327,17 @@ pub fn cases() -> Vec<Case> {
     ));
     v.push(Case::new(
         "image/icc_profile.png",
-        png_with_chunks(&png(&rgb), &[png_chunk(b"iCCP", &{
-            let mut d = b"sRGB-ish\0\0".to_vec();
-            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-            std::io::Write::write_all(&mut z, &icc_rgb()).expect("zlib");
-            d.extend_from_slice(&z.finish().expect("zlib"));
-            d
-        })]),
+        png_with_chunks(
+            &png(&rgb),
+            &[png_chunk(b"iCCP", &{
+                let mut d = b"sRGB-ish\0\0".to_vec();
+                let mut z =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+                std::io::Write::write_all(&mut z, &icc_rgb()).expect("zlib");
+                d.extend_from_slice(&z.finish().expect("zlib"));
+                d
+            })],
+        ),
         Expect::clean("plain RGB ICC profile: kept"),
     ));
 
@@ -276,12 +347,16 @@ pub fn cases() -> Vec<Case> {
             png_chunk(b"tEXt", b"Comment\0<script>alert(1)</script>"),
             png_chunk(b"zTXt", &{
                 let mut d = b"Author\0\0".to_vec();
-                let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut z =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
                 std::io::Write::write_all(&mut z, b"Yamada Taro").expect("zlib");
                 d.extend_from_slice(&z.finish().expect("zlib"));
                 d
             }),
-            png_chunk(b"iTXt", "Title\0\0\0ja\0\u{984c}\0\u{7121}\u{5bb3}\u{5316}".as_bytes()),
+            png_chunk(
+                b"iTXt",
+                "Title\0\0\0ja\0\u{984c}\0\u{7121}\u{5bb3}\u{5316}".as_bytes(),
+            ),
             png_chunk(b"prVt", b"private payload"),
         ],
     );
@@ -305,7 +380,12 @@ pub fn cases() -> Vec<Case> {
         "image/exif_rotated.jpg",
         jpeg_with_segments(
             &jpeg(&sample_rgb(40, 24)),
-            &[(0xE1, exif), (0xE1, xmp), (0xED, iptc), (0xFE, b"camera owner: Sato".to_vec())],
+            &[
+                (0xE1, exif),
+                (0xE1, xmp),
+                (0xED, iptc),
+                (0xFE, b"camera owner: Sato".to_vec()),
+            ],
         ),
         Expect::sanitized(
             &[Code::ImageMetadata],
@@ -392,7 +472,11 @@ pub fn cases() -> Vec<Case> {
     v.push(Case::new(
         "image/bomb_65520x65520.jpg",
         jpeg_bomb,
-        Expect::blocked(Code::ImageBomb, &[], "JPEG SOF declaring 65520x65520 pixels"),
+        Expect::blocked(
+            Code::ImageBomb,
+            &[],
+            "JPEG SOF declaring 65520x65520 pixels",
+        ),
     ));
     v.push(Case::new(
         "image/bomb_frames.gif",

@@ -13,7 +13,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn be16(b: &[u8], at: usize) -> Option<usize> {
-    Some(usize::from(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?)))
+    Some(usize::from(u16::from_be_bytes(
+        b.get(at..at + 2)?.try_into().ok()?,
+    )))
 }
 fn be32(b: &[u8], at: usize) -> Option<usize> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?) as usize)
@@ -68,7 +70,8 @@ fn structure(ty: &str, b: &[u8]) -> Result<(), String> {
                     // Entropy-coded data runs to the next marker that is
                     // neither a stuffed 0x00 nor a restart.
                     while !(b.get(at) == Some(&0xFF)
-                        && b.get(at + 1).is_some_and(|&n| n != 0 && !(0xD0..=0xD7).contains(&n)))
+                        && b.get(at + 1)
+                            .is_some_and(|&n| n != 0 && !(0xD0..=0xD7).contains(&n)))
                     {
                         if at >= b.len() {
                             return Err("scan runs past the end".into());
@@ -80,7 +83,12 @@ fn structure(ty: &str, b: &[u8]) -> Result<(), String> {
         }
         "gif" => {
             let flags = *b.get(10).ok_or("short")?;
-            let mut at = 13 + if flags & 0x80 != 0 { 3 << ((flags & 7) + 1) } else { 0 };
+            let mut at = 13
+                + if flags & 0x80 != 0 {
+                    3 << ((flags & 7) + 1)
+                } else {
+                    0
+                };
             let skip_blocks = |mut at: usize| -> Option<usize> {
                 loop {
                     let n = usize::from(*b.get(at)?);
@@ -93,7 +101,9 @@ fn structure(ty: &str, b: &[u8]) -> Result<(), String> {
             loop {
                 match b.get(at) {
                     Some(0x3B) if at + 1 == b.len() => return Ok(()),
-                    Some(0x3B) => return Err(format!("{} bytes after the trailer", b.len() - at - 1)),
+                    Some(0x3B) => {
+                        return Err(format!("{} bytes after the trailer", b.len() - at - 1))
+                    }
                     Some(0x21) => {
                         let label = *b.get(at + 1).ok_or("short")?;
                         let ok = label == 0xF9
@@ -139,11 +149,19 @@ fn structure(ty: &str, b: &[u8]) -> Result<(), String> {
             let le = b.starts_with(b"II*\0");
             let rd16 = |at: usize| -> Option<u16> {
                 let x: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
-                Some(if le { u16::from_le_bytes(x) } else { u16::from_be_bytes(x) })
+                Some(if le {
+                    u16::from_le_bytes(x)
+                } else {
+                    u16::from_be_bytes(x)
+                })
             };
             let rd32 = |at: usize| -> Option<usize> {
                 let x: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-                Some(if le { u32::from_le_bytes(x) } else { u32::from_be_bytes(x) } as usize)
+                Some(if le {
+                    u32::from_le_bytes(x)
+                } else {
+                    u32::from_be_bytes(x)
+                } as usize)
             };
             let mut ifd = rd32(4).ok_or("short")?;
             let mut pages = 0;
@@ -231,7 +249,11 @@ fn check_output(ty: &str, input: &[u8], output: &[u8]) -> Result<bool, String> {
         let (a, b) = (gif_frames(input), gif_frames(output));
         if let (Some(a), Some(b)) = (a, b) {
             if a != b {
-                return Err(format!("GIF frames differ ({} vs {} frames)", a.len(), b.len()));
+                return Err(format!(
+                    "GIF frames differ ({} vs {} frames)",
+                    a.len(),
+                    b.len()
+                ));
             }
             return Ok(true);
         }
@@ -253,7 +275,9 @@ fn check_output(ty: &str, input: &[u8], output: &[u8]) -> Result<bool, String> {
         .sum();
     let mean = diff as f64 / a.as_raw().len().max(1) as f64;
     if mean > 8.0 {
-        return Err(format!("mean sample difference {mean:.1} after re-encoding"));
+        return Err(format!(
+            "mean sample difference {mean:.1} after re-encoding"
+        ));
     }
     Ok(false)
 }
@@ -274,7 +298,12 @@ fn sanitize_all(
         c.args(&prefix[1..]).arg(env!("CARGO_BIN_EXE_mugai"));
         c
     };
-    cmd.arg("sanitize").arg("--json").arg("--out").arg(out).args(extra).args(inputs);
+    cmd.arg("sanitize")
+        .arg("--json")
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .args(inputs);
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -319,10 +348,19 @@ fn generated_images_rebuild_to_checked_outputs() {
     let mut compared = 0;
     for input in &inputs {
         let key = input.to_string_lossy().to_string();
-        let r = reports.get(&key).unwrap_or_else(|| panic!("no report for {key}"));
-        let rel = format!("image/{}", input.file_name().unwrap_or_default().to_string_lossy());
+        let r = reports
+            .get(&key)
+            .unwrap_or_else(|| panic!("no report for {key}"));
+        let rel = format!(
+            "image/{}",
+            input.file_name().unwrap_or_default().to_string_lossy()
+        );
         let expect = &manifest[&rel];
-        assert_eq!(r["verdict"], serde_json::to_value(expect.verdict).expect("verdict"), "{rel}: {r}");
+        assert_eq!(
+            r["verdict"],
+            serde_json::to_value(expect.verdict).expect("verdict"),
+            "{rel}: {r}"
+        );
         let want: std::collections::BTreeSet<String> =
             expect.codes.iter().map(|c| c.to_string()).collect();
         assert_eq!(util::codes(r), want, "{rel}: {r}");
@@ -357,11 +395,15 @@ fn icc_profiles_and_tiff_pages_survive() {
     let dir = util::corpus_dir().join("image");
     let (_, r) = util::sanitize_json(&dir.join("icc_profile.png"), out.path(), &[]);
     let png = std::fs::read(r[0]["output"].as_str().expect("output")).expect("read");
-    assert!(png.windows(4).any(|w| w == b"iCCP"), "the ICC profile was dropped");
+    assert!(
+        png.windows(4).any(|w| w == b"iCCP"),
+        "the ICC profile was dropped"
+    );
     let (_, r) = util::sanitize_json(&dir.join("multipage.tiff"), out.path(), &[]);
     let tiff = std::fs::read(r[0]["output"].as_str().expect("output")).expect("read");
     // Count the IFD chain of the output.
-    let rd32 = |at: usize| u32::from_le_bytes(tiff[at..at + 4].try_into().expect("4 bytes")) as usize;
+    let rd32 =
+        |at: usize| u32::from_le_bytes(tiff[at..at + 4].try_into().expect("4 bytes")) as usize;
     let (mut ifd, mut pages) = (rd32(4), 0);
     while ifd != 0 && pages < 10 {
         let n = usize::from(u16::from_le_bytes([tiff[ifd], tiff[ifd + 1]]));
@@ -416,7 +458,11 @@ mod png_crate_free {
         for &x in b {
             c ^= u32::from(x);
             for _ in 0..8 {
-                c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
             }
         }
         !c
@@ -469,11 +515,17 @@ fn bombs_are_blocked_under_a_512_mib_address_space() {
     );
     // Exit 1: blocked files, not a crash (a kill would give no code or 2).
     assert_eq!(code, Some(1), "{reports:?}");
-    assert_eq!(reports.len(), inputs.len(), "a report per bomb: {reports:?}");
+    assert_eq!(
+        reports.len(),
+        inputs.len(),
+        "a report per bomb: {reports:?}"
+    );
     for (input, r) in &reports {
         assert_eq!(r["verdict"], "blocked", "{input}: {r}");
         assert!(
-            r["reason"].as_str().is_some_and(|s| s.starts_with("image.bomb")),
+            r["reason"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("image.bomb")),
             "{input}: {r}"
         );
     }
@@ -500,7 +552,10 @@ fn corpus_ext_images_are_rebuilt_or_blocked_with_a_reason() {
         return;
     };
     let inputs = corpus_ext_images(&root);
-    assert!(!inputs.is_empty(), "no image rows in corpus-ext's MANIFEST.tsv");
+    assert!(
+        !inputs.is_empty(),
+        "no image rows in corpus-ext's MANIFEST.tsv"
+    );
     let out = tempfile::tempdir().expect("tempdir");
     let (code, reports) = sanitize_all(&inputs, out.path(), &[], &[], Duration::from_secs(120));
     assert!(matches!(code, Some(0) | Some(1)), "exit {code:?}");
@@ -508,7 +563,9 @@ fn corpus_ext_images_are_rebuilt_or_blocked_with_a_reason() {
     let mut reasons = BTreeMap::<String, usize>::new();
     for input in &inputs {
         let key = input.to_string_lossy().to_string();
-        let r = reports.get(&key).unwrap_or_else(|| panic!("no report for {key}"));
+        let r = reports
+            .get(&key)
+            .unwrap_or_else(|| panic!("no report for {key}"));
         match r["verdict"].as_str() {
             Some("clean") => clean += 1,
             Some("sanitized") => sanitized += 1,
@@ -536,7 +593,10 @@ fn corpus_ext_images_are_rebuilt_or_blocked_with_a_reason() {
         inputs.len()
     );
     // Benign images stay useful: most of them come out.
-    assert!(clean + sanitized > blocked, "{clean} clean, {sanitized} sanitized, {blocked} blocked");
+    assert!(
+        clean + sanitized > blocked,
+        "{clean} clean, {sanitized} sanitized, {blocked} blocked"
+    );
 }
 
 #[test]
@@ -544,12 +604,31 @@ fn mutated_images_never_panic_or_hang() {
     let dir = util::corpus_dir().join("image");
     let seed = |name: &str| std::fs::read(dir.join(name)).expect("seed");
     let sets: [(FileType, Vec<Vec<u8>>); 6] = [
-        (FileType::Png, vec![seed("clean.png"), seed("text_chunks_trailing.png"), seed("icc_profile.png")]),
-        (FileType::Jpeg, vec![seed("clean.jpg"), seed("exif_rotated.jpg")]),
-        (FileType::Gif, vec![seed("clean_anim.gif"), seed("comment.gif")]),
-        (FileType::Tiff, vec![seed("clean.tiff"), seed("description.tiff")]),
+        (
+            FileType::Png,
+            vec![
+                seed("clean.png"),
+                seed("text_chunks_trailing.png"),
+                seed("icc_profile.png"),
+            ],
+        ),
+        (
+            FileType::Jpeg,
+            vec![seed("clean.jpg"), seed("exif_rotated.jpg")],
+        ),
+        (
+            FileType::Gif,
+            vec![seed("clean_anim.gif"), seed("comment.gif")],
+        ),
+        (
+            FileType::Tiff,
+            vec![seed("clean.tiff"), seed("description.tiff")],
+        ),
         (FileType::Bmp, vec![seed("clean.bmp"), seed("trailing.bmp")]),
-        (FileType::Webp, vec![seed("clean_lossless.webp"), seed("exif_xmp.webp")]),
+        (
+            FileType::Webp,
+            vec![seed("clean_lossless.webp"), seed("exif_xmp.webp")],
+        ),
     ];
     for (ty, seeds) in &sets {
         let r = mugai_engine::fuzz::smoke(
@@ -567,9 +646,20 @@ fn mutated_images_never_panic_or_hang() {
             r.blocked,
             r.slowest
         );
-        assert!(r.panics.is_empty(), "{}: {} panics, first: {:?}", ty.name(), r.panics.len(), r.panics.first().map(|p| &p.1));
+        assert!(
+            r.panics.is_empty(),
+            "{}: {} panics, first: {:?}",
+            ty.name(),
+            r.panics.len(),
+            r.panics.first().map(|p| &p.1)
+        );
         assert!(r.runs >= 200, "{}: only {} runs", ty.name(), r.runs);
         assert!(r.rebuilt > 0 && r.blocked > 0, "{}: {r:?}", ty.name());
-        assert!(r.slowest < Duration::from_secs(5), "{}: slowest {:?}", ty.name(), r.slowest);
+        assert!(
+            r.slowest < Duration::from_secs(5),
+            "{}: slowest {:?}",
+            ty.name(),
+            r.slowest
+        );
     }
 }

@@ -16,10 +16,7 @@ pub fn check(p: &[u8], color: ColorType) -> Result<(), String> {
     let mut r = Reader::new(p);
     let declared = r.u32_be().ok_or("shorter than its header")?;
     if p.len() < 132 || usize::try_from(declared).ok() != Some(p.len()) {
-        return Err(format!(
-            "declares {declared} bytes but has {}",
-            p.len()
-        ));
+        return Err(format!("declares {declared} bytes but has {}", p.len()));
     }
     if p.get(36..40) != Some(b"acsp") {
         return Err("no 'acsp' signature".into());

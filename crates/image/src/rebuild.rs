@@ -131,7 +131,10 @@ pub(crate) fn image_error(cx: &Context<'_>, ty: FileType, what: &str, e: ImageEr
             ),
             LimitErrorKind::InsufficientMemory => cx.block(
                 Code::LimitMemory,
-                format!("{}: decoding needs more memory than allowed: {msg}", ty.name()),
+                format!(
+                    "{}: decoding needs more memory than allowed: {msg}",
+                    ty.name()
+                ),
             ),
             _ => cx.block(Code::RebuildFailed, format!("{}: {what}: {msg}", ty.name())),
         },
@@ -218,7 +221,12 @@ fn encode(
         // Formats that cannot carry it were filtered out by the caller.
         let _ = enc.set_icc_profile(p);
     }
-    enc.write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
+    enc.write_image(
+        img.as_bytes(),
+        img.width(),
+        img.height(),
+        img.color().into(),
+    )
 }
 
 /// Converts the pixels to a layout the output encoder writes; lossless
@@ -291,8 +299,10 @@ mod tests {
         use ::tiff::encoder::{colortype::Gray8, TiffEncoder};
         let mut out = Cursor::new(Vec::new());
         let mut enc = TiffEncoder::new(&mut out).expect("tiff");
-        enc.write_image::<Gray8>(3, 2, &[0, 50, 100, 150, 200, 250]).expect("page 1");
-        enc.write_image::<Gray8>(2, 2, &[9, 8, 7, 6]).expect("page 2");
+        enc.write_image::<Gray8>(3, 2, &[0, 50, 100, 150, 200, 250])
+            .expect("page 1");
+        enc.write_image::<Gray8>(2, 2, &[9, 8, 7, 6])
+            .expect("page 2");
         out.into_inner()
     }
 
@@ -327,17 +337,30 @@ mod tests {
 
     #[test]
     fn jpeg_quality_comes_from_the_policy() {
-        let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([(x * 4) as u8, (y * 4) as u8, ((x ^ y) * 4) as u8]));
+        let img = image::RgbImage::from_fn(64, 64, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 4) as u8, ((x ^ y) * 4) as u8])
+        });
         let mut input = Vec::new();
         JpegEncoder::new_with_quality(&mut input, 95)
             .write_image(img.as_raw(), 64, 64, image::ExtendedColorType::Rgb8)
             .expect("jpeg");
         let mut policy = Policy::default();
         policy.image.jpeg_quality = 30;
-        let low = run(&policy, &input, FileType::Jpeg).0.expect("rebuilt").bytes;
+        let low = run(&policy, &input, FileType::Jpeg)
+            .0
+            .expect("rebuilt")
+            .bytes;
         policy.image.jpeg_quality = 95;
-        let high = run(&policy, &input, FileType::Jpeg).0.expect("rebuilt").bytes;
-        assert!(low.len() < high.len(), "q30 {} bytes, q95 {} bytes", low.len(), high.len());
+        let high = run(&policy, &input, FileType::Jpeg)
+            .0
+            .expect("rebuilt")
+            .bytes;
+        assert!(
+            low.len() < high.len(),
+            "q30 {} bytes, q95 {} bytes",
+            low.len(),
+            high.len()
+        );
     }
 
     #[test]

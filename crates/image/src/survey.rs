@@ -183,11 +183,16 @@ fn png(bytes: &[u8], s: &mut Survey) -> Option<()> {
             b"acTL" => {
                 let frames = Reader::new(data).u32_be()?;
                 s.frames = u64::from(frames).max(1);
-                s.note(format!("APNG animation ({frames} frames; the default image is kept)"));
+                s.note(format!(
+                    "APNG animation ({frames} frames; the default image is kept)"
+                ));
             }
             b"fcTL" | b"fdAT" => {}
             t if PNG_RENDERING.contains(&t) => {}
-            t => s.note(format!("{} chunk", String::from_utf8_lossy(t).escape_default())),
+            t => s.note(format!(
+                "{} chunk",
+                String::from_utf8_lossy(t).escape_default()
+            )),
         }
     }
 }
@@ -410,7 +415,9 @@ fn webp(bytes: &[u8], s: &mut Survey) -> Option<()> {
         s.frames = frames;
     }
     if frames > 1 {
-        s.note(format!("WebP animation ({frames} frames; the first frame is kept)"));
+        s.note(format!(
+            "WebP animation ({frames} frames; the first frame is kept)"
+        ));
     }
     if end <= bytes.len() {
         s.ended_at(end, bytes.len(), "end of the RIFF container");
@@ -461,7 +468,10 @@ fn webp_chunks(body: &[u8], s: &mut Survey, frames: &mut u64, depth: u8) -> Opti
             b"ICCP" => s.has_icc = true,
             b"EXIF" => s.note("EXIF chunk"),
             b"XMP " => s.note("XMP chunk"),
-            t => s.note(format!("{} chunk", String::from_utf8_lossy(t).escape_default())),
+            t => s.note(format!(
+                "{} chunk",
+                String::from_utf8_lossy(t).escape_default()
+            )),
         }
     }
     Some(())

@@ -31,7 +31,11 @@ impl Read for Patched<'_> {
         let n = src.len().min(buf.len());
         for (i, (d, s)) in buf.iter_mut().zip(src).enumerate() {
             let at = start + i;
-            *d = if (4..8).contains(&at) { self.patch[at - 4] } else { *s };
+            *d = if (4..8).contains(&at) {
+                self.patch[at - 4]
+            } else {
+                *s
+            };
         }
         self.pos += n as u64;
         Ok(n)
@@ -92,9 +96,8 @@ pub fn rebuild(
         cx.charge_expanded(dec.total_bytes())?;
         let orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
         let profile = dec.icc_profile().ok().flatten();
-        let mut img = DynamicImage::from_decoder(dec).map_err(|e| {
-            image_error(cx, FileType::Tiff, &what("cannot decode the pixels"), e)
-        })?;
+        let mut img = DynamicImage::from_decoder(dec)
+            .map_err(|e| image_error(cx, FileType::Tiff, &what("cannot decode the pixels"), e))?;
         img.apply_orientation(orientation);
         let img = match img.color() {
             ColorType::L8
