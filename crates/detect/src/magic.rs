@@ -409,7 +409,25 @@ fn looks_like_mail(s: &str) -> bool {
             strong += 1;
         }
     }
-    fields >= 2 && strong >= 1
+    // A bare MIME entity (a message whose only header is its Content-Type,
+    // as mail tools write them) is mail too.
+    fields >= 2 && strong >= 1 || fields >= 1 && starts_as_mime_entity(s)
+}
+
+fn starts_as_mime_entity(s: &str) -> bool {
+    let first = s.lines().next().unwrap_or("");
+    let Some(value) = first
+        .get(..13)
+        .filter(|n| n.eq_ignore_ascii_case("content-type:"))
+        .and_then(|_| first.get(13..))
+    else {
+        return false;
+    };
+    let v = value.trim_start().to_ascii_lowercase();
+    ["multipart/", "text/", "message/"]
+        .iter()
+        .any(|p| v.starts_with(p))
+        && (s.contains("\n\n") || s.contains("\n\r\n"))
 }
 
 /// A second personality inside a file of type `t`: an archive or other
@@ -485,6 +503,11 @@ mod tests {
         long.truncate(4090);
         long.extend_from_slice(b"\r\nReferences: <a@b>\r\n\r\nbody\r\n");
         assert_eq!(detect(&long), Eml);
+        assert_eq!(
+            detect(b"Content-Type: multipart/mixed; boundary=\"ab\"\n\nbody\n"),
+            Eml
+        );
+        assert_eq!(detect(b"Content-Type: is what this note is about\n"), Text);
     }
 
     #[test]

@@ -456,7 +456,7 @@ impl Conv<'_, '_> {
                 text = d.into_owned();
             }
         }
-        if text.contains('\u{FFFD}') && part.encoding == Encoding::None {
+        if text.contains('\u{FFFD}') && part.encoding == Encoding::None && declared.is_none() {
             let raw = &msg.raw_message[..];
             let s = (part.offset_body as usize).min(raw.len());
             let e = (part.offset_end as usize).clamp(s, raw.len());
