@@ -95,7 +95,7 @@ fn few_controls(bytes: &[u8]) -> bool {
         .iter()
         .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B) || b == 0x7F)
         .count();
-    controls * 1000 <= bytes.len() * MAX_CONTROL_PER_MILLE
+    controls <= 2 || controls * 1000 <= bytes.len() * MAX_CONTROL_PER_MILLE
 }
 
 fn is_iso_2022_jp(bytes: &[u8]) -> bool {
