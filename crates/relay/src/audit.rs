@@ -55,7 +55,10 @@ mod tests {
         a.write(&serde_json::json!({"n": 1, "s": "a\nb"})).unwrap();
         a.write(&serde_json::json!({"n": 2})).unwrap();
         let text = std::fs::read_to_string(a.path()).unwrap();
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["s"], "a\nb");
     }

@@ -44,18 +44,26 @@ impl Conn {
         let mut text = Vec::new();
         for _ in 0..MAX_REPLY_LINES {
             let mut line = Vec::new();
-            let n = timeout(self.wait, (&mut self.r).take(4096).read_until(b'\n', &mut line))
-                .await
-                .map_err(|_| DeliveryError::Temporary("next hop timed out".into()))?
-                .map_err(|e| DeliveryError::Temporary(format!("next hop: {e}")))?;
+            let n = timeout(
+                self.wait,
+                (&mut self.r).take(4096).read_until(b'\n', &mut line),
+            )
+            .await
+            .map_err(|_| DeliveryError::Temporary("next hop timed out".into()))?
+            .map_err(|e| DeliveryError::Temporary(format!("next hop: {e}")))?;
             if n == 0 {
-                return Err(DeliveryError::Temporary("next hop closed the connection".into()));
+                return Err(DeliveryError::Temporary(
+                    "next hop closed the connection".into(),
+                ));
             }
             let s = String::from_utf8_lossy(&line);
             let s = s.trim_end();
-            let code = s.get(..3).and_then(|c| c.parse::<u16>().ok()).ok_or_else(|| {
-                DeliveryError::Temporary(format!("next hop sent a malformed reply: {s:.80}"))
-            })?;
+            let code = s
+                .get(..3)
+                .and_then(|c| c.parse::<u16>().ok())
+                .ok_or_else(|| {
+                    DeliveryError::Temporary(format!("next hop sent a malformed reply: {s:.80}"))
+                })?;
             text.push(s.get(4..).unwrap_or("").to_string());
             if s.as_bytes().get(3) != Some(&b'-') {
                 return Ok(Reply {
@@ -64,7 +72,9 @@ impl Conn {
                 });
             }
         }
-        Err(DeliveryError::Temporary("next hop sent an endless reply".into()))
+        Err(DeliveryError::Temporary(
+            "next hop sent an endless reply".into(),
+        ))
     }
 
     async fn send(&mut self, bytes: &[u8]) -> Result<(), DeliveryError> {
@@ -151,7 +161,11 @@ async fn transaction(
     if ehlo.code != 250 {
         check(&c.command(&format!("HELO {helo}")).await?, 250, "HELO")?;
     }
-    check(&c.command(&format!("MAIL FROM:<{sender}>")).await?, 250, "MAIL")?;
+    check(
+        &c.command(&format!("MAIL FROM:<{sender}>")).await?,
+        250,
+        "MAIL",
+    )?;
     let mut refused: Option<DeliveryError> = None;
     for rcpt in recipients {
         let r = c.command(&format!("RCPT TO:<{rcpt}>")).await?;

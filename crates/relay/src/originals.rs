@@ -36,7 +36,9 @@ impl Originals {
 
     /// Stores one original durably; returns its path under `new/`.
     pub fn store(&self, bytes: &[u8]) -> io::Result<PathBuf> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let name = format!(
             "{}.M{}P{}Q{}.{}",
             now.as_secs(),
@@ -113,7 +115,12 @@ mod tests {
         assert_ne!(p, p2);
         assert_eq!(o.sweep().unwrap(), 0, "fresh files stay");
         let old = SystemTime::now() - Duration::from_secs(3 * 86_400);
-        File::options().write(true).open(&p).unwrap().set_modified(old).unwrap();
+        File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         assert_eq!(o.sweep().unwrap(), 1);
         assert!(!p.exists() && p2.exists());
         o.discard(&p2).unwrap();

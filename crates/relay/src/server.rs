@@ -43,20 +43,34 @@ pub struct Relay {
 
 impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Relay").field("listen", &self.listener.local_addr().ok()).finish()
+        f.debug_struct("Relay")
+            .field("listen", &self.listener.local_addr().ok())
+            .finish()
     }
 }
 
 /// Binds `config.listen` and serves until an I/O error on the listener.
-pub async fn serve(config: RelayConfig, policy: Policy, sanitizer: Arc<dyn Sanitize>) -> io::Result<()> {
+pub async fn serve(
+    config: RelayConfig,
+    policy: Policy,
+    sanitizer: Arc<dyn Sanitize>,
+) -> io::Result<()> {
     Relay::bind(config, policy, sanitizer).await?.run().await
 }
 
 impl Relay {
     /// Binds the listener and opens the originals folder and audit log.
-    pub async fn bind(config: RelayConfig, policy: Policy, sanitizer: Arc<dyn Sanitize>) -> io::Result<Relay> {
+    pub async fn bind(
+        config: RelayConfig,
+        policy: Policy,
+        sanitizer: Arc<dyn Sanitize>,
+    ) -> io::Result<Relay> {
         let originals = match &config.originals {
-            Some(d) => Some(Arc::new(Originals::open(d, &config.hostname, config.retention_days)?)),
+            Some(d) => Some(Arc::new(Originals::open(
+                d,
+                &config.hostname,
+                config.retention_days,
+            )?)),
             None => None,
         };
         let audit = match &config.audit {
@@ -89,7 +103,9 @@ impl Relay {
                 loop {
                     let o2 = o.clone();
                     match tokio::task::spawn_blocking(move || o2.sweep()).await {
-                        Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "originals past retention removed"),
+                        Ok(Ok(n)) if n > 0 => {
+                            tracing::info!(removed = n, "originals past retention removed")
+                        }
                         Ok(Err(e)) => tracing::warn!(error = %e, "sweeping originals failed"),
                         _ => {}
                     }
@@ -123,7 +139,9 @@ impl Relay {
                 Err(_) => {
                     tokio::spawn(async move {
                         let mut s = stream;
-                        let _ = s.write_all(b"421 4.3.2 too many connections, try again later\r\n").await;
+                        let _ = s
+                            .write_all(b"421 4.3.2 too many connections, try again later\r\n")
+                            .await;
                     });
                 }
             }
@@ -161,7 +179,8 @@ async fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> io::Re
         helo: None,
         tx: None,
     };
-    s.reply(&format!("220 {} ESMTP mugai", shared.config.hostname)).await?;
+    s.reply(&format!("220 {} ESMTP mugai", shared.config.hostname))
+        .await?;
     let mut errors = 0usize;
     loop {
         let line = match timeout(CLIENT_TIMEOUT, s.read_line(MAX_COMMAND)).await {
@@ -201,7 +220,8 @@ async fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> io::Re
                 true
             }
             "QUIT" => {
-                s.reply(&format!("221 2.0.0 {} closing", shared.config.hostname)).await?;
+                s.reply(&format!("221 2.0.0 {} closing", shared.config.hostname))
+                    .await?;
                 return Ok(());
             }
             "VRFY" => {
@@ -234,7 +254,10 @@ impl Session<'_> {
     /// reported as too long.
     async fn read_line(&mut self, max: usize) -> io::Result<Line> {
         let mut buf = Vec::new();
-        let n = (&mut self.r).take(max as u64).read_until(b'\n', &mut buf).await?;
+        let n = (&mut self.r)
+            .take(max as u64)
+            .read_until(b'\n', &mut buf)
+            .await?;
         if n == 0 {
             return Ok(Line::Eof);
         }
@@ -247,7 +270,10 @@ impl Session<'_> {
         }
         loop {
             buf.clear();
-            let n = (&mut self.r).take(64 * 1024).read_until(b'\n', &mut buf).await?;
+            let n = (&mut self.r)
+                .take(64 * 1024)
+                .read_until(b'\n', &mut buf)
+                .await?;
             if n == 0 {
                 return Ok(Line::Eof);
             }
@@ -262,12 +288,20 @@ impl Session<'_> {
             self.reply("501 5.5.4 a domain name is required").await?;
             return Ok(false);
         }
-        self.helo = Some(arg.chars().filter(|c| c.is_ascii_graphic()).take(255).collect());
+        self.helo = Some(
+            arg.chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(255)
+                .collect(),
+        );
         self.tx = None;
         let host = &self.shared.config.hostname;
         if verb == "EHLO" {
             let max = self.shared.config.max_message_bytes;
-            self.reply(&format!("250-{host}\r\n250-SIZE {max}\r\n250-8BITMIME\r\n250 HELP")).await?;
+            self.reply(&format!(
+                "250-{host}\r\n250-SIZE {max}\r\n250-8BITMIME\r\n250 HELP"
+            ))
+            .await?;
         } else {
             self.reply(&format!("250 {host}")).await?;
         }
@@ -280,7 +314,8 @@ impl Session<'_> {
             return Ok(false);
         }
         if self.tx.is_some() {
-            self.reply("503 5.5.1 a transaction is already open").await?;
+            self.reply("503 5.5.1 a transaction is already open")
+                .await?;
             return Ok(false);
         }
         let Some(rest) = strip_ci(arg, "FROM:") else {
@@ -297,7 +332,8 @@ impl Session<'_> {
                 "SIZE" => {
                     let size: u64 = v.parse().unwrap_or(u64::MAX);
                     if size > self.shared.config.max_message_bytes {
-                        self.reply("552 5.3.4 message size exceeds the limit").await?;
+                        self.reply("552 5.3.4 message size exceeds the limit")
+                            .await?;
                         return Ok(false);
                     }
                 }
@@ -351,7 +387,12 @@ impl Session<'_> {
         let mut at_line_start = true;
         loop {
             let mut chunk = Vec::new();
-            let n = match timeout(CLIENT_TIMEOUT, (&mut self.r).take(64 * 1024).read_until(b'\n', &mut chunk)).await {
+            let n = match timeout(
+                CLIENT_TIMEOUT,
+                (&mut self.r).take(64 * 1024).read_until(b'\n', &mut chunk),
+            )
+            .await
+            {
                 Err(_) => {
                     self.reply("421 4.4.2 timeout during DATA, closing").await?;
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "DATA timeout"));
@@ -359,7 +400,10 @@ impl Session<'_> {
                 Ok(r) => r?,
             };
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "end of stream in DATA"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "end of stream in DATA",
+                ));
             }
             let line_start = at_line_start;
             at_line_start = chunk.ends_with(b"\n");
@@ -385,10 +429,18 @@ impl Session<'_> {
             return Ok(false);
         };
         if too_big {
-            self.reply("552 5.3.4 message size exceeds the limit").await?;
+            self.reply("552 5.3.4 message size exceeds the limit")
+                .await?;
             return Ok(false);
         }
-        let reply = process(self.shared, &env, data, self.peer, self.helo.as_deref().unwrap_or("")).await;
+        let reply = process(
+            self.shared,
+            &env,
+            data,
+            self.peer,
+            self.helo.as_deref().unwrap_or(""),
+        )
+        .await;
         self.reply(&reply).await?;
         Ok(reply.starts_with('2'))
     }
@@ -396,7 +448,8 @@ impl Session<'_> {
 
 fn strip_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 /// `<address> params` → (address, params). The address must be printable
@@ -411,7 +464,10 @@ fn parse_path(s: &str) -> Option<(String, &str)> {
         (true, Some((_, a))) => a,
         _ => inner,
     };
-    let ok = addr.len() <= 256 && addr.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>');
+    let ok = addr.len() <= 256
+        && addr
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>');
     ok.then(|| (addr.to_string(), params))
 }
 
@@ -440,7 +496,13 @@ fn message_id(raw: &[u8]) -> Option<String> {
 }
 
 /// Keep, convert, deliver, audit. Returns the reply to DATA.
-async fn process(shared: &Shared, env: &Envelope, data: Vec<u8>, peer: SocketAddr, helo: &str) -> String {
+async fn process(
+    shared: &Shared,
+    env: &Envelope,
+    data: Vec<u8>,
+    peer: SocketAddr,
+    helo: &str,
+) -> String {
     let now = SystemTime::now();
     let sha = sha256_hex(&data);
     let mid = message_id(&data);
@@ -471,7 +533,12 @@ async fn process(shared: &Shared, env: &Envelope, data: Vec<u8>, peer: SocketAdd
                 tracing::error!(error = %e, "cannot keep the original; deferring");
                 record["result"] = json!("deferred");
                 record["error"] = json!(format!("cannot keep the original: {e}"));
-                return finish(shared, record, "451 4.3.0 cannot keep the original; try again later".into()).await;
+                return finish(
+                    shared,
+                    record,
+                    "451 4.3.0 cannot keep the original; try again later".into(),
+                )
+                .await;
             }
         }
     }
@@ -484,15 +551,21 @@ async fn process(shared: &Shared, env: &Envelope, data: Vec<u8>, peer: SocketAdd
         name: "message.eml".into(),
         bytes: data,
     };
-    let outcome: Outcome = match tokio::task::spawn_blocking(move || sanitizer.sanitize(&policy, job)).await {
-        Ok(o) => o,
-        Err(e) => {
-            discard(shared, original.as_deref()).await;
-            record["result"] = json!("deferred");
-            record["error"] = json!(format!("conversion failed: {e}"));
-            return finish(shared, record, "451 4.3.0 conversion failed; try again later".into()).await;
-        }
-    };
+    let outcome: Outcome =
+        match tokio::task::spawn_blocking(move || sanitizer.sanitize(&policy, job)).await {
+            Ok(o) => o,
+            Err(e) => {
+                discard(shared, original.as_deref()).await;
+                record["result"] = json!("deferred");
+                record["error"] = json!(format!("conversion failed: {e}"));
+                return finish(
+                    shared,
+                    record,
+                    "451 4.3.0 conversion failed; try again later".into(),
+                )
+                .await;
+            }
+        };
     record["verdict"] = json!(outcome.verdict);
     record["output_sha256"] = json!(outcome.output_sha256);
     record["findings"] = serde_json::to_value(&outcome.findings).unwrap_or_default();
@@ -503,8 +576,17 @@ async fn process(shared: &Shared, env: &Envelope, data: Vec<u8>, peer: SocketAdd
         _ => match shared.config.on_blocked {
             OnBlockedMail::Reject => {
                 record["result"] = json!("rejected");
-                let code = outcome.reason.as_ref().map(|r| r.code.to_string()).unwrap_or_default();
-                return finish(shared, record, format!("554 5.7.1 message blocked by the gateway ({code})")).await;
+                let code = outcome
+                    .reason
+                    .as_ref()
+                    .map(|r| r.code.to_string())
+                    .unwrap_or_default();
+                return finish(
+                    shared,
+                    record,
+                    format!("554 5.7.1 message blocked by the gateway ({code})"),
+                )
+                .await;
             }
             OnBlockedMail::Notice => {
                 let name = original
@@ -539,9 +621,17 @@ async fn process(shared: &Shared, env: &Envelope, data: Vec<u8>, peer: SocketAdd
     .await;
     match delivered {
         Ok(r) => {
-            record["result"] = json!(if outcome.verdict == Verdict::Blocked { "notice_delivered" } else { "delivered" });
+            record["result"] = json!(if outcome.verdict == Verdict::Blocked {
+                "notice_delivered"
+            } else {
+                "delivered"
+            });
             record["next_hop_reply"] = json!(format!("{} {}", r.code, r.text));
-            let what = if outcome.verdict == Verdict::Blocked { "blocked; notice delivered" } else { "converted and delivered" };
+            let what = if outcome.verdict == Verdict::Blocked {
+                "blocked; notice delivered"
+            } else {
+                "converted and delivered"
+            };
             finish(shared, record, format!("250 2.0.0 {what} ({})", &sha[..12])).await
         }
         Err(DeliveryError::Temporary(t)) => {
@@ -550,13 +640,23 @@ async fn process(shared: &Shared, env: &Envelope, data: Vec<u8>, peer: SocketAdd
             discard(shared, original.as_deref()).await;
             record["result"] = json!("deferred");
             record["error"] = json!(t);
-            finish(shared, record, "451 4.4.1 next hop unavailable; try again later".into()).await
+            finish(
+                shared,
+                record,
+                "451 4.4.1 next hop unavailable; try again later".into(),
+            )
+            .await
         }
         Err(DeliveryError::Permanent(code, t)) => {
             record["result"] = json!("rejected");
             record["error"] = json!(format!("{code} {t}"));
             let text: String = t.chars().filter(|c| !c.is_control()).take(200).collect();
-            finish(shared, record, format!("554 5.0.0 next hop refused: {text}")).await
+            finish(
+                shared,
+                record,
+                format!("554 5.0.0 next hop refused: {text}"),
+            )
+            .await
         }
     }
 }
@@ -596,7 +696,10 @@ mod tests {
 
     #[test]
     fn paths_and_message_ids() {
-        assert_eq!(parse_path("<a@b.jp> SIZE=10"), Some(("a@b.jp".into(), " SIZE=10")));
+        assert_eq!(
+            parse_path("<a@b.jp> SIZE=10"),
+            Some(("a@b.jp".into(), " SIZE=10"))
+        );
         assert_eq!(parse_path("<>"), Some((String::new(), "")));
         assert_eq!(parse_path("<@r1,@r2:u@x.jp>"), Some(("u@x.jp".into(), "")));
         assert_eq!(parse_path("a@b.jp"), None);

@@ -65,6 +65,9 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_316_645_123);
         assert_eq!(rfc3339(t), "2026-11-22T03:04:05.123Z");
         assert_eq!(rfc5322(t), "Sun, 22 Nov 2026 03:04:05 +0000");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 }

@@ -57,9 +57,10 @@ pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let relay = mugai_relay::Relay::bind(config.relay.clone(), config.policy.clone(), sanitizer)
-            .await
-            .with_context(|| format!("cannot start the relay on {}", config.relay.listen))?;
+        let relay =
+            mugai_relay::Relay::bind(config.relay.clone(), config.policy.clone(), sanitizer)
+                .await
+                .with_context(|| format!("cannot start the relay on {}", config.relay.listen))?;
         // Stopping mid-message is safe: nothing was answered 250 yet, so
         // the sending MTA still holds the message and retries.
         tokio::select! {
@@ -88,7 +89,9 @@ async fn shutdown() {
 fn init_logging(log: &mugai_core::config::LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // A second initialisation (tests calling run twice) is harmless.
     let _ = match log.format {
         LogFormat::Json => b.json().try_init(),
