@@ -400,12 +400,15 @@ impl Conv<'_, '_> {
                         "multipart alternative (HTML with inline parts) removed; the text/plain alternative is kept",
                     );
                 }
-                PartType::Text(_) => {}
+                // Another plain-text rendering of the same content.
+                PartType::Text(_) if content_type(p) == ("text".into(), "plain".into()) => {}
                 _ => {
+                    // Anything else (text/calendar, an image ...) is listed.
                     self.parts_seen += 1;
                     let n = self.parts_seen;
                     let bytes: &[u8] = match &p.body {
                         PartType::Binary(b) | PartType::InlineBinary(b) => b,
+                        PartType::Text(t) => t.as_bytes(),
                         _ => &[],
                     };
                     self.attachment(msg, p, bytes, n)?;
