@@ -1,0 +1,147 @@
+//! Streaming extraction of one entry under the limits.
+//!
+//! Bytes are produced in chunks; before a chunk is kept it is charged to
+//! the shared expanded-size budget and checked against the entry's declared
+//! size and the ratio limit, so extraction stops at the first chunk past a
+//! limit, never after the whole member was inflated.
+
+use crate::names::crc32;
+use crate::read::{ratio_exceeded, Entry};
+use mugai_core::{Blocked, Code};
+use std::io::Read;
+
+/// Size of one extraction step.
+pub const CHUNK: usize = 64 * 1024;
+
+/// Largest buffer reserved up front from a declared size; more grows as
+/// real bytes arrive, so a lying header cannot make us allocate.
+const MAX_RESERVE: u64 = 1 << 20;
+
+/// Why an entry could not be extracted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtractError {
+    /// The compression method is not one mugai opens; only this member is
+    /// affected.
+    Unsupported(Blocked),
+    /// Damage, a lie or a limit: the whole archive is refused.
+    Archive(Blocked),
+}
+
+/// The hooks extraction reports to: the shared budget and the deadline.
+pub trait Meter {
+    /// Charges `n` more expanded bytes; `Err` once over the limit.
+    fn charge(&mut self, n: u64) -> Result<(), Blocked>;
+    /// `Err` once the deadline has passed.
+    fn tick(&mut self) -> Result<(), Blocked>;
+}
+
+/// A name for compression method `m`, for the report.
+pub fn method_name(m: u16) -> &'static str {
+    match m {
+        0 => "stored",
+        1 => "Shrink",
+        2..=5 => "Reduce",
+        6 => "Implode",
+        8 => "Deflate",
+        9 => "Deflate64",
+        12 => "BZIP2",
+        14 => "LZMA",
+        93 => "Zstandard",
+        95 => "XZ",
+        98 => "PPMd",
+        99 => "AES",
+        _ => "unknown",
+    }
+}
+
+/// Extracts `e`'s data, checking size and CRC against the central record.
+pub fn extract(
+    e: &Entry<'_>,
+    max_ratio: u64,
+    meter: &mut dyn Meter,
+) -> Result<Vec<u8>, ExtractError> {
+    let name = e.shown_name();
+    let fail = |d: String| ExtractError::Archive(Blocked::failed(format!("{name}: {d}")));
+    let mut out =
+        Vec::with_capacity(usize::try_from(e.uncompressed_size.min(MAX_RESERVE)).unwrap_or(0));
+    match e.method {
+        0 => {
+            if e.compressed_size != e.uncompressed_size {
+                return Err(fail("stored entry whose sizes differ".into()));
+            }
+            for chunk in e.data.chunks(CHUNK) {
+                step(&mut out, chunk, e, max_ratio, meter, &name)?;
+            }
+        }
+        8 => {
+            let mut d = flate2::bufread::DeflateDecoder::new(e.data);
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let n = match d.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(err) => return Err(fail(format!("damaged Deflate data ({err})"))),
+                };
+                let got = buf.get(..n).ok_or_else(|| fail("inflate overrun".into()))?;
+                step(&mut out, got, e, max_ratio, meter, &name)?;
+            }
+        }
+        m => {
+            return Err(ExtractError::Unsupported(Blocked::new(
+                Code::ArchiveUnsupported,
+                format!(
+                    "{name}: compression method {m} ({}) is not supported; re-create the ZIP with Deflate",
+                    method_name(m)
+                ),
+            )))
+        }
+    }
+    if out.len() as u64 != e.uncompressed_size {
+        return Err(fail(format!(
+            "{} bytes extracted but {} declared",
+            out.len(),
+            e.uncompressed_size
+        )));
+    }
+    if crc32(&out) != e.crc32 {
+        return Err(fail("CRC-32 mismatch: the data is damaged".into()));
+    }
+    Ok(out)
+}
+
+/// Checks one chunk against every limit, then keeps it.
+fn step(
+    out: &mut Vec<u8>,
+    chunk: &[u8],
+    e: &Entry<'_>,
+    max_ratio: u64,
+    meter: &mut dyn Meter,
+    name: &str,
+) -> Result<(), ExtractError> {
+    let arch = ExtractError::Archive;
+    meter.tick().map_err(arch)?;
+    let total = out.len() as u64 + chunk.len() as u64;
+    if total > e.uncompressed_size {
+        return Err(arch(Blocked::failed(format!(
+            "{name}: inflates past its declared size of {} bytes",
+            e.uncompressed_size
+        ))));
+    }
+    if ratio_exceeded(total, e.compressed_size, max_ratio) {
+        return Err(arch(Blocked::new(
+            Code::ArchiveBomb,
+            format!(
+                "{name}: {} compressed bytes inflate past {total} bytes, a ratio over {max_ratio}",
+                e.compressed_size
+            ),
+        )));
+    }
+    meter.charge(chunk.len() as u64).map_err(|b| {
+        arch(Blocked::new(
+            Code::ArchiveBomb,
+            format!("{name}: {} ({})", b.detail, b.code),
+        ))
+    })?;
+    out.extend_from_slice(chunk);
+    Ok(())
+}
