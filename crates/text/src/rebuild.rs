@@ -10,24 +10,31 @@ use mugai_detect::{sniff_text, TextEncoding};
 pub struct TextRebuilder;
 
 impl Rebuilder for TextRebuilder {
-    fn rebuild(&self, input: &[u8], file_type: FileType, cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
+    fn rebuild(
+        &self,
+        input: &[u8],
+        file_type: FileType,
+        cx: &mut Context<'_>,
+    ) -> Result<Rebuilt, Blocked> {
         // C0 bytes other than TAB/LF/CR/ESC are never part of a multi-byte
         // character in the 8-bit encodings read here, so the encoding is
         // judged on the bytes without them.
-        let sniff_on: std::borrow::Cow<'_, [u8]> = if input.starts_with(&[0xFF, 0xFE]) || input.starts_with(&[0xFE, 0xFF]) {
-            input.into()
-        } else {
-            input
-                .iter()
-                .copied()
-                .filter(|&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r' | 0x1B))
-                .collect::<Vec<u8>>()
-                .into()
-        };
+        let sniff_on: std::borrow::Cow<'_, [u8]> =
+            if input.starts_with(&[0xFF, 0xFE]) || input.starts_with(&[0xFE, 0xFF]) {
+                input.into()
+            } else {
+                input
+                    .iter()
+                    .copied()
+                    .filter(|&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r' | 0x1B))
+                    .collect::<Vec<u8>>()
+                    .into()
+            };
         let enc = if input.is_empty() {
             TextEncoding::Utf8
         } else {
-            sniff_text(&sniff_on).ok_or_else(|| cx.block(Code::RebuildFailed, "not decodable as text"))?
+            sniff_text(&sniff_on)
+                .ok_or_else(|| cx.block(Code::RebuildFailed, "not decodable as text"))?
         };
         let body = match enc {
             TextEncoding::Utf8Bom => &input[3..],
@@ -46,12 +53,20 @@ impl Rebuilder for TextRebuilder {
             })
             .collect();
         if controls > 0 {
-            cx.removed(Code::TextControl, format!("{controls} control characters (NUL, C0/C1) removed"));
+            cx.removed(
+                Code::TextControl,
+                format!("{controls} control characters (NUL, C0/C1) removed"),
+            );
         }
         cx.check_deadline()?;
 
-        if cx.policy().text.csv_formula_guard && matches!(file_type, FileType::Csv | FileType::Tsv) {
-            let sep = if file_type == FileType::Tsv { '\t' } else { ',' };
+        if cx.policy().text.csv_formula_guard && matches!(file_type, FileType::Csv | FileType::Tsv)
+        {
+            let sep = if file_type == FileType::Tsv {
+                '\t'
+            } else {
+                ','
+            };
             let (guarded, changed) = formula::neutralise(&text, sep);
             if let Some(&(line, col)) = changed.first() {
                 cx.neutralised(
@@ -82,12 +97,14 @@ fn encode(text: &str, enc: TextEncoding) -> Vec<u8> {
         TextEncoding::Utf8Bom => [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat(),
         TextEncoding::Utf16Le => {
             let mut v = vec![0xFF, 0xFE];
-            text.encode_utf16().for_each(|u| v.extend_from_slice(&u.to_le_bytes()));
+            text.encode_utf16()
+                .for_each(|u| v.extend_from_slice(&u.to_le_bytes()));
             v
         }
         TextEncoding::Utf16Be => {
             let mut v = vec![0xFE, 0xFF];
-            text.encode_utf16().for_each(|u| v.extend_from_slice(&u.to_be_bytes()));
+            text.encode_utf16()
+                .for_each(|u| v.extend_from_slice(&u.to_be_bytes()));
             v
         }
         legacy => {
@@ -133,7 +150,9 @@ mod tests {
     #[test]
     fn utf16_round_trips_with_bom() {
         let mut input = vec![0xFF, 0xFE];
-        "メモ\n".encode_utf16().for_each(|u| input.extend_from_slice(&u.to_le_bytes()));
+        "メモ\n"
+            .encode_utf16()
+            .for_each(|u| input.extend_from_slice(&u.to_le_bytes()));
         let (out, codes) = run(&input, FileType::Text);
         assert_eq!(out, input);
         assert!(codes.is_empty());
