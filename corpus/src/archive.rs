@@ -20,6 +20,33 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
     e.finish().expect("deflate")
 }
 
+/// A Deflate entry of `mib` MiB of zeros, built by repeating one
+/// self-contained block, so that gigabyte bombs cost milliseconds to make.
+pub fn zeros_entry(name: &str, mib: u32) -> RawEntry {
+    let chunk = vec![0u8; 1 << 20];
+    let mut c = flate2::Compress::new(flate2::Compression::best(), false);
+    let mut block = Vec::with_capacity(4096);
+    c.compress_vec(&chunk, &mut block, flate2::FlushCompress::Full)
+        .expect("deflate block");
+    let mut last = Vec::with_capacity(64);
+    c.compress_vec(&[], &mut last, flate2::FlushCompress::Finish)
+        .expect("deflate end");
+    let mut data = Vec::with_capacity(block.len() * mib as usize + last.len());
+    let mut crc = flate2::Crc::new();
+    for _ in 0..mib {
+        data.extend_from_slice(&block);
+        crc.update(&chunk);
+    }
+    data.extend_from_slice(&last);
+    RawEntry {
+        method: 8,
+        data,
+        crc32: crc.sum(),
+        uncompressed_size: (u64::from(mib) << 20).min(u64::from(u32::MAX)) as u32,
+        ..RawEntry::stored(name, b"")
+    }
+}
+
 /// One entry of a raw ZIP, with every header field under control.
 #[derive(Debug, Clone)]
 pub struct RawEntry {
@@ -40,6 +67,8 @@ pub struct RawEntry {
     pub descriptor: bool,
     /// No local header: the central record points at this offset instead.
     pub central_only_at: Option<u32>,
+    /// Compressed size written in the central record, when not `data.len()`.
+    pub central_compressed: Option<u32>,
 }
 
 impl RawEntry {
@@ -57,6 +86,7 @@ impl RawEntry {
             extra: Vec::new(),
             descriptor: false,
             central_only_at: None,
+            central_compressed: None,
         }
     }
 
@@ -135,7 +165,10 @@ pub fn raw_zip(entries: &[RawEntry], comment: &[u8]) -> Vec<u8> {
         p16(&mut central, 0);
         p16(&mut central, 0x21);
         p32(&mut central, e.crc32);
-        p32(&mut central, e.data.len() as u32);
+        p32(
+            &mut central,
+            e.central_compressed.unwrap_or(e.data.len() as u32),
+        );
         p32(&mut central, e.uncompressed_size);
         p16(&mut central, e.name.len() as u16);
         p16(&mut central, e.extra.len() as u16);
@@ -245,13 +278,22 @@ pub fn fanout(fan: usize, levels: usize, leaf: &[u8]) -> Vec<u8> {
 /// A Fifield-style overlapping bomb: one local header and Deflate stream,
 /// `n` central records all pointing at it.
 pub fn overlap_bomb(n: usize, member_size: usize) -> Vec<u8> {
-    let shared = RawEntry::deflated("0.txt", &vec![b'a'; member_size]);
-    let mut entries = vec![shared.clone()];
+    overlap_bomb_of(RawEntry::deflated("0.txt", &vec![b'a'; member_size]), n)
+}
+
+/// [`overlap_bomb`] around any shared entry.
+pub fn overlap_bomb_of(shared: RawEntry, n: usize) -> Vec<u8> {
+    let pointer = RawEntry {
+        central_only_at: Some(0),
+        central_compressed: Some(shared.data.len() as u32),
+        data: Vec::new(),
+        ..shared.clone()
+    };
+    let mut entries = vec![shared];
     for i in 1..n {
         entries.push(RawEntry {
             name: format!("{i}.txt").into_bytes(),
-            central_only_at: Some(0),
-            ..shared.clone()
+            ..pointer.clone()
         });
     }
     raw_zip(&entries, b"")
@@ -413,7 +455,7 @@ pub fn cases() -> Vec<Case> {
         ),
         Case::new(
             "archive/recursive_fanout.zip",
-            fanout(16, 4, &[b'x'; 4096]),
+            fanout(16, 4, &[b'x'; 1024]),
             Expect::blocked(
                 ArchiveBomb,
                 &[ArchiveNested],
@@ -431,7 +473,7 @@ pub fn cases() -> Vec<Case> {
         ),
         Case::new(
             "archive/ratio_bomb.zip",
-            raw_zip(&[RawEntry::deflated("zeros.txt", &vec![b'0'; 16 << 20])], b""),
+            raw_zip(&[zeros_entry("zeros.txt", 16)], b""),
             Expect::blocked(ArchiveBomb, &[], "16 MiB from ~16 KiB: ratio over 200"),
         ),
         Case::new(
@@ -659,6 +701,17 @@ mod tests {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut f, &mut s).expect("read");
         assert_eq!(s, "secret minutes\n");
+    }
+
+    #[test]
+    fn repeated_zero_blocks_inflate_to_the_declared_size() {
+        let e = zeros_entry("z", 3);
+        let mut d = flate2::read::DeflateDecoder::new(&e.data[..]);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut d, &mut out).expect("inflate");
+        assert_eq!(out.len(), 3 << 20);
+        assert!(out.iter().all(|&b| b == 0));
+        assert_eq!(crc32(&out), e.crc32);
     }
 
     #[test]
