@@ -69,6 +69,8 @@ pub struct RawEntry {
     pub central_only_at: Option<u32>,
     /// Compressed size written in the central record, when not `data.len()`.
     pub central_compressed: Option<u32>,
+    /// Bytes written before the local header, referred to by nothing.
+    pub junk_before: Vec<u8>,
 }
 
 impl RawEntry {
@@ -87,6 +89,7 @@ impl RawEntry {
             descriptor: false,
             central_only_at: None,
             central_compressed: None,
+            junk_before: Vec::new(),
         }
     }
 
@@ -125,6 +128,7 @@ pub fn raw_zip(entries: &[RawEntry], comment: &[u8]) -> Vec<u8> {
         let offset = match e.central_only_at {
             Some(at) => at,
             None => {
+                out.extend_from_slice(&e.junk_before);
                 let offset = out.len() as u32;
                 let local_name = e.local_name.as_ref().unwrap_or(&e.name);
                 let flags = e.flags | if e.descriptor { 1 << 3 } else { 0 };
@@ -610,6 +614,20 @@ pub fn cases() -> Vec<Case> {
                 z
             },
             Expect::sanitized(&[ArchiveHiddenData], "bytes after the end record are dropped"),
+        ),
+        Case::new(
+            "archive/hidden_between.zip",
+            raw_zip(
+                &[
+                    RawEntry::deflated("a.txt", text),
+                    RawEntry {
+                        junk_before: b"MZ hidden between the entries".to_vec(),
+                        ..RawEntry::deflated("b.txt", text)
+                    },
+                ],
+                b"",
+            ),
+            Expect::sanitized(&[ArchiveHiddenData], "bytes between entries are dropped"),
         ),
         Case::new(
             "archive/local_central_mismatch.zip",

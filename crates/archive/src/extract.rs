@@ -145,3 +145,129 @@ fn step(
     out.extend_from_slice(chunk);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::RATIO_FLOOR;
+    use std::io::Write;
+
+    struct Counting {
+        charged: u64,
+        limit: u64,
+    }
+
+    impl Meter for Counting {
+        fn charge(&mut self, n: u64) -> Result<(), Blocked> {
+            self.charged += n;
+            if self.charged > self.limit {
+                Err(Blocked::new(Code::LimitSize, "over"))
+            } else {
+                Ok(())
+            }
+        }
+        fn tick(&mut self) -> Result<(), Blocked> {
+            Ok(())
+        }
+    }
+
+    fn zeros_entry(data: &[u8], len: usize) -> Entry<'_> {
+        Entry {
+            index: 0,
+            raw_name: b"z.txt",
+            extra: &[],
+            made_by: 20,
+            flags: 0,
+            method: 8,
+            dos_time: 0,
+            dos_date: 0,
+            crc32: crc32(&vec![0u8; len]),
+            compressed_size: data.len() as u64,
+            uncompressed_size: len as u64,
+            external_attrs: 0,
+            local_offset: 0,
+            data,
+            span: (0, 0),
+        }
+    }
+
+    fn deflated_zeros(len: usize) -> Vec<u8> {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&vec![0u8; len]).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn extraction_stops_at_the_first_chunk_past_the_budget() {
+        let data = deflated_zeros(8 << 20);
+        let e = zeros_entry(&data, 8 << 20);
+        let mut m = Counting {
+            charged: 0,
+            limit: 100_000,
+        };
+        let err = extract(&e, u64::MAX / 2, &mut m).unwrap_err();
+        let ExtractError::Archive(b) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(b.code, Code::ArchiveBomb);
+        assert!(m.charged <= 100_000 + CHUNK as u64, "{}", m.charged);
+    }
+
+    #[test]
+    fn extraction_stops_when_the_ratio_is_crossed() {
+        let data = deflated_zeros(8 << 20);
+        let e = zeros_entry(&data, 8 << 20);
+        let mut m = Counting {
+            charged: 0,
+            limit: u64::MAX,
+        };
+        let err = extract(&e, 200, &mut m).unwrap_err();
+        let ExtractError::Archive(b) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(b.code, Code::ArchiveBomb);
+        assert!(b.detail.contains("ratio"), "{}", b.detail);
+        assert!(m.charged <= RATIO_FLOOR + CHUNK as u64, "{}", m.charged);
+    }
+
+    #[test]
+    fn extraction_stops_at_the_declared_size() {
+        let data = deflated_zeros(8 << 20);
+        let mut e = zeros_entry(&data, 8 << 20);
+        e.uncompressed_size = 1000;
+        let mut m = Counting {
+            charged: 0,
+            limit: u64::MAX,
+        };
+        let err = extract(&e, u64::MAX / 2, &mut m).unwrap_err();
+        let ExtractError::Archive(b) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(b.code, Code::RebuildFailed);
+        assert_eq!(m.charged, 0, "nothing past the declared size is kept");
+    }
+
+    #[test]
+    fn stored_and_deflated_entries_extract_with_crc_checked() {
+        let data = deflated_zeros(3000);
+        let e = zeros_entry(&data, 3000);
+        let mut m = Counting {
+            charged: 0,
+            limit: u64::MAX,
+        };
+        assert_eq!(extract(&e, 200, &mut m).unwrap(), vec![0u8; 3000]);
+        assert_eq!(m.charged, 3000);
+        let mut bad = zeros_entry(&data, 3000);
+        bad.crc32 ^= 1;
+        assert!(matches!(
+            extract(&bad, 200, &mut m),
+            Err(ExtractError::Archive(_))
+        ));
+        let mut other = zeros_entry(&data, 3000);
+        other.method = 14;
+        let Err(ExtractError::Unsupported(b)) = extract(&other, 200, &mut m) else {
+            panic!()
+        };
+        assert!(b.detail.contains("LZMA"));
+    }
+}

@@ -163,6 +163,11 @@ pub fn parse<'a>(
         )));
     }
 
+    if end.entries > 0 && cd.get(..4) != Some(&SIG_CENTRAL.to_le_bytes()[..]) {
+        return Err(failed(format!(
+            "the end record places the central directory at offset {cd_start}, where none starts"
+        )));
+    }
     let mut r = Reader::new(cd);
     // Bounded by the check above: every record is at least 46 bytes.
     let mut entries = Vec::with_capacity(to_usize(end.entries, "entry count")?);

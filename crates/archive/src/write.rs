@@ -1,4 +1,4 @@
-//! The ZIP writer for rebuilt archives: Deflate (or stored when Deflate
+//! The ZIP writer for rebuilt archives: fast Deflate (or stored when Deflate
 //! does not help), UTF-8 names with the flag set, no extra fields, no
 //! comments, no Unix modes, no data descriptors.
 
@@ -44,7 +44,7 @@ impl ZipWriter {
         let crc = crc32(data);
         let mut enc = flate2::write::DeflateEncoder::new(
             Vec::with_capacity(data.len() / 2 + 64),
-            flate2::Compression::new(6),
+            flate2::Compression::fast(),
         );
         enc.write_all(data)
             .map_err(|e| Blocked::failed(format!("deflate: {e}")))?;
