@@ -17,7 +17,9 @@ struct Item {
 }
 
 fn name_of(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// Why an entry is left out, if it is.
@@ -66,18 +68,26 @@ fn u16_at(b: &[u8], at: usize) -> Option<u16> {
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
 /// Word: the FIB's encryption and obfuscation flags.
 fn check_word(cx: &Context<'_>, wd: &[u8]) -> Result<(), Blocked> {
-    let ident = u16_at(wd, 0).ok_or_else(|| cx.block(Code::RebuildFailed, "WordDocument stream too short"))?;
+    let ident = u16_at(wd, 0)
+        .ok_or_else(|| cx.block(Code::RebuildFailed, "WordDocument stream too short"))?;
     if ident != 0xA5EC && ident != 0xA5DC {
-        return Err(cx.block(Code::RebuildFailed, format!("WordDocument stream has no FIB (wIdent {ident:#06x})")));
+        return Err(cx.block(
+            Code::RebuildFailed,
+            format!("WordDocument stream has no FIB (wIdent {ident:#06x})"),
+        ));
     }
     let flags = u16_at(wd, 0x0A).unwrap_or(0);
     if flags & 0x0100 != 0 || flags & 0x8000 != 0 {
-        return Err(cx.block(Code::OleEncrypted, "encrypted Word document (FIB fEncrypted); send it without a password"));
+        return Err(cx.block(
+            Code::OleEncrypted,
+            "encrypted Word document (FIB fEncrypted); send it without a password",
+        ));
     }
     Ok(())
 }
@@ -96,7 +106,10 @@ fn check_workbook(cx: &Context<'_>, wb: &[u8]) -> Result<(), Blocked> {
         }
         match ty {
             0x002F => {
-                return Err(cx.block(Code::OleEncrypted, "encrypted Excel workbook (FILEPASS); send it without a password"))
+                return Err(cx.block(
+                    Code::OleEncrypted,
+                    "encrypted Excel workbook (FILEPASS); send it without a password",
+                ))
             }
             0x0085 if body.len() >= 6 => match body[5] {
                 1 => {
@@ -134,25 +147,44 @@ fn check_powerpoint(cx: &Context<'_>, pp: &[u8]) -> Result<(), Blocked> {
             cx.check_deadline()?;
         }
         match ty {
-            0x2F14 => return Err(cx.block(Code::OleEncrypted, "encrypted PowerPoint presentation; send it without a password")),
+            0x2F14 => {
+                return Err(cx.block(
+                    Code::OleEncrypted,
+                    "encrypted PowerPoint presentation; send it without a password",
+                ))
+            }
             0x03FF | 0x0400 => {
-                return Err(cx.block(Code::OleVba, "VBA project inside the PowerPoint Document stream cannot be removed safely"))
+                return Err(cx.block(
+                    Code::OleVba,
+                    "VBA project inside the PowerPoint Document stream cannot be removed safely",
+                ))
             }
             0x0FCC | 0x0FCE => {
-                return Err(cx.block(Code::OleEmbedded, "embedded OLE object inside the PowerPoint Document stream"))
+                return Err(cx.block(
+                    Code::OleEmbedded,
+                    "embedded OLE object inside the PowerPoint Document stream",
+                ))
             }
             _ => {}
         }
         // Containers (version 0xF) are entered; atoms are skipped.
-        at = if ver_inst & 0x000F == 0x000F { at + 8 } else { at.saturating_add(8).saturating_add(len) };
+        at = if ver_inst & 0x000F == 0x000F {
+            at + 8
+        } else {
+            at.saturating_add(8).saturating_add(len)
+        };
     }
     Ok(())
 }
 
 /// Rebuilds a Word, Excel or PowerPoint binary file.
 pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
-    let mut comp = cfb::CompoundFile::open(Cursor::new(input))
-        .map_err(|e| cx.block(Code::RebuildFailed, format!("not a readable OLE2 file: {e}")))?;
+    let mut comp = cfb::CompoundFile::open(Cursor::new(input)).map_err(|e| {
+        cx.block(
+            Code::RebuildFailed,
+            format!("not a readable OLE2 file: {e}"),
+        )
+    })?;
     let root_clsid = *comp.root_entry().clsid();
     let mut items: Vec<Item> = Vec::new();
     for e in comp.walk() {
@@ -172,14 +204,22 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
     cx.charge_entries(items.len() as u64)?;
     let has = |name: &str| items.iter().any(|i| i.path == Path::new("/").join(name));
     if has("EncryptedSummary") || has("EncryptionInfo") || has("EncryptedPackage") {
-        return Err(cx.block(Code::OleEncrypted, "encrypted Office document; send it without a password"));
+        return Err(cx.block(
+            Code::OleEncrypted,
+            "encrypted Office document; send it without a password",
+        ));
     }
     let main = match ty {
         FileType::Doc => "WordDocument",
         FileType::Xls if has("Workbook") => "Workbook",
         FileType::Xls => "Book",
         FileType::Ppt => "PowerPoint Document",
-        _ => return Err(cx.block(Code::OleUnknown, format!("OLE2 file of type {ty} is not handled"))),
+        _ => {
+            return Err(cx.block(
+                Code::OleUnknown,
+                format!("OLE2 file of type {ty} is not handled"),
+            ))
+        }
     };
     let main_item = items
         .iter()
@@ -206,9 +246,20 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
     }
 
     let mut out = cfb::CompoundFile::create_with_version(comp.version(), Cursor::new(Vec::new()))
-        .map_err(|e| cx.block(Code::RebuildFailed, format!("creating the compound file: {e}")))?;
-    let werr = |cx: &Context<'_>, e: std::io::Error| cx.block(Code::RebuildFailed, format!("writing the compound file: {e}"));
-    out.set_storage_clsid("/", root_clsid).map_err(|e| werr(cx, e))?;
+        .map_err(|e| {
+        cx.block(
+            Code::RebuildFailed,
+            format!("creating the compound file: {e}"),
+        )
+    })?;
+    let werr = |cx: &Context<'_>, e: std::io::Error| {
+        cx.block(
+            Code::RebuildFailed,
+            format!("writing the compound file: {e}"),
+        )
+    };
+    out.set_storage_clsid("/", root_clsid)
+        .map_err(|e| werr(cx, e))?;
     for it in &items {
         if dropped.iter().any(|d| it.path.starts_with(d)) {
             continue;
@@ -227,10 +278,12 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
                 .entry(&it.path)
                 .map_err(|e| cx.block(Code::RebuildFailed, format!("{}: {e}", it.path.display())))?
                 .clsid();
-            out.set_storage_clsid(&it.path, clsid).map_err(|e| werr(cx, e))?;
+            out.set_storage_clsid(&it.path, clsid)
+                .map_err(|e| werr(cx, e))?;
         }
         if it.state != 0 {
-            out.set_state_bits(&it.path, it.state).map_err(|e| werr(cx, e))?;
+            out.set_state_bits(&it.path, it.state)
+                .map_err(|e| werr(cx, e))?;
         }
     }
     out.flush().map_err(|e| werr(cx, e))?;
@@ -250,14 +303,25 @@ mod tests {
         let b = mugai_core::Budget::new(&p.limits);
         struct Nop;
         impl mugai_core::Dispatch for Nop {
-            fn dispatch(&self, _: &str, _: &[u8], cx: &mut Context<'_>) -> mugai_core::MemberOutcome {
+            fn dispatch(
+                &self,
+                _: &str,
+                _: &[u8],
+                cx: &mut Context<'_>,
+            ) -> mugai_core::MemberOutcome {
                 Err(cx.block(Code::TypeUnknown, "no"))
             }
         }
         let cx = Context::new(&p, &b, &Nop, None);
-        assert_eq!(check_workbook(&cx, &wb).unwrap_err().code, Code::OleXlmMacro);
+        assert_eq!(
+            check_workbook(&cx, &wb).unwrap_err().code,
+            Code::OleXlmMacro
+        );
         wb[9 + 4] = 0;
         assert!(check_workbook(&cx, &wb).is_ok());
-        assert_eq!(check_workbook(&cx, &[0x2F, 0, 0, 0]).unwrap_err().code, Code::OleEncrypted);
+        assert_eq!(
+            check_workbook(&cx, &[0x2F, 0, 0, 0]).unwrap_err().code,
+            Code::OleEncrypted
+        );
     }
 }

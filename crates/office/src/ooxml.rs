@@ -84,8 +84,13 @@ fn danger_of_rel_type(ty: &str) -> Option<Danger> {
         return Some(Danger::CustomUi);
     }
     Some(match rel_suffix(ty).as_str() {
-        "vbaproject" | "wordvbadata" | "vbaprojectsignature" | "vbaprojectsignatureagile"
-        | "vbaprojectsignaturev3" | "keymapcustomizations" | "attachedtoolbars" => Danger::Vba,
+        "vbaproject"
+        | "wordvbadata"
+        | "vbaprojectsignature"
+        | "vbaprojectsignatureagile"
+        | "vbaprojectsignaturev3"
+        | "keymapcustomizations"
+        | "attachedtoolbars" => Danger::Vba,
         "xlmacrosheet" | "xlintlmacrosheet" | "dialogsheet" => Danger::Xlm,
         "control" | "activexcontrolbinary" => Danger::ActiveX,
         "oleobject" | "package" | "embeddedobject" => Danger::Ole,
@@ -99,19 +104,25 @@ fn danger_of_rel_type(ty: &str) -> Option<Danger> {
 /// The danger signalled by a content type.
 fn danger_of_content_type(ct: &str) -> Option<Danger> {
     let c = ct.to_ascii_lowercase();
-    Some(if c.contains("vbaproject") || c.contains("vbadata") || c.contains("keymapcustomizations") || c.contains("attachedtoolbars") {
-        Danger::Vba
-    } else if c.contains("macrosheet") || c.contains("dialogsheet") {
-        Danger::Xlm
-    } else if c.contains("activex") {
-        Danger::ActiveX
-    } else if c.contains("oleobject") || c.contains("officedocument.package") {
-        Danger::Ole
-    } else if c.contains("externallink") {
-        Danger::ExternalLink
-    } else {
-        return None;
-    })
+    Some(
+        if c.contains("vbaproject")
+            || c.contains("vbadata")
+            || c.contains("keymapcustomizations")
+            || c.contains("attachedtoolbars")
+        {
+            Danger::Vba
+        } else if c.contains("macrosheet") || c.contains("dialogsheet") {
+            Danger::Xlm
+        } else if c.contains("activex") {
+            Danger::ActiveX
+        } else if c.contains("oleobject") || c.contains("officedocument.package") {
+            Danger::Ole
+        } else if c.contains("externallink") {
+            Danger::ExternalLink
+        } else {
+            return None;
+        },
+    )
 }
 
 /// The danger signalled by a part name.
@@ -135,14 +146,18 @@ fn danger_of_name(name: &str) -> Option<Danger> {
 }
 
 fn is_image_name(n: &str) -> bool {
-    [".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"]
-        .iter()
-        .any(|e| n.ends_with(e))
+    [
+        ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp",
+    ]
+    .iter()
+    .any(|e| n.ends_with(e))
 }
 
 fn is_xml_content_type(ct: &str) -> bool {
     let c = ct.to_ascii_lowercase();
-    c.ends_with("+xml") || c.ends_with("/xml") || c == "application/vnd.openxmlformats-officedocument.vmldrawing"
+    c.ends_with("+xml")
+        || c.ends_with("/xml")
+        || c == "application/vnd.openxmlformats-officedocument.vmldrawing"
 }
 
 /// The macro-free content type of a macro-enabled main part.
@@ -241,7 +256,9 @@ fn parse_rels(text: &str) -> Result<Vec<Rel>, String> {
                 };
                 for a in e.attributes() {
                     let a = a.map_err(|e| e.to_string())?;
-                    let v = crate::xml::attr_value(&a).map_err(|e| e.to_string())?.into_owned();
+                    let v = crate::xml::attr_value(&a)
+                        .map_err(|e| e.to_string())?
+                        .into_owned();
                     match a.key.0 {
                         "Id" => rel.id = v,
                         "Type" => rel.ty = v,
@@ -279,7 +296,9 @@ impl ContentTypes {
                     let mut v = String::new();
                     for a in e.attributes() {
                         let a = a.map_err(|e| e.to_string())?;
-                        let val = crate::xml::attr_value(&a).map_err(|e| e.to_string())?.into_owned();
+                        let val = crate::xml::attr_value(&a)
+                            .map_err(|e| e.to_string())?
+                            .into_owned();
                         match a.key.0 {
                             "Extension" | "PartName" => k = val,
                             "ContentType" => v = val,
@@ -326,13 +345,19 @@ struct Package<'a> {
 
 impl Package<'_> {
     fn open<'b>(input: &'b [u8], cx: &Context<'_>) -> Result<Package<'b>, Blocked> {
-        let mut zip = zip::ZipArchive::new(Cursor::new(input))
-            .map_err(|e| cx.block(Code::RebuildFailed, format!("not a readable OOXML package: {e}")))?;
+        let mut zip = zip::ZipArchive::new(Cursor::new(input)).map_err(|e| {
+            cx.block(
+                Code::RebuildFailed,
+                format!("not a readable OOXML package: {e}"),
+            )
+        })?;
         cx.charge_entries(zip.len() as u64)?;
         match zip.has_overlapping_entries() {
             Ok(false) => {}
             Ok(true) => return Err(cx.block(Code::ArchiveBomb, "overlapping ZIP entries")),
-            Err(e) => return Err(cx.block(Code::RebuildFailed, format!("ZIP entries unreadable: {e}"))),
+            Err(e) => {
+                return Err(cx.block(Code::RebuildFailed, format!("ZIP entries unreadable: {e}")))
+            }
         }
         if zip.has_duplicate_names() {
             return Err(cx.block(Code::RebuildFailed, "duplicate part names in the package"));
@@ -342,7 +367,9 @@ impl Package<'_> {
         for (i, raw) in names.into_iter().enumerate() {
             // OPC part names are ASCII (percent-encoded); others cannot be
             // the target of any relationship and are left behind.
-            let Ok(name) = String::from_utf8(raw) else { continue };
+            let Ok(name) = String::from_utf8(raw) else {
+                continue;
+            };
             if name.ends_with('/') {
                 continue;
             }
@@ -363,7 +390,9 @@ impl Package<'_> {
     }
 
     fn stored_name(&self, part: &str) -> Option<&str> {
-        self.index.get(&part.to_ascii_lowercase()).map(|(_, n)| n.trim_start_matches('/'))
+        self.index
+            .get(&part.to_ascii_lowercase())
+            .map(|(_, n)| n.trim_start_matches('/'))
     }
 
     /// Reads a part, charging the budget as it inflates.
@@ -378,7 +407,10 @@ impl Package<'_> {
                 .by_index_raw(i)
                 .map_err(|e| cx.block(Code::RebuildFailed, format!("{part}: {e}")))?;
             if raw.encrypted() {
-                return Err(cx.block(Code::ArchiveEncrypted, format!("{part}: encrypted ZIP entry")));
+                return Err(cx.block(
+                    Code::ArchiveEncrypted,
+                    format!("{part}: encrypted ZIP entry"),
+                ));
             }
         }
         let mut f = self
@@ -415,7 +447,8 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
     let ct_bytes = pkg
         .read(cx, "[Content_Types].xml")?
         .ok_or_else(|| cx.block(Code::RebuildFailed, "no [Content_Types].xml"))?;
-    let ct_text = xml::decode(&ct_bytes).map_err(|e| cx.block(Code::RebuildFailed, format!("[Content_Types].xml: {e}")))?;
+    let ct_text = xml::decode(&ct_bytes)
+        .map_err(|e| cx.block(Code::RebuildFailed, format!("[Content_Types].xml: {e}")))?;
     let types = ContentTypes::parse(&ct_text)
         .map_err(|e| cx.block(Code::RebuildFailed, format!("[Content_Types].xml: {e}")))?;
     let hyperlinks = cx.policy().office.hyperlinks;
@@ -426,7 +459,10 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
     if let Some(first) = ghosts.first() {
         cx.removed(
             Code::OoxmlContentTypeLie,
-            format!("[Content_Types].xml names {} part(s) that are not in the package (e.g. /{first})", ghosts.len()),
+            format!(
+                "[Content_Types].xml names {} part(s) that are not in the package (e.g. /{first})",
+                ghosts.len()
+            ),
         );
     }
 
@@ -446,8 +482,10 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
         let rels_part = rels_name(&source);
         let rels = match pkg.read(cx, &rels_part)? {
             Some(b) => {
-                let text = xml::decode(&b).map_err(|e| cx.block(Code::RebuildFailed, format!("{rels_part}: {e}")))?;
-                parse_rels(&text).map_err(|e| cx.block(Code::RebuildFailed, format!("{rels_part}: {e}")))?
+                let text = xml::decode(&b)
+                    .map_err(|e| cx.block(Code::RebuildFailed, format!("{rels_part}: {e}")))?;
+                parse_rels(&text)
+                    .map_err(|e| cx.block(Code::RebuildFailed, format!("{rels_part}: {e}")))?
             }
             None if first => return Err(cx.block(Code::RebuildFailed, "no _rels/.rels")),
             None => Vec::new(),
@@ -456,25 +494,37 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
         let mut kept: Vec<Rel> = Vec::new();
         let mut dropped_ids: HashSet<String> = HashSet::new();
         for rel in rels {
-            let src = if source.is_empty() { "/" } else { source.as_str() };
+            let src = if source.is_empty() {
+                "/"
+            } else {
+                source.as_str()
+            };
             let suffix = rel_suffix(&rel.ty);
             if rel.external {
                 if suffix == "hyperlink" {
                     let scheme_ok = {
                         let t = rel.target.trim().to_ascii_lowercase();
-                        t.starts_with("http://") || t.starts_with("https://") || t.starts_with("mailto:")
+                        t.starts_with("http://")
+                            || t.starts_with("https://")
+                            || t.starts_with("mailto:")
                     };
                     if hyperlinks == LinkAction::Keep && scheme_ok {
                         kept.push(rel);
                     } else {
                         cx.neutralised(
                             Code::OoxmlHyperlink,
-                            format!("{src}: hyperlink {} target {} removed", rel.id, short(&rel.target)),
+                            format!(
+                                "{src}: hyperlink {} target {} removed",
+                                rel.id,
+                                short(&rel.target)
+                            ),
                         );
                         dropped_ids.insert(rel.id);
                     }
                 } else {
-                    let what = danger_of_rel_type(&rel.ty).map(|d| d.what()).unwrap_or("external reference");
+                    let what = danger_of_rel_type(&rel.ty)
+                        .map(|d| d.what())
+                        .unwrap_or("external reference");
                     cx.removed(
                         Code::OoxmlExternalRel,
                         format!("{src}: {what} relationship {} ({suffix}) to external target {} removed", rel.id, short(&rel.target)),
@@ -533,7 +583,8 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
                 .read(cx, &source)?
                 .ok_or_else(|| cx.block(Code::RebuildFailed, format!("{source}: missing")))?;
             let mut ct = types.of(&source).unwrap_or("application/xml").to_string();
-            let spreadsheet = ct.to_ascii_lowercase().contains("spreadsheetml") || ct.contains("ms-excel");
+            let spreadsheet =
+                ct.to_ascii_lowercase().contains("spreadsheetml") || ct.contains("ms-excel");
             let rules = XmlRules {
                 dropped_ids: &dropped_ids,
                 neutralise_hyperlinks: hyperlinks == LinkAction::Neutralise,
@@ -542,7 +593,10 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
             let out = xml::rewrite(cx, &source, &bytes, &rules, &mut budget)?;
             if main_part.as_deref() == Some(source.to_ascii_lowercase().as_str()) {
                 if let Some(free) = macro_free_main(&ct) {
-                    cx.removed(Code::OoxmlVba, format!("/{source}: macro-enabled content type {ct} rebuilt as {free}"));
+                    cx.removed(
+                        Code::OoxmlVba,
+                        format!("/{source}: macro-enabled content type {ct} rebuilt as {free}"),
+                    );
                     ct = free.to_string();
                 }
             }
@@ -550,7 +604,10 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
             written.insert(name, (out, ct));
         }
         if !kept.is_empty() {
-            rels_out.insert(rels_name(pkg.stored_name(&source).unwrap_or(&source)), write_rels(&kept));
+            rels_out.insert(
+                rels_name(pkg.stored_name(&source).unwrap_or(&source)),
+                write_rels(&kept),
+            );
         }
     }
     if main_part.is_none() {
@@ -572,7 +629,10 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
     }
     leftover.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, d) in leftover {
-        cx.removed(d.code(), format!("/{name}: unreferenced {} part removed", d.what()));
+        cx.removed(
+            d.code(),
+            format!("/{name}: unreferenced {} part removed", d.what()),
+        );
     }
 
     let out = write_package(&written, &rels_out)
@@ -611,7 +671,18 @@ fn decide(
         return Ok(Fate::Dropped);
     };
     if let Some(d) = by_rel.or(by_ct).or(by_name) {
-        if by_rel.is_some() != by_ct.is_some() && by_ct != Some(Danger::Unsupported) && by_rel != Some(Danger::Unsupported) && by_rel.is_some() {
+        // A dangerous relationship whose target claims to be a picture or
+        // plain XML: the content types lie about it.
+        let claims_benign = ct.to_ascii_lowercase().starts_with("image/")
+            || (is_xml_content_type(&ct)
+                && matches!(by_rel, Some(Danger::Vba | Danger::Xlm | Danger::Ole)));
+        if by_ct.is_none()
+            && claims_benign
+            && matches!(
+                by_rel,
+                Some(Danger::Vba | Danger::Xlm | Danger::ActiveX | Danger::Ole)
+            )
+        {
             cx.removed(
                 Code::OoxmlContentTypeLie,
                 format!("/{target}: {suffix} relationship but content type {ct}"),
@@ -619,11 +690,23 @@ fn decide(
         }
         let detail = match d {
             Danger::Ole if suffix == "oleobject" || suffix == "package" => {
-                format!("/{target}: {} removed (its preview image is kept)", d.what())
+                format!(
+                    "/{target}: {} removed (its preview image is kept)",
+                    d.what()
+                )
             }
             _ => format!("/{target}: {} ({suffix} relationship) removed", d.what()),
         };
-        cx.removed(d.code(), detail);
+        let mut code = d.code();
+        if d == Danger::ExternalLink {
+            // An external link part holding a `ddeLink` is a DDE channel.
+            if let Some(b) = pkg.read(cx, target)? {
+                if b.windows(7).any(|w| w == b"ddeLink") {
+                    code = Code::OoxmlDde;
+                }
+            }
+        }
+        cx.removed(code, detail);
         return Ok(Fate::Dropped);
     }
     if macro_free_main(&ct).is_some() && !(from_root && suffix == "officedocument") {
@@ -652,7 +735,10 @@ fn decide(
                 if !ct_lower.starts_with("image/") || !same_image_type(&ct_lower, r.file_type) {
                     cx.removed(
                         Code::OoxmlContentTypeLie,
-                        format!("/{target}: declared {ct} but the content is {}", r.file_type),
+                        format!(
+                            "/{target}: declared {ct} but the content is {}",
+                            r.file_type
+                        ),
                     );
                 }
                 Fate::Ready(r.bytes, mime)
@@ -699,7 +785,11 @@ fn write_rels(rels: &[Rel]) -> Vec<u8> {
             escape(r.id.as_str()),
             escape(r.ty.as_str()),
             escape(r.target.as_str()),
-            if r.external { " TargetMode=\"External\"" } else { "" }
+            if r.external {
+                " TargetMode=\"External\""
+            } else {
+                ""
+            }
         ));
     }
     s.push_str("</Relationships>");
@@ -713,7 +803,9 @@ fn write_package(
     let mut ct = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\r\n<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">",
     );
-    ct.push_str(&format!("<Default Extension=\"rels\" ContentType=\"{CT_RELS}\"/>"));
+    ct.push_str(&format!(
+        "<Default Extension=\"rels\" ContentType=\"{CT_RELS}\"/>"
+    ));
     ct.push_str("<Default Extension=\"xml\" ContentType=\"application/xml\"/>");
     for (name, (_, t)) in parts {
         ct.push_str(&format!(
@@ -753,27 +845,61 @@ mod tests {
 
     #[test]
     fn targets_resolve_against_their_source() {
-        assert_eq!(resolve_target("word/document.xml", "media/a.png").as_deref(), Some("word/media/a.png"));
-        assert_eq!(resolve_target("word/document.xml", "../customXml/item1.xml").as_deref(), Some("customXml/item1.xml"));
-        assert_eq!(resolve_target("", "word/document.xml").as_deref(), Some("word/document.xml"));
-        assert_eq!(resolve_target("xl/workbook.xml", "/xl/styles.xml").as_deref(), Some("xl/styles.xml"));
+        assert_eq!(
+            resolve_target("word/document.xml", "media/a.png").as_deref(),
+            Some("word/media/a.png")
+        );
+        assert_eq!(
+            resolve_target("word/document.xml", "../customXml/item1.xml").as_deref(),
+            Some("customXml/item1.xml")
+        );
+        assert_eq!(
+            resolve_target("", "word/document.xml").as_deref(),
+            Some("word/document.xml")
+        );
+        assert_eq!(
+            resolve_target("xl/workbook.xml", "/xl/styles.xml").as_deref(),
+            Some("xl/styles.xml")
+        );
         assert_eq!(resolve_target("a.xml", "../../etc/passwd"), None);
-        assert_eq!(resolve_target("w/d.xml", "my%20pic.png").as_deref(), Some("w/my pic.png"));
+        assert_eq!(
+            resolve_target("w/d.xml", "my%20pic.png").as_deref(),
+            Some("w/my pic.png")
+        );
     }
 
     #[test]
     fn rels_names() {
         assert_eq!(rels_name(""), "_rels/.rels");
-        assert_eq!(rels_name("word/document.xml"), "word/_rels/document.xml.rels");
+        assert_eq!(
+            rels_name("word/document.xml"),
+            "word/_rels/document.xml.rels"
+        );
     }
 
     #[test]
     fn relationship_types_are_classified() {
         let t = |s: &str| danger_of_rel_type(s);
-        assert_eq!(t("http://schemas.microsoft.com/office/2006/relationships/vbaProject"), Some(Danger::Vba));
-        assert_eq!(t("http://schemas.microsoft.com/office/2007/relationships/ui/extensibility"), Some(Danger::CustomUi));
-        assert_eq!(t("http://schemas.openxmlformats.org/officeDocument/2006/relationships/oleObject"), Some(Danger::Ole));
-        assert_eq!(t("http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"), None);
-        assert_eq!(macro_free_main("application/vnd.ms-word.document.macroEnabled.main+xml").map(|s| s.contains("wordprocessingml.document")), Some(true));
+        assert_eq!(
+            t("http://schemas.microsoft.com/office/2006/relationships/vbaProject"),
+            Some(Danger::Vba)
+        );
+        assert_eq!(
+            t("http://schemas.microsoft.com/office/2007/relationships/ui/extensibility"),
+            Some(Danger::CustomUi)
+        );
+        assert_eq!(
+            t("http://schemas.openxmlformats.org/officeDocument/2006/relationships/oleObject"),
+            Some(Danger::Ole)
+        );
+        assert_eq!(
+            t("http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"),
+            None
+        );
+        assert_eq!(
+            macro_free_main("application/vnd.ms-word.document.macroEnabled.main+xml")
+                .map(|s| s.contains("wordprocessingml.document")),
+            Some(true)
+        );
     }
 }

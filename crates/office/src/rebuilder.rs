@@ -19,11 +19,16 @@ impl Rebuilder for OfficeRebuilder {
                 "encrypted Office document; send it without a password",
             )),
             t if t.is_ooxml() => crate::ooxml::rebuild(input, t, cx),
-            FileType::Doc | FileType::Xls | FileType::Ppt => crate::ole::rebuild(input, file_type, cx),
+            FileType::Doc | FileType::Xls | FileType::Ppt => {
+                crate::ole::rebuild(input, file_type, cx)
+            }
             FileType::Rtf => crate::rtf::rebuild(input, cx),
             other => Err(cx.block(
                 Code::OleUnknown,
-                format!("{} is not an Office type this rebuilder handles", other.name()),
+                format!(
+                    "{} is not an Office type this rebuilder handles",
+                    other.name()
+                ),
             )),
         }
     }

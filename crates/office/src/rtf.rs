@@ -11,9 +11,24 @@ use mugai_core::{Blocked, Code, Context, FileType, Rebuilt};
 
 /// Destinations that hold or describe an OLE object.
 const OBJECT_DESTS: &[&str] = &[
-    "objdata", "objclass", "objname", "objalias", "objsect", "objitem", "objtopic", "oleclsid",
-    "datastore", "objemb", "objlink", "objautlink", "objsub", "objpub", "objicemb", "objhtml",
-    "objocx", "objupdate",
+    "objdata",
+    "objclass",
+    "objname",
+    "objalias",
+    "objsect",
+    "objitem",
+    "objtopic",
+    "oleclsid",
+    "datastore",
+    "objemb",
+    "objlink",
+    "objautlink",
+    "objsub",
+    "objpub",
+    "objicemb",
+    "objhtml",
+    "objocx",
+    "objupdate",
 ];
 /// Destinations that pull content from elsewhere.
 const TEMPLATE_DESTS: &[&str] = &["template", "xmlopen", "linkval"];
@@ -55,12 +70,22 @@ struct Tok<'a> {
 fn control(b: &[u8], i: usize) -> Tok<'_> {
     let mut j = i + 1;
     if j >= b.len() {
-        return Tok { word: None, raw: &b[i..] };
+        return Tok {
+            word: None,
+            raw: &b[i..],
+        };
     }
     if !b[j].is_ascii_alphabetic() {
         // Control symbol; `\'hh` takes two hex digits.
-        let end = if b[j] == b'\'' { (j + 3).min(b.len()) } else { j + 1 };
-        return Tok { word: None, raw: &b[i..end] };
+        let end = if b[j] == b'\'' {
+            (j + 3).min(b.len())
+        } else {
+            j + 1
+        };
+        return Tok {
+            word: None,
+            raw: &b[i..end],
+        };
     }
     while j < b.len() && b[j].is_ascii_alphabetic() && j - i <= 32 {
         j += 1;
@@ -83,7 +108,11 @@ fn control(b: &[u8], i: usize) -> Tok<'_> {
 
 fn param(raw: &[u8], word_len: usize) -> i64 {
     let p = &raw[(1 + word_len).min(raw.len())..];
-    let s: String = p.iter().take_while(|c| c.is_ascii_digit() || **c == b'-').map(|&c| c as char).collect();
+    let s: String = p
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || **c == b'-')
+        .map(|&c| c as char)
+        .collect();
     s.parse().unwrap_or(0)
 }
 
@@ -150,7 +179,8 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
     }
     let max_nesting = cx.policy().limits.max_nesting as usize;
     let max_objects = cx.policy().limits.max_objects;
-    let neutralise_links = cx.policy().office.hyperlinks == mugai_core::config::LinkAction::Neutralise;
+    let neutralise_links =
+        cx.policy().office.hyperlinks == mugai_core::config::LinkAction::Neutralise;
     let b = input;
     let mut out: Vec<u8> = Vec::with_capacity(b.len());
     let mut stack: Vec<Group> = Vec::new();
@@ -158,7 +188,11 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
     let mut pict_no = 0usize;
     let mut groups = 0u64;
     let mut i = 0usize;
-    let emitting = |stack: &[Group]| stack.last().is_some_and(|g| matches!(g.kind, Kind::Normal | Kind::FldInst));
+    let emitting = |stack: &[Group]| {
+        stack
+            .last()
+            .is_some_and(|g| matches!(g.kind, Kind::Normal | Kind::FldInst))
+    };
     while i < b.len() {
         if i & 0xFFFF == 0 {
             cx.check_deadline()?;
@@ -168,7 +202,10 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
             b'{' => {
                 groups += 1;
                 if groups > max_objects {
-                    return Err(cx.block(Code::LimitCount, format!("more than {max_objects} RTF groups")));
+                    return Err(cx.block(
+                        Code::LimitCount,
+                        format!("more than {max_objects} RTF groups"),
+                    ));
                 }
                 if stack.len() + 1 > max_nesting {
                     return Err(cx.block(
@@ -189,20 +226,34 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                     Some(Kind::Object) if word == "result" => {
                         // The object's result is what Word shows: keep it as a plain group.
                         out.push(b'{');
-                        stack.push(Group { kind: Kind::Normal, out_start: out.len() });
+                        stack.push(Group {
+                            kind: Kind::Normal,
+                            out_start: out.len(),
+                        });
                         i = dest.map(|(_, e, _)| e).unwrap_or(i + 1);
                         continue;
                     }
                     Some(Kind::Object) => Kind::Dropped,
                     Some(_) => {
                         if word == "object" {
-                            cx.removed(Code::RtfObject, format!("\\object group at byte {i} removed (its \\result is kept)"));
+                            cx.removed(
+                                Code::RtfObject,
+                                format!(
+                                    "\\object group at byte {i} removed (its \\result is kept)"
+                                ),
+                            );
                             Kind::Object
                         } else if OBJECT_DESTS.contains(&word.as_str()) {
-                            cx.removed(Code::RtfObject, format!("\\{word} group at byte {i} removed"));
+                            cx.removed(
+                                Code::RtfObject,
+                                format!("\\{word} group at byte {i} removed"),
+                            );
                             Kind::Dropped
                         } else if TEMPLATE_DESTS.contains(&word.as_str()) {
-                            cx.removed(Code::RtfTemplate, format!("\\{word} reference at byte {i} removed"));
+                            cx.removed(
+                                Code::RtfTemplate,
+                                format!("\\{word} reference at byte {i} removed"),
+                            );
                             Kind::Dropped
                         } else if word == "pict" {
                             pict = Some(Pict::default());
@@ -215,15 +266,23 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                     }
                 };
                 if kind == Kind::Pict {
-                    stack.push(Group { kind, out_start: out.len() });
+                    stack.push(Group {
+                        kind,
+                        out_start: out.len(),
+                    });
                     i = dest.map(|(_, e, _)| e).unwrap_or(i + 1);
                     continue;
                 }
                 let start = out.len();
-                if matches!(kind, Kind::Normal | Kind::FldInst) && emitting(&stack) || stack.is_empty() {
+                if matches!(kind, Kind::Normal | Kind::FldInst) && emitting(&stack)
+                    || stack.is_empty()
+                {
                     out.push(b'{');
                 }
-                stack.push(Group { kind, out_start: start });
+                stack.push(Group {
+                    kind,
+                    out_start: start,
+                });
                 i += 1;
             }
             b'}' => {
@@ -238,13 +297,19 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                     Kind::FldInst => {
                         let instr = instr_text(&out[g.out_start.min(out.len())..]);
                         if let Some((code, detail)) = crate::xml::field_danger(
-                            instr.trim_start_matches(|c: char| c == '{' || c.is_whitespace()).trim_start_matches("\\*"),
+                            instr
+                                .trim_start_matches(|c: char| c == '{' || c.is_whitespace())
+                                .trim_start_matches("\\*"),
                             false,
                             neutralise_links,
                         )
                         .map(|(c, d)| (rtf_code(c), d))
                         {
-                            cx.record(code, code.default_action(), format!("field at byte {i}: {detail}"));
+                            cx.record(
+                                code,
+                                code.default_action(),
+                                format!("field at byte {i}: {detail}"),
+                            );
                             out.truncate(g.out_start);
                             // An empty instruction keeps the field's shown result.
                             out.extend_from_slice(b"{\\*\\fldinst }");
@@ -287,8 +352,15 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                     // turns the rest of the group into that destination.
                     let is_obj = w == "object" || OBJECT_DESTS.contains(&w) && w != "objupdate";
                     if emitting(&stack) && (is_obj || TEMPLATE_DESTS.contains(&w)) {
-                        let code = if is_obj { Code::RtfObject } else { Code::RtfTemplate };
-                        cx.removed(code, format!("\\{w} at byte {i} removed with the rest of its group"));
+                        let code = if is_obj {
+                            Code::RtfObject
+                        } else {
+                            Code::RtfTemplate
+                        };
+                        cx.removed(
+                            code,
+                            format!("\\{w} at byte {i} removed with the rest of its group"),
+                        );
                         if let Some(g) = stack.last_mut() {
                             if g.kind == Kind::FldInst {
                                 out.truncate(g.out_start);
@@ -308,13 +380,12 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                         match w {
                             "pngblip" => p.blip = Some("pngblip"),
                             "jpegblip" => p.blip = Some("jpegblip"),
-                            "emfblip" | "wmetafile" | "macpict" | "pmmetafile" | "dibitmap" | "wbitmap" => {
-                                p.blip = Some("other")
-                            }
-                            "picw" | "pich" | "picwgoal" | "pichgoal" | "picscalex" | "picscaley" | "piccropl"
-                            | "piccropr" | "piccropt" | "piccropb" => {
-                                p.words.extend_from_slice(t.raw.strip_suffix(b" ").unwrap_or(t.raw))
-                            }
+                            "emfblip" | "wmetafile" | "macpict" | "pmmetafile" | "dibitmap"
+                            | "wbitmap" => p.blip = Some("other"),
+                            "picw" | "pich" | "picwgoal" | "pichgoal" | "picscalex"
+                            | "picscaley" | "piccropl" | "piccropr" | "piccropt" | "piccropb" => p
+                                .words
+                                .extend_from_slice(t.raw.strip_suffix(b" ").unwrap_or(t.raw)),
                             _ => {}
                         }
                     }
@@ -333,10 +404,8 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                             }
                         }
                     }
-                } else if emitting(&stack) || stack.is_empty() {
-                    if !stack.is_empty() {
-                        out.push(c);
-                    }
+                } else if emitting(&stack) {
+                    out.push(c);
                 }
                 i += 1;
             }
@@ -344,7 +413,8 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
     }
     // A truncated document: close what is open.
     while let Some(g) = stack.pop() {
-        if matches!(g.kind, Kind::Normal | Kind::FldInst) && (emitting(&stack) || stack.is_empty()) {
+        if matches!(g.kind, Kind::Normal | Kind::FldInst) && (emitting(&stack) || stack.is_empty())
+        {
             out.push(b'}');
         }
     }
@@ -367,7 +437,10 @@ fn rtf_code(c: Code) -> Code {
 fn finish_pict(cx: &mut Context<'_>, p: Pict, n: usize, out: &mut Vec<u8>) -> Result<(), Blocked> {
     let name = format!("picture{n}");
     let Some(blip @ ("pngblip" | "jpegblip")) = p.blip else {
-        cx.removed(Code::OfficeUnsupported, format!("{name}: metafile/bitmap picture removed (no rebuilder)"));
+        cx.removed(
+            Code::OfficeUnsupported,
+            format!("{name}: metafile/bitmap picture removed (no rebuilder)"),
+        );
         return Ok(());
     };
     let _ = blip;
@@ -377,7 +450,10 @@ fn finish_pict(cx: &mut Context<'_>, p: Pict, n: usize, out: &mut Vec<u8>) -> Re
                 FileType::Png => b"\\pngblip",
                 FileType::Jpeg => b"\\jpegblip",
                 other => {
-                    cx.removed(Code::OfficeUnsupported, format!("{name}: rebuilt as {other}, which RTF cannot hold; removed"));
+                    cx.removed(
+                        Code::OfficeUnsupported,
+                        format!("{name}: rebuilt as {other}, which RTF cannot hold; removed"),
+                    );
                     return Ok(());
                 }
             };
@@ -395,7 +471,10 @@ fn finish_pict(cx: &mut Context<'_>, p: Pict, n: usize, out: &mut Vec<u8>) -> Re
             }
             out.push(b'}');
         }
-        Err(b) => cx.removed(Code::OfficeUnsupported, format!("{name}: picture removed ({}: {})", b.code, b.detail)),
+        Err(b) => cx.removed(
+            Code::OfficeUnsupported,
+            format!("{name}: picture removed ({}: {})", b.code, b.detail),
+        ),
     }
     Ok(())
 }
@@ -405,10 +484,38 @@ fn finish_pict(cx: &mut Context<'_>, p: Pict, n: usize, out: &mut Vec<u8>) -> Re
 /// as raw byte values.
 pub fn text_of(b: &[u8]) -> String {
     const SKIP: &[&str] = &[
-        "fonttbl", "colortbl", "stylesheet", "info", "pict", "object", "objdata", "template", "listtable",
-        "listoverridetable", "rsidtbl", "generator", "themedata", "colorschememapping", "latentstyles",
-        "datastore", "xmlnstbl", "fldinst", "header", "footer", "headerl", "headerr", "footerl", "footerr",
-        "nonshppict", "shpinst", "filetbl", "revtbl", "pgdsctbl", "mmathpr", "bkmkstart", "bkmkend",
+        "fonttbl",
+        "colortbl",
+        "stylesheet",
+        "info",
+        "pict",
+        "object",
+        "objdata",
+        "template",
+        "listtable",
+        "listoverridetable",
+        "rsidtbl",
+        "generator",
+        "themedata",
+        "colorschememapping",
+        "latentstyles",
+        "datastore",
+        "xmlnstbl",
+        "fldinst",
+        "header",
+        "footer",
+        "headerl",
+        "headerr",
+        "footerl",
+        "footerr",
+        "nonshppict",
+        "shpinst",
+        "filetbl",
+        "revtbl",
+        "pgdsctbl",
+        "mmathpr",
+        "bkmkstart",
+        "bkmkend",
     ];
     let mut s = String::new();
     let mut skip_depth: Option<usize> = None;
@@ -446,11 +553,15 @@ pub fn text_of(b: &[u8]) -> String {
                         }
                         Some(_) => {}
                         None if t.raw.starts_with(b"\\'") && t.raw.len() == 4 => {
-                            if let Ok(v) = u8::from_str_radix(&String::from_utf8_lossy(&t.raw[2..4]), 16) {
+                            if let Ok(v) =
+                                u8::from_str_radix(&String::from_utf8_lossy(&t.raw[2..4]), 16)
+                            {
                                 s.push(v as char);
                             }
                         }
-                        None if t.raw.len() == 2 && matches!(t.raw[1], b'\\' | b'{' | b'}') => s.push(t.raw[1] as char),
+                        None if t.raw.len() == 2 && matches!(t.raw[1], b'\\' | b'{' | b'}') => {
+                            s.push(t.raw[1] as char)
+                        }
                         None => {}
                     }
                 }
@@ -480,12 +591,17 @@ mod tests {
         assert_eq!(t.raw, b"\\objdata0105 ");
         let t = control(b"\\'e9abc", 0);
         assert_eq!(t.raw, b"\\'e9");
-        assert_eq!(destination(b"{\\*\\template http://x}", 0).map(|d| d.0), Some(&b"template"[..]));
+        assert_eq!(
+            destination(b"{\\*\\template http://x}", 0).map(|d| d.0),
+            Some(&b"template"[..])
+        );
     }
 
     #[test]
     fn text_skips_tables_and_objects() {
-        let t = text_of(b"{\\rtf1{\\fonttbl{\\f0 Arial;}}\\pard Hello\\par {\\object{\\*\\objdata 0102}}World}");
+        let t = text_of(
+            b"{\\rtf1{\\fonttbl{\\f0 Arial;}}\\pard Hello\\par {\\object{\\*\\objdata 0102}}World}",
+        );
         assert_eq!(t, "Hello World");
     }
 }

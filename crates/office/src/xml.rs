@@ -45,11 +45,18 @@ const DROP_WITH_REF: &[&str] = &[
 ];
 
 /// The danger of a Word field instruction, if any.
-pub fn field_danger(instr: &str, computed_name: bool, neutralise_links: bool) -> Option<(Code, String)> {
+pub fn field_danger(
+    instr: &str,
+    computed_name: bool,
+    neutralise_links: bool,
+) -> Option<(Code, String)> {
     let mut words = instr.split_whitespace();
     let first = words
         .next()
-        .map(|w| w.trim_matches(|c| c == '"' || c == '\'').to_ascii_uppercase())
+        .map(|w| {
+            w.trim_matches(|c| c == '"' || c == '\'')
+                .to_ascii_uppercase()
+        })
         .unwrap_or_default();
     if first.is_empty() {
         return computed_name.then(|| {
@@ -97,9 +104,14 @@ pub fn formula_is_dde(f: &str) -> bool {
 fn is_auto_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     let n = n.trim_start_matches("_xlnm.");
-    ["auto_open", "auto_close", "auto_activate", "auto_deactivate"]
-        .iter()
-        .any(|a| n.starts_with(a))
+    [
+        "auto_open",
+        "auto_close",
+        "auto_activate",
+        "auto_deactivate",
+    ]
+    .iter()
+    .any(|a| n.starts_with(a))
 }
 
 /// The text of an XML part as `str` (UTF-8 with or without BOM, UTF-16).
@@ -110,7 +122,13 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
     let utf16 = |rest: &[u8], le: bool| {
         let units: Vec<u16> = rest
             .chunks_exact(2)
-            .map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) })
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
             .collect();
         String::from_utf16(&units)
             .map(|s| s.replacen("encoding=\"UTF-16\"", "encoding=\"UTF-8\"", 1))
@@ -125,6 +143,33 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
     String::from_utf8(bytes.to_vec()).map_err(|_| "invalid UTF-8".to_string())
 }
 
+/// Legacy VML parts carry HTML-style conditional markers (`<![if !vml]>`,
+/// `<![endif]>`) that are not XML; they mean nothing to a reader of OOXML.
+fn strip_vml_conditionals(text: String) -> String {
+    if !text.contains("<![if") && !text.contains("<![endif]>") {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("<![") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("<![if") || tail.starts_with("<![endif]") {
+            match tail.find("]>") {
+                Some(j) => rest = &tail[j + 2..],
+                None => {
+                    rest = "";
+                }
+            }
+        } else {
+            out.push_str("<![");
+            rest = &tail[3..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Resolves the predefined and character references of XML.
 pub fn resolve_ref(name: &str) -> String {
     match name {
@@ -134,14 +179,17 @@ pub fn resolve_ref(name: &str) -> String {
         "quot" => "\"".into(),
         "apos" => "'".into(),
         _ => {
-            let code = if let Some(h) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+            let code = if let Some(h) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X"))
+            {
                 u32::from_str_radix(h, 16).ok()
             } else if let Some(d) = name.strip_prefix('#') {
                 d.parse().ok()
             } else {
                 None
             };
-            code.and_then(char::from_u32).map(String::from).unwrap_or_default()
+            code.and_then(char::from_u32)
+                .map(String::from)
+                .unwrap_or_default()
         }
     }
 }
@@ -273,6 +321,7 @@ pub fn rewrite(
     budget: &mut ElementBudget,
 ) -> Result<Vec<u8>, Blocked> {
     let text = decode(bytes).map_err(|e| cx.block(Code::RebuildFailed, format!("{part}: {e}")))?;
+    let text = strip_vml_conditionals(text);
     let has_fields = text.contains("fldChar");
     let verdicts = if has_fields {
         scan_fields(&text, rules.neutralise_hyperlinks)
@@ -298,15 +347,21 @@ pub fn rewrite(
     let mut field_no = 0usize;
     // A buffered `<f>` formula: its events and text.
     let mut formula: Option<(Vec<Event<'static>>, String, usize)> = None;
-    let fail = |cx: &Context<'_>, e: String| cx.block(Code::RebuildFailed, format!("{part}: malformed XML: {e}"));
-    let wio = |cx: &Context<'_>, e: std::io::Error| cx.block(Code::RebuildFailed, format!("{part}: {e}"));
+    let fail = |cx: &Context<'_>, e: String| {
+        cx.block(Code::RebuildFailed, format!("{part}: malformed XML: {e}"))
+    };
+    let wio =
+        |cx: &Context<'_>, e: std::io::Error| cx.block(Code::RebuildFailed, format!("{part}: {e}"));
 
     loop {
         let ev = r.read_event().map_err(|e| fail(cx, e.to_string()))?;
         let ev = match ev {
             Event::Eof => break,
             Event::DocType(_) => {
-                return Err(cx.block(Code::RebuildFailed, format!("{part}: DTD in a package part")))
+                return Err(cx.block(
+                    Code::RebuildFailed,
+                    format!("{part}: DTD in a package part"),
+                ))
             }
             // Comments and processing instructions carry nothing a reader needs.
             Event::Comment(_) | Event::PI(_) => continue,
@@ -358,7 +413,10 @@ pub fn rewrite(
                 if let Some((buf, ftext, _)) = formula.take() {
                     if formula_is_dde(&ftext) {
                         let short: String = ftext.chars().take(80).collect();
-                        cx.removed(Code::OoxmlDde, format!("{part}: DDE formula removed (cached value kept): {short}"));
+                        cx.removed(
+                            Code::OoxmlDde,
+                            format!("{part}: DDE formula removed (cached value kept): {short}"),
+                        );
                     } else {
                         for e in buf {
                             w.write_event(e).map_err(|e| wio(cx, e))?;
@@ -418,7 +476,9 @@ pub fn rewrite(
                 }
                 if lname == "fldSimple" {
                     let instr = attr(&e, "instr").unwrap_or_default();
-                    if let Some((code, detail)) = field_danger(&instr, false, rules.neutralise_hyperlinks) {
+                    if let Some((code, detail)) =
+                        field_danger(&instr, false, rules.neutralise_hyperlinks)
+                    {
                         cx.record(code, code.default_action(), format!("{part}: {detail}"));
                         // Keep the field's result runs, drop the field.
                         if is_start {
@@ -428,11 +488,16 @@ pub fn rewrite(
                     }
                 }
                 // PowerPoint actions that run programs or macros.
-                if matches!(lname.as_str(), "hlinkClick" | "hlinkHover" | "hlinkMouseOver") {
+                if matches!(
+                    lname.as_str(),
+                    "hlinkClick" | "hlinkHover" | "hlinkMouseOver"
+                ) {
                     let action = attr(&e, "action").unwrap_or_default().to_ascii_lowercase();
                     let code = if action.starts_with("ppaction://macro") {
                         Some(Code::OoxmlVba)
-                    } else if action.starts_with("ppaction://program") || action.starts_with("ppaction://ole") {
+                    } else if action.starts_with("ppaction://program")
+                        || action.starts_with("ppaction://ole")
+                    {
                         Some(Code::OoxmlExternalRel)
                     } else {
                         None
@@ -453,7 +518,10 @@ pub fn rewrite(
                     if lname == "definedName" {
                         let n = attr(&e, "name").unwrap_or_default();
                         if is_auto_name(&n) {
-                            cx.removed(Code::OoxmlXlmMacro, format!("{part}: auto-run name {n} removed"));
+                            cx.removed(
+                                Code::OoxmlXlmMacro,
+                                format!("{part}: auto-run name {n} removed"),
+                            );
                             if is_start {
                                 skip = Some(depth);
                             }
@@ -474,7 +542,10 @@ pub fn rewrite(
                 for a in e.attributes() {
                     let a = a.map_err(|err| fail(cx, err.to_string()))?;
                     let key = a.key.0;
-                    if key.contains(':') && !key.starts_with("xmlns") && rules.dropped_ids.contains(a.value.as_ref()) {
+                    if key.contains(':')
+                        && !key.starts_with("xmlns")
+                        && rules.dropped_ids.contains(a.value.as_ref())
+                    {
                         refs_dropped = true;
                         continue;
                     }
@@ -495,7 +566,11 @@ pub fn rewrite(
                 } else {
                     e
                 };
-                let ev = if empty { Event::Empty(out) } else { Event::Start(out) };
+                let ev = if empty {
+                    Event::Empty(out)
+                } else {
+                    Event::Start(out)
+                };
                 w.write_event(ev).map_err(|e| wio(cx, e))?;
             }
             Event::End(e) => {
@@ -521,8 +596,14 @@ mod tests {
 
     #[test]
     fn field_names_are_classified() {
-        assert_eq!(field_danger(" DDEAUTO c:\\\\windows\\\\cmd ", false, true).map(|v| v.0), Some(Code::OoxmlDde));
-        assert_eq!(field_danger("\"dde\" x", false, true).map(|v| v.0), Some(Code::OoxmlDde));
+        assert_eq!(
+            field_danger(" DDEAUTO c:\\\\windows\\\\cmd ", false, true).map(|v| v.0),
+            Some(Code::OoxmlDde)
+        );
+        assert_eq!(
+            field_danger("\"dde\" x", false, true).map(|v| v.0),
+            Some(Code::OoxmlDde)
+        );
         assert_eq!(field_danger("PAGE \\* MERGEFORMAT", false, true), None);
         assert_eq!(field_danger("HYPERLINK \\l \"_Toc1\"", false, true), None);
         assert_eq!(
@@ -530,7 +611,10 @@ mod tests {
             Some(Code::OoxmlHyperlink)
         );
         assert_eq!(field_danger("HYPERLINK \"http://x\"", false, false), None);
-        assert_eq!(field_danger("  ", true, true).map(|v| v.0), Some(Code::OoxmlDde));
+        assert_eq!(
+            field_danger("  ", true, true).map(|v| v.0),
+            Some(Code::OoxmlDde)
+        );
         assert_eq!(
             field_danger("INCLUDEPICTURE \"http://a/b.png\"", false, true).map(|v| v.0),
             Some(Code::OoxmlExternalRel)
