@@ -489,7 +489,7 @@ pub fn text_of(b: &[u8]) -> String {
         "stylesheet",
         "info",
         "pict",
-        "object",
+        "objclass",
         "objdata",
         "template",
         "listtable",
@@ -540,9 +540,19 @@ pub fn text_of(b: &[u8]) -> String {
                 }
                 depth = depth.saturating_sub(1);
                 i += 1;
+                if depth == 0 {
+                    // The document ends with its outermost group.
+                    break;
+                }
             }
             b'\\' => {
                 let t = control(b, i);
+                if t.word == Some(b"bin") {
+                    // Binary data is skipped wherever it is.
+                    let n = param(t.raw, 3).max(0) as usize;
+                    i = (i + t.raw.len()).saturating_add(n);
+                    continue;
+                }
                 if skip_depth.is_none() {
                     match t.word.map(ascii).as_deref() {
                         Some("par") | Some("line") | Some("tab") | Some("cell") => s.push(' '),
