@@ -18,11 +18,15 @@ fn inputs(policy: &Policy) -> Vec<(FileType, Vec<u8>)> {
     let mut v = Vec::new();
     for line in manifest.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        let (Some(path), Some(cat)) = (cols.get(2), cols.get(4)) else { continue };
+        let (Some(path), Some(cat)) = (cols.get(2), cols.get(4)) else {
+            continue;
+        };
         if !(cat.starts_with("ooxml") || cat.starts_with("ole2") || cat.starts_with("rtf")) {
             continue;
         }
-        let Ok(bytes) = std::fs::read(root.join(path)) else { continue };
+        let Ok(bytes) = std::fs::read(root.join(path)) else {
+            continue;
+        };
         let ty = mugai_detect_type(&bytes);
         if rebuild(policy, ty, &bytes).is_some() {
             v.push((ty, bytes));
@@ -34,14 +38,22 @@ fn inputs(policy: &Policy) -> Vec<(FileType, Vec<u8>)> {
 fn mugai_detect_type(bytes: &[u8]) -> FileType {
     // The engine's detection decides the type, as in production.
     let policy = Policy::default();
-    let job = mugai_core::Job { name: "x".into(), bytes: bytes.to_vec() };
-    mugai_engine::Engine.sanitize(&policy, None, &job).input_type
+    let job = mugai_core::Job {
+        name: "x".into(),
+        bytes: bytes.to_vec(),
+    };
+    mugai_engine::Engine
+        .sanitize(&policy, None, &job)
+        .input_type
 }
 
 fn rebuild(policy: &Policy, ty: FileType, bytes: &[u8]) -> Option<usize> {
     let budget = Budget::new(&policy.limits);
     let mut cx = Context::new(policy, &budget, &mugai_engine::Engine, None);
-    OfficeRebuilder.rebuild(bytes, ty, &mut cx).ok().map(|r| r.bytes.len())
+    OfficeRebuilder
+        .rebuild(bytes, ty, &mut cx)
+        .ok()
+        .map(|r| r.bytes.len())
 }
 
 fn bench(c: &mut Criterion) {
@@ -56,11 +68,21 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(files.len() as u64));
     g.bench_function("corpus-ext files", |b| {
-        b.iter(|| files.iter().filter_map(|(t, f)| rebuild(&policy, *t, f)).sum::<usize>())
+        b.iter(|| {
+            files
+                .iter()
+                .filter_map(|(t, f)| rebuild(&policy, *t, f))
+                .sum::<usize>()
+        })
     });
     g.throughput(Throughput::Bytes(total));
     g.bench_function("corpus-ext bytes", |b| {
-        b.iter(|| files.iter().filter_map(|(t, f)| rebuild(&policy, *t, f)).sum::<usize>())
+        b.iter(|| {
+            files
+                .iter()
+                .filter_map(|(t, f)| rebuild(&policy, *t, f))
+                .sum::<usize>()
+        })
     });
     g.finish();
 }

@@ -638,6 +638,20 @@ fn ooxml_cases() -> Vec<Case> {
             "a 24 MiB part that compresses more than 200:1",
         ),
     ));
+    // The local header names another part than the central directory.
+    let mut twisted = docx(CT_DOCX, &plain, &[], vec![], vec![]);
+    if let Some(i) = twisted.windows(17).position(|w| w == b"word/document.xml") {
+        twisted[i..i + 17].copy_from_slice(b"word/documenx.xml");
+    }
+    v.push(Case::new(
+        "office/header_mismatch.docx",
+        twisted,
+        Expect::blocked(
+            RebuildFailed,
+            &[],
+            "a local header that disagrees with the central directory",
+        ),
+    ));
     // Encrypted OOXML: an OLE2 container with EncryptedPackage.
     v.push(Case::new(
         "office/encrypted.docx",

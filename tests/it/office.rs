@@ -571,3 +571,39 @@ fn mutations_of_office_files_neither_panic_nor_hang() {
     }
     assert!(total >= 1000);
 }
+
+#[test]
+fn hyperlinks_are_kept_when_the_policy_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[office]\nhyperlinks = \"keep\"\n").expect("policy");
+    let out = dir.path().join("out");
+    let input = util::corpus_dir().join("office/hyperlink.docx");
+    let (o, reports) = util::sanitize_json(
+        &input,
+        &out,
+        &["--policy", policy.to_str().expect("utf-8 path")],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(reports[0]["verdict"], "clean", "{}", reports[0]);
+    let parts =
+        zip_parts(&std::fs::read(reports[0]["output"].as_str().expect("output")).expect("read"));
+    let rels = String::from_utf8_lossy(&parts["word/_rels/document.xml.rels"]).to_string();
+    assert!(
+        rels.contains("https://example.jp/login") && rels.contains("TargetMode=\"External\""),
+        "{rels}"
+    );
+    // A program-running click action goes whatever the link policy.
+    let input = util::corpus_dir().join("office/ppt_program_action.pptx");
+    let (_, reports) = util::sanitize_json(
+        &input,
+        &out,
+        &["--policy", policy.to_str().expect("utf-8 path")],
+    );
+    let codes = util::codes(&reports[0]);
+    assert!(
+        codes.contains("ooxml.external_rel") && codes.contains("ooxml.hyperlink"),
+        "{}",
+        reports[0]
+    );
+}

@@ -359,6 +359,15 @@ impl Package<'_> {
                 return Err(cx.block(Code::RebuildFailed, format!("ZIP entries unreadable: {e}")))
             }
         }
+        // Local headers that disagree with the central directory (another
+        // name, another size) or hide entries: readers would disagree on
+        // what the package holds.
+        if let Err(e) = zip.validate_header_consistency() {
+            return Err(cx.block(
+                Code::RebuildFailed,
+                format!("inconsistent ZIP headers: {e}"),
+            ));
+        }
         if zip.has_duplicate_names() {
             return Err(cx.block(Code::RebuildFailed, "duplicate part names in the package"));
         }
@@ -729,16 +738,21 @@ fn decide(
         let Some(bytes) = pkg.read(cx, target)? else {
             return Ok(Fate::Dropped);
         };
-        return Ok(match cx.member(target, &bytes) {
+        // The part's extension is not a claim the image rules should judge
+        // (Office names JPEGs .png at times); the declared content type is
+        // checked against the content below.
+        let member_name = match target.rsplit_once('.') {
+            Some((stem, ext)) if !ext.contains('/') => stem,
+            _ => target,
+        };
+        let actual = mugai_detect::detect(&bytes);
+        return Ok(match cx.member(member_name, &bytes) {
             Ok(r) => {
                 let mime = r.file_type.mime().to_string();
-                if !ct_lower.starts_with("image/") || !same_image_type(&ct_lower, r.file_type) {
+                if !ct_lower.starts_with("image/") || !same_image_type(&ct_lower, actual) {
                     cx.removed(
                         Code::OoxmlContentTypeLie,
-                        format!(
-                            "/{target}: declared {ct} but the content is {}",
-                            r.file_type
-                        ),
+                        format!("/{target}: declared {ct} but the content is {actual}"),
                     );
                 }
                 Fate::Ready(r.bytes, mime)
