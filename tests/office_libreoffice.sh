@@ -21,22 +21,24 @@ if [ -f "$EXT/MANIFEST.tsv" ]; then
   (cd "$EXT" && awk -F'\t' 'NR>1 && $5 ~ /^(ooxml|ole2|rtf)/ {print $3}' MANIFEST.tsv \
     | xargs -d '\n' "$MUGAI" sanitize --json --out "$WORK/out" >> "$WORK/reports.jsonl" 2>/dev/null)
 fi
-total=0; opened=0; failed=()
-for f in "$WORK"/out/*; do
-  [ -f "$f" ] || continue
-  case "${f,,}" in
-    *.docx|*.dotx|*.doc|*.rtf|*.xlsx|*.xltx|*.xls|*.pptx|*.potx|*.ppsx|*.ppt) ;;
-    *) continue ;;
-  esac
-  total=$((total + 1))
+# One LibreOffice process converts a batch of files (its start-up is the slow part).
+mapfile -t files < <(find "$WORK/out" -maxdepth 1 -type f \( -iname '*.docx' -o -iname '*.dotx' -o -iname '*.doc' \
+  -o -iname '*.rtf' -o -iname '*.xlsx' -o -iname '*.xltx' -o -iname '*.xls' -o -iname '*.pptx' -o -iname '*.potx' \
+  -o -iname '*.ppsx' -o -iname '*.ppt' \) | sort)
+total=${#files[@]}
+# Unique stems: a.docx and a.xlsx would both become a.pdf.
+rm -rf "$WORK/lo_in" "$WORK"/pdf/*.pdf; mkdir -p "$WORK/lo_in"
+for i in "${!files[@]}"; do
+  cp "${files[$i]}" "$WORK/lo_in/$(printf %04d "$i")_$(basename "${files[$i]}")"
+  files[$i]="$WORK/lo_in/$(printf %04d "$i")_$(basename "${files[$i]}")"
+done
+for ((i = 0; i < total; i += 20)); do
+  timeout 900 soffice --headless --norestore --convert-to pdf --outdir "$WORK/pdf" "${files[@]:i:20}" >/dev/null 2>&1
+done
+opened=0; failed=()
+for f in "${files[@]}"; do
   base=$(basename "$f"); stem=${base%.*}
-  rm -f "$WORK/pdf/$stem.pdf"
-  timeout 120 soffice --headless --norestore --convert-to pdf --outdir "$WORK/pdf" "$f" >/dev/null 2>&1
-  if [ -s "$WORK/pdf/$stem.pdf" ]; then
-    opened=$((opened + 1))
-  else
-    failed+=("$base")
-  fi
+  if [ -s "$WORK/pdf/$stem.pdf" ]; then opened=$((opened + 1)); else failed+=("$base"); fi
 done
 echo "LibreOffice converted $opened of $total rebuilt Office/RTF files (work dir $WORK)"
 for f in "${failed[@]}"; do echo "  did not convert: $f"; done

@@ -607,3 +607,62 @@ fn hyperlinks_are_kept_when_the_policy_says_so() {
         reports[0]
     );
 }
+
+#[test]
+fn mutated_xml_inside_valid_packages_neither_panics_nor_hangs() {
+    // Byte mutations of a ZIP mostly break its CRCs; here the XML parts are
+    // mutated and re-zipped, so the relationship walk and the XML rewrite
+    // see the damage.
+    use mugai_corpus::office::{package, rels_xml, word_doc, CT_DOCX};
+    let dde = std::fs::read(util::corpus_dir().join("office/ddeauto_split.docx")).expect("case");
+    let doc = zip_parts(&dde)["word/document.xml"].clone();
+    let rels = rels_xml(&[
+        (
+            "rId4",
+            "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink".into(),
+            "https://example.jp/",
+            true,
+        ),
+        (
+            "rId5",
+            "http://schemas.microsoft.com/office/2006/relationships/vbaProject".into(),
+            "vbaProject.bin",
+            false,
+        ),
+    ]);
+    let mut rng = mugai_engine::fuzz::Rng::new(42);
+    let started = std::time::Instant::now();
+    let mut runs = 0;
+    let mut slowest = Duration::ZERO;
+    while runs < 3000 && started.elapsed() < Duration::from_secs(20) {
+        let d = mugai_engine::fuzz::mutate(&doc, &mut rng);
+        let r = if runs % 2 == 0 {
+            mugai_engine::fuzz::mutate(&rels, &mut rng)
+        } else {
+            rels.clone()
+        };
+        let pkg = package(
+            "word/document.xml",
+            &[
+                ("word/document.xml", CT_DOCX, d),
+                (
+                    "word/vbaProject.bin",
+                    "application/vnd.ms-office.vbaProject",
+                    word_doc("x"),
+                ),
+            ],
+            &[],
+            &[("word/_rels/document.xml.rels", r)],
+            &[],
+        );
+        let t0 = std::time::Instant::now();
+        let result =
+            std::panic::catch_unwind(|| mugai_engine::fuzz::rebuild_as(FileType::Docx, &pkg));
+        slowest = slowest.max(t0.elapsed());
+        assert!(result.is_ok(), "panic on a mutated document.xml");
+        runs += 1;
+    }
+    assert!(runs >= 500, "only {runs} runs");
+    assert!(slowest < Duration::from_secs(5), "slowest {slowest:?}");
+    eprintln!("mutated XML in packages: {runs} runs, slowest {slowest:?}");
+}
