@@ -4,15 +4,14 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mugai_core::{Budget, Context, FileType, Policy, Rebuilder};
 use mugai_office::OfficeRebuilder;
-use std::path::Path;
-
-const CORPUS_EXT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus-ext");
 
 /// The corpus-ext Office/RTF files that rebuild, with their types.
 fn inputs(policy: &Policy) -> Vec<(FileType, Vec<u8>)> {
-    let root = Path::new(CORPUS_EXT);
+    let Some(root) = mugai_benches::corpus_ext() else {
+        eprintln!("skipping: ../shared/corpus-ext is absent (set MUGAI_CORPUS_EXT)");
+        return Vec::new();
+    };
     let Ok(manifest) = std::fs::read_to_string(root.join("MANIFEST.tsv")) else {
-        eprintln!("skipping: {CORPUS_EXT} is absent");
         return Vec::new();
     };
     let mut v = Vec::new();
