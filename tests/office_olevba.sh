@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs oletools' olevba over the office rebuilder's outputs and fails if it
-# finds a VBA or XLM macro in any of them. Needs `pip install oletools==0.60`.
+# finds a VBA or XLM macro in any of them (and rtfobj over RTF outputs: no
+# OLE object). Needs `pip install oletools==0.60`.
 #
 #   tests/office_olevba.sh [OUTDIR]
 set -u
@@ -26,4 +27,12 @@ if awk '$1 ~ /^[A-Za-z?]+:M/ {found=1; print "  macro: " $0} END {exit !found}' 
   echo "olevba found macros in the outputs (see $WORK/olevba.txt)"
   exit 1
 fi
+# RTF: oletools' rtfobj must find no OLE object (a row "0  |00000096h |...").
+for f in "$WORK"/out/*.rtf; do
+  [ -f "$f" ] || continue
+  if rtfobj "$f" 2>/dev/null | grep -qE '^[0-9]+ +\|'; then
+    echo "rtfobj found an OLE object in $f"
+    exit 1
+  fi
+done
 echo "olevba: no macros in $n outputs ($(grep -cE '^[A-Za-z?]+:' "$WORK/olevba.txt") triaged)"
