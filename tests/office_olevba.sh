@@ -7,6 +7,7 @@
 set -u
 cd "$(dirname "$0")/.."
 WORK=${1:-$(mktemp -d)}
+rm -rf "$WORK/out"
 mkdir -p "$WORK/corpus" "$WORK/out"
 cargo build -q -p mugai --bin mugai -p mugai-corpus --bin mugai-corpus || exit 2
 MUGAI=$PWD/target/debug/mugai
