@@ -88,6 +88,9 @@ codes! {
     OleUnknown = "ole.unknown", Blocked;
     RtfObject = "rtf.object", Removed;
     RtfTemplate = "rtf.template", Removed;
+    /// Office: a part or picture no rebuilder handles (EMF/WMF, embedded
+    /// fonts, printer settings, media, altChunk imports) was dropped.
+    OfficeUnsupported = "office.unsupported", Removed;
 
     ImageMetadata = "image.metadata", Removed;
     ImageTrailingData = "image.trailing_data", Removed;

@@ -16,9 +16,11 @@ pub fn extension_of(name: &str) -> Option<String> {
 /// The true types an extension may legitimately carry, or `None` when the
 /// extension is unknown (and so claims nothing).
 pub fn claimed_types(ext: &str) -> Option<&'static [FileType]> {
-    const WORD: &[FileType] = &[Docx, Docm, Dotx, Dotm];
-    const EXCEL: &[FileType] = &[Xlsx, Xlsm, Xltx, Xltm];
-    const PPT: &[FileType] = &[Pptx, Pptm, Potx, Potm, Ppsx, Ppsm];
+    // A password-protected OOXML file is an OLE2 container under its usual
+    // extension: it is blocked as `ooxml.encrypted`, not as a mismatch.
+    const WORD: &[FileType] = &[Docx, Docm, Dotx, Dotm, OoxmlEncrypted];
+    const EXCEL: &[FileType] = &[Xlsx, Xlsm, Xltx, Xltm, OoxmlEncrypted];
+    const PPT: &[FileType] = &[Pptx, Pptm, Potx, Potm, Ppsx, Ppsm, OoxmlEncrypted];
     const TEXT: &[FileType] = &[Text, Csv, Tsv];
     Some(match ext {
         "txt" | "text" | "log" | "md" | "ini" | "cfg" | "conf" | "json" | "yaml" | "yml"

@@ -196,7 +196,10 @@ fn classify_zip(b: &[u8]) -> FileType {
 }
 
 fn read_part(zip: &mut zip::ZipArchive<Cursor<&[u8]>>, name: &str) -> Option<Vec<u8>> {
-    let f = zip.by_name_raw(name.as_bytes()).ok()?;
+    // `by_name_raw` would return the entry's compressed bytes: look the raw
+    // name up, then read it decompressed.
+    let i = zip.index_for_name_raw(name.as_bytes())?;
+    let f = zip.by_index(i).ok()?;
     let mut out = Vec::new();
     f.take(MAX_PROBE_PART).read_to_end(&mut out).ok()?;
     Some(out)

@@ -1,24 +1,15 @@
 //! Office rebuilder: OOXML packages, legacy OLE2 documents and RTF.
 //!
-//! Main type: [`OfficeRebuilder`], the [`mugai_core::Rebuilder`] for this family.
+//! Main type: [`OfficeRebuilder`], the [`mugai_core::Rebuilder`] for this
+//! family. OOXML packages are rebuilt part by part ([`ooxml`], with XML
+//! parts re-serialised by [`xml`]); OLE2 compound files are rewritten
+//! without their macro and object storages ([`ole`]); RTF is re-tokenised
+//! without object groups and external references ([`rtf`]).
 
-use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
+pub mod ole;
+pub mod ooxml;
+mod rebuilder;
+pub mod rtf;
+pub mod xml;
 
-/// The rebuilder for this format family.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct OfficeRebuilder;
-
-impl Rebuilder for OfficeRebuilder {
-    fn rebuild(
-        &self,
-        _input: &[u8],
-        file_type: FileType,
-        _cx: &mut Context<'_>,
-    ) -> Result<Rebuilt, Blocked> {
-        // Not implemented yet: fail closed.
-        Err(Blocked::new(
-            Code::TypeUnknown,
-            format!("no rebuilder for {file_type} yet"),
-        ))
-    }
-}
+pub use rebuilder::OfficeRebuilder;

@@ -1,0 +1,327 @@
+//! Legacy Office (OLE2 / CFB): a new compound file with the remaining
+//! streams, without VBA storages and embedded objects; blocked where the
+//! danger sits inside a stream that cannot be rewritten safely.
+
+use mugai_core::{Blocked, Code, Context, FileType, Rebuilt};
+use std::io::{Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Storages that hold a VBA project (anywhere in the tree).
+const VBA_STORAGES: &[&str] = &["macros", "_vba_project_cur", "vba"];
+
+struct Item {
+    path: PathBuf,
+    stream: bool,
+    state: u32,
+    len: u64,
+}
+
+fn name_of(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Why an entry is left out, if it is.
+fn danger(item: &Item) -> Option<(Code, &'static str)> {
+    let n = name_of(&item.path);
+    if !item.stream && VBA_STORAGES.contains(&n.as_str()) {
+        return Some((Code::OleVba, "VBA storage"));
+    }
+    if item.stream && (n == "_vba_project" || n == "\u{1}ole10native") {
+        return Some(if n == "_vba_project" {
+            (Code::OleVba, "VBA stream")
+        } else {
+            (Code::OleEmbedded, "Ole10Native package")
+        });
+    }
+    if !item.stream && n == "objectpool" {
+        return Some((Code::OleEmbedded, "ObjectPool (embedded objects)"));
+    }
+    if !item.stream && n.starts_with("mbd") && item.path.parent() == Some(Path::new("/")) {
+        return Some((Code::OleEmbedded, "embedded object storage"));
+    }
+    None
+}
+
+fn read_stream(
+    comp: &mut cfb::CompoundFile<Cursor<&[u8]>>,
+    cx: &Context<'_>,
+    path: &Path,
+    len: u64,
+) -> Result<Vec<u8>, Blocked> {
+    cx.check_deadline()?;
+    cx.charge_expanded(len)?;
+    let mut s = comp
+        .open_stream(path)
+        .map_err(|e| cx.block(Code::RebuildFailed, format!("{}: {e}", path.display())))?;
+    let mut out = Vec::with_capacity(len.min(1 << 24) as usize);
+    (&mut s)
+        .take(len)
+        .read_to_end(&mut out)
+        .map_err(|e| cx.block(Code::RebuildFailed, format!("{}: {e}", path.display())))?;
+    Ok(out)
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]]))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// Word: the FIB's encryption and obfuscation flags.
+fn check_word(cx: &Context<'_>, wd: &[u8]) -> Result<(), Blocked> {
+    let ident = u16_at(wd, 0)
+        .ok_or_else(|| cx.block(Code::RebuildFailed, "WordDocument stream too short"))?;
+    if ident != 0xA5EC && ident != 0xA5DC {
+        return Err(cx.block(
+            Code::RebuildFailed,
+            format!("WordDocument stream has no FIB (wIdent {ident:#06x})"),
+        ));
+    }
+    let flags = u16_at(wd, 0x0A).unwrap_or(0);
+    if flags & 0x0100 != 0 || flags & 0x8000 != 0 {
+        return Err(cx.block(
+            Code::OleEncrypted,
+            "encrypted Word document (FIB fEncrypted); send it without a password",
+        ));
+    }
+    Ok(())
+}
+
+/// Excel BIFF: FILEPASS (encryption) and BOUNDSHEET of macro / VB module sheets.
+fn check_workbook(cx: &Context<'_>, wb: &[u8]) -> Result<(), Blocked> {
+    let mut at = 0usize;
+    let mut records = 0u64;
+    while at + 4 <= wb.len() {
+        let ty = u16_at(wb, at).unwrap_or(0);
+        let len = u16_at(wb, at + 2).unwrap_or(0) as usize;
+        let body = wb.get(at + 4..(at + 4 + len).min(wb.len())).unwrap_or(&[]);
+        records += 1;
+        if records & 0xFFFF == 0 {
+            cx.check_deadline()?;
+        }
+        match ty {
+            0x002F => {
+                return Err(cx.block(
+                    Code::OleEncrypted,
+                    "encrypted Excel workbook (FILEPASS); send it without a password",
+                ))
+            }
+            0x0085 if body.len() >= 6 => match body[5] {
+                1 => {
+                    return Err(cx.block(
+                        Code::OleXlmMacro,
+                        "Excel 4.0 macro sheet (BOUNDSHEET type 1) in a BIFF workbook",
+                    ))
+                }
+                6 => {
+                    return Err(cx.block(
+                        Code::OleVba,
+                        "Excel 5 VBA module sheet (BOUNDSHEET type 6) cannot be removed safely",
+                    ))
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        at += 4 + len;
+    }
+    Ok(())
+}
+
+/// PowerPoint: encryption, and VBA or embedded objects stored inside the
+/// PowerPoint Document stream (which cannot be cut out safely).
+fn check_powerpoint(cx: &Context<'_>, pp: &[u8]) -> Result<(), Blocked> {
+    let mut at = 0usize;
+    let mut records = 0u64;
+    while at + 8 <= pp.len() {
+        let ver_inst = u16_at(pp, at).unwrap_or(0);
+        let ty = u16_at(pp, at + 2).unwrap_or(0);
+        let len = u32_at(pp, at + 4).unwrap_or(0) as usize;
+        records += 1;
+        if records & 0xFFFF == 0 {
+            cx.check_deadline()?;
+        }
+        match ty {
+            0x2F14 => {
+                return Err(cx.block(
+                    Code::OleEncrypted,
+                    "encrypted PowerPoint presentation; send it without a password",
+                ))
+            }
+            0x03FF | 0x0400 => {
+                return Err(cx.block(
+                    Code::OleVba,
+                    "VBA project inside the PowerPoint Document stream cannot be removed safely",
+                ))
+            }
+            0x0FCC | 0x0FCE => {
+                return Err(cx.block(
+                    Code::OleEmbedded,
+                    "embedded OLE object inside the PowerPoint Document stream",
+                ))
+            }
+            _ => {}
+        }
+        // Containers (version 0xF) are entered; atoms are skipped.
+        at = if ver_inst & 0x000F == 0x000F {
+            at + 8
+        } else {
+            at.saturating_add(8).saturating_add(len)
+        };
+    }
+    Ok(())
+}
+
+/// Rebuilds a Word, Excel or PowerPoint binary file.
+pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
+    let mut comp = cfb::CompoundFile::open(Cursor::new(input)).map_err(|e| {
+        cx.block(
+            Code::RebuildFailed,
+            format!("not a readable OLE2 file: {e}"),
+        )
+    })?;
+    let root_clsid = *comp.root_entry().clsid();
+    let mut items: Vec<Item> = Vec::new();
+    for e in comp.walk() {
+        if e.is_root() {
+            continue;
+        }
+        items.push(Item {
+            path: e.path().to_path_buf(),
+            stream: e.is_stream(),
+            state: e.state_bits(),
+            len: e.len(),
+        });
+        if items.len() as u64 > cx.policy().limits.max_entries {
+            break;
+        }
+    }
+    cx.charge_entries(items.len() as u64)?;
+    let has = |name: &str| items.iter().any(|i| i.path == Path::new("/").join(name));
+    if has("EncryptedSummary") || has("EncryptionInfo") || has("EncryptedPackage") {
+        return Err(cx.block(
+            Code::OleEncrypted,
+            "encrypted Office document; send it without a password",
+        ));
+    }
+    let main = match ty {
+        FileType::Doc => "WordDocument",
+        FileType::Xls if has("Workbook") => "Workbook",
+        FileType::Xls => "Book",
+        FileType::Ppt => "PowerPoint Document",
+        _ => {
+            return Err(cx.block(
+                Code::OleUnknown,
+                format!("OLE2 file of type {ty} is not handled"),
+            ))
+        }
+    };
+    let main_item = items
+        .iter()
+        .find(|i| i.stream && i.path == Path::new("/").join(main))
+        .map(|i| i.len)
+        .ok_or_else(|| cx.block(Code::RebuildFailed, format!("no {main} stream")))?;
+    let main_bytes = read_stream(&mut comp, cx, &Path::new("/").join(main), main_item)?;
+    match ty {
+        FileType::Doc => check_word(cx, &main_bytes)?,
+        FileType::Xls => check_workbook(cx, &main_bytes)?,
+        _ => check_powerpoint(cx, &main_bytes)?,
+    }
+
+    // Which subtrees are left out.
+    let mut dropped: Vec<PathBuf> = Vec::new();
+    for it in &items {
+        if dropped.iter().any(|d| it.path.starts_with(d)) {
+            continue;
+        }
+        if let Some((code, what)) = danger(it) {
+            cx.removed(code, format!("{} {} removed", what, it.path.display()));
+            dropped.push(it.path.clone());
+        }
+    }
+
+    let mut out = cfb::CompoundFile::create_with_version(comp.version(), Cursor::new(Vec::new()))
+        .map_err(|e| {
+        cx.block(
+            Code::RebuildFailed,
+            format!("creating the compound file: {e}"),
+        )
+    })?;
+    let werr = |cx: &Context<'_>, e: std::io::Error| {
+        cx.block(
+            Code::RebuildFailed,
+            format!("writing the compound file: {e}"),
+        )
+    };
+    out.set_storage_clsid("/", root_clsid)
+        .map_err(|e| werr(cx, e))?;
+    for it in &items {
+        if dropped.iter().any(|d| it.path.starts_with(d)) {
+            continue;
+        }
+        if it.stream {
+            let bytes = if it.path == Path::new("/").join(main) {
+                main_bytes.clone()
+            } else {
+                read_stream(&mut comp, cx, &it.path, it.len)?
+            };
+            let mut s = out.create_stream(&it.path).map_err(|e| werr(cx, e))?;
+            s.write_all(&bytes).map_err(|e| werr(cx, e))?;
+        } else {
+            out.create_storage(&it.path).map_err(|e| werr(cx, e))?;
+            let clsid = *comp
+                .entry(&it.path)
+                .map_err(|e| cx.block(Code::RebuildFailed, format!("{}: {e}", it.path.display())))?
+                .clsid();
+            out.set_storage_clsid(&it.path, clsid)
+                .map_err(|e| werr(cx, e))?;
+        }
+        if it.state != 0 {
+            out.set_state_bits(&it.path, it.state)
+                .map_err(|e| werr(cx, e))?;
+        }
+    }
+    out.flush().map_err(|e| werr(cx, e))?;
+    Ok(Rebuilt::new(out.into_inner().into_inner(), ty))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn biff_records_are_walked() {
+        // BOF, BOUNDSHEET with sheet type 1 (macro sheet).
+        let mut wb = vec![0x09, 0x08, 0x00, 0x00];
+        wb.extend_from_slice(&[0x85, 0x00, 0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 0]);
+        let p = mugai_core::Policy::default();
+        let b = mugai_core::Budget::new(&p.limits);
+        struct Nop;
+        impl mugai_core::Dispatch for Nop {
+            fn dispatch(
+                &self,
+                _: &str,
+                _: &[u8],
+                cx: &mut Context<'_>,
+            ) -> mugai_core::MemberOutcome {
+                Err(cx.block(Code::TypeUnknown, "no"))
+            }
+        }
+        let cx = Context::new(&p, &b, &Nop, None);
+        assert_eq!(
+            check_workbook(&cx, &wb).unwrap_err().code,
+            Code::OleXlmMacro
+        );
+        wb[9 + 4] = 0;
+        assert!(check_workbook(&cx, &wb).is_ok());
+        assert_eq!(
+            check_workbook(&cx, &[0x2F, 0, 0, 0]).unwrap_err().code,
+            Code::OleEncrypted
+        );
+    }
+}
