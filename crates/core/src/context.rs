@@ -156,19 +156,19 @@ impl<'a> Context<'a> {
     /// Scans `bytes` (this file's original, or its rebuilt output) if the
     /// policy asks for that stage. A hit, or a scanner failure under a
     /// fail-closed policy, is a `Blocked` naming this member's path.
-    pub fn scan(&mut self, stage: ScanStage, bytes: &[u8]) -> Result<(), Blocked> {
+    pub fn scan(&self, stage: ScanStage, bytes: &[u8]) -> Result<(), Blocked> {
         self.scan_named(None, stage, bytes)
     }
 
     /// Scans a part of this file that is not dispatched as a member of its
     /// own (e.g. an XML part of an Office package), so that a hit names
     /// the part.
-    pub fn scan_part(&mut self, part: &str, bytes: &[u8]) -> Result<(), Blocked> {
+    pub fn scan_part(&self, part: &str, bytes: &[u8]) -> Result<(), Blocked> {
         self.scan_named(Some(part), ScanStage::Original, bytes)
     }
 
     fn scan_named(
-        &mut self,
+        &self,
         part: Option<&str>,
         stage: ScanStage,
         bytes: &[u8],

@@ -446,6 +446,8 @@ impl Package<'_> {
                 ));
             }
         }
+        // Scanned as the core sees it, so that a hit names the part.
+        cx.scan_part(part, &out)?;
         Ok(Some(out))
     }
 }

@@ -7,7 +7,10 @@ use std::io::{self, BufReader, BufWriter};
 /// Applies the address-space limit and serves requests on stdin/stdout.
 /// Returns when the parent closes stdin.
 pub fn serve(memory_mib: u64) -> io::Result<()> {
-    let bytes = memory_mib.saturating_mul(1 << 20);
+    // Never ask for more than an inherited hard limit allows: raising it
+    // would fail and leave the worker unable to start.
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::AS)?;
+    let bytes = memory_mib.saturating_mul(1 << 20).min(hard);
     rlimit::setrlimit(rlimit::Resource::AS, bytes, bytes)?;
     // A crashing parser must not leave core files of untrusted data.
     let _ = rlimit::setrlimit(rlimit::Resource::CORE, 0, 0);
