@@ -1,24 +1,16 @@
 //! Image rebuilder: decodes to pixels and encodes a new file.
 //!
-//! Main type: [`ImageRebuilder`], the [`mugai_core::Rebuilder`] for this family.
+//! Main type: [`ImageRebuilder`], the [`mugai_core::Rebuilder`] for JPEG,
+//! PNG, GIF, BMP, TIFF and WebP. [`survey()`] walks a file's container
+//! structure (bounds-checked) before decoding, to refuse decompression bombs
+//! from the header and to report the metadata and trailing bytes the rebuild
+//! leaves behind.
 
-use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
+mod gif;
+mod icc;
+mod rebuild;
+pub mod survey;
+mod tiff;
 
-/// The rebuilder for this format family.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ImageRebuilder;
-
-impl Rebuilder for ImageRebuilder {
-    fn rebuild(
-        &self,
-        _input: &[u8],
-        file_type: FileType,
-        _cx: &mut Context<'_>,
-    ) -> Result<Rebuilt, Blocked> {
-        // Not implemented yet: fail closed.
-        Err(Blocked::new(
-            Code::TypeUnknown,
-            format!("no rebuilder for {file_type} yet"),
-        ))
-    }
-}
+pub use rebuild::ImageRebuilder;
+pub use survey::{survey, Survey};
