@@ -86,7 +86,7 @@ fn compare_with_qpdf(policy: &Policy, files: &[(Option<PathBuf>, Vec<u8>)]) {
             (t.elapsed(), f.1.len(), name)
         })
         .collect();
-    per_file.sort_by(|a, b| b.0.cmp(&a.0));
+    per_file.sort_by_key(|f| std::cmp::Reverse(f.0));
     for (d, len, name) in per_file.iter().take(5) {
         eprintln!("  slowest: {d:?} for {len} bytes: {name}");
     }
