@@ -34,7 +34,10 @@ fn bench(c: &mut Criterion) {
 
     // A 4 MiB Shift_JIS CSV with formulas: the text rebuilder's hot path.
     let row = "受付番号,氏名,=HYPERLINK(\"x\"),-12.5,備考です\r\n";
-    let csv = encoding_rs::SHIFT_JIS.encode(&row.repeat((4 << 20) / row.len())).0.into_owned();
+    let csv = encoding_rs::SHIFT_JIS
+        .encode(&row.repeat((4 << 20) / row.len()))
+        .0
+        .into_owned();
     let mut g = c.benchmark_group("text");
     g.throughput(Throughput::Bytes(csv.len() as u64));
     g.bench_function("sjis-csv-4MiB", |b| {

@@ -26,7 +26,10 @@ mod tests {
     #[test]
     fn reader_matches_slice() {
         let data = vec![7u8; 200_000];
-        assert_eq!(super::sha256_reader(&data[..]).unwrap(), super::sha256_hex(&data));
+        assert_eq!(
+            super::sha256_reader(&data[..]).unwrap(),
+            super::sha256_hex(&data)
+        );
     }
 
     #[test]
