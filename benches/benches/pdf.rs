@@ -74,6 +74,22 @@ fn compare_with_qpdf(policy: &Policy, files: &[(Option<PathBuf>, Vec<u8>)]) {
         files.len() as f64 / s,
         mb / s
     );
+    // Where the time goes: the slowest files of one pass.
+    let mut per_file: Vec<(Duration, usize, String)> = files
+        .iter()
+        .map(|f| {
+            let t = Instant::now();
+            rebuild_all(policy, std::slice::from_ref(f));
+            let name =
+                f.0.as_ref()
+                    .map_or(String::new(), |p| p.display().to_string());
+            (t.elapsed(), f.1.len(), name)
+        })
+        .collect();
+    per_file.sort_by_key(|f| std::cmp::Reverse(f.0));
+    for (d, len, name) in per_file.iter().take(5) {
+        eprintln!("  slowest: {d:?} for {len} bytes: {name}");
+    }
     let paths: Vec<&PathBuf> = files.iter().filter_map(|f| f.0.as_ref()).collect();
     if paths.is_empty() || Command::new("qpdf").arg("--version").output().is_err() {
         eprintln!("qpdf comparison skipped (no corpus-ext files or no qpdf)");
