@@ -103,6 +103,9 @@ codes! {
     ArchiveNameEncoding = "archive.name_encoding", Neutralised;
     /// A member of a container was blocked and dropped (policy `drop`).
     ArchiveMemberDropped = "archive.member_dropped", Removed;
+    /// Bytes of an archive that no entry refers to (between entries, after
+    /// the end record): where a second file hides.
+    ArchiveHiddenData = "archive.hidden_data", Removed;
 
     MailHtml = "mail.html", Neutralised;
     MailAttachment = "mail.attachment", Removed;

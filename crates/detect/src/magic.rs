@@ -303,7 +303,13 @@ fn detect_markup_or_mail(b: &[u8]) -> Option<FileType> {
     let text = String::from_utf8_lossy(head);
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     let lower = trimmed.to_ascii_lowercase();
-    if looks_like_mail(trimmed) {
+    // The window may cut a header line in two: judge complete lines only.
+    let whole = if b.len() > head.len() {
+        trimmed.rsplit_once('\n').map_or(trimmed, |(a, _)| a)
+    } else {
+        trimmed
+    };
+    if looks_like_mail(whole) {
         return Some(FileType::Eml);
     }
     if lower.starts_with('<') {
@@ -403,7 +409,60 @@ fn looks_like_mail(s: &str) -> bool {
             strong += 1;
         }
     }
-    fields >= 2 && strong >= 1
+    // A bare MIME entity (a message whose only header is its Content-Type,
+    // as mail tools write them) is mail too.
+    fields >= 2 && strong >= 1 || fields >= 1 && starts_as_mime_entity(s)
+}
+
+fn starts_as_mime_entity(s: &str) -> bool {
+    let first = s.lines().next().unwrap_or("");
+    let Some(value) = first
+        .get(..13)
+        .filter(|n| n.eq_ignore_ascii_case("content-type:"))
+        .and_then(|_| first.get(13..))
+    else {
+        return false;
+    };
+    let v = value.trim_start().to_ascii_lowercase();
+    ["multipart/", "text/", "message/"]
+        .iter()
+        .any(|p| v.starts_with(p))
+        && (s.contains("\n\n") || s.contains("\n\r\n"))
+}
+
+/// HTML that would run something: script elements, event handlers,
+/// `javascript:` URLs, or active embeds (`type.executable` in the catalogue).
+pub fn html_has_script(bytes: &[u8]) -> bool {
+    let lower: Vec<u8> = bytes
+        .iter()
+        .take(4 << 20)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    [
+        &b"<script"[..],
+        b"javascript:",
+        b"vbscript:",
+        b"<object",
+        b"<embed",
+        b"<applet",
+        b"<iframe",
+        b"<hta:",
+    ]
+    .iter()
+    .any(|n| find(&lower, n).is_some())
+        || lower.windows(3).enumerate().any(|(i, w)| {
+            w == b" on"
+                && lower[i + 3..]
+                    .iter()
+                    .take(20)
+                    .position(|&c| c == b'=')
+                    .is_some_and(|p| {
+                        lower[i + 3..i + 3 + p]
+                            .iter()
+                            .all(|c| c.is_ascii_lowercase())
+                            && p > 2
+                    })
+        })
 }
 
 /// A second personality inside a file of type `t`: an archive or other
@@ -471,6 +530,19 @@ mod tests {
         let mail = b"From: a@example.jp\r\nTo: b@example.jp\r\nSubject: hi\r\n\r\nbody\r\n";
         assert_eq!(detect(mail), Eml);
         assert_eq!(detect(b"Note: this is text\nnot a mail\n"), Text);
+        // Headers longer than the detection window, cut inside a field name.
+        let mut long = b"From: a@example.jp\r\nSubject: hi\r\nTo: ".to_vec();
+        while long.len() < 4094 {
+            long.extend_from_slice(b"x@example.jp,\r\n ");
+        }
+        long.truncate(4090);
+        long.extend_from_slice(b"\r\nReferences: <a@b>\r\n\r\nbody\r\n");
+        assert_eq!(detect(&long), Eml);
+        assert_eq!(
+            detect(b"Content-Type: multipart/mixed; boundary=\"ab\"\n\nbody\n"),
+            Eml
+        );
+        assert_eq!(detect(b"Content-Type: is what this note is about\n"), Text);
     }
 
     #[test]

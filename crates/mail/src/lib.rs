@@ -1,24 +1,19 @@
-//! Mail text-ization: converts internet mail to one text-only message.
+//! Mail text-ization (メールテキスト化): converts internet mail to one
+//! text-only RFC 5322 message.
 //!
-//! Main type: [`MailRebuilder`], the [`mugai_core::Rebuilder`] for this family.
+//! Main type: [`MailRebuilder`], the [`mugai_core::Rebuilder`] for
+//! `FileType::Eml`. The output keeps From, To, Cc, Reply-To, Date, Subject,
+//! Message-ID, In-Reply-To and References (decoded and re-encoded), adds
+//! `X-Mugai-Verdict` and `X-Mugai-Original-SHA256`, and carries exactly one
+//! `text/plain` part: a notice, the text (HTML converted by [`html`]), nested
+//! messages, and the list of removed attachments; links are neutralised by
+//! [`links`]. With `mail.attachments = "sanitize"` the sanitised attachments
+//! follow the text part in a `multipart/mixed`.
 
-use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
+mod convert;
+pub mod encode;
+pub mod html;
+pub mod links;
+pub mod notice;
 
-/// The rebuilder for this format family.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct MailRebuilder;
-
-impl Rebuilder for MailRebuilder {
-    fn rebuild(
-        &self,
-        _input: &[u8],
-        file_type: FileType,
-        _cx: &mut Context<'_>,
-    ) -> Result<Rebuilt, Blocked> {
-        // Not implemented yet: fail closed.
-        Err(Blocked::new(
-            Code::TypeUnknown,
-            format!("no rebuilder for {file_type} yet"),
-        ))
-    }
-}
+pub use convert::MailRebuilder;

@@ -1,24 +1,14 @@
 //! PDF rebuilder: writes a fresh PDF without active content.
 //!
 //! Main type: [`PdfRebuilder`], the [`mugai_core::Rebuilder`] for this family.
+//! The input is parsed with lopdf, decrypted when it opens with an empty user
+//! password, walked from the trailer ([`walk`]) with every active element
+//! removed, its page tree checked ([`pages`]), and written as one fresh
+//! revision holding only the reachable objects, renumbered.
 
-use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
+pub mod names;
+pub mod pages;
+mod rebuild;
+pub mod walk;
 
-/// The rebuilder for this format family.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PdfRebuilder;
-
-impl Rebuilder for PdfRebuilder {
-    fn rebuild(
-        &self,
-        _input: &[u8],
-        file_type: FileType,
-        _cx: &mut Context<'_>,
-    ) -> Result<Rebuilt, Blocked> {
-        // Not implemented yet: fail closed.
-        Err(Blocked::new(
-            Code::TypeUnknown,
-            format!("no rebuilder for {file_type} yet"),
-        ))
-    }
-}
+pub use rebuild::PdfRebuilder;

@@ -16,7 +16,7 @@ pub use policy::{
     MailAttachments, MailCharset, MailPolicy, MismatchAction, OfficePolicy, OnAvFailure, PdfPolicy,
     Policy, TextEncoding, TextPolicy, TypesPolicy,
 };
-pub use relay::RelayConfig;
+pub use relay::{OnBlockedMail, RelayConfig};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -12,6 +12,7 @@ pub struct RelayConfig {
     pub next_hop: String,
     /// Internet-side folder (Maildir-like) for the originals.
     pub originals: Option<PathBuf>,
+    /// Folder of the relay's audit log (JSON Lines).
     pub audit: Option<PathBuf>,
     /// Largest message accepted (advertised with SIZE).
     pub max_message_bytes: u64,
@@ -19,6 +20,22 @@ pub struct RelayConfig {
     pub hostname: String,
     /// Days to keep originals; 0 keeps forever.
     pub retention_days: u32,
+    /// SMTP sessions served at once; more are told to come back later (421).
+    pub max_connections: usize,
+    /// Seconds to wait for each reply of the next hop.
+    pub next_hop_timeout_secs: u64,
+    /// A message the engine blocks: deliver a text-only notice to the
+    /// recipients instead, or reject it (554) back to the sending MTA.
+    pub on_blocked: OnBlockedMail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBlockedMail {
+    /// Deliver a notice (envelope, reason, SHA-256) in place of the message.
+    Notice,
+    /// Answer 554; the sending MTA returns the message to its sender.
+    Reject,
 }
 
 impl Default for RelayConfig {
@@ -31,6 +48,9 @@ impl Default for RelayConfig {
             max_message_bytes: 50 << 20,
             hostname: "mugai.localdomain".into(),
             retention_days: 30,
+            max_connections: 32,
+            next_hop_timeout_secs: 120,
+            on_blocked: OnBlockedMail::Notice,
         }
     }
 }
@@ -52,6 +72,23 @@ impl RelayConfig {
         }
         if self.max_message_bytes == 0 {
             e.push("`relay.max_message_bytes`: must be greater than 0".into());
+        }
+        if self.max_connections == 0 {
+            e.push("`relay.max_connections`: must be greater than 0".into());
+        }
+        if self.next_hop_timeout_secs == 0 {
+            e.push("`relay.next_hop_timeout_secs`: must be greater than 0".into());
+        }
+        if self.hostname.is_empty()
+            || !self
+                .hostname
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        {
+            e.push(format!(
+                "`relay.hostname`: `{}` is not a host name",
+                self.hostname
+            ));
         }
         e
     }

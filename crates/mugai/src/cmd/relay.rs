@@ -1,6 +1,9 @@
 //! `mugai relay`: the mail text-ization SMTP relay.
 
+use crate::cmd::common;
+use anyhow::Context as _;
 use clap::Args;
+use mugai_core::config::LogFormat;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -14,12 +17,84 @@ pub struct RelayArgs {
     /// SMTP server receiving the converted mail.
     #[arg(long, value_name = "HOST:PORT")]
     pub next_hop: Option<String>,
+    /// Internet-side Maildir for the originals.
     #[arg(long, value_name = "DIR")]
     pub originals: Option<PathBuf>,
+    /// Folder of the relay's audit log.
     #[arg(long, value_name = "DIR")]
     pub audit: Option<PathBuf>,
+    /// Worker processes (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// Convert in this process instead of worker processes (tests, benches).
+    #[arg(long, hide = true)]
+    pub in_process: bool,
 }
 
-pub fn run(_a: RelayArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("the relay is not available in this build")
+pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
+    let mut config = common::load_config(a.config.as_deref())?;
+    // Flags override the file.
+    if let Some(l) = a.listen {
+        config.relay.listen = l;
+    }
+    if let Some(h) = a.next_hop {
+        config.relay.next_hop = h;
+    }
+    if let Some(o) = a.originals {
+        config.relay.originals = Some(o);
+    }
+    if let Some(d) = a.audit {
+        config.relay.audit = Some(d);
+    }
+    let errors = config.relay.validate();
+    if !errors.is_empty() {
+        anyhow::bail!("invalid relay settings: {}", errors.join("; "));
+    }
+    init_logging(&config.log);
+    let sanitizer = common::sanitizer(&config, a.workers, a.in_process)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let relay =
+            mugai_relay::Relay::bind(config.relay.clone(), config.policy.clone(), sanitizer)
+                .await
+                .with_context(|| format!("cannot start the relay on {}", config.relay.listen))?;
+        // Stopping mid-message is safe: nothing was answered 250 yet, so
+        // the sending MTA still holds the message and retries.
+        tokio::select! {
+            r = relay.run() => r.context("relay stopped")?,
+            _ = shutdown() => tracing::info!("relay stopping"),
+        }
+        Ok(crate::exit::OK)
+    })
+}
+
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+fn init_logging(log: &mugai_core::config::LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests calling run twice) is harmless.
+    let _ = match log.format {
+        LogFormat::Json => b.json().try_init(),
+        LogFormat::Plain => b.try_init(),
+    };
 }

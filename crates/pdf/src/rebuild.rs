@@ -1,0 +1,710 @@
+//! [`PdfRebuilder`]: load, decrypt, walk, check the page tree, write anew.
+
+use crate::names;
+use crate::pages;
+use crate::walk::{Kept, Walker};
+use lopdf::{Document, LoadOptions, Object, ObjectId};
+use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// The rebuilder for PDF.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PdfRebuilder;
+
+/// The most one stream may decode to (object streams while loading, and
+/// the bomb check of kept streams), below the policy's total.
+const MAX_STREAM_DECODED: u64 = 256 << 20;
+
+/// The most a Flate stream can expand per input byte (deflate's limit is
+/// about 1032:1); streams that cannot pass the cap are never decoded.
+const DEFLATE_MAX_RATIO: u64 = 1032;
+
+impl Rebuilder for PdfRebuilder {
+    fn rebuild(
+        &self,
+        input: &[u8],
+        file_type: FileType,
+        cx: &mut Context<'_>,
+    ) -> Result<Rebuilt, Blocked> {
+        let bytes = rebuild_pdf(input, cx)?;
+        Ok(Rebuilt::new(bytes, file_type))
+    }
+}
+
+fn malformed(cx: &Context<'_>, what: impl Into<String>) -> Blocked {
+    cx.block(Code::PdfMalformed, what)
+}
+
+/// Offset of the first `%PDF-`; leading junk is tolerated (readers do).
+fn header_offset(input: &[u8]) -> Option<usize> {
+    // Readers look in the first KiB; the issue-335 class puts it further.
+    input.windows(5).position(|w| w == b"%PDF-")
+}
+
+/// Whether there is content after the first `%%EOF` that is not the
+/// linearisation's first-page section.
+fn has_incremental_update(pdf: &[u8]) -> bool {
+    let eofs: Vec<usize> = pdf
+        .windows(5)
+        .enumerate()
+        .filter(|(_, w)| *w == b"%%EOF")
+        .map(|(i, _)| i)
+        .collect();
+    // A linearised file's first-page trailer ends with its own %%EOF.
+    let head = pdf.get(..pdf.len().min(1024)).unwrap_or(pdf);
+    let linearized = head.windows(11).any(|w| w == b"/Linearized");
+    let skip = usize::from(linearized);
+    let Some(&first) = eofs.get(skip) else {
+        return false;
+    };
+    pdf.get(first + 5..)
+        .is_some_and(|rest| rest.iter().any(|b| !b.is_ascii_whitespace() && *b != 0))
+}
+
+/// A cheap pre-check of what lopdf would be asked to allocate: the
+/// declared `/Size` of trailers and xref streams and the entry counts of
+/// xref subsections must stay within the object limit.
+fn precheck(pdf: &[u8], cx: &Context<'_>) -> Result<(), Blocked> {
+    let max = cx.policy().limits.max_objects;
+    for key in [b"/Size".as_slice(), b"/N ".as_slice()] {
+        let mut from = 0;
+        while let Some(pos) = find(pdf, key, from) {
+            from = pos + key.len();
+            let digits: Vec<u8> = pdf
+                .iter()
+                .skip(from)
+                .skip_while(|b| b.is_ascii_whitespace())
+                .take_while(|b| b.is_ascii_digit())
+                .take(20)
+                .copied()
+                .collect();
+            if digits.len() >= 19 {
+                return Err(cx.block(
+                    Code::LimitCount,
+                    "an object count past any limit is declared",
+                ));
+            }
+            let n: u64 = std::str::from_utf8(&digits)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            if n > max {
+                return Err(cx.block(
+                    Code::LimitCount,
+                    format!(
+                        "{} {n} declared, more than the limit of {max} objects",
+                        String::from_utf8_lossy(key).trim()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>, Blocked> {
+    let Some(offset) = header_offset(input) else {
+        return Err(malformed(cx, "no %PDF- header"));
+    };
+    let pdf = input.get(offset..).unwrap_or_default();
+    precheck(pdf, cx)?;
+    cx.check_deadline()?;
+
+    let limits = &cx.policy().limits;
+    let cap = MAX_STREAM_DECODED.min(limits.max_expanded_bytes);
+    let options = LoadOptions {
+        max_decompressed_size: Some(usize::try_from(cap).unwrap_or(usize::MAX)),
+        ..LoadOptions::default()
+    };
+    let doc = match Document::load_mem_with_options(pdf, options) {
+        Ok(d) => d,
+        Err(lopdf::Error::Decompress(e)) => {
+            return Err(cx.block(
+                Code::LimitSize,
+                format!("an object stream does not decode within the limit: {e}"),
+            ))
+        }
+        Err(e) => return Err(malformed(cx, format!("cannot be parsed: {e}"))),
+    };
+    cx.check_deadline()?;
+    if doc.objects.len() as u64 > limits.max_objects {
+        return Err(cx.block(
+            Code::LimitCount,
+            format!(
+                "{} objects, more than the limit of {}",
+                doc.objects.len(),
+                limits.max_objects
+            ),
+        ));
+    }
+    if doc.trailer.has(b"Encrypt") && doc.encryption_state.is_none() {
+        return Err(cx.block(
+            Code::PdfEncrypted,
+            "encrypted with a user password: the content cannot be inspected",
+        ));
+    }
+    if doc.encryption_state.is_some() {
+        cx.removed(
+            Code::PdfEncrypted,
+            "encryption removed: the file opened with the empty user password (owner password only)",
+        );
+    }
+    if has_incremental_update(pdf) {
+        cx.removed(
+            Code::PdfIncrementalUpdate,
+            "content after the first %%EOF (incremental updates): written as one fresh revision",
+        );
+    }
+
+    let root = match doc.trailer.get(b"Root") {
+        Ok(Object::Reference(r)) => *r,
+        _ => return Err(malformed(cx, "the trailer has no /Root reference")),
+    };
+    if !matches!(doc.objects.get(&root), Some(Object::Dictionary(_))) {
+        return Err(malformed(
+            cx,
+            format!("the catalog {} {} is missing", root.0, root.1),
+        ));
+    }
+    let info = match doc.trailer.get(b"Info") {
+        Ok(Object::Reference(r)) if matches!(doc.objects.get(r), Some(Object::Dictionary(_))) => {
+            Some(*r)
+        }
+        _ => None,
+    };
+    let mut roots = vec![root];
+    roots.extend(info);
+
+    let mut kept = Walker::new(&doc, cx).run(&roots)?;
+    report_obfuscation(pdf, &kept, cx);
+
+    let pages_root = match kept.objects.get(&root) {
+        Some(Object::Dictionary(c)) => match c.get(b"Pages") {
+            Ok(Object::Reference(r)) => Some(*r),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(pages_root) = pages_root else {
+        return Err(malformed(cx, "the catalog has no /Pages reference"));
+    };
+    let mut tree = pages::Tree::default();
+    if let Err(e) = pages::fix(&mut kept.objects, pages_root, &mut tree) {
+        return Err(malformed(cx, e.0));
+    }
+    kept.order.extend(tree.added.iter().copied());
+    if doc.encryption_state.is_none() {
+        repair_lengths(&mut kept, pdf);
+    }
+    check_contents(&kept, &tree.pages, cx)?;
+    check_streams(&kept, doc.encryption_state.is_some(), cx)?;
+    cx.check_deadline()?;
+
+    write(&doc, kept, root, info, cx)
+}
+
+/// `pdf.obfuscated_name` for every escaped spelling of a name that made
+/// the walk remove something.
+fn report_obfuscation(pdf: &[u8], kept: &Kept, cx: &mut Context<'_>) {
+    for (name, raw) in names::escaped_watched(pdf) {
+        if kept.triggered.contains(&name) {
+            cx.removed(
+                Code::PdfObfuscatedName,
+                format!(
+                    "/{} hid /{}; what it named was removed",
+                    String::from_utf8_lossy(&raw),
+                    String::from_utf8_lossy(&name)
+                ),
+            );
+        }
+    }
+}
+
+/// Streams whose indirect `/Length` could not be resolved were left empty
+/// or cut by the parser; their data runs from where it starts to the
+/// `endstream` keyword, as readers recover it.
+fn repair_lengths(kept: &mut Kept, pdf: &[u8]) {
+    for obj in kept.objects.values_mut() {
+        let Object::Stream(s) = obj else { continue };
+        let Some(start) = s.start_position else {
+            continue;
+        };
+        let end = start.saturating_add(s.content.len());
+        let Some(after) = pdf.get(end..) else {
+            continue;
+        };
+        let after = after
+            .strip_prefix(b"\r\n")
+            .or_else(|| after.strip_prefix(b"\n"))
+            .or_else(|| after.strip_prefix(b"\r"))
+            .unwrap_or(after);
+        if after.starts_with(b"endstream") {
+            continue;
+        }
+        let Some(rest) = pdf.get(start..) else {
+            continue;
+        };
+        let Some(at) = rest.windows(9).position(|w| w == b"endstream") else {
+            continue;
+        };
+        let mut data = rest.get(..at).unwrap_or_default();
+        data = data
+            .strip_suffix(b"\r\n")
+            .or_else(|| data.strip_suffix(b"\n"))
+            .or_else(|| data.strip_suffix(b"\r"))
+            .unwrap_or(data);
+        s.content = data.to_vec();
+    }
+}
+
+/// Filters a content stream may use; image codecs there are nonsense that
+/// makes readers decode images as page descriptions.
+const CONTENT_FILTERS: &[&[u8]] = &[
+    b"FlateDecode",
+    b"Fl",
+    b"LZWDecode",
+    b"LZW",
+    b"ASCIIHexDecode",
+    b"AHx",
+    b"ASCII85Decode",
+    b"A85",
+    b"RunLengthDecode",
+    b"RL",
+];
+
+fn filters(d: &lopdf::Dictionary) -> Vec<&[u8]> {
+    match d.get(b"Filter") {
+        Ok(Object::Name(n)) => vec![n.as_slice()],
+        Ok(Object::Array(a)) => a.iter().filter_map(|f| f.as_name().ok()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every page's content streams use page-description filters only.
+fn check_contents(kept: &Kept, pages: &[ObjectId], cx: &Context<'_>) -> Result<(), Blocked> {
+    for page in pages {
+        let Some(Object::Dictionary(p)) = kept.objects.get(page) else {
+            continue;
+        };
+        let refs: Vec<ObjectId> = match p.get(b"Contents") {
+            Ok(Object::Reference(r)) => vec![*r],
+            Ok(Object::Array(a)) => a.iter().filter_map(|x| x.as_reference().ok()).collect(),
+            _ => Vec::new(),
+        };
+        for r in refs {
+            if let Some(Object::Stream(s)) = kept.objects.get(&r) {
+                let fs = filters(&s.dict);
+                let lzw = fs.iter().any(|f| *f == b"LZWDecode" || *f == b"LZW");
+                if lzw {
+                    // LZW data that does not decode leaves a blank or broken
+                    // page; readers and qpdf reject it.
+                    let cap = MAX_STREAM_DECODED.min(cx.policy().limits.max_expanded_bytes);
+                    match s
+                        .decompressed_content_with_limit(usize::try_from(cap).unwrap_or(usize::MAX))
+                    {
+                        Ok(d) => cx.charge_expanded(d.len() as u64)?,
+                        Err(e) => {
+                            return Err(malformed(
+                                cx,
+                                format!(
+                                    "object {} {}: a page content stream does not decode: {e}",
+                                    r.0, r.1
+                                ),
+                            ))
+                        }
+                    }
+                }
+                if let Some(f) = fs.into_iter().find(|f| !CONTENT_FILTERS.contains(f)) {
+                    return Err(malformed(
+                        cx,
+                        format!(
+                            "object {} {}: a page content stream with the image filter /{}",
+                            r.0,
+                            r.1,
+                            String::from_utf8_lossy(f)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bounds what the kept streams decode to: image dimensions against the
+/// pixel limit, and Flate streams that could expand past the per-stream
+/// cap or the remaining total are decoded (counting only) and charged.
+/// After decryption every Flate stream must decode, else the decryption
+/// went wrong and the output would be garbage.
+fn check_streams(kept: &Kept, decrypted: bool, cx: &Context<'_>) -> Result<(), Blocked> {
+    let limits = &cx.policy().limits;
+    let total = limits.max_expanded_bytes;
+    let cap = MAX_STREAM_DECODED.min(total);
+    let mut potential: u64 = 0;
+    for (id, obj) in &kept.objects {
+        let Object::Stream(s) = obj else { continue };
+        if s.dict.get(b"Subtype").ok().and_then(|o| o.as_name().ok()) == Some(b"Image".as_slice()) {
+            let dim = |k: &[u8]| {
+                s.dict
+                    .get(k)
+                    .ok()
+                    .and_then(|o| o.as_i64().ok())
+                    .unwrap_or(0)
+            };
+            let pixels = u64::try_from(dim(b"Width"))
+                .unwrap_or(0)
+                .saturating_mul(u64::try_from(dim(b"Height")).unwrap_or(0));
+            if pixels > limits.max_image_pixels {
+                return Err(cx.block(
+                    Code::ImageBomb,
+                    format!(
+                        "object {} {}: image of {pixels} pixels, more than the limit of {}",
+                        id.0, id.1, limits.max_image_pixels
+                    ),
+                ));
+            }
+        }
+        let first = filters(&s.dict).first().copied();
+        if first != Some(b"FlateDecode".as_slice()) && first != Some(b"Fl".as_slice()) {
+            continue;
+        }
+        let most = (s.content.len() as u64).saturating_mul(DEFLATE_MAX_RATIO);
+        potential = potential.saturating_add(most);
+        if most <= cap && potential <= total && !decrypted {
+            continue;
+        }
+        cx.check_deadline()?;
+        let (n, ok) = inflated_len(&s.content, cap);
+        if decrypted && !ok && !s.content.is_empty() {
+            return Err(cx.block(
+                Code::PdfEncrypted,
+                format!(
+                    "object {} {}: a decrypted stream does not decode; the decryption failed",
+                    id.0, id.1
+                ),
+            ));
+        }
+        if n > cap {
+            return Err(cx.block(
+                Code::LimitSize,
+                format!(
+                    "object {} {}: stream decodes to more than {cap} bytes",
+                    id.0, id.1
+                ),
+            ));
+        }
+        cx.charge_expanded(n)?;
+    }
+    Ok(())
+}
+
+/// Length of the zlib-decoded `data`, counting at most `cap + 1` bytes,
+/// and whether the data decoded without error (a broken stream counts
+/// what decodes before the damage).
+fn inflated_len(data: &[u8], cap: u64) -> (u64, bool) {
+    let mut dec = flate2::read::ZlibDecoder::new(data).take(cap.saturating_add(1));
+    let mut buf = [0u8; 16 * 1024];
+    let mut n: u64 = 0;
+    loop {
+        match dec.read(&mut buf) {
+            Ok(0) => return (n, true),
+            Err(_) => return (n, false),
+            Ok(k) => n = n.saturating_add(k as u64),
+        }
+    }
+}
+
+/// A safe version string for the header.
+fn version(doc: &Document) -> String {
+    let v = doc.version.as_bytes();
+    let ok = matches!(v, [b'1', b'.', b'0'..=b'7'] | [b'2', b'.', b'0']);
+    if ok {
+        doc.version.clone()
+    } else {
+        "1.7".into()
+    }
+}
+
+/// Writes the kept objects, renumbered 1..n in the order reached, with a
+/// fresh cross-reference table and nothing after `%%EOF`.
+fn write(
+    doc: &Document,
+    kept: Kept,
+    root: ObjectId,
+    info: Option<ObjectId>,
+    cx: &Context<'_>,
+) -> Result<Vec<u8>, Blocked> {
+    let mut renum: BTreeMap<ObjectId, ObjectId> = BTreeMap::new();
+    let mut next: u32 = 0;
+    for id in &kept.order {
+        if kept.objects.contains_key(id) {
+            next = next.saturating_add(1);
+            renum.insert(*id, (next, 0));
+        }
+    }
+    let mut out = Document::with_version(version(doc));
+    out.reference_table.cross_reference_type = lopdf::xref::XrefType::CrossReferenceTable;
+    let Kept {
+        mut objects, order, ..
+    } = kept;
+    for id in order {
+        let Some(mut obj) = objects.remove(&id) else {
+            continue;
+        };
+        let Some(&new_id) = renum.get(&id) else {
+            continue;
+        };
+        remap(&mut obj, &renum);
+        if let Object::Stream(s) = &mut obj {
+            // Data of a decrypted stream is plain now; a leftover /Crypt
+            // filter would make readers decrypt it again.
+            strip_crypt_filter(&mut s.dict);
+            // The writer copies the dictionary as it is: /Length must say
+            // what is written (an indirect length object is not kept).
+            s.dict.set(
+                "Length",
+                Object::Integer(i64::try_from(s.content.len()).unwrap_or(i64::MAX)),
+            );
+        }
+        out.objects.insert(new_id, obj);
+    }
+    out.max_id = next;
+    let Some(&new_root) = renum.get(&root) else {
+        return Err(cx.block(Code::RebuildFailed, "the catalog was not kept"));
+    };
+    out.trailer.set("Root", Object::Reference(new_root));
+    if let Some(new_info) = info.and_then(|i| renum.get(&i)) {
+        out.trailer.set("Info", Object::Reference(*new_info));
+    }
+    if let Ok(Object::Array(id)) = doc.trailer.get(b"ID") {
+        if id.len() == 2 && id.iter().all(|x| matches!(x, Object::String(..))) {
+            out.trailer.set("ID", Object::Array(id.clone()));
+        }
+    }
+    let mut bytes = Vec::new();
+    out.save_to(&mut bytes)
+        .map_err(|e| cx.block(Code::RebuildFailed, format!("writing failed: {e}")))?;
+    Ok(bytes)
+}
+
+fn strip_crypt_filter(d: &mut lopdf::Dictionary) {
+    let is_crypt = |o: &Object| o.as_name().is_ok_and(|n| n == b"Crypt");
+    match d.get_mut(b"Filter") {
+        Ok(Object::Name(n)) if n == b"Crypt" => {
+            d.remove(b"Filter");
+            d.remove(b"DecodeParms");
+        }
+        Ok(Object::Array(a)) if a.iter().any(is_crypt) => {
+            if let Some(pos) = a.iter().position(is_crypt) {
+                a.remove(pos);
+                if let Ok(Object::Array(p)) = d.get_mut(b"DecodeParms") {
+                    if pos < p.len() {
+                        p.remove(pos);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Rewrites references to the new numbers; a reference to an object that
+/// was not kept becomes null. Nesting was bounded by the walk.
+fn remap(o: &mut Object, renum: &BTreeMap<ObjectId, ObjectId>) {
+    match o {
+        Object::Reference(r) => {
+            *o = match renum.get(r) {
+                Some(n) => Object::Reference(*n),
+                None => Object::Null,
+            }
+        }
+        Object::Array(a) => a.iter_mut().for_each(|x| remap(x, renum)),
+        Object::Dictionary(d) => d.iter_mut().for_each(|(_, v)| remap(v, renum)),
+        Object::Stream(s) => s.dict.iter_mut().for_each(|(_, v)| remap(v, renum)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mugai_core::config::LinkAction;
+    use mugai_core::{Dispatch, MemberOutcome, Policy};
+
+    struct NoMembers;
+    impl Dispatch for NoMembers {
+        fn dispatch(&self, _: &str, _: &[u8], cx: &mut Context<'_>) -> MemberOutcome {
+            Err(cx.block(Code::TypeUnknown, "no members here"))
+        }
+    }
+
+    /// A one-page PDF with `catalog` and `page` spliced into the catalog
+    /// and page dictionaries, and `extra` as objects 6, 7, ...
+    fn pdf(catalog: &str, page: &str, extra: &[&str]) -> Vec<u8> {
+        let content = "BT /F1 12 Tf 10 10 Td (hi) Tj ET";
+        let mut objs: Vec<String> = vec![
+            format!("<< /Type /Catalog /Pages 2 0 R {catalog} >>"),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into(),
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R {page} >>"
+            ),
+            format!(
+                "<< /Length {} >>\nstream\n{content}\nendstream",
+                content.len()
+            ),
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into(),
+        ];
+        objs.extend(extra.iter().map(|s| s.to_string()));
+        let mut out = b"%PDF-1.7\n".to_vec();
+        let mut offs = Vec::new();
+        for (i, o) in objs.iter().enumerate() {
+            offs.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        }
+        let x = out.len();
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes(),
+        );
+        for o in offs {
+            out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{x}\n%%EOF\n",
+                objs.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    fn run(policy: &Policy, input: &[u8]) -> (Result<Vec<u8>, Blocked>, Vec<Code>) {
+        let budget = mugai_core::Budget::new(&policy.limits);
+        let mut cx = Context::new(policy, &budget, &NoMembers, None);
+        let r = rebuild_pdf(input, &mut cx);
+        let codes = cx.findings().iter().map(|f| f.code).collect();
+        (r, codes)
+    }
+
+    fn reparse(out: &[u8]) -> Document {
+        Document::load_mem(out).unwrap_or_else(|e| panic!("output does not parse: {e}"))
+    }
+
+    #[test]
+    fn a_clean_file_is_rebuilt_without_findings() {
+        let (r, codes) = run(&Policy::default(), &pdf("", "", &[]));
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.is_empty(), "{codes:?}");
+        assert_eq!(reparse(&out).get_pages().len(), 1);
+        assert!(out.ends_with(b"%%EOF") || out.ends_with(b"%%EOF\n"));
+    }
+
+    #[test]
+    fn unreferenced_objects_are_not_written() {
+        let input = pdf("", "", &["<< /S /JavaScript /JS (orphan) >>", "(unused)"]);
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.is_empty(), "an orphan is not a finding: {codes:?}");
+        // Catalog, pages, page, content: the font and the extras are unused.
+        assert_eq!(reparse(&out).objects.len(), 4);
+        assert!(!out.windows(6).any(|w| w == b"orphan"));
+    }
+
+    #[test]
+    fn uri_follows_the_policy() {
+        let page = "/Annots [<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] /A << /S /URI /URI (http://x.invalid/) >> >>]";
+        let input = pdf("", page, &[]);
+        let (r, codes) = run(&Policy::default(), &input);
+        assert_eq!(codes, vec![Code::PdfUri]);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(!out.windows(10).any(|w| w == b"x.invalid/"));
+        assert!(
+            out.windows(5).any(|w| w == b"/Link"),
+            "the annotation stays"
+        );
+        let mut keep = Policy::default();
+        keep.pdf.uri = LinkAction::Keep;
+        let (r, codes) = run(&keep, &input);
+        assert!(codes.is_empty());
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(out.windows(10).any(|w| w == b"x.invalid/"));
+    }
+
+    #[test]
+    fn action_chains_and_escaped_names_are_followed() {
+        let input = pdf(
+            "/OpenAction << /S /GoTo /D [3 0 R /Fit] /Next [6 0 R 7 0 R] >>",
+            "",
+            &[
+                "<< /S /Launch /F (calc.exe) >>",
+                "<< /S /J#61vaScript /JS (x) >>",
+            ],
+        );
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        for c in [
+            Code::PdfLaunch,
+            Code::PdfJavascript,
+            Code::PdfObfuscatedName,
+        ] {
+            assert!(codes.contains(&c), "{c} missing from {codes:?}");
+        }
+        assert!(
+            !codes.contains(&Code::PdfOpenAction),
+            "a /GoTo open action stays"
+        );
+        let doc = reparse(&out);
+        let cat = doc.catalog().unwrap_or_else(|e| panic!("{e}"));
+        assert!(cat.has(b"OpenAction"));
+        assert!(!out.windows(8).any(|w| w == b"calc.exe"));
+    }
+
+    #[test]
+    fn limits_block() {
+        let mut p = Policy::default();
+        p.limits.max_objects = 3;
+        let (r, _) = run(&p, &pdf("", "", &[]));
+        assert_eq!(r.err().map(|b| b.code), Some(Code::LimitCount));
+        let mut p = Policy::default();
+        p.limits.max_nesting = 4;
+        let (r, _) = run(&p, &pdf("/X [[[[[[1]]]]]]", "", &[]));
+        assert_eq!(r.err().map(|b| b.code), Some(Code::LimitDepth));
+        let (r, _) = run(&Policy::default(), b"not a pdf at all");
+        assert_eq!(r.err().map(|b| b.code), Some(Code::PdfMalformed));
+    }
+
+    #[test]
+    fn incremental_updates_are_seen_but_linearisation_is_not_one() {
+        assert!(!has_incremental_update(
+            b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+        ));
+        assert!(has_incremental_update(
+            b"%PDF-1.4\n%%EOF\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+        ));
+        assert!(!has_incremental_update(
+            b"%PDF-1.4\n1 0 obj <</Linearized 1>> endobj\n%%EOF\nmore\n%%EOF\n"
+        ));
+        assert!(has_incremental_update(
+            b"%PDF-1.4\n1 0 obj <</Linearized 1>> endobj\n%%EOF\nmore\n%%EOF\nupdate\n%%EOF"
+        ));
+    }
+
+    #[test]
+    fn inflated_length_is_counted_and_capped() {
+        use std::io::Write;
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&vec![0u8; 100_000]).unwrap_or_default();
+        let z = e.finish().unwrap_or_default();
+        assert_eq!(inflated_len(&z, 1 << 20), (100_000, true));
+        assert_eq!(inflated_len(&z, 1000).0, 1001);
+        assert!(!inflated_len(b"not zlib", 1000).1);
+    }
+}

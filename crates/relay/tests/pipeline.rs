@@ -1,0 +1,149 @@
+//! The relay pipeline against an in-test next hop: refusals by the next
+//! hop, the reject policy for blocked mail, and the audit record.
+
+use mugai_core::config::{OnBlockedMail, RelayConfig};
+use mugai_core::Policy;
+use mugai_engine::InProcess;
+use mugai_relay::client::{deliver, DeliveryError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// What the next hop received: (sender, recipients, data) per message.
+type Inbox = Arc<Mutex<Vec<(String, Vec<String>, Vec<u8>)>>>;
+
+/// A next hop that answers `rcpt_reply` to recipients containing "refuse".
+async fn next_hop(rcpt_reply: &'static str) -> (String, Inbox) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let inbox: Inbox = Arc::default();
+    let ib = inbox.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = l.accept().await else { continue };
+            let ib = ib.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut r = BufReader::new(r);
+                w.write_all(b"220 hop\r\n").await.unwrap();
+                let (mut from, mut rcpts, mut data) = (String::new(), Vec::new(), Vec::new());
+                let mut in_data = false;
+                loop {
+                    let mut line = Vec::new();
+                    if r.read_until(b'\n', &mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if in_data {
+                        if line == b".\r\n" {
+                            in_data = false;
+                            ib.lock().unwrap().push((from.clone(), rcpts.clone(), std::mem::take(&mut data)));
+                            w.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            data.extend_from_slice(&line);
+                        }
+                        continue;
+                    }
+                    let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                    let reply = if let Some(a) = text.strip_prefix("MAIL FROM:") {
+                        from = a.trim_matches(['<', '>']).to_string();
+                        rcpts.clear();
+                        "250 ok"
+                    } else if let Some(a) = text.strip_prefix("RCPT TO:") {
+                        if a.contains("refuse") {
+                            rcpt_reply
+                        } else {
+                            rcpts.push(a.trim_matches(['<', '>']).to_string());
+                            "250 ok"
+                        }
+                    } else if text == "DATA" {
+                        in_data = true;
+                        "354 go"
+                    } else if text == "QUIT" {
+                        let _ = w.write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        "250 ok"
+                    };
+                    w.write_all(format!("{reply}\r\n").as_bytes()).await.unwrap();
+                }
+            });
+        }
+    });
+    (addr, inbox)
+}
+
+async fn relay(hop: &str, on_blocked: OnBlockedMail, audit: &std::path::Path) -> String {
+    let config = RelayConfig {
+        listen: "127.0.0.1:0".into(),
+        next_hop: hop.into(),
+        audit: Some(audit.to_path_buf()),
+        on_blocked,
+        ..RelayConfig::default()
+    };
+    let r = mugai_relay::Relay::bind(config, Policy::default(), Arc::new(InProcess)).await.unwrap();
+    let addr = r.local_addr().unwrap().to_string();
+    tokio::spawn(r.run());
+    addr
+}
+
+const MAIL: &[u8] = b"From: a@example.com\r\nTo: b@lg.example.jp\r\nSubject: hi\r\nMessage-ID: <p1@example.com>\r\n\r\n.leading dot line\r\nSee https://example.com/x\r\n";
+
+fn nested(depth: usize) -> Vec<u8> {
+    let mut m = "From: x@example.com\r\nSubject: in\r\n\r\nsecret\r\n".to_string();
+    for _ in 0..depth {
+        m = format!("From: y@example.com\r\nSubject: wrap\r\nContent-Type: message/rfc822\r\n\r\n{m}");
+    }
+    m.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivers_with_the_same_envelope_and_passes_refusals_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hop, inbox) = next_hop("550 5.1.1 no such user").await;
+    let relay = relay(&hop, OnBlockedMail::Reject, dir.path()).await;
+    let wait = Duration::from_secs(30);
+    let rcpts = vec!["one@lg.example.jp".to_string(), "two@lg.example.jp".to_string()];
+
+    let ok = deliver(&relay, "t", "s@example.com", &rcpts, MAIL, wait).await.unwrap();
+    assert_eq!(ok.code, 250);
+    {
+        let got = inbox.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, "s@example.com");
+        assert_eq!(got[0].1, rcpts);
+        let data = String::from_utf8_lossy(&got[0].2);
+        assert!(data.contains("Message-ID: <p1@example.com>\r\n"), "{data}");
+        assert!(data.contains("X-Mugai-Verdict: sanitized\r\n"));
+    }
+
+    // A recipient refused for good by the next hop: nothing is delivered
+    // to anyone, and the sending MTA hears a permanent failure.
+    let mixed = vec!["one@lg.example.jp".to_string(), "refuse@lg.example.jp".to_string()];
+    let e = deliver(&relay, "t", "s@example.com", &mixed, MAIL, wait).await.unwrap_err();
+    assert!(matches!(e, DeliveryError::Permanent(554, _)), "{e:?}");
+    assert_eq!(inbox.lock().unwrap().len(), 1);
+
+    // Blocked with on_blocked = reject: 554, nothing delivered.
+    let e = deliver(&relay, "t", "s@example.com", &rcpts, &nested(8), wait).await.unwrap_err();
+    assert!(matches!(&e, DeliveryError::Permanent(554, t) if t.contains("limit.depth")), "{e:?}");
+    assert_eq!(inbox.lock().unwrap().len(), 1);
+
+    let log = std::fs::read_to_string(dir.path().join(mugai_relay::audit::FILE_NAME)).unwrap();
+    let results: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["result"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(results, ["delivered", "rejected", "rejected"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_temporary_refusal_defers_the_whole_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hop, inbox) = next_hop("450 4.2.1 mailbox busy").await;
+    let relay = relay(&hop, OnBlockedMail::Notice, dir.path()).await;
+    let rcpts = vec!["one@lg.example.jp".to_string(), "refuse@lg.example.jp".to_string()];
+    let e = deliver(&relay, "t", "s@example.com", &rcpts, MAIL, Duration::from_secs(30)).await.unwrap_err();
+    assert!(matches!(e, DeliveryError::Temporary(ref t) if t.contains("451")), "{e:?}");
+    assert!(inbox.lock().unwrap().is_empty());
+}
