@@ -124,7 +124,8 @@ fn corpus_ext() -> Vec<Sample> {
         .lines()
         .filter_map(|l| {
             let cols: Vec<&str> = l.split('\t').collect();
-            (cols.get(4)?.starts_with("image-")).then(|| root.join(cols.get(2)?))
+            let path = cols.get(2)?;
+            cols.get(4)?.starts_with("image-").then(|| root.join(path))
         })
         .filter_map(|p| {
             let bytes = std::fs::read(&p).ok()?;
