@@ -24,11 +24,22 @@ fn messages() -> (Vec<Vec<u8>>, Vec<u8>) {
             small.push(c.bytes);
         }
     }
-    let ext = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus-ext"));
+    let ext = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus-ext"
+    ));
     for owner in std::fs::read_dir(ext).into_iter().flatten().flatten() {
-        for kind in std::fs::read_dir(owner.path()).into_iter().flatten().flatten() {
+        for kind in std::fs::read_dir(owner.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             if kind.file_name().to_string_lossy().starts_with("eml-") {
-                for f in std::fs::read_dir(kind.path()).into_iter().flatten().flatten() {
+                for f in std::fs::read_dir(kind.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
                     if let Ok(b) = std::fs::read(f.path()) {
                         small.push(b);
                     }
@@ -47,14 +58,28 @@ fn convert(c: &mut Criterion) {
     g.bench_function(format!("corpus_{}_messages", small.len()), |b| {
         b.iter(|| {
             for m in &small {
-                let o = InProcess.sanitize(&policy, Job { name: "m.eml".into(), bytes: m.clone() });
+                let o = InProcess.sanitize(
+                    &policy,
+                    Job {
+                        name: "m.eml".into(),
+                        bytes: m.clone(),
+                    },
+                );
                 std::hint::black_box(o);
             }
         })
     });
     g.throughput(Throughput::Bytes(big.len() as u64));
     g.bench_function("single_line_2mb", |b| {
-        b.iter(|| InProcess.sanitize(&policy, Job { name: "m.eml".into(), bytes: big.clone() }))
+        b.iter(|| {
+            InProcess.sanitize(
+                &policy,
+                Job {
+                    name: "m.eml".into(),
+                    bytes: big.clone(),
+                },
+            )
+        })
     });
     g.finish();
 }
@@ -62,7 +87,9 @@ fn convert(c: &mut Criterion) {
 /// A next hop that accepts everything and forgets it.
 async fn sink(listener: TcpListener) {
     loop {
-        let Ok((s, _)) = listener.accept().await else { continue };
+        let Ok((s, _)) = listener.accept().await else {
+            continue;
+        };
         tokio::spawn(async move {
             let (r, mut w) = s.into_split();
             let mut r = BufReader::new(r);
@@ -98,7 +125,10 @@ async fn sink(listener: TcpListener) {
 }
 
 fn relay(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (small, _) = messages();
     let relay_addr = rt.block_on(async {
         let hop = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -109,7 +139,9 @@ fn relay(c: &mut Criterion) {
             next_hop: hop_addr.to_string(),
             ..RelayConfig::default()
         };
-        let relay = mugai_relay::Relay::bind(config, Policy::default(), Arc::new(InProcess)).await.unwrap();
+        let relay = mugai_relay::Relay::bind(config, Policy::default(), Arc::new(InProcess))
+            .await
+            .unwrap();
         let addr = relay.local_addr().unwrap();
         tokio::spawn(relay.run());
         addr.to_string()
@@ -120,32 +152,40 @@ fn relay(c: &mut Criterion) {
     // One message at a time, and eight sessions in parallel (Postfix runs
     // several deliveries to its content filter at once).
     for parallel in [1usize, 8] {
-        g.bench_function(format!("corpus_{}_messages_x{parallel}", small.len()), |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let chunks: Vec<Vec<Vec<u8>>> = (0..parallel)
-                        .map(|i| small.iter().skip(i).step_by(parallel).cloned().collect())
-                        .collect();
-                    let mut tasks = Vec::new();
-                    for chunk in chunks {
-                        let addr = relay_addr.clone();
-                        let rcpts = rcpts.clone();
-                        tasks.push(tokio::spawn(async move {
-                            for m in chunk {
-                                let r = mugai_relay::client::deliver(
-                                    &addr, "bench", "s@example.com", &rcpts, &m, Duration::from_secs(60),
-                                )
-                                .await;
-                                assert!(r.is_ok(), "{r:?}");
-                            }
-                        }));
-                    }
-                    for t in tasks {
-                        t.await.unwrap();
-                    }
+        g.bench_function(
+            format!("corpus_{}_messages_x{parallel}", small.len()),
+            |b| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        let chunks: Vec<Vec<Vec<u8>>> = (0..parallel)
+                            .map(|i| small.iter().skip(i).step_by(parallel).cloned().collect())
+                            .collect();
+                        let mut tasks = Vec::new();
+                        for chunk in chunks {
+                            let addr = relay_addr.clone();
+                            let rcpts = rcpts.clone();
+                            tasks.push(tokio::spawn(async move {
+                                for m in chunk {
+                                    let r = mugai_relay::client::deliver(
+                                        &addr,
+                                        "bench",
+                                        "s@example.com",
+                                        &rcpts,
+                                        &m,
+                                        Duration::from_secs(60),
+                                    )
+                                    .await;
+                                    assert!(r.is_ok(), "{r:?}");
+                                }
+                            }));
+                        }
+                        for t in tasks {
+                            t.await.unwrap();
+                        }
+                    })
                 })
-            })
-        });
+            },
+        );
     }
     g.finish();
 }

@@ -13,9 +13,20 @@ fn mutated_mail_never_panics_or_hangs() {
         .filter(|c| c.bytes.len() < 64 * 1024)
         .map(|c| c.bytes)
         .collect();
-    let ext = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus-ext"));
-    for dir in ["stalwartlabs_mail-parser/eml-malformed", "mikel_mail/eml-benign", "jhillyerd_enmime/eml-malformed"] {
-        for f in std::fs::read_dir(ext.join(dir)).into_iter().flatten().flatten() {
+    let ext = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus-ext"
+    ));
+    for dir in [
+        "stalwartlabs_mail-parser/eml-malformed",
+        "mikel_mail/eml-benign",
+        "jhillyerd_enmime/eml-malformed",
+    ] {
+        for f in std::fs::read_dir(ext.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             if let Ok(b) = std::fs::read(f.path()) {
                 if b.len() < 64 * 1024 {
                     seeds.push(b);
@@ -35,7 +46,15 @@ fn mutated_mail_never_panics_or_hangs() {
         "mail smoke: {} runs, {} rebuilt, {} blocked, slowest {:?}",
         r.runs, r.rebuilt, r.blocked, r.slowest
     );
-    assert!(r.panics.is_empty(), "panics: {:?}", r.panics.iter().map(|p| &p.1).collect::<Vec<_>>());
+    assert!(
+        r.panics.is_empty(),
+        "panics: {:?}",
+        r.panics.iter().map(|p| &p.1).collect::<Vec<_>>()
+    );
     assert!(r.runs >= 20_000, "only {} runs", r.runs);
-    assert!(r.slowest < Duration::from_secs(2), "slowest {:?}", r.slowest);
+    assert!(
+        r.slowest < Duration::from_secs(2),
+        "slowest {:?}",
+        r.slowest
+    );
 }

@@ -21,7 +21,9 @@ async fn next_hop(rcpt_reply: &'static str) -> (String, Inbox) {
     let ib = inbox.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((s, _)) = l.accept().await else { continue };
+            let Ok((s, _)) = l.accept().await else {
+                continue;
+            };
             let ib = ib.clone();
             tokio::spawn(async move {
                 let (r, mut w) = s.into_split();
@@ -37,7 +39,11 @@ async fn next_hop(rcpt_reply: &'static str) -> (String, Inbox) {
                     if in_data {
                         if line == b".\r\n" {
                             in_data = false;
-                            ib.lock().unwrap().push((from.clone(), rcpts.clone(), std::mem::take(&mut data)));
+                            ib.lock().unwrap().push((
+                                from.clone(),
+                                rcpts.clone(),
+                                std::mem::take(&mut data),
+                            ));
                             w.write_all(b"250 queued\r\n").await.unwrap();
                         } else {
                             data.extend_from_slice(&line);
@@ -65,7 +71,9 @@ async fn next_hop(rcpt_reply: &'static str) -> (String, Inbox) {
                     } else {
                         "250 ok"
                     };
-                    w.write_all(format!("{reply}\r\n").as_bytes()).await.unwrap();
+                    w.write_all(format!("{reply}\r\n").as_bytes())
+                        .await
+                        .unwrap();
                 }
             });
         }
@@ -81,7 +89,9 @@ async fn relay(hop: &str, on_blocked: OnBlockedMail, audit: &std::path::Path) ->
         on_blocked,
         ..RelayConfig::default()
     };
-    let r = mugai_relay::Relay::bind(config, Policy::default(), Arc::new(InProcess)).await.unwrap();
+    let r = mugai_relay::Relay::bind(config, Policy::default(), Arc::new(InProcess))
+        .await
+        .unwrap();
     let addr = r.local_addr().unwrap().to_string();
     tokio::spawn(r.run());
     addr
@@ -92,7 +102,9 @@ const MAIL: &[u8] = b"From: a@example.com\r\nTo: b@lg.example.jp\r\nSubject: hi\
 fn nested(depth: usize) -> Vec<u8> {
     let mut m = "From: x@example.com\r\nSubject: in\r\n\r\nsecret\r\n".to_string();
     for _ in 0..depth {
-        m = format!("From: y@example.com\r\nSubject: wrap\r\nContent-Type: message/rfc822\r\n\r\n{m}");
+        m = format!(
+            "From: y@example.com\r\nSubject: wrap\r\nContent-Type: message/rfc822\r\n\r\n{m}"
+        );
     }
     m.into_bytes()
 }
@@ -103,9 +115,14 @@ async fn delivers_with_the_same_envelope_and_passes_refusals_back() {
     let (hop, inbox) = next_hop("550 5.1.1 no such user").await;
     let relay = relay(&hop, OnBlockedMail::Reject, dir.path()).await;
     let wait = Duration::from_secs(30);
-    let rcpts = vec!["one@lg.example.jp".to_string(), "two@lg.example.jp".to_string()];
+    let rcpts = vec![
+        "one@lg.example.jp".to_string(),
+        "two@lg.example.jp".to_string(),
+    ];
 
-    let ok = deliver(&relay, "t", "s@example.com", &rcpts, MAIL, wait).await.unwrap();
+    let ok = deliver(&relay, "t", "s@example.com", &rcpts, MAIL, wait)
+        .await
+        .unwrap();
     assert_eq!(ok.code, 250);
     {
         let got = inbox.lock().unwrap();
@@ -119,20 +136,35 @@ async fn delivers_with_the_same_envelope_and_passes_refusals_back() {
 
     // A recipient refused for good by the next hop: nothing is delivered
     // to anyone, and the sending MTA hears a permanent failure.
-    let mixed = vec!["one@lg.example.jp".to_string(), "refuse@lg.example.jp".to_string()];
-    let e = deliver(&relay, "t", "s@example.com", &mixed, MAIL, wait).await.unwrap_err();
+    let mixed = vec![
+        "one@lg.example.jp".to_string(),
+        "refuse@lg.example.jp".to_string(),
+    ];
+    let e = deliver(&relay, "t", "s@example.com", &mixed, MAIL, wait)
+        .await
+        .unwrap_err();
     assert!(matches!(e, DeliveryError::Permanent(554, _)), "{e:?}");
     assert_eq!(inbox.lock().unwrap().len(), 1);
 
     // Blocked with on_blocked = reject: 554, nothing delivered.
-    let e = deliver(&relay, "t", "s@example.com", &rcpts, &nested(8), wait).await.unwrap_err();
-    assert!(matches!(&e, DeliveryError::Permanent(554, t) if t.contains("limit.depth")), "{e:?}");
+    let e = deliver(&relay, "t", "s@example.com", &rcpts, &nested(8), wait)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, DeliveryError::Permanent(554, t) if t.contains("limit.depth")),
+        "{e:?}"
+    );
     assert_eq!(inbox.lock().unwrap().len(), 1);
 
     let log = std::fs::read_to_string(dir.path().join(mugai_relay::audit::FILE_NAME)).unwrap();
     let results: Vec<String> = log
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["result"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["result"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(results, ["delivered", "rejected", "rejected"]);
 }
@@ -142,8 +174,23 @@ async fn a_temporary_refusal_defers_the_whole_message() {
     let dir = tempfile::tempdir().unwrap();
     let (hop, inbox) = next_hop("450 4.2.1 mailbox busy").await;
     let relay = relay(&hop, OnBlockedMail::Notice, dir.path()).await;
-    let rcpts = vec!["one@lg.example.jp".to_string(), "refuse@lg.example.jp".to_string()];
-    let e = deliver(&relay, "t", "s@example.com", &rcpts, MAIL, Duration::from_secs(30)).await.unwrap_err();
-    assert!(matches!(e, DeliveryError::Temporary(ref t) if t.contains("451")), "{e:?}");
+    let rcpts = vec![
+        "one@lg.example.jp".to_string(),
+        "refuse@lg.example.jp".to_string(),
+    ];
+    let e = deliver(
+        &relay,
+        "t",
+        "s@example.com",
+        &rcpts,
+        MAIL,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, DeliveryError::Temporary(ref t) if t.contains("451")),
+        "{e:?}"
+    );
     assert!(inbox.lock().unwrap().is_empty());
 }
