@@ -411,7 +411,9 @@ impl Session<'_> {
             at_line_start = chunk.ends_with(b"\n");
             let mut bytes = &chunk[..];
             if line_start {
-                if bytes == b".\r\n" || bytes == b".\n" {
+                // Only CRLF.CRLF ends the data: a bare-LF end is how SMTP
+                // smuggling slips a second message past the first reader.
+                if bytes == b".\r\n" {
                     break;
                 }
                 if bytes.first() == Some(&b'.') {
