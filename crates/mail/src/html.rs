@@ -125,8 +125,8 @@ impl Converter<'_> {
     /// At a `<`: a comment, declaration, tag, or a literal `<`.
     fn markup(&mut self) {
         let rest = &self.src[self.pos..];
-        if rest.starts_with("<!--") {
-            self.pos += rest[4..].find("-->").map_or(rest.len(), |i| 4 + i + 3);
+        if let Some(body) = rest.strip_prefix("<!--") {
+            self.pos += body.find("-->").map_or(rest.len(), |i| 4 + i + 3);
             return;
         }
         let b = rest.as_bytes();
@@ -255,23 +255,19 @@ impl Converter<'_> {
                 self.stats.forms += 1;
                 self.out.newline();
             }
-            ("input" | "button", false) => {
-                // Form controls carry no text a reader needs; a button's
-                // label is kept as plain text below.
-                if name == "input" {
-                    if let Some(v) = t.attr("value").filter(|v| !v.trim().is_empty()) {
-                        if matches!(t.attr("type"), Some("submit" | "button")) {
-                            let v = format!("[{}]", v.trim());
-                            self.out.text(&v);
-                        }
+            ("input", false) => {
+                // Form controls carry no text a reader needs, except the
+                // label of a submit button.
+                if let Some(v) = t.attr("value").filter(|v| !v.trim().is_empty()) {
+                    if matches!(t.attr("type"), Some("submit" | "button")) {
+                        let v = format!("[{}]", v.trim());
+                        self.out.text(&v);
                     }
                 }
             }
-            ("a", false) => {
-                if self.links.len() < MAX_OPEN_LINKS {
-                    let target = t.attr("href").and_then(link_target);
-                    self.links.push((target, self.out.len()));
-                }
+            ("a", false) if self.links.len() < MAX_OPEN_LINKS => {
+                let target = t.attr("href").and_then(link_target);
+                self.links.push((target, self.out.len()));
             }
             ("a", true) => {
                 if let Some((Some(target), start)) = self.links.pop() {
@@ -345,8 +341,8 @@ impl Converter<'_> {
             };
             self.pos += i;
             let rest = &self.src[self.pos..];
-            if rest.starts_with("<!--") {
-                self.pos += rest[4..].find("-->").map_or(rest.len(), |j| 4 + j + 3);
+            if let Some(body) = rest.strip_prefix("<!--") {
+                self.pos += body.find("-->").map_or(rest.len(), |j| 4 + j + 3);
                 continue;
             }
             let b = rest.as_bytes();

@@ -137,6 +137,7 @@ pub async fn deliver(
         .await
         .map_err(|_| DeliveryError::Temporary(format!("connecting to {hop} timed out")))?
         .map_err(|e| DeliveryError::Temporary(format!("cannot connect to {hop}: {e}")))?;
+    let _ = stream.set_nodelay(true);
     let (r, w) = stream.into_split();
     let mut c = Conn {
         r: BufReader::new(r),

@@ -170,6 +170,7 @@ enum Line {
 }
 
 async fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
+    let _ = stream.set_nodelay(true);
     let (r, w) = stream.into_split();
     let mut s = Session {
         shared,
@@ -245,8 +246,9 @@ async fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> io::Re
 
 impl Session<'_> {
     async fn reply(&mut self, line: &str) -> io::Result<()> {
-        self.w.write_all(line.as_bytes()).await?;
-        self.w.write_all(b"\r\n").await?;
+        // One write per reply: two small segments would meet Nagle's
+        // algorithm and the peer's delayed ACK (a 40 ms stall per reply).
+        self.w.write_all(format!("{line}\r\n").as_bytes()).await?;
         self.w.flush().await
     }
 
@@ -409,7 +411,9 @@ impl Session<'_> {
             at_line_start = chunk.ends_with(b"\n");
             let mut bytes = &chunk[..];
             if line_start {
-                if bytes == b".\r\n" || bytes == b".\n" {
+                // Only CRLF.CRLF ends the data: a bare-LF end is how SMTP
+                // smuggling slips a second message past the first reader.
+                if bytes == b".\r\n" {
                     break;
                 }
                 if bytes.first() == Some(&b'.') {
