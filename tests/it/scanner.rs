@@ -21,7 +21,7 @@ pub fn eicar() -> Vec<u8> {
 /// A pattern only the test database knows.
 pub const TEST_PATTERN: &[u8] = b"MUGAI-AV-TEST-PATTERN-7f3a9c";
 /// Stream limit of the test clamd.
-pub const STREAM_MAX: usize = 1 << 20;
+pub const STREAM_MAX: usize = 4 << 20;
 
 /// A clamd running for one test, stopped on drop.
 pub struct TestClamd {
