@@ -46,7 +46,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed.max(1))
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -58,7 +58,7 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            (self.next() % n as u64) as usize
+            (self.next_u64() % n as u64) as usize
         }
     }
 }
@@ -70,7 +70,7 @@ pub fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
     let rounds = 1 + rng.below(4);
     for _ in 0..rounds {
         if v.is_empty() {
-            v.push(rng.next() as u8);
+            v.push(rng.next_u64() as u8);
             continue;
         }
         let at = rng.below(v.len());
@@ -96,7 +96,7 @@ pub fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
             _ => {
                 let n = 1 + rng.below(8.min(v.len() - at));
                 for b in &mut v[at..at + n] {
-                    *b = rng.next() as u8;
+                    *b = rng.next_u64() as u8;
                 }
             }
         }
@@ -123,7 +123,7 @@ pub fn smoke(
     // Keep each run small so that many fit in the budget.
     policy.limits.max_expanded_bytes = 64 << 20;
     policy.limits.max_image_pixels = 16_000_000;
-    let mut rng = Rng::new(0x6d75_6761_69 ^ ty.name().len() as u64);
+    let mut rng = Rng::new(0x006d_7567_6169 ^ ty.name().len() as u64);
     let started = Instant::now();
     let prev_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));

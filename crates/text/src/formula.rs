@@ -82,7 +82,7 @@ fn starts_formula(cell: &str, sep: char) -> bool {
 
 fn cell_text(cell: &str, sep: char) -> &str {
     let end = cell
-        .find(|c: char| c == sep || matches!(c, '\n' | '\r' | '"'))
+        .find([sep, '\n', '\r', '"'])
         .unwrap_or(cell.len());
     &cell[..end]
 }
