@@ -111,7 +111,10 @@ pub fn write(dir: &Path, cases: &[Case]) -> std::io::Result<()> {
         }
         std::fs::write(&p, &c.bytes)?;
         if manifest.insert(c.path.clone(), c.expect.clone()).is_some() {
-            return Err(std::io::Error::other(format!("duplicate case path {}", c.path)));
+            return Err(std::io::Error::other(format!(
+                "duplicate case path {}",
+                c.path
+            )));
         }
     }
     let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;

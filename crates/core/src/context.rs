@@ -104,7 +104,9 @@ impl<'a> Context<'a> {
     }
 
     pub fn charge_expanded(&self, n: u64) -> Result<(), Blocked> {
-        self.budget.charge_expanded(n).map_err(|b| self.requalify(b))
+        self.budget
+            .charge_expanded(n)
+            .map_err(|b| self.requalify(b))
     }
 
     pub fn charge_entries(&self, n: u64) -> Result<(), Blocked> {

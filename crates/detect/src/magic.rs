@@ -209,18 +209,39 @@ pub fn classify_ooxml_content_types(ct: &[u8]) -> FileType {
     use FileType::*;
     let s = String::from_utf8_lossy(ct).to_ascii_lowercase();
     let table: &[(&str, FileType)] = &[
-        ("application/vnd.ms-word.document.macroenabled.main+xml", Docm),
-        ("application/vnd.ms-word.template.macroenabledtemplate.main+xml", Dotm),
+        (
+            "application/vnd.ms-word.document.macroenabled.main+xml",
+            Docm,
+        ),
+        (
+            "application/vnd.ms-word.template.macroenabledtemplate.main+xml",
+            Dotm,
+        ),
         ("wordprocessingml.template.main+xml", Dotx),
         ("wordprocessingml.document.main+xml", Docx),
         ("application/vnd.ms-excel.sheet.macroenabled.main+xml", Xlsm),
-        ("application/vnd.ms-excel.template.macroenabled.main+xml", Xltm),
+        (
+            "application/vnd.ms-excel.template.macroenabled.main+xml",
+            Xltm,
+        ),
         ("spreadsheetml.template.main+xml", Xltx),
         ("spreadsheetml.sheet.main+xml", Xlsx),
-        ("application/vnd.ms-excel.sheet.binary.macroenabled.main", OoxmlOther),
-        ("application/vnd.ms-powerpoint.slideshow.macroenabled.main+xml", Ppsm),
-        ("application/vnd.ms-powerpoint.template.macroenabled.main+xml", Potm),
-        ("application/vnd.ms-powerpoint.presentation.macroenabled.main+xml", Pptm),
+        (
+            "application/vnd.ms-excel.sheet.binary.macroenabled.main",
+            OoxmlOther,
+        ),
+        (
+            "application/vnd.ms-powerpoint.slideshow.macroenabled.main+xml",
+            Ppsm,
+        ),
+        (
+            "application/vnd.ms-powerpoint.template.macroenabled.main+xml",
+            Potm,
+        ),
+        (
+            "application/vnd.ms-powerpoint.presentation.macroenabled.main+xml",
+            Pptm,
+        ),
         ("presentationml.slideshow.main+xml", Ppsx),
         ("presentationml.template.main+xml", Potx),
         ("presentationml.presentation.main+xml", Pptx),
@@ -268,7 +289,10 @@ fn classify_cfb(b: &[u8]) -> FileType {
         return Ichitaro;
     }
     // MSI streams have names encoded into the private-use area.
-    if names.iter().any(|n| n.chars().any(|c| ('\u{3800}'..='\u{48FF}').contains(&c))) {
+    if names
+        .iter()
+        .any(|n| n.chars().any(|c| ('\u{3800}'..='\u{48FF}').contains(&c)))
+    {
         return Msi;
     }
     OleOther
@@ -295,11 +319,15 @@ fn detect_markup_or_mail(b: &[u8]) -> Option<FileType> {
         {
             return Some(FileType::Html);
         }
-        if lower.contains("<hta:application") || lower.starts_with("<job") || lower.starts_with("<package") {
+        if lower.contains("<hta:application")
+            || lower.starts_with("<job")
+            || lower.starts_with("<package")
+        {
             return Some(FileType::Script);
         }
         if lower.starts_with("<?xml") {
-            if lower.contains("<job") || lower.contains("<package") || lower.contains("<scriptlet") {
+            if lower.contains("<job") || lower.contains("<package") || lower.contains("<scriptlet")
+            {
                 return Some(FileType::Script);
             }
             return Some(FileType::Xml);
@@ -312,14 +340,39 @@ fn detect_markup_or_mail(b: &[u8]) -> Option<FileType> {
 /// that only mail has, before the first blank line.
 fn looks_like_mail(s: &str) -> bool {
     const MAIL_HEADERS: &[&str] = &[
-        "from", "to", "subject", "date", "received", "return-path", "message-id",
-        "mime-version", "delivered-to", "x-mailer", "reply-to", "cc", "content-type",
-        "dkim-signature", "arc-seal", "authentication-results", "x-original-to",
-        "x-mozilla-status", "thread-topic", "sender", "in-reply-to", "references",
+        "from",
+        "to",
+        "subject",
+        "date",
+        "received",
+        "return-path",
+        "message-id",
+        "mime-version",
+        "delivered-to",
+        "x-mailer",
+        "reply-to",
+        "cc",
+        "content-type",
+        "dkim-signature",
+        "arc-seal",
+        "authentication-results",
+        "x-original-to",
+        "x-mozilla-status",
+        "thread-topic",
+        "sender",
+        "in-reply-to",
+        "references",
     ];
     const STRONG: &[&str] = &[
-        "from", "received", "return-path", "message-id", "mime-version", "delivered-to",
-        "subject", "dkim-signature", "x-original-to",
+        "from",
+        "received",
+        "return-path",
+        "message-id",
+        "mime-version",
+        "delivered-to",
+        "subject",
+        "dkim-signature",
+        "x-original-to",
     ];
     let mut lines = s.lines();
     let mut fields = 0;
@@ -360,7 +413,8 @@ pub fn polyglot(bytes: &[u8], t: FileType) -> Option<String> {
         return None;
     }
     let tail_start = bytes.len().saturating_sub(65_557);
-    if find(&bytes[tail_start..], b"PK\x05\x06").is_some() && find(&bytes[1..], b"PK\x03\x04").is_some()
+    if find(&bytes[tail_start..], b"PK\x05\x06").is_some()
+        && find(&bytes[1..], b"PK\x03\x04").is_some()
     {
         return Some("a ZIP archive is appended".into());
     }

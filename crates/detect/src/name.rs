@@ -23,12 +23,13 @@ fn is_bidi(c: char) -> bool {
 
 fn is_reserved_device(stem: &str) -> bool {
     let s = stem.trim_end_matches([' ', '.']).to_ascii_uppercase();
-    matches!(s.as_str(), "CON" | "PRN" | "AUX" | "NUL" | "CLOCK$" | "CONIN$" | "CONOUT$")
-        || ((s.starts_with("COM") || s.starts_with("LPT"))
-            && s.len() == 4
-            && matches!(s.as_bytes()[3], b'0'..=b'9' | 0xB9 | 0xB2 | 0xB3))
-        || ((s.starts_with("COM") || s.starts_with("LPT"))
-            && matches!(&s[3..], "¹" | "²" | "³"))
+    matches!(
+        s.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CLOCK$" | "CONIN$" | "CONOUT$"
+    ) || ((s.starts_with("COM") || s.starts_with("LPT"))
+        && s.len() == 4
+        && matches!(s.as_bytes()[3], b'0'..=b'9' | 0xB9 | 0xB2 | 0xB3))
+        || ((s.starts_with("COM") || s.starts_with("LPT")) && matches!(&s[3..], "¹" | "²" | "³"))
 }
 
 /// Checks one file name (the last path component as received) and gives a
@@ -43,11 +44,16 @@ pub fn check(name: &str) -> NameCheck {
         findings.push(Finding::new(
             Code::NameBidi,
             Action::Neutralised,
-            format!("bidi control characters removed from the name (now `{}`)", printable(&s)),
+            format!(
+                "bidi control characters removed from the name (now `{}`)",
+                printable(&s)
+            ),
         ));
     }
     // Zero-width and other invisible format characters hide extensions too.
-    if s.chars().any(|c| matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')) {
+    if s.chars()
+        .any(|c| matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}'))
+    {
         s = s
             .chars()
             .filter(|c| !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}'))
@@ -61,12 +67,18 @@ pub fn check(name: &str) -> NameCheck {
 
     // NTFS alternate data streams: `a.txt:evil.exe`.
     if s.contains(':') {
-        let stream_part = s.split_once(':').map(|(_, b)| b.to_string()).unwrap_or_default();
+        let stream_part = s
+            .split_once(':')
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
         s = s.replace(':', "_");
         findings.push(Finding::new(
             Code::NameDoubleExt,
             Action::Neutralised,
-            format!("NTFS stream name `:{}` neutralised", printable(&stream_part)),
+            format!(
+                "NTFS stream name `:{}` neutralised",
+                printable(&stream_part)
+            ),
         ));
     }
 
@@ -77,7 +89,10 @@ pub fn check(name: &str) -> NameCheck {
     }
     if s.chars().any(|c| c.is_control()) {
         unsafe_what.push("control characters");
-        s = s.chars().map(|c| if c.is_control() { '_' } else { c }).collect();
+        s = s
+            .chars()
+            .map(|c| if c.is_control() { '_' } else { c })
+            .collect();
     }
     if s.contains(['<', '>', '"', '|', '?', '*']) {
         unsafe_what.push("reserved characters");
@@ -119,7 +134,11 @@ pub fn check(name: &str) -> NameCheck {
         findings.push(Finding::new(
             Code::NameUnsafe,
             Action::Neutralised,
-            format!("name had {}; renamed to `{}`", unsafe_what.join(", "), printable(&s)),
+            format!(
+                "name had {}; renamed to `{}`",
+                unsafe_what.join(", "),
+                printable(&s)
+            ),
         ));
     }
 
@@ -128,7 +147,8 @@ pub fn check(name: &str) -> NameCheck {
         if is_executable_extension(&ext) {
             let before = &s[..s.len() - ext.len() - 1];
             let inner = extension_of(before.trim_end());
-            if inner.as_deref().is_some_and(|e| claimed_types(e).is_some()) || before.ends_with("  ")
+            if inner.as_deref().is_some_and(|e| claimed_types(e).is_some())
+                || before.ends_with("  ")
             {
                 block = Some(Blocked::new(
                     Code::NameDoubleExt,
@@ -216,8 +236,14 @@ mod tests {
 
     #[test]
     fn double_extension_blocks() {
-        assert_eq!(check("invoice.pdf.exe").block.unwrap().code, Code::NameDoubleExt);
-        assert_eq!(check("photo.jpg        .scr").block.unwrap().code, Code::NameDoubleExt);
+        assert_eq!(
+            check("invoice.pdf.exe").block.unwrap().code,
+            Code::NameDoubleExt
+        );
+        assert_eq!(
+            check("photo.jpg        .scr").block.unwrap().code,
+            Code::NameDoubleExt
+        );
         assert!(check("report.2024.pdf").block.is_none());
     }
 

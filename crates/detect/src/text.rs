@@ -95,7 +95,7 @@ fn few_controls(bytes: &[u8]) -> bool {
         .iter()
         .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B) || b == 0x7F)
         .count();
-    controls * 1000 <= bytes.len() * MAX_CONTROL_PER_MILLE
+    controls <= 2 || controls * 1000 <= bytes.len() * MAX_CONTROL_PER_MILLE
 }
 
 fn is_iso_2022_jp(bytes: &[u8]) -> bool {
@@ -104,10 +104,9 @@ fn is_iso_2022_jp(bytes: &[u8]) -> bool {
 }
 
 fn decodes_cleanly(bytes: &[u8], enc: &'static Encoding) -> bool {
-    let (_, errors) = enc.decode_without_bom_handling_and_without_replacement(bytes).map_or(
-        ((), true),
-        |_| ((), false),
-    );
+    let (_, errors) = enc
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .map_or(((), true), |_| ((), false));
     !errors
 }
 
@@ -122,12 +121,19 @@ fn plausible_after_decode(bytes: &[u8], enc: &'static Encoding) -> bool {
 
 /// EUC-JP text is mostly pairs of bytes in 0xA1..=0xFE.
 fn euc_score(bytes: &[u8]) -> usize {
-    bytes.windows(2).filter(|w| (0xA1..=0xFE).contains(&w[0]) && (0xA1..=0xFE).contains(&w[1])).count()
+    bytes
+        .windows(2)
+        .filter(|w| (0xA1..=0xFE).contains(&w[0]) && (0xA1..=0xFE).contains(&w[1]))
+        .count()
 }
 
 /// Shift_JIS lead bytes 0x81..=0x9F never occur in EUC-JP.
 fn sjis_score(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| (0x81..=0x9F).contains(&b)).count() * 2
+    bytes
+        .iter()
+        .filter(|&&b| (0x81..=0x9F).contains(&b))
+        .count()
+        * 2
 }
 
 #[cfg(test)]

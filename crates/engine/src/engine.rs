@@ -101,7 +101,8 @@ impl Dispatch for Engine {
         cx.check_deadline()?;
         let policy = cx.policy();
         let detected = true_type(bytes, name);
-        let (ty, extra) = classify(policy, name, detected).map_err(|b| cx.block(b.code, b.detail))?;
+        let (ty, extra) =
+            classify(policy, name, detected).map_err(|b| cx.block(b.code, b.detail))?;
         for f in extra {
             cx.record(f.code, f.action, f.detail);
         }
@@ -109,7 +110,10 @@ impl Dispatch for Engine {
         let rebuilt = rebuild_by_type(ty, bytes, cx)?;
         check_output(&rebuilt).map_err(|b| cx.block(b.code, b.detail))?;
         if let Some(what) = mugai_detect::polyglot(bytes, ty) {
-            cx.removed(Code::TypePolyglot, format!("{what}; the rebuild keeps only the {ty}"));
+            cx.removed(
+                Code::TypePolyglot,
+                format!("{what}; the rebuild keeps only the {ty}"),
+            );
         }
         Ok(rebuilt)
     }
@@ -181,7 +185,10 @@ fn classify(policy: &Policy, name: &str, t: FileType) -> Result<(FileType, Vec<F
                 format!("OLE2 file of type {} is not allowed", t.name()),
             ),
             FileType::Html => Blocked::new(Code::TypeUnknown, "HTML is not allowed"),
-            _ => Blocked::new(Code::TypeUnknown, format!("type {} is not allowed", t.name())),
+            _ => Blocked::new(
+                Code::TypeUnknown,
+                format!("type {} is not allowed", t.name()),
+            ),
         });
     }
     Ok((t, findings))
@@ -221,7 +228,11 @@ fn guarded_rebuild(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<R
 
 /// The one `match` from type to rebuilder, without the panic guard (for
 /// fuzzing; everything else goes through `guarded_rebuild`).
-pub(crate) fn rebuild_unguarded(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
+pub(crate) fn rebuild_unguarded(
+    ty: FileType,
+    bytes: &[u8],
+    cx: &mut Context<'_>,
+) -> Result<Rebuilt, Blocked> {
     rebuild_by_type(ty, bytes, cx)
 }
 
@@ -303,10 +314,22 @@ mod tests {
 
     #[test]
     fn output_names_follow_the_output_type() {
-        assert_eq!(output_name("a.docm", FileType::Docm, FileType::Docx), "a.docx");
-        assert_eq!(output_name("a.docx", FileType::Docm, FileType::Docx), "a.docx");
-        assert_eq!(output_name("a.txt", FileType::Text, FileType::Text), "a.txt");
-        assert_eq!(output_name("README", FileType::Text, FileType::Text), "README");
+        assert_eq!(
+            output_name("a.docm", FileType::Docm, FileType::Docx),
+            "a.docx"
+        );
+        assert_eq!(
+            output_name("a.docx", FileType::Docm, FileType::Docx),
+            "a.docx"
+        );
+        assert_eq!(
+            output_name("a.txt", FileType::Text, FileType::Text),
+            "a.txt"
+        );
+        assert_eq!(
+            output_name("README", FileType::Text, FileType::Text),
+            "README"
+        );
         assert_eq!(output_name("a.jpg", FileType::Png, FileType::Png), "a.png");
     }
 
@@ -324,7 +347,11 @@ mod tests {
         assert_eq!(o.reason.unwrap().code, Code::TypeExecutable);
         let o = Engine.sanitize(&p, None, &job("a.7z", b"7z\xBC\xAF\x27\x1C\0\x04"));
         assert_eq!(o.reason.unwrap().code, Code::ArchiveUnsupported);
-        let o = Engine.sanitize(&p, None, &job("a.bin", &[0, 1, 2, 3, 0, 0, 0, 0, 200, 201, 0, 0]));
+        let o = Engine.sanitize(
+            &p,
+            None,
+            &job("a.bin", &[0, 1, 2, 3, 0, 0, 0, 0, 200, 201, 0, 0]),
+        );
         assert_eq!(o.reason.unwrap().code, Code::TypeUnknown);
         assert!(o.output.is_none());
     }

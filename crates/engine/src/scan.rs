@@ -12,7 +12,12 @@ pub enum Stage {
 
 /// Scans `bytes` if the policy asks for this stage; a hit, or a failure
 /// under a fail-closed policy, blocks.
-pub fn check(policy: &Policy, cx: &mut Context<'_>, stage: Stage, bytes: &[u8]) -> Result<(), Blocked> {
+pub fn check(
+    policy: &Policy,
+    cx: &mut Context<'_>,
+    stage: Stage,
+    bytes: &[u8],
+) -> Result<(), Blocked> {
     let Some(scanner) = cx.scanner() else {
         return Ok(());
     };
@@ -31,15 +36,22 @@ pub fn check(policy: &Policy, cx: &mut Context<'_>, stage: Stage, bytes: &[u8]) 
     };
     match scanner.scan(bytes) {
         ScanResult::Clean => Ok(()),
-        ScanResult::Detected(sig) => Err(cx.block(Code::AvDetected, format!("{sig} in the {what}"))),
+        ScanResult::Detected(sig) => {
+            Err(cx.block(Code::AvDetected, format!("{sig} in the {what}")))
+        }
         ScanResult::Unavailable(why) => match policy.av.on_unavailable {
-            OnAvFailure::Block => Err(cx.block(Code::AvUnavailable, format!("scanner unavailable: {why}"))),
+            OnAvFailure::Block => {
+                Err(cx.block(Code::AvUnavailable, format!("scanner unavailable: {why}")))
+            }
             OnAvFailure::Allow => Ok(()),
         },
         ScanResult::TooLarge => match policy.av.on_too_large {
             OnAvFailure::Block => Err(cx.block(
                 Code::AvTooLarge,
-                format!("the {what} ({} bytes) is over the scanner's stream limit", bytes.len()),
+                format!(
+                    "the {what} ({} bytes) is over the scanner's stream limit",
+                    bytes.len()
+                ),
             )),
             OnAvFailure::Allow => Ok(()),
         },

@@ -1,24 +1,12 @@
-//! Text rebuilder: re-encodes text, drops control characters, guards CSV formulas.
+//! Text rebuilder: plain text, CSV and TSV.
 //!
-//! Main type: [`TextRebuilder`], the [`mugai_core::Rebuilder`] for this family.
+//! [`TextRebuilder`] decodes the input (UTF-8, Shift_JIS/CP932, EUC-JP,
+//! ISO-2022-JP, UTF-16 with BOM), drops NUL and control characters other
+//! than tab, CR and LF, neutralises CSV/TSV cells that a spreadsheet would
+//! run as formulas (see [`formula`]), and writes the text back in its
+//! original encoding (or UTF-8, by policy).
 
-use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
+pub mod formula;
+mod rebuild;
 
-/// The rebuilder for this format family.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TextRebuilder;
-
-impl Rebuilder for TextRebuilder {
-    fn rebuild(
-        &self,
-        _input: &[u8],
-        file_type: FileType,
-        _cx: &mut Context<'_>,
-    ) -> Result<Rebuilt, Blocked> {
-        // Not implemented yet: fail closed.
-        Err(Blocked::new(
-            Code::TypeUnknown,
-            format!("no rebuilder for {file_type} yet"),
-        ))
-    }
-}
+pub use rebuild::TextRebuilder;

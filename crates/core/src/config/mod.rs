@@ -12,9 +12,9 @@ mod relay;
 
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticePlacement};
 pub use policy::{
-    ArchivePolicy, AvPolicy, AvScan, BlockedMember, ImagePolicy, LinkAction, Limits, MailAttachments,
-    MailCharset, MailPolicy, MismatchAction, OfficePolicy, OnAvFailure, PdfPolicy, Policy,
-    TextEncoding, TextPolicy, TypesPolicy,
+    ArchivePolicy, AvPolicy, AvScan, BlockedMember, ImagePolicy, Limits, LinkAction,
+    MailAttachments, MailCharset, MailPolicy, MismatchAction, OfficePolicy, OnAvFailure, PdfPolicy,
+    Policy, TextEncoding, TextPolicy, TypesPolicy,
 };
 pub use relay::RelayConfig;
 
@@ -48,7 +48,12 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: invalid configuration: {}", self.source, self.errors.join("; "))
+        write!(
+            f,
+            "{}: invalid configuration: {}",
+            self.source,
+            self.errors.join("; ")
+        )
     }
 }
 
@@ -79,8 +84,8 @@ impl Config {
             source: source.to_string(),
             errors,
         };
-        let table: toml::Table = toml::from_str(text)
-            .map_err(|e| fail(vec![one_line(&e.to_string())]))?;
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| fail(vec![one_line(&e.to_string())]))?;
         let mut errors = Vec::new();
         let mut config = Config::default();
         for (section, value) in &table {

@@ -39,10 +39,16 @@ impl RelayConfig {
     pub fn validate(&self) -> Vec<String> {
         let mut e = Vec::new();
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
-            e.push(format!("`relay.listen`: `{}` is not HOST:PORT", self.listen));
+            e.push(format!(
+                "`relay.listen`: `{}` is not HOST:PORT",
+                self.listen
+            ));
         }
         if self.next_hop.rsplit_once(':').is_none() {
-            e.push(format!("`relay.next_hop`: `{}` is not HOST:PORT", self.next_hop));
+            e.push(format!(
+                "`relay.next_hop`: `{}` is not HOST:PORT",
+                self.next_hop
+            ));
         }
         if self.max_message_bytes == 0 {
             e.push("`relay.max_message_bytes`: must be greater than 0".into());

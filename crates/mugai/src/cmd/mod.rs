@@ -1,0 +1,9 @@
+//! One module per subcommand.
+
+pub mod audit;
+pub mod check_config;
+pub mod common;
+pub mod daemon;
+pub mod relay;
+pub mod sanitize;
+pub mod worker;
