@@ -28,7 +28,8 @@ pub fn now() -> OffsetDateTime {
 
 /// RFC 3339 with offset, e.g. `2026-11-22T10:00:00.123+09:00`.
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.unix_timestamp().to_string())
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 /// `YYYY-MM-DD` of a time.

@@ -79,7 +79,10 @@ impl AuditLog {
                     )
                 })?;
                 let (chain, _) = record::parse(&line).ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidData, format!("{}: last record unreadable", path.display()))
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}: last record unreadable", path.display()),
+                    )
                 })?;
                 seq = chain.seq;
                 prev = hash;
@@ -120,7 +123,8 @@ impl AuditLog {
             self.date = today;
         }
         let seq = self.seq + 1;
-        let (mut line, hash) = record::encode(seq, &self.prev, &record).map_err(io::Error::other)?;
+        let (mut line, hash) =
+            record::encode(seq, &self.prev, &record).map_err(io::Error::other)?;
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
         self.file.sync_data()?;
@@ -142,7 +146,10 @@ impl AuditLog {
     /// file (used after a crash to avoid writing a job's record twice).
     pub fn contains_id(&self, id: &str) -> io::Result<bool> {
         let files = files_in(&self.dir)?;
-        let needle = format!("\"id\":{}", serde_json::to_string(id).map_err(io::Error::other)?);
+        let needle = format!(
+            "\"id\":{}",
+            serde_json::to_string(id).map_err(io::Error::other)?
+        );
         for path in files.iter().rev().take(2) {
             let mut f = File::open(path)?;
             f.seek(SeekFrom::Start(0))?;

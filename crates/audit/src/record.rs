@@ -57,7 +57,11 @@ pub(crate) struct ChainFields {
 const HASH_SUFFIX_LEN: usize = 9 + 64 + 2;
 
 /// Builds the line (without newline) for `record`; returns it and its hash.
-pub(crate) fn encode(seq: u64, prev: &str, record: &Record) -> Result<(String, String), serde_json::Error> {
+pub(crate) fn encode(
+    seq: u64,
+    prev: &str,
+    record: &Record,
+) -> Result<(String, String), serde_json::Error> {
     let body = serde_json::to_string(&Chained { seq, prev, record })?;
     let hash = hex::encode(Sha256::digest(body.as_bytes()));
     // `body` is a JSON object, so it ends with `}`.

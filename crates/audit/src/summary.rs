@@ -31,7 +31,10 @@ pub fn summary<P: AsRef<Path>>(
         let text = std::fs::read(path.as_ref())?;
         for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let line = String::from_utf8_lossy(line);
-            let Some((_, r)) = record::check_line(&line).ok().and_then(|_| record::parse(&line)) else {
+            let Some((_, r)) = record::check_line(&line)
+                .ok()
+                .and_then(|_| record::parse(&line))
+            else {
                 s.unreadable += 1;
                 continue;
             };
@@ -75,7 +78,11 @@ impl fmt::Display for Summary {
             }
         }
         if self.unreadable > 0 {
-            writeln!(f, "unreadable lines: {} (run `mugai audit verify`)", self.unreadable)?;
+            writeln!(
+                f,
+                "unreadable lines: {} (run `mugai audit verify`)",
+                self.unreadable
+            )?;
         }
         Ok(())
     }
@@ -94,7 +101,12 @@ mod tests {
             ("clean", "text", vec![], ""),
             ("sanitized", "csv", vec!["text.formula"], ""),
             ("blocked", "exe", vec!["type.executable"], ""),
-            ("blocked", "exe", vec!["type.executable"], "2001-01-01T00:00:00Z"),
+            (
+                "blocked",
+                "exe",
+                vec!["type.executable"],
+                "2001-01-01T00:00:00Z",
+            ),
         ] {
             log.append(Record {
                 time: time.into(),

@@ -127,6 +127,14 @@ pub fn verify<P: AsRef<Path>>(files: &[P]) -> io::Result<VerifyReport> {
         };
         match &prev {
             None => {
+                let later_min = seqs.get(i + 1..).unwrap_or_default().iter().flatten().min();
+                if let Some(&m) = later_min.filter(|&&m| m < chain.seq) {
+                    report.problem = Some(problem(
+                        ProblemKind::Reordered,
+                        format!("sequence {} comes before sequence {m}", chain.seq),
+                    ));
+                    return Ok(report);
+                }
                 report.first_seq = Some(chain.seq);
                 report.from_genesis = chain.seq == 1 && chain.prev == GENESIS;
             }
@@ -140,10 +148,9 @@ pub fn verify<P: AsRef<Path>>(files: &[P]) -> io::Result<VerifyReport> {
                         ProblemKind::Deleted
                     };
                     let detail = match kind {
-                        ProblemKind::Reordered => format!(
-                            "sequence {} comes before sequence {expected}",
-                            chain.seq
-                        ),
+                        ProblemKind::Reordered => {
+                            format!("sequence {} comes before sequence {expected}", chain.seq)
+                        }
                         _ if chain.seq == expected + 1 => {
                             format!("record with sequence {expected} is missing before this one")
                         }
@@ -234,6 +241,11 @@ mod tests {
         assert_eq!((p.kind, p.position), (ProblemKind::Reordered, 3));
 
         let mut l = lines.clone();
+        l.swap(0, 1);
+        let p = check(&path, &l).unwrap();
+        assert_eq!((p.kind, p.position), (ProblemKind::Reordered, 1));
+
+        let mut l = lines.clone();
         let copy = l[1].clone();
         l.insert(4, copy);
         let p = check(&path, &l).unwrap();
@@ -244,7 +256,10 @@ mod tests {
         let (forged, _) = crate::record::encode(
             5,
             GENESIS,
-            &Record { id: "x".into(), ..Record::default() },
+            &Record {
+                id: "x".into(),
+                ..Record::default()
+            },
         )
         .unwrap();
         l.insert(4, forged);

@@ -68,7 +68,9 @@ pub struct Daemon {
 
 impl std::fmt::Debug for Daemon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Daemon").field("options", &self.options).finish()
+        f.debug_struct("Daemon")
+            .field("options", &self.options)
+            .finish()
     }
 }
 
@@ -102,7 +104,8 @@ impl Daemon {
 
     async fn main(self) -> anyhow::Result<()> {
         let (config, mut dirs) = self.options.effective()?;
-        dirs.create().context("cannot create the daemon's directories")?;
+        dirs.create()
+            .context("cannot create the daemon's directories")?;
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -126,7 +129,11 @@ impl Daemon {
         ));
 
         // Redo unfinished jobs before anything new is taken.
-        let open = shared.journal.lock().map(|j| j.open_jobs()).unwrap_or_default();
+        let open = shared
+            .journal
+            .lock()
+            .map(|j| j.open_jobs())
+            .unwrap_or_default();
         if !open.is_empty() {
             tracing::info!("recovering {} unfinished job(s)", open.len());
         }
@@ -159,14 +166,15 @@ impl Daemon {
 
         let (wtx, mut wrx) = mpsc::unbounded_channel::<Watch>();
         let inbox = dirs.inbox.clone();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            let msg = match res {
-                Ok(ev) if ev.need_rescan() => Watch::Rescan,
-                Ok(ev) => Watch::Paths(ev.paths),
-                Err(_) => Watch::Rescan,
-            };
-            let _ = wtx.send(msg);
-        })?;
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                let msg = match res {
+                    Ok(ev) if ev.need_rescan() => Watch::Rescan,
+                    Ok(ev) => Watch::Paths(ev.paths),
+                    Err(_) => Watch::Rescan,
+                };
+                let _ = wtx.send(msg);
+            })?;
         watcher
             .watch(&inbox, notify::RecursiveMode::Recursive)
             .with_context(|| format!("cannot watch {}", inbox.display()))?;
@@ -179,12 +187,14 @@ impl Daemon {
         rescan(&inbox, Path::new(""), &mut tracker);
         let mut settle = Duration::from_millis(config.daemon.settle_ms);
         let mut tick = tokio::time::interval(tick_of(settle));
-        let mut rescan_every = tokio::time::interval(Duration::from_secs(config.daemon.rescan_secs));
+        let mut rescan_every =
+            tokio::time::interval(Duration::from_secs(config.daemon.rescan_secs));
         rescan_every.reset();
         let mut prune_every = tokio::time::interval(Duration::from_secs(3600));
         prune_every.reset();
         let watchdog = sdnotify::watchdog_interval();
-        let mut watchdog_every = tokio::time::interval(watchdog.map_or(Duration::from_secs(3600), |d| d / 2));
+        let mut watchdog_every =
+            tokio::time::interval(watchdog.map_or(Duration::from_secs(3600), |d| d / 2));
         let mut retry_every = tokio::time::interval(Duration::from_secs(30));
         retry_every.reset();
         let mut retry: Vec<String> = failed;
@@ -300,8 +310,14 @@ impl Daemon {
                     (rel, None, res)
                 });
             }
-            shared.metrics.queue_depth.store(queue.len() as u64, Ordering::Relaxed);
-            shared.metrics.in_flight.store(running.len() as u64, Ordering::Relaxed);
+            shared
+                .metrics
+                .queue_depth
+                .store(queue.len() as u64, Ordering::Relaxed);
+            shared
+                .metrics
+                .in_flight
+                .store(running.len() as u64, Ordering::Relaxed);
         }
 
         // Drain: nothing new is taken; files in flight are finished.
@@ -361,7 +377,11 @@ async fn prune(dirs: &Dirs, days: u32) {
         let keep = retention::cutoff(days);
         for root in roots {
             match retention::prune(&root, &keep) {
-                Ok(v) if !v.is_empty() => tracing::info!("retention: removed {} from {}", v.join(", "), root.display()),
+                Ok(v) if !v.is_empty() => tracing::info!(
+                    "retention: removed {} from {}",
+                    v.join(", "),
+                    root.display()
+                ),
                 Ok(_) => {}
                 Err(e) => tracing::error!("retention pruning of {} failed: {e}", root.display()),
             }
@@ -386,7 +406,10 @@ fn remove_stray_work(dirs: &Dirs, shared: &Shared) {
             continue;
         }
         if e.path().join("input").exists() {
-            tracing::warn!("work directory {} has an input but no journal entry; left in place", e.path().display());
+            tracing::warn!(
+                "work directory {} has an input but no journal entry; left in place",
+                e.path().display()
+            );
         } else {
             let _ = std::fs::remove_dir_all(e.path());
         }

@@ -106,6 +106,9 @@ impl Dirs {
 
     /// A path relative to one of the roots, for logs and records.
     pub fn show(root: &Path, p: &Path) -> String {
-        p.strip_prefix(root).unwrap_or(p).to_string_lossy().into_owned()
+        p.strip_prefix(root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned()
     }
 }

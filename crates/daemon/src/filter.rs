@@ -28,7 +28,14 @@ mod tests {
 
     #[test]
     fn temporary_and_hidden_names() {
-        for n in ["~$report.docx", "a.tmp", "a.TMP", "big.iso.part", ".~lock.a.odt#", ".hidden"] {
+        for n in [
+            "~$report.docx",
+            "a.tmp",
+            "a.TMP",
+            "big.iso.part",
+            ".~lock.a.odt#",
+            ".hidden",
+        ] {
             assert!(is_ignored_name(n), "{n}");
         }
         for n in ["report.docx", "a.tmpl", "part.txt", "~report.txt"] {

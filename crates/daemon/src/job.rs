@@ -24,7 +24,9 @@ use crate::notice::{self, NoticeInput};
 use crate::place::{self, TMP_PREFIX};
 use mugai_audit::{clock, AuditLog, Record};
 use mugai_core::config::NoticePlacement;
-use mugai_core::{sha256_hex, Action, Code, Config, FileType, Finding, Job, Outcome, Sanitize, Verdict};
+use mugai_core::{
+    sha256_hex, Action, Code, Config, FileType, Finding, Job, Outcome, Sanitize, Verdict,
+};
 use mugai_detect::name;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -39,7 +41,10 @@ pub enum Handled {
     Void,
     /// Finished earlier; only the journal entry was missing.
     AlreadyDone,
-    Done { verdict: Verdict, output: String },
+    Done {
+        verdict: Verdict,
+        output: String,
+    },
 }
 
 /// Everything jobs share.
@@ -92,7 +97,10 @@ impl Shared {
     }
 
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn set_config(&self, c: Arc<Config>) {
@@ -192,7 +200,11 @@ impl Shared {
                 dir.join(n).exists()
             });
             self.finish(&st.id)?;
-            return Ok(if done { Handled::AlreadyDone } else { Handled::Void });
+            return Ok(if done {
+                Handled::AlreadyDone
+            } else {
+                Handled::Void
+            });
         }
         let config = self.config();
         let policy = &config.policy;
@@ -211,7 +223,9 @@ impl Shared {
             (None, String::new())
         } else {
             let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            std::fs::File::open(&input)?.take(max.saturating_add(1)).read_to_end(&mut buf)?;
+            std::fs::File::open(&input)?
+                .take(max.saturating_add(1))
+                .read_to_end(&mut buf)?;
             let sha = sha256_hex(&buf);
             (Some(buf), sha)
         };
@@ -247,18 +261,28 @@ impl Shared {
                         FileType::Unknown,
                         sha.clone(),
                         vec![],
-                        Finding::new(Code::WorkerCrashed, Action::Blocked, "the rebuild failed unexpectedly"),
+                        Finding::new(
+                            Code::WorkerCrashed,
+                            Action::Blocked,
+                            "the rebuild failed unexpectedly",
+                        ),
                     )
                 })
             }
         };
         // Fail closed: a verdict that lets the file through needs an output.
-        if outcome.verdict != Verdict::Blocked && (outcome.output.is_none() || outcome.output_name.is_none()) {
+        if outcome.verdict != Verdict::Blocked
+            && (outcome.output.is_none() || outcome.output_name.is_none())
+        {
             outcome = Outcome::blocked(
                 outcome.input_type,
                 sha.clone(),
                 outcome.findings.clone(),
-                Finding::new(Code::RebuildFailed, Action::Blocked, "no output was produced"),
+                Finding::new(
+                    Code::RebuildFailed,
+                    Action::Blocked,
+                    "no output was produced",
+                ),
             );
         }
         let blocked = outcome.verdict == Verdict::Blocked;
@@ -285,10 +309,18 @@ impl Shared {
             let text = serde_json::to_vec_pretty(&reason).map_err(io::Error::other)?;
             place::replace_file(&qdir, "reason.json", &text, &st.id)?;
             let shown = format!("quarantine/{}/{}", st.date, st.id);
-            (shown, None, 0u64, place::ensure_dir(&self.dirs.clean, &dir_parts)?)
+            (
+                shown,
+                None,
+                0u64,
+                place::ensure_dir(&self.dirs.clean, &dir_parts)?,
+            )
         } else {
             let out = outcome.output.as_deref().unwrap_or_default();
-            let out_name = outcome.output_name.clone().unwrap_or_else(|| "unnamed".into());
+            let out_name = outcome
+                .output_name
+                .clone()
+                .unwrap_or_else(|| "unnamed".into());
             let dir = place::ensure_dir(&self.dirs.clean, &dir_parts)?;
             let tmp = dir.join(format!("{TMP_PREFIX}{}", st.id));
             let prior = st.outs.iter().rev().find(|(dest, sha)| {
@@ -304,7 +336,10 @@ impl Shared {
                     let out_sha = sha256_hex(out);
                     place::write_synced(&tmp, out)?;
                     let _g = lock(&self.place_lock);
-                    let prefix = dir_parts.iter().map(|p| format!("{p}/")).collect::<String>();
+                    let prefix = dir_parts
+                        .iter()
+                        .map(|p| format!("{p}/"))
+                        .collect::<String>();
                     let chosen = place::link_new(&tmp, &dir, &out_name, |cand| {
                         self.journal(Entry::Out {
                             id: st.id.clone(),
@@ -320,14 +355,26 @@ impl Shared {
 
         // The notice for LGWAN users.
         if outcome.verdict != Verdict::Clean {
-            self.write_notice(st, &config, &outcome, &time, &dest_shown, &dest_dir, blocked)?;
+            self.write_notice(
+                st,
+                &config,
+                &outcome,
+                &time,
+                &dest_shown,
+                &dest_dir,
+                blocked,
+            )?;
         }
 
         // The audit record.
         if !st.audited {
             let mut audit = lock(&self.audit);
             if !(recovered && audit.contains_id(&st.id)?) {
-                let mut codes: Vec<String> = outcome.findings.iter().map(|f| f.code.as_str().to_string()).collect();
+                let mut codes: Vec<String> = outcome
+                    .findings
+                    .iter()
+                    .map(|f| f.code.as_str().to_string())
+                    .collect();
                 codes.sort();
                 codes.dedup();
                 audit.append(Record {
@@ -341,9 +388,16 @@ impl Shared {
                     output_type: outcome.output_type.map(|t| t.name().to_string()),
                     verdict: outcome.verdict.as_str().to_string(),
                     codes,
-                    reason: outcome.reason.as_ref().map(|r| format!("{}: {}", r.code, r.detail)),
+                    reason: outcome
+                        .reason
+                        .as_ref()
+                        .map(|r| format!("{}: {}", r.code, r.detail)),
                     duration_ms: started.elapsed().as_millis() as u64,
-                    output: Some(if blocked { dest_shown.clone() } else { format!("clean/{dest_shown}") }),
+                    output: Some(if blocked {
+                        dest_shown.clone()
+                    } else {
+                        format!("clean/{dest_shown}")
+                    }),
                     extra: Default::default(),
                 })?;
             }
@@ -409,7 +463,11 @@ impl Shared {
                 let base = if blocked {
                     name::safe_component(components(&st.rel).last().copied().unwrap_or("unnamed"))
                 } else {
-                    dest_shown.rsplit('/').next().unwrap_or(dest_shown).to_string()
+                    dest_shown
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(dest_shown)
+                        .to_string()
                 };
                 let tmp = dest_dir.join(format!("{TMP_PREFIX}{}-notice", st.id));
                 place::write_synced(&tmp, text.as_bytes())?;
@@ -432,14 +490,20 @@ impl Shared {
             }
             NoticePlacement::Daily => {
                 use std::io::Write;
-                let path = self.dirs.clean.join(format!("mugai-notice-{}.txt", st.date));
+                let path = self
+                    .dirs
+                    .clean
+                    .join(format!("mugai-notice-{}.txt", st.date));
                 let _g = lock(&self.place_lock);
                 let marker = notice::marker(&st.id);
                 if std::fs::read_to_string(&path).is_ok_and(|t| t.contains(&marker)) {
                     return Ok(());
                 }
                 let existed = path.exists();
-                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)?;
                 f.write_all(text.as_bytes())?;
                 f.write_all(b"\r\n")?;
                 f.sync_all()?;

@@ -18,9 +18,17 @@ const COMPACT_BYTES: u64 = 1 << 20;
 pub enum Entry {
     /// The job exists; its input is about to move from `inbox/rel` into
     /// the work directory. `date` places its original and quarantine.
-    Claim { id: String, rel: String, date: String },
+    Claim {
+        id: String,
+        rel: String,
+        date: String,
+    },
     /// The output is about to be linked at `clean/dest`, with this SHA-256.
-    Out { id: String, dest: String, sha: String },
+    Out {
+        id: String,
+        dest: String,
+        sha: String,
+    },
     /// A notice is about to be linked at `clean/dest`.
     Notice { id: String, dest: String },
     /// The audit record is written.
@@ -101,7 +109,11 @@ impl Journal {
             let mut f = File::create(&tmp)?;
             for j in open.values() {
                 for e in entries_of(j) {
-                    writeln!(f, "{}", serde_json::to_string(&e).map_err(io::Error::other)?)?;
+                    writeln!(
+                        f,
+                        "{}",
+                        serde_json::to_string(&e).map_err(io::Error::other)?
+                    )?;
                 }
             }
             f.sync_all()?;

@@ -23,7 +23,8 @@ impl Metrics {
     /// Records one handled file.
     pub fn file(&self, verdict: &str, file_type: &str, bytes_in: u64, bytes_out: u64, secs: f64) {
         if let Ok(mut m) = self.files.lock() {
-            *m.entry((verdict.to_string(), file_type.to_string())).or_default() += 1;
+            *m.entry((verdict.to_string(), file_type.to_string()))
+                .or_default() += 1;
         }
         self.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
         self.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
@@ -48,7 +49,10 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "# HELP mugai_files_total Files handled, by verdict and detected type.");
+        let _ = writeln!(
+            s,
+            "# HELP mugai_files_total Files handled, by verdict and detected type."
+        );
         let _ = writeln!(s, "# TYPE mugai_files_total counter");
         if let Ok(m) = self.files.lock() {
             for ((v, t), n) in m.iter() {
@@ -56,19 +60,46 @@ impl Metrics {
             }
         }
         for (name, help, v) in [
-            ("mugai_input_bytes_total", "Bytes of input files handled.", &self.bytes_in),
-            ("mugai_output_bytes_total", "Bytes written to the clean tree.", &self.bytes_out),
-            ("mugai_errors_total", "Jobs that failed with an I/O error and wait for a retry.", &self.errors),
+            (
+                "mugai_input_bytes_total",
+                "Bytes of input files handled.",
+                &self.bytes_in,
+            ),
+            (
+                "mugai_output_bytes_total",
+                "Bytes written to the clean tree.",
+                &self.bytes_out,
+            ),
+            (
+                "mugai_errors_total",
+                "Jobs that failed with an I/O error and wait for a retry.",
+                &self.errors,
+            ),
         ] {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
         }
         for (name, help, v) in [
-            ("mugai_queue_depth", "Settled files waiting for a worker.", &self.queue_depth),
+            (
+                "mugai_queue_depth",
+                "Settled files waiting for a worker.",
+                &self.queue_depth,
+            ),
             ("mugai_in_flight", "Files being handled.", &self.in_flight),
         ] {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}", v.load(Ordering::Relaxed));
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
         }
-        let _ = writeln!(s, "# HELP mugai_latency_seconds Time from taking a file to its result.");
+        let _ = writeln!(
+            s,
+            "# HELP mugai_latency_seconds Time from taking a file to its result."
+        );
         let _ = writeln!(s, "# TYPE mugai_latency_seconds histogram");
         if let Ok(l) = self.latency.lock() {
             for (i, b) in BUCKETS.iter().enumerate() {
@@ -94,7 +125,8 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: std::sync::Arc<Me
         tokio::spawn(async move {
             // Read the request head (bounded); its content does not matter.
             let mut buf = [0u8; 2048];
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf)).await;
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf)).await;
             let body = metrics.render();
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -118,7 +150,10 @@ mod tests {
         m.file("blocked", "executable", 5, 0, 3.0);
         m.error();
         let s = m.render();
-        assert!(s.contains("mugai_files_total{verdict=\"clean\",type=\"text\"} 1"), "{s}");
+        assert!(
+            s.contains("mugai_files_total{verdict=\"clean\",type=\"text\"} 1"),
+            "{s}"
+        );
         assert!(s.contains("mugai_input_bytes_total 15"));
         assert!(s.contains("mugai_errors_total 1"));
         assert!(s.contains("mugai_latency_seconds_bucket{le=\"0.25\"} 1"));

@@ -28,20 +28,34 @@ pub fn text(lang: NoticeLanguage, n: &NoticeInput<'_>) -> String {
             lines.push(format!("受付番号: {}", n.id));
             match o.verdict {
                 Verdict::Blocked => {
-                    lines.push("結果: 遮断 — このファイルは安全に無害化できないため、受け渡していません。".into());
+                    lines.push(
+                        "結果: 遮断 — このファイルは安全に無害化できないため、受け渡していません。"
+                            .into(),
+                    );
                     if let Some(r) = &o.reason {
                         lines.push(format!("理由: {} ({})", r.detail, r.code));
                     }
-                    lines.push("必要な場合は、受付番号を添えてシステム管理者にお問い合わせください。".into());
+                    lines.push(
+                        "必要な場合は、受付番号を添えてシステム管理者にお問い合わせください。"
+                            .into(),
+                    );
                 }
                 _ => {
-                    lines.push("結果: 無害化済み — 危険のおそれがある次の要素を除去または無効化しました。".into());
+                    lines.push(
+                        "結果: 無害化済み — 危険のおそれがある次の要素を除去または無効化しました。"
+                            .into(),
+                    );
                     if let Some(out) = n.output {
                         lines.push(format!("無害化後のファイル: {out}"));
                     }
                     lines.push("除去・無効化した内容:".into());
                     for f in &o.findings {
-                        lines.push(format!("  - {} ({}: {})", f.detail, f.code, f.action.as_str()));
+                        lines.push(format!(
+                            "  - {} ({}: {})",
+                            f.detail,
+                            f.code,
+                            f.action.as_str()
+                        ));
                     }
                 }
             }
@@ -53,20 +67,32 @@ pub fn text(lang: NoticeLanguage, n: &NoticeInput<'_>) -> String {
             lines.push(format!("Reference: {}", n.id));
             match o.verdict {
                 Verdict::Blocked => {
-                    lines.push("Result: blocked - this file could not be made safe and was not passed on.".into());
+                    lines.push(
+                        "Result: blocked - this file could not be made safe and was not passed on."
+                            .into(),
+                    );
                     if let Some(r) = &o.reason {
                         lines.push(format!("Reason: {} ({})", r.detail, r.code));
                     }
-                    lines.push("If you need it, contact the administrator quoting the reference.".into());
+                    lines.push(
+                        "If you need it, contact the administrator quoting the reference.".into(),
+                    );
                 }
                 _ => {
-                    lines.push("Result: sanitised - the following were removed or neutralised.".into());
+                    lines.push(
+                        "Result: sanitised - the following were removed or neutralised.".into(),
+                    );
                     if let Some(out) = n.output {
                         lines.push(format!("Sanitised file: {out}"));
                     }
                     lines.push("Removed or neutralised:".into());
                     for f in &o.findings {
-                        lines.push(format!("  - {} ({}: {})", f.detail, f.code, f.action.as_str()));
+                        lines.push(format!(
+                            "  - {} ({}: {})",
+                            f.detail,
+                            f.code,
+                            f.action.as_str()
+                        ));
                     }
                 }
             }
@@ -103,13 +129,29 @@ mod tests {
             outcome: &o,
         };
         let t = text(NoticeLanguage::Ja, &n);
-        assert!(t.contains("遮断") && t.contains("type.executable") && t.contains("課/a.exe"), "{t}");
+        assert!(
+            t.contains("遮断") && t.contains("type.executable") && t.contains("課/a.exe"),
+            "{t}"
+        );
         assert!(t.contains(&marker("J1")));
         o.verdict = Verdict::Sanitized;
-        o.findings = vec![Finding::new(Code::TextFormula, Action::Neutralised, "row 2 cell 1: formula")];
-        let n = NoticeInput { output: Some("a.csv"), ..n };
+        o.findings = vec![Finding::new(
+            Code::TextFormula,
+            Action::Neutralised,
+            "row 2 cell 1: formula",
+        )];
+        let n = NoticeInput {
+            id: "J1",
+            time: "2026-01-01T00:00:00+09:00",
+            rel: "課/a.csv",
+            output: Some("a.csv"),
+            outcome: &o,
+        };
         let t = text(NoticeLanguage::Ja, &n);
-        assert!(t.contains("無害化済み") && t.contains("text.formula") && t.contains("row 2 cell 1"), "{t}");
+        assert!(
+            t.contains("無害化済み") && t.contains("text.formula") && t.contains("row 2 cell 1"),
+            "{t}"
+        );
         let t = text(NoticeLanguage::En, &n);
         assert!(t.contains("sanitised") && t.contains("text.formula"), "{t}");
     }

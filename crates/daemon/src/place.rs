@@ -29,7 +29,11 @@ pub fn ensure_dir(root: &Path, parts: &[String]) -> io::Result<PathBuf> {
 
 /// Writes `bytes` to `path` and fsyncs it (truncating any earlier file).
 pub fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -84,7 +88,10 @@ pub fn link_new(
         }
         n += 1;
         if n > 100_000 {
-            return Err(io::Error::other(format!("no free name for `{name}` in {}", dir.display())));
+            return Err(io::Error::other(format!(
+                "no free name for `{name}` in {}",
+                dir.display()
+            )));
         }
     }
 }
@@ -140,8 +147,14 @@ mod tests {
         .unwrap();
         assert_eq!(name, "a (2).txt");
         assert_eq!(announced, vec!["a (2).txt"]);
-        assert_eq!(std::fs::read_to_string(d.path().join("a.txt")).unwrap(), "first");
-        assert_eq!(std::fs::read_to_string(d.path().join("a (2).txt")).unwrap(), "third");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("a.txt")).unwrap(),
+            "first"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("a (2).txt")).unwrap(),
+            "third"
+        );
         assert!(!tmp.exists());
     }
 }

@@ -96,7 +96,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         assert!(t.ready(d.path(), settle, &none).is_empty());
         std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(t.ready(d.path(), settle, &none), vec![PathBuf::from("a.txt")]);
+        assert_eq!(
+            t.ready(d.path(), settle, &none),
+            vec![PathBuf::from("a.txt")]
+        );
         assert!(t.ready(d.path(), settle, &|_: &Path| true).is_empty());
     }
 }

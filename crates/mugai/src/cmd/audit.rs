@@ -37,7 +37,9 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            out.extend(mugai_audit::files_in(p).with_context(|| format!("cannot read {}", p.display()))?);
+            out.extend(
+                mugai_audit::files_in(p).with_context(|| format!("cannot read {}", p.display()))?,
+            );
         } else {
             out.push(p.clone());
         }
@@ -48,7 +50,13 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 fn check_date(d: &Option<String>) -> anyhow::Result<()> {
     if let Some(d) = d {
         let ok = d.len() == 10
-            && d.bytes().enumerate().all(|(i, c)| if i == 4 || i == 7 { c == b'-' } else { c.is_ascii_digit() });
+            && d.bytes().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
         if !ok {
             anyhow::bail!("`{d}` is not a date (YYYY-MM-DD)");
         }
@@ -83,7 +91,11 @@ pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
                 }
             }
         }
-        AuditCommand::Summary { since, until, files } => {
+        AuditCommand::Summary {
+            since,
+            until,
+            files,
+        } => {
             check_date(&since)?;
             check_date(&until)?;
             let files = expand(&files)?;
