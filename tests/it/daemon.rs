@@ -729,3 +729,46 @@ fn audit_verify_finds_each_tampering_with_its_position() {
         "{s}"
     );
 }
+
+#[test]
+fn systemd_unit_is_hardened_to_an_exposure_of_2_or_less() {
+    let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../systemd/mugai.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    for line in [
+        "Type=notify",
+        "ExecStartPre=/usr/bin/mugai check-config",
+        "ProtectSystem=strict",
+        "PrivateNetwork=yes",
+        "PrivateTmp=yes",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=\n",
+        "SystemCallFilter=@system-service",
+        "MemoryDenyWriteExecute=yes",
+        "UMask=0077",
+        "MemoryMax=",
+        "WatchdogSec=",
+    ] {
+        assert!(text.contains(line), "missing {line:?}");
+    }
+    let Ok(o) = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+    else {
+        eprintln!("skipping the exposure score: systemd-analyze is not installed (apt-get install systemd)");
+        return;
+    };
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| panic!("no score: {out}{}", String::from_utf8_lossy(&o.stderr)));
+    let score: f64 = line
+        .split(':')
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("unreadable score line {line:?}"));
+    eprintln!("systemd-analyze security: {line}");
+    assert!(score <= 2.0, "{line}");
+}

@@ -23,5 +23,20 @@ pub fn run(a: CheckConfigArgs) -> anyhow::Result<u8> {
         config.policy.limits.deadline_secs,
         config.policy.limits.worker_memory_mib
     );
+    // The daemon's directories: all six or none (a relay-only file).
+    let d = &config.daemon;
+    let any = [&d.inbox, &d.clean, &d.quarantine, &d.originals, &d.state, &d.audit]
+        .iter()
+        .any(|p| p.is_some());
+    if any {
+        match mugai_daemon::Dirs::from_config(d) {
+            Ok(dirs) => println!(
+                "daemon: inbox {} -> clean {}",
+                dirs.inbox.display(),
+                dirs.clean.display()
+            ),
+            Err(e) => anyhow::bail!("{source}: daemon: {e}"),
+        }
+    }
     Ok(crate::exit::OK)
 }
