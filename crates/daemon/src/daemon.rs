@@ -104,6 +104,7 @@ impl Daemon {
 
     async fn main(self) -> anyhow::Result<()> {
         let (config, mut dirs) = self.options.effective()?;
+        let configured_dirs = dirs.clone();
         dirs.create()
             .context("cannot create the daemon's directories")?;
         let lock = std::fs::OpenOptions::new()
@@ -256,11 +257,11 @@ impl Daemon {
                             if let Err(e) = res {
                                 tracing::error!(path = %rel.display(), "job failed: {e}; it will be retried");
                                 shared.metrics.error();
-                                if let Some(id) = id { retry.push(id) }
-                                // Find a claimed job left open, to retry it.
-                                let open = shared.journal.lock().map(|j| j.open_jobs()).unwrap_or_default();
-                                for st in open {
-                                    if !retry.contains(&st.id) { retry.push(st.id) }
+                                // Retried if it was left open in the journal.
+                                if let Some(id) = id {
+                                    if !retry.contains(&id) {
+                                        retry.push(id);
+                                    }
                                 }
                             }
                         }
@@ -273,8 +274,7 @@ impl Daemon {
                     sdnotify::notify("RELOADING=1");
                     match self.options.reload() {
                         Ok(c) => {
-                            let (_, old_dirs) = self.options.effective()?;
-                            if Dirs::from_config(&c.daemon).ok().as_ref() != Some(&old_dirs) {
+                            if Dirs::from_config(&c.daemon).ok().as_ref() != Some(&configured_dirs) {
                                 tracing::warn!("directory changes take effect only after a restart");
                             }
                             settle = Duration::from_millis(c.daemon.settle_ms);
@@ -306,8 +306,8 @@ impl Daemon {
                 let Some(rel) = queue.pop_front() else { break };
                 let sh = shared.clone();
                 running.spawn_blocking(move || {
-                    let res = sh.take(&rel);
-                    (rel, None, res)
+                    let (id, res) = sh.take(&rel);
+                    (rel, Some(id), res)
                 });
             }
             shared

@@ -127,7 +127,15 @@ impl Shared {
     }
 
     /// Takes a settled file from the inbox (`rel` relative to it).
-    pub fn take(&self, rel: &Path) -> io::Result<Handled> {
+    /// Returns the job's id with the result; after an error the job may be
+    /// left open in the journal, to be retried with [`Shared::resume`].
+    pub fn take(&self, rel: &Path) -> (String, io::Result<Handled>) {
+        let id = self.new_id();
+        let res = self.take_as(&id, rel);
+        (id, res)
+    }
+
+    fn take_as(&self, id: &str, rel: &Path) -> io::Result<Handled> {
         let started = Instant::now();
         let rel_s = rel
             .components()
@@ -135,7 +143,7 @@ impl Shared {
             .collect::<Vec<_>>()
             .join("/");
         let st = JobState {
-            id: self.new_id(),
+            id: id.to_string(),
             rel: rel_s,
             date: clock::today(),
             ..JobState::default()

@@ -80,7 +80,7 @@ fn crashed_after_link(keep_audit: bool) -> (tempfile::TempDir, Dirs, String) {
     let d = dirs(tmp.path());
     std::fs::write(d.inbox.join("a.csv"), "x,=1+1\n").unwrap();
     let s = start(&d);
-    let Handled::Done { output, .. } = s.take(Path::new("a.csv")).unwrap() else {
+    let Handled::Done { output, .. } = s.take(Path::new("a.csv")).1.unwrap() else {
         panic!("not done")
     };
     assert_eq!(output, "a.csv");
@@ -186,7 +186,7 @@ fn a_job_whose_original_already_moved_is_complete() {
     .unwrap();
     let s = start(&d);
     assert!(matches!(
-        s.take(Path::new("c.exe")).unwrap(),
+        s.take(Path::new("c.exe")).1.unwrap(),
         Handled::Done { .. }
     ));
     drop(s);
