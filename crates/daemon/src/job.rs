@@ -423,8 +423,6 @@ impl Shared {
             }
         }
         place::move_file(&input, &odir, &oname, &st.id)?;
-        self.finish(&st.id)?;
-
         self.metrics.file(
             outcome.verdict.as_str(),
             outcome.input_type.name(),
@@ -432,6 +430,8 @@ impl Shared {
             out_len,
             started.elapsed().as_secs_f64(),
         );
+        self.finish(&st.id)?;
+
         if blocked {
             tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = ?outcome.reason.as_ref().map(|r| r.code.as_str()), "quarantined");
         } else {
