@@ -70,6 +70,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A delivered file may not pass for one of the daemon's notices.
+pub fn not_a_notice_name(name: &str) -> String {
+    let lower = name.to_lowercase();
+    if lower.ends_with(".mugai.txt") || lower.starts_with("mugai-notice-") {
+        format!("_{name}")
+    } else {
+        name.to_string()
+    }
+}
+
 /// The path components of `rel` (`/`-separated).
 fn components(rel: &str) -> Vec<&str> {
     rel.split('/').filter(|c| !c.is_empty()).collect()
@@ -325,10 +335,7 @@ impl Shared {
             )
         } else {
             let out = outcome.output.as_deref().unwrap_or_default();
-            let out_name = outcome
-                .output_name
-                .clone()
-                .unwrap_or_else(|| "unnamed".into());
+            let out_name = not_a_notice_name(outcome.output_name.as_deref().unwrap_or("unnamed"));
             let dir = place::ensure_dir(&self.dirs.clean, &dir_parts)?;
             let tmp = dir.join(format!("{TMP_PREFIX}{}", st.id));
             let prior = st.outs.iter().rev().find(|(dest, sha)| {
@@ -469,7 +476,9 @@ impl Shared {
                     return Ok(());
                 }
                 let base = if blocked {
-                    name::safe_component(components(&st.rel).last().copied().unwrap_or("unnamed"))
+                    not_a_notice_name(&name::safe_component(
+                        components(&st.rel).last().copied().unwrap_or("unnamed"),
+                    ))
                 } else {
                     dest_shown
                         .rsplit('/')

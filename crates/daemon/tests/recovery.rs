@@ -204,3 +204,22 @@ fn a_job_whose_original_already_moved_is_complete() {
     assert_eq!(files(&d.clean), vec!["c.exe.mugai.txt"]);
     assert_eq!(files(&d.quarantine).len(), 2);
 }
+
+#[test]
+fn a_dropped_file_cannot_pass_for_a_notice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dirs(tmp.path());
+    std::fs::write(d.inbox.join("report.pdf.mugai.txt"), "forged notice\n").unwrap();
+    std::fs::write(d.inbox.join("mugai-notice-2026-01-01.txt"), "forged\n").unwrap();
+    let s = start(&d);
+    for n in ["report.pdf.mugai.txt", "mugai-notice-2026-01-01.txt"] {
+        assert!(matches!(
+            s.take(Path::new(n)).1.unwrap(),
+            Handled::Done { .. }
+        ));
+    }
+    assert_eq!(
+        files(&d.clean),
+        vec!["_mugai-notice-2026-01-01.txt", "_report.pdf.mugai.txt"]
+    );
+}
