@@ -1,22 +1,11 @@
-//! clamd client (INSTREAM over a UNIX socket or TCP) implementing the
-//! [`mugai_core::Scanner`] seam.
+//! clamd client implementing the [`mugai_core::Scanner`] seam.
+//!
+//! [`Clamd`] speaks clamd's `INSTREAM` protocol over a UNIX socket or TCP:
+//! the bytes go in length-prefixed chunks, and clamd answers `stream: OK`,
+//! `stream: NAME FOUND`, or a size-limit error when the stream is over its
+//! `StreamMaxLength`. Every connection has connect, read and write
+//! timeouts. [`Clamd::ping`] and [`Clamd::version`] serve `check-config`.
 
-use mugai_core::config::AvPolicy;
-use mugai_core::{ScanResult, Scanner};
+mod client;
 
-/// A clamd connection description.
-#[derive(Debug, Clone)]
-pub struct Clamd {
-    pub address: String,
-}
-
-impl Scanner for Clamd {
-    fn scan(&self, _bytes: &[u8]) -> ScanResult {
-        ScanResult::Unavailable(format!("clamd client not built yet ({})", self.address))
-    }
-}
-
-/// The scanner the policy configures, if any.
-pub fn from_policy(av: &AvPolicy) -> Option<Clamd> {
-    av.clamd.as_ref().map(|a| Clamd { address: a.clone() })
-}
+pub use client::{from_policy, Address, Clamd};

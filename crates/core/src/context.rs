@@ -2,9 +2,17 @@
 
 use crate::budget::Budget;
 use crate::config::Policy;
+use crate::config::{AvScan, OnAvFailure};
 use crate::finding::{Action, Code, Finding};
 use crate::rebuild::{Blocked, Rebuilt};
-use crate::scan::Scanner;
+use crate::scan::{ScanResult, Scanner};
+
+/// Which copy of a file a scan looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanStage {
+    Original,
+    Output,
+}
 
 /// The result of sanitising one member of a container.
 pub type MemberOutcome = Result<Rebuilt, Blocked>;
@@ -143,6 +151,69 @@ impl<'a> Context<'a> {
             self.findings.append(&mut child.findings);
         }
         result
+    }
+
+    /// Scans `bytes` (this file's original, or its rebuilt output) if the
+    /// policy asks for that stage. A hit, or a scanner failure under a
+    /// fail-closed policy, is a `Blocked` naming this member's path.
+    pub fn scan(&mut self, stage: ScanStage, bytes: &[u8]) -> Result<(), Blocked> {
+        self.scan_named(None, stage, bytes)
+    }
+
+    /// Scans a part of this file that is not dispatched as a member of its
+    /// own (e.g. an XML part of an Office package), so that a hit names
+    /// the part.
+    pub fn scan_part(&mut self, part: &str, bytes: &[u8]) -> Result<(), Blocked> {
+        self.scan_named(Some(part), ScanStage::Original, bytes)
+    }
+
+    fn scan_named(
+        &mut self,
+        part: Option<&str>,
+        stage: ScanStage,
+        bytes: &[u8],
+    ) -> Result<(), Blocked> {
+        let Some(scanner) = self.scanner else {
+            return Ok(());
+        };
+        let av = &self.policy.av;
+        let wanted = matches!(
+            (av.scan, stage),
+            (AvScan::Both, _)
+                | (AvScan::Original, ScanStage::Original)
+                | (AvScan::Output, ScanStage::Output)
+        );
+        if !wanted {
+            return Ok(());
+        }
+        let what = match (part, stage) {
+            (Some(p), _) => format!("{p}: "),
+            (None, ScanStage::Original) => String::new(),
+            (None, ScanStage::Output) => "rebuilt output: ".to_string(),
+        };
+        match scanner.scan(bytes) {
+            ScanResult::Clean => Ok(()),
+            ScanResult::Detected(sig) => {
+                Err(self.block(Code::AvDetected, format!("{what}{sig} found")))
+            }
+            ScanResult::Unavailable(why) => match av.on_unavailable {
+                OnAvFailure::Block => Err(self.block(
+                    Code::AvUnavailable,
+                    format!("{what}scanner unavailable: {why}"),
+                )),
+                OnAvFailure::Allow => Ok(()),
+            },
+            ScanResult::TooLarge => match av.on_too_large {
+                OnAvFailure::Block => Err(self.block(
+                    Code::AvTooLarge,
+                    format!(
+                        "{what}{} bytes is over the scanner's stream limit",
+                        bytes.len()
+                    ),
+                )),
+                OnAvFailure::Allow => Ok(()),
+            },
+        }
     }
 
     fn qualify(&self, detail: String) -> String {

@@ -32,10 +32,10 @@ pub mod scan;
 
 pub use budget::Budget;
 pub use config::{Config, ConfigError, Policy};
-pub use context::{Context, Dispatch, MemberOutcome};
+pub use context::{Context, Dispatch, MemberOutcome, ScanStage};
 pub use filetype::FileType;
 pub use finding::{Action, Code, Finding, Verdict};
-pub use hash::sha256_hex;
+pub use hash::{sha256_hex, sha256_reader};
 pub use job::{Job, Outcome, Sanitize};
 pub use reader::Reader;
 pub use rebuild::{Blocked, Rebuilder, Rebuilt};

@@ -16,6 +16,6 @@ pub mod name;
 pub mod text;
 
 pub use ext::{claimed_types, extension_of};
-pub use magic::{detect, polyglot};
+pub use magic::{detect, html_has_script, polyglot};
 pub use name::{check as check_name, NameCheck};
 pub use text::{sniff_text, TextEncoding};

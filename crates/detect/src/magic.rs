@@ -406,6 +406,41 @@ fn looks_like_mail(s: &str) -> bool {
     fields >= 2 && strong >= 1
 }
 
+/// HTML that would run something: script elements, event handlers,
+/// `javascript:` URLs, or active embeds (`type.executable` in the catalogue).
+pub fn html_has_script(bytes: &[u8]) -> bool {
+    let lower: Vec<u8> = bytes
+        .iter()
+        .take(4 << 20)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    [
+        &b"<script"[..],
+        b"javascript:",
+        b"vbscript:",
+        b"<object",
+        b"<embed",
+        b"<applet",
+        b"<iframe",
+        b"<hta:",
+    ]
+    .iter()
+    .any(|n| find(&lower, n).is_some())
+        || lower.windows(3).enumerate().any(|(i, w)| {
+            w == b" on"
+                && lower[i + 3..]
+                    .iter()
+                    .take(20)
+                    .position(|&c| c == b'=')
+                    .is_some_and(|p| {
+                        lower[i + 3..i + 3 + p]
+                            .iter()
+                            .all(|c| c.is_ascii_lowercase())
+                            && p > 2
+                    })
+        })
+}
+
 /// A second personality inside a file of type `t`: an archive or other
 /// file appended to, or embedded in, an image or PDF.
 pub fn polyglot(bytes: &[u8], t: FileType) -> Option<String> {

@@ -45,6 +45,8 @@ impl TextEncoding {
 /// The share of control characters (other than tab, CR, LF, FF, ESC) above
 /// which bytes are not text.
 const MAX_CONTROL_PER_MILLE: usize = 10;
+/// The share of other control characters above which bytes are not text.
+const MAX_OTHER_CONTROL_PER_MILLE: usize = 100;
 
 /// The encoding `bytes` is text in, or `None` if they are not text.
 pub fn sniff_text(bytes: &[u8]) -> Option<TextEncoding> {
@@ -90,12 +92,19 @@ pub fn sniff_text(bytes: &[u8]) -> Option<TextEncoding> {
     }
 }
 
+/// NUL marks binary data; other stray control characters are common in
+/// real text files (form feeds, BEL, BS) and are dropped by the rebuild.
 fn few_controls(bytes: &[u8]) -> bool {
+    let nul = bytes.iter().filter(|&&b| b == 0).count();
     let controls = bytes
         .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B) || b == 0x7F)
+        .filter(|&&b| {
+            (b < 0x20 && !matches!(b, 0 | b'\t' | b'\n' | b'\r' | 0x0C | 0x1B)) || b == 0x7F
+        })
         .count();
-    controls <= 2 || controls * 1000 <= bytes.len() * MAX_CONTROL_PER_MILLE
+    let len = bytes.len().max(1);
+    (nul <= 2 || nul * 1000 <= len * MAX_CONTROL_PER_MILLE)
+        && controls * 1000 <= len * MAX_OTHER_CONTROL_PER_MILLE
 }
 
 fn is_iso_2022_jp(bytes: &[u8]) -> bool {

@@ -1,10 +1,9 @@
 //! The dispatcher and the in-process [`Sanitize`].
 
-use crate::scan::{self, Stage};
 use mugai_core::config::MismatchAction;
 use mugai_core::{
     sha256_hex, Action, Blocked, Budget, Code, Context, Dispatch, FileType, Finding, Job,
-    MemberOutcome, Outcome, Policy, Rebuilder, Rebuilt, Sanitize, Scanner, Verdict,
+    MemberOutcome, Outcome, Policy, Rebuilder, Rebuilt, Sanitize, ScanStage, Scanner, Verdict,
 };
 use mugai_detect::name::with_extension;
 use mugai_detect::{claimed_types, extension_of};
@@ -41,7 +40,7 @@ impl Engine {
         if let Some(b) = names.block.clone() {
             return block(findings, detected, b);
         }
-        let ty = match classify(policy, &job.name, detected) {
+        let ty = match classify(policy, &job.name, detected, bytes) {
             Ok((ty, extra)) => {
                 findings.extend(extra);
                 ty
@@ -51,9 +50,8 @@ impl Engine {
 
         let budget = Budget::new(&policy.limits);
         let mut cx = Context::new(policy, &budget, self, scanner);
-        if let Err(b) = scan::check(policy, &mut cx, Stage::Original, bytes) {
-            return block(findings, detected, b);
-        }
+        // The original is scanned after the rebuild, so that a hit in a
+        // member is reported by the member's own scan, which names it.
         let rebuilt = match guarded_rebuild(ty, bytes, &mut cx) {
             Ok(r) => r,
             Err(b) => {
@@ -64,7 +62,10 @@ impl Engine {
         if let Err(b) = check_output(&rebuilt) {
             return block(findings, detected, b);
         }
-        if let Err(b) = scan::check(policy, &mut cx, Stage::Output, &rebuilt.bytes) {
+        if let Err(b) = cx
+            .scan(ScanStage::Original, bytes)
+            .and_then(|()| cx.scan(ScanStage::Output, &rebuilt.bytes))
+        {
             return block(findings, detected, b);
         }
         if let Some(what) = mugai_detect::polyglot(bytes, ty) {
@@ -102,12 +103,12 @@ impl Dispatch for Engine {
         let policy = cx.policy();
         let detected = true_type(bytes, name);
         let (ty, extra) =
-            classify(policy, name, detected).map_err(|b| cx.block(b.code, b.detail))?;
+            classify(policy, name, detected, bytes).map_err(|b| cx.block(b.code, b.detail))?;
         for f in extra {
             cx.record(f.code, f.action, f.detail);
         }
-        scan::check(policy, cx, Stage::Original, bytes)?;
         let rebuilt = rebuild_by_type(ty, bytes, cx)?;
+        cx.scan(ScanStage::Original, bytes)?;
         check_output(&rebuilt).map_err(|b| cx.block(b.code, b.detail))?;
         if let Some(what) = mugai_detect::polyglot(bytes, ty) {
             cx.removed(
@@ -139,7 +140,12 @@ fn true_type(bytes: &[u8], name: &str) -> FileType {
 
 /// Applies the type rules and the allow-list. Returns the type to rebuild
 /// as, with any finding that rule produced.
-fn classify(policy: &Policy, name: &str, t: FileType) -> Result<(FileType, Vec<Finding>), Blocked> {
+fn classify(
+    policy: &Policy,
+    name: &str,
+    t: FileType,
+    bytes: &[u8],
+) -> Result<(FileType, Vec<Finding>), Blocked> {
     let mut findings = Vec::new();
     if t == FileType::TestHook {
         return Ok((t, findings));
@@ -148,6 +154,12 @@ fn classify(policy: &Policy, name: &str, t: FileType) -> Result<(FileType, Vec<F
         return Err(Blocked::new(
             Code::TypeExecutable,
             format!("content is {} ({})", article(t), t.name()),
+        ));
+    }
+    if t == FileType::Html && mugai_detect::html_has_script(bytes) {
+        return Err(Blocked::new(
+            Code::TypeExecutable,
+            "HTML with script or active content",
         ));
     }
     if let Some(ext) = extension_of(name) {

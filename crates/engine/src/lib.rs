@@ -13,6 +13,5 @@ mod engine;
 pub mod fuzz;
 #[cfg(feature = "test-hooks")]
 mod hooks;
-mod scan;
 
 pub use engine::{Engine, InProcess};

@@ -1,5 +1,7 @@
-//! `mugai check-config [FILE]`.
+//! `mugai check-config [FILE]`: validates the configuration and, when a
+//! scanner is configured, tests the connection and prints its versions.
 
+use anyhow::Context as _;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -7,10 +9,16 @@ use std::path::PathBuf;
 pub struct CheckConfigArgs {
     /// The configuration file (default: the embedded configuration).
     pub file: Option<PathBuf>,
+    /// Test this clamd address instead of the configured one.
+    #[arg(long, value_name = "ADDR")]
+    pub clamd: Option<String>,
 }
 
 pub fn run(a: CheckConfigArgs) -> anyhow::Result<u8> {
-    let config = super::common::load_config(a.file.as_deref())?;
+    let mut config = super::common::load_config(a.file.as_deref())?;
+    if let Some(c) = a.clamd {
+        config.policy.av.clamd = Some(c);
+    }
     let source = a
         .file
         .as_ref()
@@ -50,6 +58,26 @@ pub fn run(a: CheckConfigArgs) -> anyhow::Result<u8> {
     );
     if let Some(l) = daemon_line {
         println!("{l}");
+    }
+    if let Some(clamd) = mugai_clamd::from_policy(&config.policy.av) {
+        let pong = clamd
+            .ping()
+            .with_context(|| format!("clamd {}: not reachable", clamd.address))?;
+        anyhow::ensure!(pong, "clamd {}: did not answer PONG", clamd.address);
+        let version = clamd
+            .version()
+            .with_context(|| format!("clamd {}: VERSION failed", clamd.address))?;
+        // `ClamAV 1.4.6/27400/Sat Nov 21 ...`: engine / signatures / date.
+        let mut parts = version.splitn(3, '/');
+        let engine = parts.next().unwrap_or("?");
+        let sigs = parts.next().unwrap_or("none loaded");
+        let date = parts.next().unwrap_or("-");
+        println!(
+            "clamd {}: {engine}; signatures {sigs} ({date})",
+            clamd.address
+        );
+    } else {
+        println!("malware scan: off (no [av] clamd address)");
     }
     Ok(crate::exit::OK)
 }

@@ -397,9 +397,12 @@ fn process(
                 meta.len()
             ),
         );
+        let sha = fs::File::open(&item.path)
+            .and_then(mugai_core::sha256_reader)
+            .map_err(|e| format!("{}: {}", item.path.display(), io_reason(&e)))?;
         Outcome::blocked(
             mugai_core::FileType::Unknown,
-            String::new(),
+            sha,
             Vec::new(),
             b.into_finding(),
         )
