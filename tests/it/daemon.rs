@@ -1,1 +1,774 @@
-//! Integration tests: daemon.
+//! Integration tests: the transfer-share daemon, on real directories,
+//! running the real binary.
+
+use crate::util;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// One daemon's directories, configuration and process.
+struct D {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    config: PathBuf,
+    child: Option<Child>,
+    notify: UnixDatagram,
+    starts: u32,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+impl D {
+    fn new(config: &str) -> D {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let config_path = root.join("mugai.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let notify = UnixDatagram::bind(root.join("notify.sock")).unwrap();
+        notify
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        for d in [
+            "inbox",
+            "clean",
+            "quarantine",
+            "originals",
+            "state",
+            "audit",
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        D {
+            _tmp: tmp,
+            root,
+            config: config_path,
+            child: None,
+            notify,
+            starts: 0,
+        }
+    }
+
+    fn dir(&self, d: &str) -> PathBuf {
+        self.root.join(d)
+    }
+
+    fn log(&self) -> String {
+        let mut s = String::new();
+        for i in 1..=self.starts {
+            s += &std::fs::read_to_string(self.root.join(format!("log-{i}.txt")))
+                .unwrap_or_default();
+        }
+        s
+    }
+
+    /// Starts the daemon and waits for READY=1 on the notify socket.
+    fn start(&mut self) {
+        self.starts += 1;
+        let log =
+            std::fs::File::create(self.root.join(format!("log-{}.txt", self.starts))).unwrap();
+        let mut cmd = util::mugai();
+        cmd.arg("daemon").arg("--config").arg(&self.config);
+        for d in [
+            "inbox",
+            "clean",
+            "quarantine",
+            "originals",
+            "state",
+            "audit",
+        ] {
+            cmd.arg(format!("--{d}")).arg(self.dir(d));
+        }
+        cmd.env("NOTIFY_SOCKET", self.root.join("notify.sock"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        self.child = Some(cmd.spawn().unwrap());
+        self.wait_notify("READY=1");
+    }
+
+    fn wait_notify(&mut self, what: &str) {
+        let t = Instant::now();
+        let mut buf = [0u8; 256];
+        while t.elapsed() < TIMEOUT {
+            if let Ok(n) = self.notify.recv(&mut buf) {
+                if String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .any(|l| l == what)
+                {
+                    return;
+                }
+            }
+            if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("daemon exited ({st}) before {what}:\n{}", self.log());
+            }
+        }
+        panic!("no {what} from the daemon:\n{}", self.log());
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let st = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// SIGTERM; waits for the exit and returns whether it was clean.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        self.signal("-TERM");
+        let mut child = self.child.take().unwrap();
+        let t = Instant::now();
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                return st;
+            }
+            if t.elapsed() > TIMEOUT {
+                let _ = child.kill();
+                panic!("daemon did not stop after SIGTERM:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill9(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    fn drop_file(&self, rel: &str, bytes: &[u8]) {
+        let p = self.dir("inbox").join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+
+    fn wait_for(&self, what: &str, cond: impl Fn() -> bool) {
+        let t = Instant::now();
+        while !cond() {
+            if t.elapsed() > TIMEOUT {
+                panic!("timed out waiting for {what}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn inbox_files(&self) -> Vec<String> {
+        files_under(&self.dir("inbox"))
+    }
+
+    fn audit_records(&self) -> Vec<serde_json::Value> {
+        let mut v = Vec::new();
+        for f in sorted_files(&self.dir("audit")) {
+            for l in std::fs::read_to_string(f).unwrap().lines() {
+                v.push(serde_json::from_str(l).unwrap());
+            }
+        }
+        v
+    }
+}
+
+impl Drop for D {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn sorted_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every file under `root`, as `/`-separated relative paths, sorted.
+fn files_under(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let e = e.unwrap();
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else {
+                out.push(
+                    p.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn sha(bytes: &[u8]) -> String {
+    mugai_core::sha256_hex(bytes)
+}
+
+const EXE: &[u8] = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00\xb8\x00\x00\x00\x00\x00\x00\x00@\x00";
+
+fn config(extra: &str) -> String {
+    format!("[daemon]\nsettle_ms = 300\nrescan_secs = 1\nworkers = 2\n{extra}\n")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn settle_temp_names_subfolders_collisions_placement_notice_and_metrics() {
+    let port = free_port();
+    let mut d = D::new(&config(&format!("metrics_listen = \"127.0.0.1:{port}\"")));
+    d.start();
+
+    // Temporary and hidden names are left alone until renamed.
+    d.drop_file("report.txt.tmp", b"report\n");
+    d.drop_file("~$draft.txt", b"lock\n");
+    d.drop_file(".hidden.txt", b"hidden\n");
+    d.drop_file("big.part", b"partial\n");
+    // A file written slowly, with pauses shorter than the settle time.
+    let slow = d.dir("inbox").join("slow.txt");
+    let mut f = std::fs::File::create(&slow).unwrap();
+    for i in 0..8 {
+        writeln!(f, "line {i}").unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(slow.exists(), "taken while still being written");
+    }
+    drop(f);
+    d.wait_for("slow.txt", || d.dir("clean/slow.txt").exists());
+    let text = std::fs::read_to_string(d.dir("clean/slow.txt")).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        8,
+        "the whole file was taken: {text:?}"
+    );
+    // Two rescans later the temporary names are still there, untouched.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        d.inbox_files(),
+        vec![".hidden.txt", "big.part", "report.txt.tmp", "~$draft.txt"]
+    );
+    std::fs::rename(d.dir("inbox/report.txt.tmp"), d.dir("inbox/report.txt")).unwrap();
+    d.wait_for("renamed file", || d.dir("clean/report.txt").exists());
+
+    // Subfolders are kept; a dangerous folder name is neutralised.
+    d.drop_file("総務課/2026/議事録.txt", "議事録\n".as_bytes());
+    d.drop_file("CON/a.txt", b"a\n");
+    d.wait_for("subfolder file", || {
+        d.dir("clean/総務課/2026/議事録.txt").exists()
+    });
+    d.wait_for("device-name folder", || d.dir("clean/_CON/a.txt").exists());
+
+    // A name collision never overwrites.
+    d.drop_file("dup.txt", b"one\n");
+    d.wait_for("dup.txt", || d.dir("clean/dup.txt").exists());
+    d.drop_file("dup.txt", b"two\n");
+    d.wait_for("dup (1).txt", || d.dir("clean/dup (1).txt").exists());
+    assert_eq!(std::fs::read(d.dir("clean/dup.txt")).unwrap(), b"one\n");
+    assert_eq!(std::fs::read(d.dir("clean/dup (1).txt")).unwrap(), b"two\n");
+
+    // Sanitised, blocked and unknown files.
+    d.drop_file("list.csv", b"name,value\n=1+2,3\n");
+    d.drop_file("tool.exe", EXE);
+    d.drop_file(
+        "blob.dat",
+        &[
+            0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3, 0xff, 0xfe, 7, 9, 0, 0, 1,
+        ],
+    );
+    d.wait_for("blocked files", || {
+        d.dir("clean/tool.exe.mugai.txt").exists() && d.dir("clean/blob.dat.mugai.txt").exists()
+    });
+    d.wait_for("list.csv", || d.dir("clean/list.csv.mugai.txt").exists());
+    let csv = std::fs::read_to_string(d.dir("clean/list.csv")).unwrap();
+    assert!(csv.contains("'=1+2"), "{csv}");
+    let notice = std::fs::read_to_string(d.dir("clean/list.csv.mugai.txt")).unwrap();
+    assert!(
+        notice.contains("無害化済み") && notice.contains("text.formula"),
+        "{notice}"
+    );
+    let notice = std::fs::read_to_string(d.dir("clean/tool.exe.mugai.txt")).unwrap();
+    assert!(
+        notice.contains("遮断") && notice.contains("type.executable"),
+        "{notice}"
+    );
+    assert!(!d.dir("clean/tool.exe").exists());
+    assert!(
+        !d.dir("clean/report.txt.mugai.txt").exists(),
+        "clean files get no notice"
+    );
+
+    // Everything taken is gone from the inbox; only the ignored names stay.
+    d.wait_for("empty inbox", || d.inbox_files().len() == 3);
+
+    // Originals and quarantine, one directory per job under the day.
+    d.wait_for("nine records", || d.audit_records().len() == 9);
+    d.wait_for("work to finish", || {
+        files_under(&d.dir("state/work")).is_empty()
+    });
+    let records = d.audit_records();
+    for r in &records {
+        let id = r["id"].as_str().unwrap();
+        let day = &r["time"].as_str().unwrap()[..10];
+        let name = r["path"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        if r["verdict"] == "blocked" {
+            let q = d.dir("quarantine").join(day).join(id);
+            assert_eq!(
+                sha(&std::fs::read(q.join(&name)).unwrap()),
+                r["sha256"].as_str().unwrap()
+            );
+            let reason: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(q.join("reason.json")).unwrap()).unwrap();
+            assert_eq!(reason["reason"]["code"], r["codes"][0]);
+        } else {
+            let o = d.dir("originals").join(day).join(id).join(&name);
+            assert_eq!(
+                sha(&std::fs::read(&o).unwrap()),
+                r["sha256"].as_str().unwrap(),
+                "{}",
+                o.display()
+            );
+            let out = r["output"].as_str().unwrap();
+            assert_eq!(
+                sha(&std::fs::read(d.root.join(out)).unwrap()),
+                r["output_sha256"].as_str().unwrap()
+            );
+        }
+    }
+    let by_path: BTreeMap<&str, &str> = records
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap(), r["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(by_path["list.csv"], "sanitized");
+    assert_eq!(by_path["tool.exe"], "blocked");
+    assert_eq!(by_path["blob.dat"], "blocked");
+    assert_eq!(by_path["slow.txt"], "clean");
+
+    // Metrics.
+    let m = http_get(port);
+    assert!(
+        m.contains("mugai_files_total{verdict=\"blocked\",type=\"executable\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("mugai_latency_seconds_count 9"), "{m}");
+    assert!(m.contains("mugai_queue_depth 0"), "{m}");
+
+    assert!(d.stop().success(), "{}", d.log());
+    // No temporary file is left in the clean tree.
+    assert!(files_under(&d.dir("clean"))
+        .iter()
+        .all(|f| !f.contains(".mugai-tmp")));
+    let o = util::run(&[
+        "audit".as_ref(),
+        "verify".as_ref(),
+        d.dir("audit").as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn retention_prunes_old_days_and_daily_notice() {
+    let mut d = D::new(&config("retention_days = 7\nnotice = \"daily\""));
+    for root in ["originals", "quarantine"] {
+        for day in ["2000-01-01", "2001-12-31"] {
+            let p = d.dir(root).join(day).join("x");
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::write(p.join("old.txt"), b"old").unwrap();
+        }
+    }
+    d.start();
+    d.drop_file("a.csv", b"=HYPERLINK(\"http://x\"),1\n");
+    d.drop_file("b.exe", EXE);
+    d.wait_for("both handled", || d.audit_records().len() == 2);
+    for root in ["originals", "quarantine"] {
+        let days: Vec<String> = sorted_files(&d.dir(root))
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(days.len(), 1, "{root}: {days:?}");
+        assert!(days[0].as_str() > "2001-12-31", "{days:?}");
+    }
+    let day = &d.audit_records()[0]["time"].as_str().unwrap()[..10].to_string();
+    d.wait_for("notice", || {
+        std::fs::read_to_string(d.dir("clean").join(format!("mugai-notice-{day}.txt")))
+            .is_ok_and(|t| t.contains("type.executable") && t.contains("text.formula"))
+    });
+    assert!(!d.dir("clean/a.csv.mugai.txt").exists());
+    assert!(d.stop().success());
+}
+
+#[test]
+fn sighup_reloads_a_good_config_and_keeps_the_old_on_a_bad_one() {
+    let mut d = D::new(&config(""));
+    d.start();
+    d.drop_file("one.txt", b"one\n");
+    d.wait_for("one.txt", || d.dir("clean/one.txt").exists());
+
+    // Good: text is no longer allowed.
+    std::fs::write(&d.config, config("") + "[types]\nallow = [\"csv\"]\n").unwrap();
+    d.signal("-HUP");
+    d.wait_for("reload", || d.log().contains("configuration reloaded"));
+    d.drop_file("two.txt", b"two\n");
+    d.wait_for("two.txt blocked", || {
+        d.dir("clean/two.txt.mugai.txt").exists()
+    });
+    assert!(!d.dir("clean/two.txt").exists());
+
+    // Bad: rejected, the previous configuration stays in force.
+    std::fs::write(&d.config, "[daemon]\nsettle_ms = \"soon\"\n[nonsense]\n").unwrap();
+    d.signal("-HUP");
+    d.wait_for("rejection", || {
+        d.log().contains("configuration reload rejected")
+    });
+    assert!(d.log().contains("daemon.settle_ms"), "{}", d.log());
+    d.drop_file("three.txt", b"three\n");
+    d.drop_file("four.csv", b"a,b\n");
+    d.wait_for("four.csv", || d.dir("clean/four.csv").exists());
+    d.wait_for("three.txt blocked", || {
+        d.dir("clean/three.txt.mugai.txt").exists()
+    });
+    assert!(!d.dir("clean/three.txt").exists());
+    assert!(d.stop().success());
+}
+
+#[test]
+fn sigterm_drains_in_flight_work() {
+    let mut d = D::new(
+        &(config("workers = 1").replace("workers = 2\n", "") + "[limits]\ndeadline_secs = 2\n"),
+    );
+    d.start();
+    // A file whose rebuild hangs until the deadline, then more behind it.
+    d.drop_file("slow", b"MUGAI-TEST-HOOK:loop");
+    d.wait_for("slow claimed", || !d.dir("inbox/slow").exists());
+    for i in 0..5 {
+        d.drop_file(&format!("after{i}.txt"), b"later\n");
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    let st = d.stop();
+    assert!(st.success(), "{st}: {}", d.log());
+    // It waited for the hung file to be finished (killed at its deadline).
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+    let records = d.audit_records();
+    let slow = records
+        .iter()
+        .find(|r| r["path"] == "slow")
+        .expect("slow was finished");
+    assert_eq!(slow["verdict"], "blocked");
+    assert_eq!(slow["codes"][0], "limit.time", "{slow}");
+    // Every other file is either fully handled or untouched in the inbox.
+    let inbox = d.inbox_files();
+    for i in 0..5 {
+        let n = format!("after{i}.txt");
+        let handled = records.iter().filter(|r| r["path"] == n.as_str()).count();
+        let waiting = inbox.contains(&n) as usize;
+        assert_eq!(handled + waiting, 1, "{n}");
+        assert_eq!(d.dir("clean").join(&n).exists(), handled == 1, "{n}");
+    }
+    assert!(files_under(&d.dir("state/work")).is_empty());
+    // On restart the waiting files are taken.
+    d.start();
+    d.wait_for("the rest", || d.inbox_files().is_empty());
+    d.wait_for("all records", || d.audit_records().len() == 6);
+    assert!(d.stop().success());
+}
+
+/// A deterministic mixed burst: clean text, sanitisable CSV, executables,
+/// unknown binary data; in subfolders.
+fn burst(n: usize) -> Vec<(String, Vec<u8>, &'static str)> {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    (0..n)
+        .map(|i| {
+            let dir = format!("課{}", i % 7);
+            match i % 4 {
+                0 => (
+                    format!("{dir}/note{i}.txt"),
+                    format!("note {i}\nline two\n").into_bytes(),
+                    "clean",
+                ),
+                1 => (
+                    format!("{dir}/sheet{i}.csv"),
+                    format!("a,b\n=SUM(A{i}),{i}\n").into_bytes(),
+                    "sanitized",
+                ),
+                2 => {
+                    let mut b = EXE.to_vec();
+                    b.extend((0..64).map(|_| rnd() as u8));
+                    (format!("{dir}/tool{i}.exe"), b, "blocked")
+                }
+                _ => {
+                    let mut b: Vec<u8> = (0..512).map(|_| rnd() as u8).collect();
+                    b[0] = 0x00;
+                    b[1] = 0xff;
+                    (format!("{dir}/blob{i}.dat"), b, "blocked")
+                }
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn crash_burst_with_repeated_kill_9_ends_in_exactly_one_place() {
+    let mut d = D::new(&config("settle_ms = 100").replace("settle_ms = 300\n", ""));
+    let files = burst(520);
+    d.start();
+    for (rel, bytes, _) in &files {
+        d.drop_file(rel, bytes);
+    }
+    // Kill -9 at pseudo-random moments while the burst is being handled.
+    let mut nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let mut kills = 0;
+    while kills < 4 {
+        nanos = nanos
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(150 + (nanos >> 33) % 900));
+        d.kill9();
+        kills += 1;
+        d.start();
+    }
+    d.wait_for("the inbox to empty", || d.inbox_files().is_empty());
+    d.wait_for("work to finish", || {
+        files_under(&d.dir("state/work")).is_empty()
+    });
+    assert!(d.stop().success());
+    let log = d.log();
+    assert!(
+        log.contains("recovering") || log.matches("mugai daemon ready").count() == 5,
+        "{log}"
+    );
+
+    // One audit record per input, with the expected verdict and hash.
+    let records = d.audit_records();
+    let mut by_path: BTreeMap<String, &serde_json::Value> = BTreeMap::new();
+    for r in &records {
+        let p = r["path"].as_str().unwrap().to_string();
+        assert!(
+            by_path.insert(p.clone(), r).is_none(),
+            "two records for {p}"
+        );
+    }
+    assert_eq!(by_path.len(), files.len());
+    let mut clean_expected = BTreeSet::new();
+    let (mut originals, mut quarantined, mut notices) = (0, 0, 0);
+    for (rel, bytes, verdict) in &files {
+        let r = by_path[rel.as_str()];
+        assert_eq!(r["verdict"], *verdict, "{rel}");
+        assert_eq!(r["sha256"].as_str().unwrap(), sha(bytes), "{rel}");
+        let id = r["id"].as_str().unwrap();
+        let day = &r["time"].as_str().unwrap()[..10];
+        let name = rel.rsplit('/').next().unwrap();
+        if *verdict == "blocked" {
+            let q = d.dir("quarantine").join(day).join(id);
+            assert_eq!(
+                sha(&std::fs::read(q.join(name)).unwrap()),
+                sha(bytes),
+                "{rel}"
+            );
+            assert!(q.join("reason.json").exists());
+            quarantined += 1;
+            notices += 1;
+        } else {
+            let out = r["output"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("clean/")
+                .unwrap()
+                .to_string();
+            assert_eq!(out, *rel, "no numbered duplicate for {rel}");
+            let got = std::fs::read(d.dir("clean").join(&out)).unwrap();
+            assert_eq!(sha(&got), r["output_sha256"].as_str().unwrap());
+            clean_expected.insert(out);
+            let o = d.dir("originals").join(day).join(id).join(name);
+            assert_eq!(sha(&std::fs::read(&o).unwrap()), sha(bytes), "{rel}");
+            originals += 1;
+            if *verdict == "sanitized" {
+                notices += 1;
+            }
+        }
+    }
+    // Nothing else in the clean tree: no duplicate, no partial, no temp file.
+    let clean = files_under(&d.dir("clean"));
+    let (notice_files, outputs): (Vec<_>, Vec<_>) =
+        clean.iter().partition(|f| f.ends_with(".mugai.txt"));
+    let outputs: BTreeSet<String> = outputs.into_iter().cloned().collect();
+    assert_eq!(outputs, clean_expected);
+    assert_eq!(
+        notice_files.len(),
+        notices,
+        "one notice per sanitised or blocked file"
+    );
+    assert_eq!(files_under(&d.dir("originals")).len(), originals);
+    assert_eq!(files_under(&d.dir("quarantine")).len(), 2 * quarantined);
+
+    let o = util::run(&[
+        "audit".as_ref(),
+        "verify".as_ref(),
+        d.dir("audit").as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn audit_verify_finds_each_tampering_with_its_position() {
+    let mut d = D::new(&config(""));
+    d.start();
+    for i in 0..6 {
+        d.drop_file(&format!("f{i}.txt"), format!("file {i}\n").as_bytes());
+    }
+    d.wait_for("six records", || d.audit_records().len() == 6);
+    assert!(d.stop().success());
+    let file = sorted_files(&d.dir("audit")).remove(0);
+    let lines: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let verify = |lines: &[String]| {
+        let p = d.root.join("tampered.jsonl");
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        let o = util::run(&["audit".as_ref(), "verify".as_ref(), p.as_os_str()]);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (code, out) = verify(&lines);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("6 record(s)"), "{out}");
+
+    let mut edited = lines.clone();
+    edited[2] = edited[2].replacen("\"size\":7", "\"size\":8", 1);
+    assert_ne!(edited[2], lines[2]);
+    let (code, out) = verify(&edited);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("record 3 ") && out.contains("edited"), "{out}");
+
+    let mut deleted = lines.clone();
+    deleted.remove(3);
+    let (code, out) = verify(&deleted);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("record 4 ") && out.contains("deleted"),
+        "{out}"
+    );
+
+    let mut inserted = lines.clone();
+    inserted.insert(5, lines[1].clone());
+    let (code, out) = verify(&inserted);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("record 6 ") && out.contains("inserted"),
+        "{out}"
+    );
+
+    let mut swapped = lines.clone();
+    swapped.swap(0, 1);
+    let (code, out) = verify(&swapped);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("record 1 ") && out.contains("reordered"),
+        "{out}"
+    );
+
+    let o = util::run(&[
+        "audit".as_ref(),
+        "summary".as_ref(),
+        d.dir("audit").as_os_str(),
+    ]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && s.contains("records: 6") && s.contains("clean"),
+        "{s}"
+    );
+}
+
+#[test]
+fn systemd_unit_is_hardened_to_an_exposure_of_2_or_less() {
+    let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../systemd/mugai.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    for line in [
+        "Type=notify",
+        "ExecStartPre=/usr/bin/mugai check-config",
+        "ProtectSystem=strict",
+        "PrivateNetwork=yes",
+        "PrivateTmp=yes",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=\n",
+        "SystemCallFilter=@system-service",
+        "MemoryDenyWriteExecute=yes",
+        "UMask=0077",
+        "MemoryMax=",
+        "WatchdogSec=",
+    ] {
+        assert!(text.contains(line), "missing {line:?}");
+    }
+    let Ok(o) = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+    else {
+        eprintln!("skipping the exposure score: systemd-analyze is not installed (apt-get install systemd)");
+        return;
+    };
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| panic!("no score: {out}{}", String::from_utf8_lossy(&o.stderr)));
+    let score: f64 = line
+        .split(':')
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("unreadable score line {line:?}"));
+    eprintln!("systemd-analyze security: {line}");
+    assert!(score <= 2.0, "{line}");
+}

@@ -22,6 +22,10 @@ pub struct DaemonConfig {
     /// Days to keep originals (and quarantined files); 0 keeps forever.
     pub retention_days: u32,
     pub notice: NoticePlacement,
+    /// Language of the notice: `ja` or `en`.
+    pub notice_language: NoticeLanguage,
+    /// Files waiting for a worker at most; 0 means four per worker.
+    pub queue: usize,
     /// `127.0.0.1:PORT` for the Prometheus endpoint; none when absent.
     pub metrics_listen: Option<String>,
 }
@@ -40,6 +44,8 @@ impl Default for DaemonConfig {
             rescan_secs: 30,
             retention_days: 30,
             notice: NoticePlacement::Beside,
+            notice_language: NoticeLanguage::Ja,
+            queue: 0,
             metrics_listen: None,
         }
     }
@@ -51,9 +57,35 @@ impl DaemonConfig {
         if self.rescan_secs == 0 {
             e.push("`daemon.rescan_secs`: must be greater than 0".into());
         }
+        if self.settle_ms == 0 {
+            e.push("`daemon.settle_ms`: must be greater than 0".into());
+        }
         if let Some(m) = &self.metrics_listen {
-            if m.parse::<std::net::SocketAddr>().is_err() {
-                e.push(format!("`daemon.metrics_listen`: `{m}` is not HOST:PORT"));
+            match m.parse::<std::net::SocketAddr>() {
+                Err(_) => e.push(format!("`daemon.metrics_listen`: `{m}` is not HOST:PORT")),
+                Ok(a) if !a.ip().is_loopback() => e.push(format!(
+                    "`daemon.metrics_listen`: `{m}` is not a loopback address"
+                )),
+                Ok(_) => {}
+            }
+        }
+        let named = [
+            ("inbox", &self.inbox),
+            ("clean", &self.clean),
+            ("quarantine", &self.quarantine),
+            ("originals", &self.originals),
+            ("state", &self.state),
+            ("audit", &self.audit),
+        ];
+        for (i, (a, pa)) in named.iter().enumerate() {
+            for (b, pb) in named.iter().skip(i + 1) {
+                if let (Some(pa), Some(pb)) = (pa, pb) {
+                    if pa.starts_with(pb) || pb.starts_with(pa) {
+                        e.push(format!(
+                            "`daemon.{a}` and `daemon.{b}` must be separate directories, neither inside the other"
+                        ));
+                    }
+                }
             }
         }
         e
@@ -69,6 +101,14 @@ pub enum NoticePlacement {
     /// One `mugai-notice-YYYY-MM-DD.txt` per day at the top of the clean tree.
     Daily,
     None,
+}
+
+/// The notice's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeLanguage {
+    Ja,
+    En,
 }
 
 /// `[log]`.

@@ -10,7 +10,7 @@ mod daemon;
 mod policy;
 mod relay;
 
-pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticePlacement};
+pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
 pub use policy::{
     ArchivePolicy, AvPolicy, AvScan, BlockedMember, ImagePolicy, Limits, LinkAction,
     MailAttachments, MailCharset, MailPolicy, MismatchAction, OfficePolicy, OnAvFailure, PdfPolicy,

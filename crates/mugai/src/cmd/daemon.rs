@@ -1,6 +1,8 @@
 //! `mugai daemon`: the transfer-share daemon.
 
 use clap::Args;
+use mugai_core::config::{LogConfig, LogFormat};
+use mugai_daemon::{Daemon, DirOverrides, Options};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -8,20 +10,63 @@ pub struct DaemonArgs {
     /// Configuration file (default: the embedded configuration).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Where files are dropped (overrides `daemon.inbox`).
     #[arg(long, value_name = "DIR")]
     pub inbox: Option<PathBuf>,
+    /// Where sanitised files appear (overrides `daemon.clean`).
     #[arg(long, value_name = "DIR")]
     pub clean: Option<PathBuf>,
+    /// Blocked files with their reasons (overrides `daemon.quarantine`).
     #[arg(long, value_name = "DIR")]
     pub quarantine: Option<PathBuf>,
+    /// Originals of delivered files (overrides `daemon.originals`).
     #[arg(long, value_name = "DIR")]
     pub originals: Option<PathBuf>,
+    /// Journal and work area (overrides `daemon.state`).
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// The hash-chained audit log (overrides `daemon.audit`).
     #[arg(long, value_name = "DIR")]
     pub audit: Option<PathBuf>,
+    /// Rebuild in this process instead of worker processes (tests, benches).
+    #[arg(long, hide = true)]
+    pub in_process: bool,
 }
 
-pub fn run(_a: DaemonArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("the daemon is not available in this build")
+/// Sets up tracing per `[log]`: plain lines (journald adds the time) or JSON.
+pub fn init_logging(log: &LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    let _ = match log.format {
+        LogFormat::Plain => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+pub fn run(a: DaemonArgs) -> anyhow::Result<u8> {
+    // The local offset can only be read while this is the only thread.
+    mugai_audit::clock::init();
+    let config = super::common::load_config(a.config.as_deref())?;
+    init_logging(&config.log);
+    let options = Options {
+        config,
+        config_path: a.config.clone(),
+        overrides: DirOverrides {
+            inbox: a.inbox,
+            clean: a.clean,
+            quarantine: a.quarantine,
+            originals: a.originals,
+            state: a.state,
+            audit: a.audit,
+        },
+    };
+    let (effective, _) = options.effective()?;
+    let sanitizer = super::common::sanitizer(&effective, effective.daemon.workers, a.in_process)?;
+    Daemon::new(options, sanitizer).run()?;
+    Ok(crate::exit::OK)
 }

@@ -1,0 +1,417 @@
+//! Start-up, the watch-settle-dispatch loop, signals.
+
+use crate::dirs::{DirOverrides, Dirs};
+use crate::filter;
+use crate::job::Shared;
+use crate::journal::Journal;
+use crate::metrics::Metrics;
+use crate::retention;
+use crate::sdnotify;
+use crate::settle::Tracker;
+use anyhow::Context as _;
+use mugai_audit::AuditLog;
+use mugai_core::{Config, Sanitize};
+use notify::Watcher as _;
+use std::collections::{HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+/// How the daemon was configured: the loaded file (or the embedded
+/// default) and the command-line directories over it.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config: Config,
+    /// Reloaded on SIGHUP; `None` runs on the embedded default.
+    pub config_path: Option<PathBuf>,
+    pub overrides: DirOverrides,
+}
+
+impl Options {
+    /// The effective configuration (overrides applied) and its directories.
+    pub fn effective(&self) -> anyhow::Result<(Config, Dirs)> {
+        let mut c = self.config.clone();
+        self.overrides.apply(&mut c.daemon);
+        let errors = c.daemon.validate();
+        if !errors.is_empty() {
+            anyhow::bail!("invalid configuration: {}", errors.join("; "));
+        }
+        let dirs = Dirs::from_config(&c.daemon).map_err(anyhow::Error::msg)?;
+        Ok((c, dirs))
+    }
+
+    fn reload(&self) -> anyhow::Result<Config> {
+        let path = self
+            .config_path
+            .as_ref()
+            .context("no configuration file to reload (running on the embedded default)")?;
+        let mut c = Config::load(path)?;
+        self.overrides.apply(&mut c.daemon);
+        let errors = c.daemon.validate();
+        if !errors.is_empty() {
+            anyhow::bail!("invalid configuration: {}", errors.join("; "));
+        }
+        Dirs::from_config(&c.daemon).map_err(anyhow::Error::msg)?;
+        Ok(c)
+    }
+}
+
+/// The daemon. [`Daemon::run`] returns after SIGTERM/SIGINT once in-flight
+/// work has drained.
+pub struct Daemon {
+    options: Options,
+    sanitizer: Arc<dyn Sanitize>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+enum Watch {
+    Paths(Vec<PathBuf>),
+    Rescan,
+}
+
+fn workers(c: &Config) -> usize {
+    if c.daemon.workers > 0 {
+        c.daemon.workers
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
+impl Daemon {
+    pub fn new(options: Options, sanitizer: Arc<dyn Sanitize>) -> Daemon {
+        Daemon { options, sanitizer }
+    }
+
+    pub fn run(self) -> anyhow::Result<()> {
+        let (config, _) = self.options.effective()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(workers(&config) + 8)
+            .enable_all()
+            .build()?;
+        rt.block_on(self.main())
+    }
+
+    async fn main(self) -> anyhow::Result<()> {
+        let (config, mut dirs) = self.options.effective()?;
+        let configured_dirs = dirs.clone();
+        dirs.create()
+            .context("cannot create the daemon's directories")?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dirs.lock())
+            .with_context(|| format!("cannot open {}", dirs.lock().display()))?;
+        if lock.try_lock().is_err() {
+            anyhow::bail!("another mugai daemon is using {}", dirs.state.display());
+        }
+        let journal = Journal::open(&dirs.journal()).context("cannot open the journal")?;
+        let audit = AuditLog::open(&dirs.audit).context("cannot open the audit log")?;
+        let metrics = Arc::new(Metrics::default());
+        let n_workers = workers(&config);
+        let shared = Arc::new(Shared::new(
+            dirs.clone(),
+            Arc::new(config.clone()),
+            self.sanitizer.clone(),
+            journal,
+            audit,
+            metrics.clone(),
+        ));
+
+        // Redo unfinished jobs before anything new is taken.
+        let open = shared
+            .journal
+            .lock()
+            .map(|j| j.open_jobs())
+            .unwrap_or_default();
+        if !open.is_empty() {
+            tracing::info!("recovering {} unfinished job(s)", open.len());
+        }
+        let sh = shared.clone();
+        let failed: Vec<String> = tokio::task::spawn_blocking(move || {
+            let mut failed = Vec::new();
+            for st in open {
+                match sh.resume(&st) {
+                    Ok(h) => tracing::info!(id = %st.id, path = %st.rel, "recovered: {h:?}"),
+                    Err(e) => {
+                        tracing::error!(id = %st.id, path = %st.rel, "recovery failed: {e}");
+                        sh.metrics.error();
+                        failed.push(st.id.clone());
+                    }
+                }
+            }
+            failed
+        })
+        .await?;
+        remove_stray_work(&dirs, &shared);
+        prune(&dirs, config.daemon.retention_days).await;
+
+        if let Some(addr) = &config.daemon.metrics_listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+            tokio::spawn(crate::metrics::serve(listener, metrics.clone()));
+            tracing::info!("metrics on http://{addr}/metrics");
+        }
+
+        let (wtx, mut wrx) = mpsc::unbounded_channel::<Watch>();
+        let inbox = dirs.inbox.clone();
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                let msg = match res {
+                    Ok(ev) if ev.need_rescan() => Watch::Rescan,
+                    Ok(ev) => Watch::Paths(ev.paths),
+                    Err(_) => Watch::Rescan,
+                };
+                let _ = wtx.send(msg);
+            })?;
+        watcher
+            .watch(&inbox, notify::RecursiveMode::Recursive)
+            .with_context(|| format!("cannot watch {}", inbox.display()))?;
+
+        let mut sigterm = signal(SignalKind::terminate())?;
+        let mut sigint = signal(SignalKind::interrupt())?;
+        let mut sighup = signal(SignalKind::hangup())?;
+
+        let mut tracker = Tracker::default();
+        rescan(&inbox, Path::new(""), &mut tracker);
+        let mut settle = Duration::from_millis(config.daemon.settle_ms);
+        let mut tick = tokio::time::interval(tick_of(settle));
+        let mut rescan_every =
+            tokio::time::interval(Duration::from_secs(config.daemon.rescan_secs));
+        rescan_every.reset();
+        let mut prune_every = tokio::time::interval(Duration::from_secs(3600));
+        prune_every.reset();
+        let watchdog = sdnotify::watchdog_interval();
+        let mut watchdog_every =
+            tokio::time::interval(watchdog.map_or(Duration::from_secs(3600), |d| d / 2));
+        let mut retry_every = tokio::time::interval(Duration::from_secs(30));
+        retry_every.reset();
+        let mut retry: Vec<String> = failed;
+
+        let mut queue: VecDeque<PathBuf> = VecDeque::new();
+        let mut busy: HashSet<PathBuf> = HashSet::new();
+        let mut running = tokio::task::JoinSet::new();
+        let mut cfg = config;
+        let mut capacity = queue_cap(&cfg, n_workers);
+
+        sdnotify::notify("READY=1");
+        tracing::info!(
+            inbox = %dirs.inbox.display(),
+            clean = %dirs.clean.display(),
+            workers = n_workers,
+            "mugai daemon ready"
+        );
+
+        loop {
+            tokio::select! {
+                Some(msg) = wrx.recv() => {
+                    match msg {
+                        Watch::Rescan => rescan(&inbox, Path::new(""), &mut tracker),
+                        Watch::Paths(paths) => for p in paths {
+                            let Ok(rel) = p.strip_prefix(&inbox) else { continue };
+                            if rel.as_os_str().is_empty() || filter::is_ignored(rel) { continue }
+                            match p.symlink_metadata() {
+                                Ok(m) if m.is_dir() => rescan(&inbox, rel, &mut tracker),
+                                Ok(m) if m.is_file() => tracker.touch(rel.to_path_buf()),
+                                _ => {}
+                            }
+                        },
+                    }
+                }
+                _ = tick.tick() => {}
+                _ = rescan_every.tick() => rescan(&inbox, Path::new(""), &mut tracker),
+                _ = prune_every.tick() => prune(&dirs, cfg.daemon.retention_days).await,
+                _ = watchdog_every.tick() => if watchdog.is_some() { sdnotify::notify("WATCHDOG=1") },
+                _ = retry_every.tick() => {
+                    let open = shared.journal.lock().map(|j| {
+                        retry.iter().filter_map(|id| j.get(id).cloned()).collect::<Vec<_>>()
+                    }).unwrap_or_default();
+                    retry.clear();
+                    for st in open {
+                        let sh = shared.clone();
+                        running.spawn_blocking(move || (PathBuf::new(), Some(st.id.clone()), sh.resume(&st)));
+                    }
+                }
+                Some(done) = running.join_next() => {
+                    match done {
+                        Ok((rel, id, res)) => {
+                            busy.remove(&rel);
+                            // A new file may have been dropped under the
+                            // same name meanwhile: it settles afresh.
+                            tracker.forget(&rel);
+                            if !rel.as_os_str().is_empty() && inbox.join(&rel).is_file() {
+                                tracker.touch(rel.clone());
+                            }
+                            if let Err(e) = res {
+                                tracing::error!(path = %rel.display(), "job failed: {e}; it will be retried");
+                                shared.metrics.error();
+                                // Retried if it was left open in the journal.
+                                if let Some(id) = id {
+                                    if !retry.contains(&id) {
+                                        retry.push(id);
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => tracing::error!("job task failed: {e}"),
+                    }
+                }
+                _ = sigterm.recv() => break,
+                _ = sigint.recv() => break,
+                _ = sighup.recv() => {
+                    sdnotify::notify("RELOADING=1");
+                    match self.options.reload() {
+                        Ok(c) => {
+                            if Dirs::from_config(&c.daemon).ok().as_ref() != Some(&configured_dirs) {
+                                tracing::warn!("directory changes take effect only after a restart");
+                            }
+                            settle = Duration::from_millis(c.daemon.settle_ms);
+                            tick = tokio::time::interval(tick_of(settle));
+                            capacity = queue_cap(&c, n_workers);
+                            shared.set_config(Arc::new(c.clone()));
+                            cfg = c;
+                            tracing::info!("configuration reloaded");
+                        }
+                        Err(e) => tracing::error!("configuration reload rejected, keeping the previous one: {e:#}"),
+                    }
+                    sdnotify::notify("READY=1");
+                }
+            }
+
+            // Settled files join the queue while it has room; the rest stay
+            // in the inbox (back-pressure) and are looked at again next tick.
+            if queue.len() < capacity {
+                let is_busy = |p: &Path| busy.contains(p);
+                for rel in tracker.ready(&inbox, settle, &is_busy) {
+                    if queue.len() >= capacity {
+                        break;
+                    }
+                    busy.insert(rel.clone());
+                    queue.push_back(rel);
+                }
+            }
+            while running.len() < n_workers {
+                let Some(rel) = queue.pop_front() else { break };
+                let sh = shared.clone();
+                running.spawn_blocking(move || {
+                    let (id, res) = sh.take(&rel);
+                    (rel, Some(id), res)
+                });
+            }
+            shared
+                .metrics
+                .queue_depth
+                .store(queue.len() as u64, Ordering::Relaxed);
+            shared
+                .metrics
+                .in_flight
+                .store(running.len() as u64, Ordering::Relaxed);
+        }
+
+        // Drain: nothing new is taken; files in flight are finished.
+        sdnotify::notify("STOPPING=1");
+        drop(watcher);
+        tracing::info!("stopping: finishing {} file(s) in flight", running.len());
+        while let Some(done) = running.join_next().await {
+            if let Ok((rel, _, Err(e))) = done {
+                tracing::error!(path = %rel.display(), "job failed while stopping: {e}");
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn tick_of(settle: Duration) -> Duration {
+    (settle / 4).clamp(Duration::from_millis(20), Duration::from_millis(500))
+}
+
+fn queue_cap(c: &Config, workers: usize) -> usize {
+    if c.daemon.queue > 0 {
+        c.daemon.queue
+    } else {
+        workers * 4
+    }
+}
+
+/// Adds every regular file under `inbox/rel` (not following symlinks,
+/// skipping ignored names) to the tracker.
+fn rescan(inbox: &Path, rel: &Path, tracker: &mut Tracker) {
+    let mut stack = vec![rel.to_path_buf()];
+    while let Some(r) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(inbox.join(&r)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let child = r.join(e.file_name());
+            if filter::is_ignored(&child) {
+                continue;
+            }
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(child),
+                Ok(t) if t.is_file() => tracker.touch(child),
+                _ => {}
+            }
+        }
+    }
+}
+
+async fn prune(dirs: &Dirs, days: u32) {
+    if days == 0 {
+        return;
+    }
+    let roots = [dirs.originals.clone(), dirs.quarantine.clone()];
+    let _ = tokio::task::spawn_blocking(move || {
+        let keep = retention::cutoff(days);
+        for root in roots {
+            match retention::prune(&root, &keep) {
+                Ok(v) if !v.is_empty() => tracing::info!(
+                    "retention: removed {} from {}",
+                    v.join(", "),
+                    root.display()
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!("retention pruning of {} failed: {e}", root.display()),
+            }
+        }
+    })
+    .await;
+}
+
+/// Removes work directories no open job owns (left by a crash after `Done`).
+fn remove_stray_work(dirs: &Dirs, shared: &Shared) {
+    let open: HashSet<String> = shared
+        .journal
+        .lock()
+        .map(|j| j.open_jobs().into_iter().map(|s| s.id).collect())
+        .unwrap_or_default();
+    let Ok(rd) = std::fs::read_dir(dirs.work()) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let id = e.file_name().to_string_lossy().into_owned();
+        if open.contains(&id) {
+            continue;
+        }
+        if e.path().join("input").exists() {
+            tracing::warn!(
+                "work directory {} has an input but no journal entry; left in place",
+                e.path().display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}

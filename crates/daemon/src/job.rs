@@ -1,0 +1,534 @@
+//! One file's way from the inbox to exactly one of clean or quarantine.
+//!
+//! Steps, each announced in the journal before it happens and each able to
+//! recognise its own earlier work when a job is redone after a crash:
+//!
+//! 1. claim: `Claim` is journalled, then the input moves from the inbox into
+//!    `state/work/<id>/input` (so the inbox no longer offers it);
+//! 2. sanitise (redone on recovery; the result is not persisted);
+//! 3. output: written to a hidden temporary name in its clean directory,
+//!    fsynced, then `Out{dest}` is journalled and the file hard-linked to
+//!    `dest` (which never replaces a file) — a redo finds `dest` with the
+//!    announced SHA-256 and does not place it again. Blocked: `reason.json`
+//!    in `quarantine/<date>/<id>/`;
+//! 4. notice (announced the same way);
+//! 5. audit record, then `Audit` (a redo first looks for the id in the log);
+//! 6. the input moves to `originals/<date>/<id>/` (or beside `reason.json`);
+//!    once it is gone from the work directory the job is complete;
+//! 7. `Done`, and the work directory is removed.
+
+use crate::dirs::Dirs;
+use crate::journal::{Entry, JobState, Journal};
+use crate::metrics::Metrics;
+use crate::notice::{self, NoticeInput};
+use crate::place::{self, TMP_PREFIX};
+use mugai_audit::{clock, AuditLog, Record};
+use mugai_core::config::NoticePlacement;
+use mugai_core::{
+    sha256_hex, Action, Code, Config, FileType, Finding, Job, Outcome, Sanitize, Verdict,
+};
+use mugai_detect::name;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+/// What a job came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The input was gone before it could be claimed.
+    Void,
+    /// Finished earlier; only the journal entry was missing.
+    AlreadyDone,
+    Done {
+        verdict: Verdict,
+        output: String,
+    },
+}
+
+/// Everything jobs share.
+pub struct Shared {
+    pub dirs: Dirs,
+    pub config: RwLock<Arc<Config>>,
+    pub sanitizer: Arc<dyn Sanitize>,
+    pub journal: Mutex<Journal>,
+    pub audit: Mutex<AuditLog>,
+    /// Serialises choosing a free name and linking to it.
+    place_lock: Mutex<()>,
+    pub metrics: Arc<Metrics>,
+    counter: AtomicU64,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("dirs", &self.dirs).finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A delivered file may not pass for one of the daemon's notices.
+pub fn not_a_notice_name(name: &str) -> String {
+    let lower = name.to_lowercase();
+    if lower.ends_with(".mugai.txt") || lower.starts_with("mugai-notice-") {
+        format!("_{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The path components of `rel` (`/`-separated).
+fn components(rel: &str) -> Vec<&str> {
+    rel.split('/').filter(|c| !c.is_empty()).collect()
+}
+
+impl Shared {
+    pub fn new(
+        dirs: Dirs,
+        config: Arc<Config>,
+        sanitizer: Arc<dyn Sanitize>,
+        journal: Journal,
+        audit: AuditLog,
+        metrics: Arc<Metrics>,
+    ) -> Shared {
+        Shared {
+            dirs,
+            config: RwLock::new(config),
+            sanitizer,
+            journal: Mutex::new(journal),
+            audit: Mutex::new(audit),
+            place_lock: Mutex::new(()),
+            metrics,
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_config(&self, c: Arc<Config>) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = c;
+    }
+
+    fn journal(&self, e: Entry) -> io::Result<()> {
+        lock(&self.journal).append(e)
+    }
+
+    fn new_id(&self) -> String {
+        let t = clock::now();
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}{:03}-{n:06}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        )
+    }
+
+    /// Takes a settled file from the inbox (`rel` relative to it).
+    /// Returns the job's id with the result; after an error the job may be
+    /// left open in the journal, to be retried with [`Shared::resume`].
+    pub fn take(&self, rel: &Path) -> (String, io::Result<Handled>) {
+        let id = self.new_id();
+        let res = self.take_as(&id, rel);
+        (id, res)
+    }
+
+    fn take_as(&self, id: &str, rel: &Path) -> io::Result<Handled> {
+        let started = Instant::now();
+        let rel_s = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        let st = JobState {
+            id: id.to_string(),
+            rel: rel_s,
+            date: clock::today(),
+            ..JobState::default()
+        };
+        self.journal(Entry::Claim {
+            id: st.id.clone(),
+            rel: st.rel.clone(),
+            date: st.date.clone(),
+        })?;
+        let work = self.dirs.job_dir(&st.id);
+        std::fs::create_dir_all(&work)?;
+        match place::move_file(&self.dirs.inbox.join(rel), &work, "input", &st.id) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.finish(&st.id)?;
+                return Ok(Handled::Void);
+            }
+            Err(e) => {
+                // Nothing was moved: forget the job; the file stays in the
+                // inbox and is tried again.
+                self.finish(&st.id)?;
+                return Err(e);
+            }
+        }
+        self.run(&st, false, started)
+    }
+
+    /// Redoes an unfinished job found in the journal.
+    pub fn resume(&self, st: &JobState) -> io::Result<Handled> {
+        self.run(st, true, Instant::now())
+    }
+
+    fn finish(&self, id: &str) -> io::Result<()> {
+        self.journal(Entry::Done { id: id.to_string() })?;
+        let work = self.dirs.job_dir(id);
+        match std::fs::remove_dir_all(&work) {
+            Ok(()) => place::sync_dir(&self.dirs.work()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Where the original ends up: originals, or beside `reason.json`.
+    fn original_place(&self, st: &JobState, blocked: bool) -> (PathBuf, String) {
+        let comps = components(&st.rel);
+        let mut safe = name::safe_component(comps.last().copied().unwrap_or("unnamed"));
+        if blocked {
+            if safe == "reason.json" {
+                safe.insert(0, '_');
+            }
+            (self.dirs.quarantine.join(&st.date).join(&st.id), safe)
+        } else {
+            (self.dirs.originals.join(&st.date).join(&st.id), safe)
+        }
+    }
+
+    fn run(&self, st: &JobState, recovered: bool, started: Instant) -> io::Result<Handled> {
+        let input = self.dirs.job_dir(&st.id).join("input");
+        if !input.exists() {
+            let done = [false, true].iter().any(|&b| {
+                let (dir, n) = self.original_place(st, b);
+                dir.join(n).exists()
+            });
+            self.finish(&st.id)?;
+            return Ok(if done {
+                Handled::AlreadyDone
+            } else {
+                Handled::Void
+            });
+        }
+        let config = self.config();
+        let policy = &config.policy;
+        let comps = components(&st.rel);
+        let file_name = comps.last().copied().unwrap_or("unnamed").to_string();
+        let dir_parts: Vec<String> = comps
+            .iter()
+            .take(comps.len().saturating_sub(1))
+            .map(|c| name::safe_component(c))
+            .collect();
+
+        // Read, bounded by the policy's input limit.
+        let size = std::fs::metadata(&input)?.len();
+        let max = policy.limits.max_input_bytes;
+        let (bytes, sha) = if size > max {
+            (None, String::new())
+        } else {
+            let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            std::fs::File::open(&input)?
+                .take(max.saturating_add(1))
+                .read_to_end(&mut buf)?;
+            let sha = sha256_hex(&buf);
+            (Some(buf), sha)
+        };
+        if recovered {
+            // A claim across filesystems copies, then removes the inbox
+            // file; a crash between the two leaves it behind.
+            let left = self.dirs.inbox.join(&st.rel);
+            if left.is_file() && std::fs::read(&left).is_ok_and(|b| sha256_hex(&b) == sha) {
+                std::fs::remove_file(&left)?;
+            }
+        }
+        let mut outcome = match bytes {
+            None => Outcome::blocked(
+                FileType::Unknown,
+                sha.clone(),
+                vec![],
+                Finding::new(
+                    Code::LimitSize,
+                    Action::Blocked,
+                    format!("{size} bytes exceed the limit of {max}"),
+                ),
+            ),
+            Some(bytes) => {
+                let job = Job {
+                    name: file_name.clone(),
+                    bytes,
+                };
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.sanitizer.sanitize(policy, job)
+                }))
+                .unwrap_or_else(|_| {
+                    Outcome::blocked(
+                        FileType::Unknown,
+                        sha.clone(),
+                        vec![],
+                        Finding::new(
+                            Code::WorkerCrashed,
+                            Action::Blocked,
+                            "the rebuild failed unexpectedly",
+                        ),
+                    )
+                })
+            }
+        };
+        // Fail closed: a verdict that lets the file through needs an output.
+        if outcome.verdict != Verdict::Blocked
+            && (outcome.output.is_none() || outcome.output_name.is_none())
+        {
+            outcome = Outcome::blocked(
+                outcome.input_type,
+                sha.clone(),
+                outcome.findings.clone(),
+                Finding::new(
+                    Code::RebuildFailed,
+                    Action::Blocked,
+                    "no output was produced",
+                ),
+            );
+        }
+        let blocked = outcome.verdict == Verdict::Blocked;
+        let time = clock::rfc3339(clock::now());
+
+        // Output, or the quarantine's reason.
+        let (dest_shown, output_sha, out_len, dest_dir) = if blocked {
+            let (qdir, _) = self.original_place(st, true);
+            std::fs::create_dir_all(&qdir)?;
+            place::sync_dir(&self.dirs.quarantine)?;
+            if let Some(day) = qdir.parent() {
+                place::sync_dir(day)?;
+            }
+            let reason = serde_json::json!({
+                "id": st.id,
+                "path": st.rel,
+                "time": time,
+                "size": size,
+                "sha256": sha,
+                "type": outcome.input_type.name(),
+                "reason": outcome.reason,
+                "findings": outcome.findings,
+            });
+            let text = serde_json::to_vec_pretty(&reason).map_err(io::Error::other)?;
+            place::replace_file(&qdir, "reason.json", &text, &st.id)?;
+            let shown = format!("quarantine/{}/{}", st.date, st.id);
+            (
+                shown,
+                None,
+                0u64,
+                place::ensure_dir(&self.dirs.clean, &dir_parts)?,
+            )
+        } else {
+            let out = outcome.output.as_deref().unwrap_or_default();
+            let out_name = not_a_notice_name(outcome.output_name.as_deref().unwrap_or("unnamed"));
+            let dir = place::ensure_dir(&self.dirs.clean, &dir_parts)?;
+            let tmp = dir.join(format!("{TMP_PREFIX}{}", st.id));
+            let prior = st.outs.iter().rev().find(|(dest, sha)| {
+                let p = self.dirs.clean.join(dest);
+                p.is_file() && std::fs::read(&p).is_ok_and(|b| &sha256_hex(&b) == sha)
+            });
+            let (dest, out_sha) = match prior {
+                Some((dest, sha)) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    (dest.clone(), sha.clone())
+                }
+                None => {
+                    let out_sha = sha256_hex(out);
+                    place::write_synced(&tmp, out)?;
+                    let _g = lock(&self.place_lock);
+                    let prefix = dir_parts
+                        .iter()
+                        .map(|p| format!("{p}/"))
+                        .collect::<String>();
+                    let chosen = place::link_new(&tmp, &dir, &out_name, |cand| {
+                        self.journal(Entry::Out {
+                            id: st.id.clone(),
+                            dest: format!("{prefix}{cand}"),
+                            sha: out_sha.clone(),
+                        })
+                    })?;
+                    (format!("{prefix}{chosen}"), out_sha)
+                }
+            };
+            (dest, Some(out_sha), out.len() as u64, dir)
+        };
+
+        // The notice for LGWAN users.
+        if outcome.verdict != Verdict::Clean {
+            self.write_notice(
+                st,
+                &config,
+                &outcome,
+                &time,
+                &dest_shown,
+                &dest_dir,
+                blocked,
+            )?;
+        }
+
+        // The audit record.
+        if !st.audited {
+            let mut audit = lock(&self.audit);
+            if !(recovered && audit.contains_id(&st.id)?) {
+                let mut codes: Vec<String> = outcome
+                    .findings
+                    .iter()
+                    .map(|f| f.code.as_str().to_string())
+                    .collect();
+                codes.sort();
+                codes.dedup();
+                audit.append(Record {
+                    time: time.clone(),
+                    id: st.id.clone(),
+                    path: st.rel.clone(),
+                    size,
+                    sha256: sha.clone(),
+                    output_sha256: output_sha.clone(),
+                    file_type: outcome.input_type.name().to_string(),
+                    output_type: outcome.output_type.map(|t| t.name().to_string()),
+                    verdict: outcome.verdict.as_str().to_string(),
+                    codes,
+                    reason: outcome
+                        .reason
+                        .as_ref()
+                        .map(|r| format!("{}: {}", r.code, r.detail)),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    output: Some(if blocked {
+                        dest_shown.clone()
+                    } else {
+                        format!("clean/{dest_shown}")
+                    }),
+                    extra: Default::default(),
+                })?;
+            }
+            drop(audit);
+            self.journal(Entry::Audit { id: st.id.clone() })?;
+        }
+
+        // The original.
+        let (odir, oname) = self.original_place(st, blocked);
+        std::fs::create_dir_all(&odir)?;
+        if let Some(day) = odir.parent() {
+            place::sync_dir(day)?;
+            if let Some(root) = day.parent() {
+                place::sync_dir(root)?;
+            }
+        }
+        place::move_file(&input, &odir, &oname, &st.id)?;
+        self.metrics.file(
+            outcome.verdict.as_str(),
+            outcome.input_type.name(),
+            size,
+            out_len,
+            started.elapsed().as_secs_f64(),
+        );
+        self.finish(&st.id)?;
+
+        if blocked {
+            tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = ?outcome.reason.as_ref().map(|r| r.code.as_str()), "quarantined");
+        } else {
+            tracing::info!(id = %st.id, path = %st.rel, verdict = outcome.verdict.as_str(), output = %dest_shown, "delivered");
+        }
+        Ok(Handled::Done {
+            verdict: outcome.verdict,
+            output: dest_shown,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_notice(
+        &self,
+        st: &JobState,
+        config: &Config,
+        outcome: &Outcome,
+        time: &str,
+        dest_shown: &str,
+        dest_dir: &Path,
+        blocked: bool,
+    ) -> io::Result<()> {
+        let input = NoticeInput {
+            id: &st.id,
+            time,
+            rel: &st.rel,
+            output: (!blocked).then_some(dest_shown),
+            outcome,
+        };
+        let text = notice::text(config.daemon.notice_language, &input);
+        match config.daemon.notice {
+            NoticePlacement::None => Ok(()),
+            NoticePlacement::Beside => {
+                if st.notices.iter().any(|d| self.dirs.clean.join(d).exists()) {
+                    return Ok(());
+                }
+                let base = if blocked {
+                    not_a_notice_name(&name::safe_component(
+                        components(&st.rel).last().copied().unwrap_or("unnamed"),
+                    ))
+                } else {
+                    dest_shown
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(dest_shown)
+                        .to_string()
+                };
+                let tmp = dest_dir.join(format!("{TMP_PREFIX}{}-notice", st.id));
+                place::write_synced(&tmp, text.as_bytes())?;
+                let prefix = dest_dir
+                    .strip_prefix(&self.dirs.clean)
+                    .map(|p| {
+                        p.components()
+                            .map(|c| format!("{}/", c.as_os_str().to_string_lossy()))
+                            .collect::<String>()
+                    })
+                    .unwrap_or_default();
+                let _g = lock(&self.place_lock);
+                place::link_new(&tmp, dest_dir, &format!("{base}.mugai.txt"), |cand| {
+                    self.journal(Entry::Notice {
+                        id: st.id.clone(),
+                        dest: format!("{prefix}{cand}"),
+                    })
+                })?;
+                Ok(())
+            }
+            NoticePlacement::Daily => {
+                use std::io::Write;
+                let path = self
+                    .dirs
+                    .clean
+                    .join(format!("mugai-notice-{}.txt", st.date));
+                let _g = lock(&self.place_lock);
+                let marker = notice::marker(&st.id);
+                if std::fs::read_to_string(&path).is_ok_and(|t| t.contains(&marker)) {
+                    return Ok(());
+                }
+                let existed = path.exists();
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)?;
+                f.write_all(text.as_bytes())?;
+                f.write_all(b"\r\n")?;
+                f.sync_all()?;
+                if !existed {
+                    place::sync_dir(&self.dirs.clean)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Durable file placement: temporary name, fsync, link without
+//! overwriting, directory fsync.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Prefix of temporary files; hidden, and removed on recovery.
+pub const TMP_PREFIX: &str = ".mugai-tmp-";
+
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates `root/parts...`, fsyncing each parent whose entry was created.
+pub fn ensure_dir(root: &Path, parts: &[String]) -> io::Result<PathBuf> {
+    let mut cur = root.to_path_buf();
+    for p in parts {
+        let next = cur.join(p);
+        match std::fs::create_dir(&next) {
+            Ok(()) => sync_dir(&cur)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        cur = next;
+    }
+    Ok(cur)
+}
+
+/// Writes `bytes` to `path` and fsyncs it (truncating any earlier file).
+pub fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Writes `bytes` to `dir/name` atomically, replacing it (for files that
+/// only this job writes, like `reason.json`).
+pub fn replace_file(dir: &Path, name: &str, bytes: &[u8], tag: &str) -> io::Result<()> {
+    let tmp = dir.join(format!("{TMP_PREFIX}{tag}"));
+    write_synced(&tmp, bytes)?;
+    std::fs::rename(&tmp, dir.join(name))?;
+    sync_dir(dir)
+}
+
+/// `name`, `name (1).ext`, `name (2).ext`, ...
+pub fn numbered(name: &str, n: u32) -> String {
+    if n == 0 {
+        return name.to_string();
+    }
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() && ext.len() <= 10 => {
+            format!("{stem} ({n}).{ext}")
+        }
+        _ => format!("{name} ({n})"),
+    }
+}
+
+/// Links the already-synced temporary file `tmp` into `dir` under `name`
+/// or the first free numbered variant, never replacing anything. `announce`
+/// is called with the chosen name before the link is made (the journal
+/// entry); if the name is taken meanwhile, the next one is announced.
+pub fn link_new(
+    tmp: &Path,
+    dir: &Path,
+    name: &str,
+    mut announce: impl FnMut(&str) -> io::Result<()>,
+) -> io::Result<String> {
+    let mut n = 0u32;
+    loop {
+        let candidate = numbered(name, n);
+        let dest = dir.join(&candidate);
+        if dest.symlink_metadata().is_err() {
+            announce(&candidate)?;
+            match std::fs::hard_link(tmp, &dest) {
+                Ok(()) => {
+                    std::fs::remove_file(tmp)?;
+                    sync_dir(dir)?;
+                    return Ok(candidate);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        n += 1;
+        if n > 100_000 {
+            return Err(io::Error::other(format!(
+                "no free name for `{name}` in {}",
+                dir.display()
+            )));
+        }
+    }
+}
+
+/// Moves `src` to `dir/name` (replacing a partial copy from an earlier
+/// attempt), across filesystems if need be; fsyncs both directories.
+pub fn move_file(src: &Path, dir: &Path, name: &str, tag: &str) -> io::Result<()> {
+    let dest = dir.join(name);
+    match std::fs::rename(src, &dest) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+            let tmp = dir.join(format!("{TMP_PREFIX}{tag}"));
+            std::fs::copy(src, &tmp)?;
+            File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &dest)?;
+            sync_dir(dir)?;
+            std::fs::remove_file(src)?;
+        }
+        Err(e) => return Err(e),
+    }
+    sync_dir(dir)?;
+    if let Some(parent) = src.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_names() {
+        assert_eq!(numbered("a.txt", 0), "a.txt");
+        assert_eq!(numbered("a.txt", 2), "a (2).txt");
+        assert_eq!(numbered("README", 1), "README (1)");
+        assert_eq!(numbered(".x", 1), ".x (1)");
+        assert_eq!(numbered("a.tar.gz", 1), "a.tar (1).gz");
+    }
+
+    #[test]
+    fn link_never_overwrites() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.txt"), "first").unwrap();
+        std::fs::write(d.path().join("a (1).txt"), "second").unwrap();
+        let tmp = d.path().join(".mugai-tmp-x");
+        std::fs::write(&tmp, "third").unwrap();
+        let mut announced = Vec::new();
+        let name = link_new(&tmp, d.path(), "a.txt", |n| {
+            announced.push(n.to_string());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(name, "a (2).txt");
+        assert_eq!(announced, vec!["a (2).txt"]);
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("a.txt")).unwrap(),
+            "first"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("a (2).txt")).unwrap(),
+            "third"
+        );
+        assert!(!tmp.exists());
+    }
+}

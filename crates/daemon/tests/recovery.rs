@@ -1,0 +1,225 @@
+//! Recovery from each crash point of a job, in process: the states a
+//! crash can leave are built by hand, then a fresh start redoes the job.
+
+use mugai_audit::AuditLog;
+use mugai_core::Config;
+use mugai_daemon::job::{Handled, Shared};
+use mugai_daemon::journal::{Entry, Journal};
+use mugai_daemon::metrics::Metrics;
+use mugai_daemon::Dirs;
+use std::path::Path;
+use std::sync::Arc;
+
+fn dirs(root: &Path) -> Dirs {
+    let mut d = Dirs {
+        inbox: root.join("inbox"),
+        clean: root.join("clean"),
+        quarantine: root.join("quarantine"),
+        originals: root.join("originals"),
+        state: root.join("state"),
+        audit: root.join("audit"),
+    };
+    d.create().unwrap();
+    d
+}
+
+/// A start of the daemon's job machinery (journal and audit reopened).
+fn start(d: &Dirs) -> Shared {
+    Shared::new(
+        d.clone(),
+        Arc::new(Config::default()),
+        Arc::new(mugai_engine::InProcess),
+        Journal::open(&d.journal()).unwrap(),
+        AuditLog::open(&d.audit).unwrap(),
+        Arc::new(Metrics::default()),
+    )
+}
+
+fn audit_lines(d: &Dirs) -> Vec<serde_json::Value> {
+    mugai_audit::files_in(&d.audit)
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn files(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(
+                    e.path()
+                        .strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Handles `a.csv` once, then rewinds to the state a crash after the
+/// output link leaves: input back in work, `Claim` and `Out` journalled,
+/// a stale temporary file; either before the notice, or after the notice
+/// and the audit record.
+fn crashed_after_link(keep_audit: bool) -> (tempfile::TempDir, Dirs, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dirs(tmp.path());
+    std::fs::write(d.inbox.join("a.csv"), "x,=1+1\n").unwrap();
+    let s = start(&d);
+    let Handled::Done { output, .. } = s.take(Path::new("a.csv")).1.unwrap() else {
+        panic!("not done")
+    };
+    assert_eq!(output, "a.csv");
+    drop(s);
+    let rec = audit_lines(&d).remove(0);
+    let id = rec["id"].as_str().unwrap().to_string();
+    let date = rec["time"].as_str().unwrap()[..10].to_string();
+    let orig = d.originals.join(&date).join(&id).join("a.csv");
+    std::fs::create_dir_all(d.job_dir(&id)).unwrap();
+    std::fs::rename(&orig, d.job_dir(&id).join("input")).unwrap();
+    std::fs::write(d.clean.join(format!(".mugai-tmp-{id}")), "partial").unwrap();
+    if !keep_audit {
+        // The crash came before the notice and the audit record.
+        std::fs::remove_file(d.clean.join("a.csv.mugai.txt")).unwrap();
+        for f in mugai_audit::files_in(&d.audit).unwrap() {
+            std::fs::remove_file(f).unwrap();
+        }
+    }
+    let mut j = Journal::open(&d.journal()).unwrap();
+    j.append(Entry::Claim {
+        id: id.clone(),
+        rel: "a.csv".into(),
+        date,
+    })
+    .unwrap();
+    j.append(Entry::Out {
+        id: id.clone(),
+        dest: "a.csv".into(),
+        sha: rec["output_sha256"].as_str().unwrap().into(),
+    })
+    .unwrap();
+    if keep_audit {
+        j.append(Entry::Notice {
+            id: id.clone(),
+            dest: "a.csv.mugai.txt".into(),
+        })
+        .unwrap();
+    }
+    (tmp, d, id)
+}
+
+fn resume_all(d: &Dirs) -> Vec<Handled> {
+    let s = start(d);
+    let open = s.journal.lock().unwrap().open_jobs();
+    let out = open.iter().map(|st| s.resume(st).unwrap()).collect();
+    assert!(s.journal.lock().unwrap().open_jobs().is_empty());
+    out
+}
+
+#[test]
+fn redo_after_the_output_link_places_nothing_twice() {
+    let (_t, d, _id) = crashed_after_link(false);
+    let h = resume_all(&d);
+    assert!(
+        matches!(&h[..], [Handled::Done { output, .. }] if output == "a.csv"),
+        "{h:?}"
+    );
+    // One output, one notice, no temporary file, no numbered copy.
+    assert_eq!(files(&d.clean), vec!["a.csv", "a.csv.mugai.txt"]);
+    assert_eq!(audit_lines(&d).len(), 1);
+    assert_eq!(files(&d.originals).len(), 1);
+    assert!(files(&d.work()).is_empty());
+}
+
+#[test]
+fn redo_after_the_audit_record_does_not_write_it_twice() {
+    let (_t, d, id) = crashed_after_link(true);
+    resume_all(&d);
+    let lines = audit_lines(&d);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["id"], id.as_str());
+    assert_eq!(files(&d.clean), vec!["a.csv", "a.csv.mugai.txt"]);
+    let report = mugai_audit::verify(&mugai_audit::files_in(&d.audit).unwrap()).unwrap();
+    assert!(report.problem.is_none());
+}
+
+#[test]
+fn a_claim_that_never_moved_the_input_is_void_and_the_file_stays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dirs(tmp.path());
+    std::fs::write(d.inbox.join("b.txt"), "b\n").unwrap();
+    let mut j = Journal::open(&d.journal()).unwrap();
+    j.append(Entry::Claim {
+        id: "J".into(),
+        rel: "b.txt".into(),
+        date: "2026-01-01".into(),
+    })
+    .unwrap();
+    drop(j);
+    assert_eq!(resume_all(&d), vec![Handled::Void]);
+    assert_eq!(files(&d.inbox), vec!["b.txt"]);
+    assert!(files(&d.clean).is_empty());
+}
+
+#[test]
+fn a_job_whose_original_already_moved_is_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dirs(tmp.path());
+    std::fs::write(
+        d.inbox.join("c.exe"),
+        b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00",
+    )
+    .unwrap();
+    let s = start(&d);
+    assert!(matches!(
+        s.take(Path::new("c.exe")).1.unwrap(),
+        Handled::Done { .. }
+    ));
+    drop(s);
+    let rec = audit_lines(&d).remove(0);
+    let mut j = Journal::open(&d.journal()).unwrap();
+    j.append(Entry::Claim {
+        id: rec["id"].as_str().unwrap().into(),
+        rel: "c.exe".into(),
+        date: rec["time"].as_str().unwrap()[..10].into(),
+    })
+    .unwrap();
+    drop(j);
+    assert_eq!(resume_all(&d), vec![Handled::AlreadyDone]);
+    assert_eq!(audit_lines(&d).len(), 1);
+    assert_eq!(files(&d.clean), vec!["c.exe.mugai.txt"]);
+    assert_eq!(files(&d.quarantine).len(), 2);
+}
+
+#[test]
+fn a_dropped_file_cannot_pass_for_a_notice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dirs(tmp.path());
+    std::fs::write(d.inbox.join("report.pdf.mugai.txt"), "forged notice\n").unwrap();
+    std::fs::write(d.inbox.join("mugai-notice-2026-01-01.txt"), "forged\n").unwrap();
+    let s = start(&d);
+    for n in ["report.pdf.mugai.txt", "mugai-notice-2026-01-01.txt"] {
+        assert!(matches!(
+            s.take(Path::new(n)).1.unwrap(),
+            Handled::Done { .. }
+        ));
+    }
+    assert_eq!(
+        files(&d.clean),
+        vec!["_mugai-notice-2026-01-01.txt", "_report.pdf.mugai.txt"]
+    );
+}
