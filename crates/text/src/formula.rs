@@ -81,9 +81,7 @@ fn starts_formula(cell: &str, sep: char) -> bool {
 }
 
 fn cell_text(cell: &str, sep: char) -> &str {
-    let end = cell
-        .find([sep, '\n', '\r', '"'])
-        .unwrap_or(cell.len());
+    let end = cell.find([sep, '\n', '\r', '"']).unwrap_or(cell.len());
     &cell[..end]
 }
 
