@@ -158,6 +158,18 @@ pub fn cfb_file(streams: &[(&str, Vec<u8>)]) -> Vec<u8> {
             .write_all(bytes)
             .expect("write");
     }
+    // Storages are stamped with the current time: fix it, so the corpus is
+    // the same on every run.
+    let fixed = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_577_836_800);
+    let storages: Vec<std::path::PathBuf> = c
+        .walk()
+        .filter(|e| e.is_storage())
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    for p in storages {
+        c.set_created_time(&p, fixed).expect("created time");
+        c.set_modified_time(&p, fixed).expect("modified time");
+    }
     c.flush().expect("flush");
     c.into_inner().into_inner()
 }
