@@ -69,6 +69,16 @@ codes! {
     PdfIncrementalUpdate = "pdf.incremental_update", Removed;
     PdfEncrypted = "pdf.encrypted", Blocked;
     PdfMalformed = "pdf.malformed", Blocked;
+    /// Any action other than navigation inside the document.
+    PdfAction = "pdf.action", Removed;
+    /// Keys, objects and annotation subtypes outside the kept list.
+    PdfDropped = "pdf.dropped", Removed;
+    /// An embedded font program that does not parse as the format it claims.
+    PdfFont = "pdf.font", Removed;
+    /// JBIG2, JPX or CCITT image streams.
+    PdfImageCodec = "pdf.image_codec", Removed;
+    /// A stream that does not decode with its declared filters.
+    PdfDamagedStream = "pdf.damaged_stream", Removed;
 
     OoxmlVba = "ooxml.vba", Removed;
     OoxmlXlmMacro = "ooxml.xlm_macro", Removed;
@@ -80,6 +90,10 @@ codes! {
     OoxmlCustomUi = "ooxml.custom_ui", Removed;
     OoxmlContentTypeLie = "ooxml.content_type_lie", Removed;
     OoxmlEncrypted = "ooxml.encrypted", Blocked;
+    /// Field codes outside the kept list; formulas that call out or fetch.
+    OoxmlField = "ooxml.field", Removed;
+    /// Data connections, query tables, Power Query, web extensions.
+    OoxmlDataConnection = "ooxml.data_connection", Removed;
 
     OleVba = "ole.vba", Removed;
     OleXlmMacro = "ole.xlm_macro", Blocked;
@@ -88,6 +102,12 @@ codes! {
     OleUnknown = "ole.unknown", Blocked;
     RtfObject = "rtf.object", Removed;
     RtfTemplate = "rtf.template", Removed;
+    /// Word binary field instructions outside the kept list.
+    OleField = "ole.field", Neutralised;
+    /// RTF field instructions outside the kept list.
+    RtfField = "rtf.field", Removed;
+    /// RTF destinations outside the kept list.
+    RtfDropped = "rtf.dropped", Removed;
     /// Office: a part or picture no rebuilder handles (EMF/WMF, embedded
     /// fonts, printer settings, media, altChunk imports) was dropped.
     OfficeUnsupported = "office.unsupported", Removed;
@@ -109,12 +129,17 @@ codes! {
     /// Bytes of an archive that no entry refers to (between entries, after
     /// the end record): where a second file hides.
     ArchiveHiddenData = "archive.hidden_data", Removed;
+    /// A member whose name gives it an active meaning on the desktop, or
+    /// whose extension disagrees with its content.
+    ArchiveMemberType = "archive.member_type", Neutralised;
 
     MailHtml = "mail.html", Neutralised;
     MailAttachment = "mail.attachment", Removed;
     MailLink = "mail.link", Neutralised;
     MailCharset = "mail.charset", Neutralised;
     MailMalformed = "mail.malformed", Neutralised;
+    /// uuencode, yEnc or BinHex blocks inside a text body.
+    MailEncodedPayload = "mail.encoded_payload", Removed;
 
     LimitSize = "limit.size", Blocked;
     LimitDepth = "limit.depth", Blocked;
@@ -122,6 +147,8 @@ codes! {
     LimitMemory = "limit.memory", Blocked;
     LimitTime = "limit.time", Blocked;
     WorkerCrashed = "worker.crashed", Blocked;
+    /// The worker's sandbox stopped a forbidden system call.
+    WorkerViolation = "worker.violation", Blocked;
     RebuildFailed = "rebuild.failed", Blocked;
 
     AvDetected = "av.detected", Blocked;
