@@ -755,7 +755,9 @@ fn systemd_unit_is_hardened_to_an_exposure_of_2_or_less() {
         .arg(&unit)
         .output()
     else {
-        eprintln!("skipping the exposure score: systemd-analyze is not installed (apt-get install systemd)");
+        crate::util::skip(
+            "the exposure score: systemd-analyze is not installed (apt-get install systemd)",
+        );
         return;
     };
     let out = String::from_utf8_lossy(&o.stdout);

@@ -494,7 +494,7 @@ mod png_crate_free {
 #[test]
 fn bombs_are_blocked_under_a_512_mib_address_space() {
     if Command::new("prlimit").arg("--version").output().is_err() {
-        eprintln!("skipping: prlimit (util-linux) is not installed");
+        crate::util::skip("prlimit (util-linux) is not installed");
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");

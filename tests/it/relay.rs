@@ -59,7 +59,7 @@ fn tools_present() -> bool {
         "the SMTP end-to-end test needs `swaks` (apt) and `aiosmtpd` (pip); \
          set MUGAI_SKIP_SMTP_E2E=1 to skip it"
     );
-    eprintln!("skipping: swaks or aiosmtpd is missing");
+    crate::util::skip("swaks or aiosmtpd is missing");
     false
 }
 

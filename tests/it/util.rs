@@ -34,9 +34,19 @@ pub fn corpus_ext() -> Option<PathBuf> {
     if p.join("MANIFEST.tsv").exists() {
         Some(p.canonicalize().unwrap_or(p))
     } else {
-        eprintln!("skipping: ../shared/corpus-ext is absent (set MUGAI_CORPUS_EXT)");
+        skip("../shared/corpus-ext is absent (set MUGAI_CORPUS_EXT)");
         None
     }
+}
+
+/// Reports that a test skips for a missing component. Under `CI=true` a
+/// skip is a failure: CI installs every component the tests need.
+pub fn skip(why: &str) {
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "CI=true but a test would skip: {why}"
+    );
+    eprintln!("skipping: {why}");
 }
 
 /// Runs `mugai` with `args`; returns the output.
