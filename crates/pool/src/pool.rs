@@ -341,7 +341,6 @@ impl Sanitize for Pool {
                 checked
             }
             Err(e) => {
-                let alive_and_lying = matches!(e, JobError::Protocol(_));
                 let status = reap(&w.child);
                 let stderr: Vec<u8> = w
                     .stderr
@@ -352,7 +351,8 @@ impl Sanitize for Pool {
                     .collect();
                 self.retire();
                 let b = match e {
-                    JobError::Protocol(why) if !timed_out && alive_and_lying => Blocked::new(
+                    // The worker was alive and said something malformed.
+                    JobError::Protocol(why) if !timed_out => Blocked::new(
                         Code::WorkerViolation,
                         format!("the worker broke the protocol: {why}"),
                     ),
@@ -495,6 +495,7 @@ fn classify_death(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mugai_core::Verdict;
     use std::os::unix::process::ExitStatusExt;
 
     fn died(sig: i32) -> Blocked {
@@ -505,6 +506,77 @@ mod tests {
             "broken pipe",
             Duration::from_secs(1),
         )
+    }
+
+    /// A worker that speaks the protocol but lies: it says `Ready`, and to
+    /// every job answers as its first argument says (`forge`: a clean pass
+    /// with consistent hashes; `garbage`: a malformed frame).
+    const FAKE_WORKER: &str = r#"
+import hashlib, json, struct, sys
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+def send(h, body=b""):
+    h = json.dumps(h).encode()
+    out.write(struct.pack("<I", len(h)) + h + struct.pack("<Q", len(body)) + body)
+    out.flush()
+send({"msg": "ready", "layers": {"no_new_privs": True, "seccomp": True, "namespaces": [],
+      "landlock_abi": 0, "landlock": "not", "rlimits": True}})
+while True:
+    n = inp.read(4)
+    if len(n) < 4:
+        break
+    h = json.loads(inp.read(struct.unpack("<I", n)[0]))
+    body = inp.read(struct.unpack("<Q", inp.read(8))[0])
+    if sys.argv[1] == "garbage":
+        out.write(struct.pack("<I", 5) + b"nope!")
+        out.flush()
+        continue
+    text = b"harmless\n"
+    send({"msg": "done", "outcome": {"verdict": "clean", "input_type": "text",
+          "output_type": "text", "output_name": "a.txt", "findings": [], "reason": None,
+          "sha256": hashlib.sha256(body).hexdigest(),
+          "output_sha256": hashlib.sha256(text).hexdigest()}}, text)
+"#;
+
+    fn fake_pool(mode: &str, script: &std::path::Path) -> Pool {
+        std::fs::write(script, FAKE_WORKER).unwrap();
+        Pool::new(PoolConfig {
+            exe: "python3".into(),
+            args: vec![script.as_os_str().to_owned(), mode.into()],
+            size: 1,
+            memory_mib: 256,
+            sandbox: SandboxConfig::default(),
+            cpu_secs: 10,
+        })
+    }
+
+    fn executable() -> Job {
+        let mut pe = b"MZ".to_vec();
+        pe.resize(128, 0);
+        Job {
+            name: "a.txt".into(),
+            bytes: pe,
+        }
+    }
+
+    #[test]
+    fn a_lying_or_babbling_worker_is_a_violation() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake_worker.py");
+        // A clean pass for an executable, with consistent hashes.
+        let pool = fake_pool("forge", &script);
+        let o = pool.sanitize(&Policy::default(), executable());
+        assert_eq!(o.verdict, Verdict::Blocked, "{o:?}");
+        assert_eq!(o.reason.unwrap().code, Code::WorkerViolation);
+        assert!(o.output.is_none());
+        // Malformed frames.
+        let pool = fake_pool("garbage", &script);
+        let o = pool.sanitize(&Policy::default(), executable());
+        assert_eq!(
+            o.reason.unwrap().code,
+            Code::WorkerViolation,
+            "{:?}",
+            o.findings
+        );
     }
 
     #[test]
