@@ -204,7 +204,9 @@ impl Pool {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .env_remove("RUST_BACKTRACE")
+            // The worker needs nothing from the environment, and should
+            // not see what the parent's holds.
+            .env_clear()
             .spawn()
             .map_err(StartError::Spawn)?;
         let missing = |what: &str| StartError::Spawn(io::Error::other(format!("no worker {what}")));

@@ -248,13 +248,16 @@ fn allow_list() -> Result<Rules, seccompiler::BackendError> {
     let fd_is = |fds: &[u64]| -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
         fds.iter().map(|&fd| one(arg(0, Dword, Eq, fd)?)).collect()
     };
-    let no_exec = || -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
-        Ok(vec![one(arg(
-            2,
+    let no_exec = || arg(2, Dword, MaskedEq(libc::PROT_EXEC as u64), 0);
+    // Anonymous memory only: a descriptor leaked from the parent cannot be
+    // mapped and read or written through memory.
+    let anonymous = || {
+        arg(
+            3,
             Dword,
-            MaskedEq(libc::PROT_EXEC as u64),
-            0,
-        )?)?])
+            MaskedEq(libc::MAP_ANONYMOUS as u64),
+            libc::MAP_ANONYMOUS as u64,
+        )
     };
     let pid = u64::from(std::process::id());
 
@@ -265,8 +268,11 @@ fn allow_list() -> Result<Rules, seccompiler::BackendError> {
     r.insert(libc::SYS_write, fd_is(&[1, 2])?);
     r.insert(libc::SYS_writev, fd_is(&[1, 2])?);
     // Memory, never executable (W^X for anything the worker maps).
-    r.insert(libc::SYS_mmap, no_exec()?);
-    r.insert(libc::SYS_mprotect, no_exec()?);
+    r.insert(
+        libc::SYS_mmap,
+        vec![SeccompRule::new(vec![no_exec()?, anonymous()?])?],
+    );
+    r.insert(libc::SYS_mprotect, vec![one(no_exec()?)?]);
     // Threads: `clone` only with CLONE_THREAD (no new process).
     r.insert(
         libc::SYS_clone,
