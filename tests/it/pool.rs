@@ -217,12 +217,24 @@ fn a_running_worker_has_no_new_privs_and_a_seccomp_filter() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // A worker just started has not confined itself yet (it does so
+    // before reading the file, which holds it for 3 s): watch until it
+    // has, or the time is up, and judge the last state seen.
     let start = std::time::Instant::now();
-    let mut status = None;
-    while status.is_none() && start.elapsed() < std::time::Duration::from_secs(10) {
-        status = workers_of(child.id())
+    let mut status: Option<String> = None;
+    while start.elapsed() < std::time::Duration::from_secs(10) {
+        if let Some(s) = workers_of(child.id())
             .into_iter()
-            .find_map(|pid| fs::read_to_string(format!("/proc/{pid}/status")).ok());
+            .find_map(|pid| fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        {
+            let confined = s
+                .lines()
+                .any(|l| l.starts_with("Seccomp:") && l.ends_with('2'));
+            status = Some(s);
+            if confined {
+                break;
+            }
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let o = child.wait_with_output().unwrap();
