@@ -97,6 +97,26 @@ impl Engine {
     }
 }
 
+/// The rules applied before any parsing (size, name, true type,
+/// allow-list), for the side that re-checks a worker's reply: the detected
+/// type, and why the file would be blocked, if it would.
+pub fn precheck(policy: &Policy, job: &Job) -> (FileType, Option<Blocked>) {
+    let detected = true_type(&job.bytes, &job.name);
+    if job.bytes.len() as u64 > policy.limits.max_input_bytes {
+        return (
+            detected,
+            Some(Blocked::new(Code::LimitSize, "over the input limit")),
+        );
+    }
+    if let Some(b) = mugai_detect::check_name(&job.name).block {
+        return (detected, Some(b));
+    }
+    (
+        detected,
+        classify(policy, &job.name, detected, &job.bytes).err(),
+    )
+}
+
 impl Dispatch for Engine {
     fn dispatch(&self, name: &str, bytes: &[u8], cx: &mut Context<'_>) -> MemberOutcome {
         cx.check_deadline()?;
@@ -270,13 +290,20 @@ fn rebuild_by_type(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<R
 /// The side that trusts re-checks what comes back: the output must be of
 /// the type the rebuilder says it is.
 fn check_output(r: &Rebuilt) -> Result<(), Blocked> {
-    let got = mugai_detect::detect(&r.bytes);
-    let ok = if r.file_type.is_text() {
-        got.is_text() || r.bytes.is_empty() || got == FileType::Eml || got == FileType::Html
-    } else if r.file_type.is_ooxml() {
+    check_output_type(r.file_type, &r.bytes)
+}
+
+/// Whether `bytes`, by their own content, are of the type `label` says.
+pub fn check_output_type(label: FileType, bytes: &[u8]) -> Result<(), Blocked> {
+    let got = mugai_detect::detect(bytes);
+    let ok = if got.is_executable() {
+        false
+    } else if label.is_text() {
+        got.is_text() || bytes.is_empty() || got == FileType::Eml || got == FileType::Html
+    } else if label.is_ooxml() {
         got.is_ooxml()
     } else {
-        got == r.file_type || r.file_type == FileType::TestHook
+        got == label || label == FileType::TestHook
     };
     if ok {
         Ok(())
@@ -285,7 +312,7 @@ fn check_output(r: &Rebuilt) -> Result<(), Blocked> {
             Code::RebuildFailed,
             format!(
                 "the rebuilt output is not a valid {} (it looks like {})",
-                r.file_type.name(),
+                label.name(),
                 got.name()
             ),
         ))

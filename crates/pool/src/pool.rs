@@ -1,7 +1,10 @@
-//! The parent side: a pool of long-lived worker processes.
+//! The parent side: a pool of confined, short-lived worker processes.
 
-use crate::protocol::{read_frame, write_frame, Request, Response};
-use mugai_core::{sha256_hex, Blocked, Code, FileType, Job, Outcome, Policy, Sanitize, Verdict};
+use crate::protocol::{read_frame, write_frame, FromWorker, ToWorker, WireScan};
+use crate::recheck::{recheck, Scans};
+use crate::sandbox::Layers;
+use mugai_core::config::SandboxConfig;
+use mugai_core::{sha256_hex, Blocked, Code, Config, FileType, Job, Outcome, Policy, Sanitize};
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, BufReader, Read};
@@ -17,28 +20,47 @@ const STDERR_TAIL: usize = 4096;
 /// Time allowed past the policy deadline before a worker is killed; the
 /// engine's own deadline checks normally answer first, with a finding.
 const KILL_GRACE: Duration = Duration::from_secs(2);
+/// Time a new worker has to confine itself and say it is ready.
+const START_LIMIT: Duration = Duration::from_secs(10);
+/// Signals that end a worker, as the kernel numbers them on Linux.
+const SIGKILL: i32 = 9;
+const SIGXCPU: i32 = 24;
+const SIGSYS: i32 = 31;
 
 /// How to start workers.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     /// The executable to run (normally the `mugai` binary itself).
     pub exe: PathBuf,
-    /// Arguments that put it in worker mode, before `--memory-mib N`.
+    /// Arguments that put it in worker mode, before the worker options.
     pub args: Vec<OsString>,
     /// Worker processes at most.
     pub size: usize,
     /// Address-space limit of each worker.
     pub memory_mib: u64,
+    /// The layers each worker must apply, and how many files it serves.
+    pub sandbox: SandboxConfig,
+    /// CPU seconds a worker may use in its whole life.
+    pub cpu_secs: u64,
 }
 
 impl PoolConfig {
-    /// Workers of the running executable (`<exe> __worker`), one per core.
-    pub fn current_exe(memory_mib: u64) -> io::Result<PoolConfig> {
+    /// Workers of the running executable (`<exe> __worker`), one per core,
+    /// limited as the configuration says.
+    pub fn current_exe(config: &Config) -> io::Result<PoolConfig> {
+        let files = u64::from(config.sandbox.max_files_per_worker.max(1));
         Ok(PoolConfig {
             exe: std::env::current_exe()?,
             args: vec!["__worker".into()],
             size: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            memory_mib,
+            memory_mib: config.policy.limits.worker_memory_mib,
+            sandbox: config.sandbox.clone(),
+            cpu_secs: config
+                .policy
+                .limits
+                .deadline_secs
+                .saturating_mul(files)
+                .saturating_add(KILL_GRACE.as_secs()),
         })
     }
 }
@@ -48,6 +70,8 @@ struct Worker {
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<VecDeque<u8>>>,
+    layers: Layers,
+    served: u32,
 }
 
 struct State {
@@ -57,7 +81,8 @@ struct State {
 
 /// A pool of worker processes. Cheap to share: `sanitize` takes `&self`
 /// and may be called from many threads; at most `size` files are rebuilt
-/// at once and further callers wait.
+/// at once and further callers wait. A worker is replaced after
+/// `max_files_per_worker` files, and after any failure.
 pub struct Pool {
     config: PoolConfig,
     state: Mutex<State>,
@@ -72,9 +97,38 @@ impl std::fmt::Debug for Pool {
     }
 }
 
+/// Why a worker could not be started.
+#[derive(Debug)]
+pub enum StartError {
+    /// The process could not be run or did not answer.
+    Spawn(io::Error),
+    /// It ran, but refused to serve: a required sandbox layer is missing.
+    Refused(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Spawn(e) => write!(f, "cannot start a worker: {e}"),
+            StartError::Refused(why) => write!(f, "the worker refused to serve: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// How one job across the boundary went wrong.
+enum JobError {
+    /// The pipe broke: the worker died or was killed.
+    Pipe(io::Error),
+    /// The worker said something the protocol does not allow.
+    Protocol(String),
+}
+
 impl Pool {
     pub fn new(mut config: PoolConfig) -> Pool {
         config.size = config.size.max(1);
+        config.sandbox.max_files_per_worker = config.sandbox.max_files_per_worker.max(1);
         Pool {
             config,
             state: Mutex::new(State {
@@ -89,7 +143,18 @@ impl Pool {
         self.config.size
     }
 
-    fn checkout(&self) -> io::Result<Worker> {
+    /// Starts one worker and returns the sandbox layers it obtained; an
+    /// error when it cannot start or refuses (a required layer is missing).
+    /// The daemon, relay and CLI call this first, so that a host that
+    /// cannot confine workers stops them with one clear error.
+    pub fn probe(&self) -> Result<Layers, StartError> {
+        let w = self.checkout()?;
+        let layers = w.layers.clone();
+        self.checkin(w);
+        Ok(layers)
+    }
+
+    fn checkout(&self) -> Result<Worker, StartError> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(w) = st.idle.pop() {
@@ -105,88 +170,134 @@ impl Pool {
     }
 
     fn checkin(&self, w: Worker) {
+        if w.served >= self.config.sandbox.max_files_per_worker {
+            // Closing its stdin ends the worker; wait so no zombie is left.
+            let Worker { child, stdin, .. } = w;
+            drop(stdin);
+            let _ = child.lock().unwrap_or_else(|p| p.into_inner()).wait();
+            self.retire();
+            return;
+        }
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.idle.push(w);
         self.freed.notify_one();
     }
 
-    /// A worker died or was killed: its place is free for a new one.
+    /// A worker died, was killed or was used up: its place is free.
     fn retire(&self) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.live = st.live.saturating_sub(1);
         self.freed.notify_one();
     }
 
-    fn spawn(&self) -> io::Result<Worker> {
-        let mut child = Command::new(&self.config.exe)
-            .args(&self.config.args)
+    fn spawn(&self) -> Result<Worker, StartError> {
+        let c = &self.config;
+        let sandbox = serde_json::to_string(&c.sandbox).map_err(|e| StartError::Spawn(e.into()))?;
+        let mut child = Command::new(&c.exe)
+            .args(&c.args)
             .arg("--memory-mib")
-            .arg(self.config.memory_mib.to_string())
+            .arg(c.memory_mib.to_string())
+            .arg("--cpu-secs")
+            .arg(c.cpu_secs.to_string())
+            .arg("--sandbox")
+            .arg(sandbox)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .env_remove("RUST_BACKTRACE")
-            .spawn()?;
-        let stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| io::Error::other("no worker stdin"))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| io::Error::other("no worker stdout"))?;
-        let mut stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| io::Error::other("no worker stderr"))?;
-        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
-        let tail2 = Arc::clone(&tail);
-        std::thread::Builder::new()
-            .name("mugai-worker-stderr".into())
-            .spawn(move || {
-                let mut buf = [0u8; 1024];
-                while let Ok(n) = stderr.read(&mut buf) {
-                    if n == 0 {
-                        break;
+            // The worker needs nothing from the environment, and should
+            // not see what the parent's holds.
+            .env_clear()
+            .spawn()
+            .map_err(StartError::Spawn)?;
+        let missing = |what: &str| StartError::Spawn(io::Error::other(format!("no worker {what}")));
+        let stdin = child.stdin.take().ok_or_else(|| missing("stdin"))?;
+        let stdout = child.stdout.take().ok_or_else(|| missing("stdout"))?;
+        let stderr = child.stderr.take().ok_or_else(|| missing("stderr"))?;
+        let tail = keep_stderr_tail(stderr).map_err(StartError::Spawn)?;
+        let child = Arc::new(Mutex::new(child));
+        let mut stdout = BufReader::with_capacity(1 << 16, stdout);
+
+        let hello = with_watchdog(&child, START_LIMIT, || {
+            read_frame::<_, FromWorker>(&mut stdout, 0)
+        })
+        .1;
+        let layers = match hello {
+            Ok(Some((FromWorker::Ready { layers }, _))) => layers,
+            other => {
+                let _ = reap(&child);
+                return Err(match other {
+                    Ok(Some((FromWorker::Refused { reason }, _))) => StartError::Refused(reason),
+                    Ok(_) => {
+                        StartError::Spawn(io::Error::other("the worker did not say it was ready"))
                     }
-                    let mut t = tail2.lock().unwrap_or_else(|p| p.into_inner());
-                    for &b in &buf[..n] {
-                        if t.len() == STDERR_TAIL {
-                            t.pop_front();
-                        }
-                        t.push_back(b);
-                    }
-                }
-            })?;
+                    Err(e) => StartError::Spawn(e),
+                });
+            }
+        };
         Ok(Worker {
-            child: Arc::new(Mutex::new(child)),
+            child,
             stdin,
-            stdout: BufReader::with_capacity(1 << 16, stdout),
+            stdout,
             stderr: tail,
+            layers,
+            served: 0,
         })
     }
 
+    /// Sends the job, answers the worker's scan requests, and returns its
+    /// final reply with the record of what was scanned.
     fn run_job(
         &self,
         w: &mut Worker,
         policy: &Policy,
         job: &Job,
-    ) -> io::Result<(Outcome, Vec<u8>)> {
-        let req = Request {
+    ) -> Result<(Outcome, Vec<u8>, Scans), JobError> {
+        let req = ToWorker::Job {
             name: job.name.clone(),
             policy: policy.clone(),
         };
-        write_frame(&mut w.stdin, &req, &job.bytes)?;
+        write_frame(&mut w.stdin, &req, &job.bytes).map_err(JobError::Pipe)?;
         let max_body = policy
             .limits
             .max_expanded_bytes
             .max(policy.limits.max_input_bytes);
-        match read_frame::<_, Response>(&mut w.stdout, max_body)? {
-            Some((resp, body)) => Ok((resp.outcome, body)),
-            None => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "worker closed its output",
-            )),
+        let clamd = mugai_clamd::from_policy(&policy.av);
+        let mut scans = Scans::default();
+        loop {
+            let frame = read_frame::<_, FromWorker>(&mut w.stdout, max_body).map_err(|e| {
+                if e.kind() == io::ErrorKind::Other {
+                    JobError::Protocol(e.to_string())
+                } else {
+                    JobError::Pipe(e)
+                }
+            })?;
+            match frame {
+                None => {
+                    return Err(JobError::Pipe(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "worker closed its output",
+                    )))
+                }
+                Some((FromWorker::Done { outcome }, body)) => return Ok((outcome, body, scans)),
+                Some((FromWorker::Scan, body)) => {
+                    let result = match &clamd {
+                        Some(c) => mugai_core::Scanner::scan(c, &body),
+                        None => {
+                            mugai_core::ScanResult::Unavailable("no scanner is configured".into())
+                        }
+                    };
+                    scans.record(&body, &result);
+                    let answer = ToWorker::Scanned {
+                        result: WireScan::from(result),
+                    };
+                    write_frame(&mut w.stdin, &answer, &[]).map_err(JobError::Pipe)?;
+                }
+                Some((other, _)) => {
+                    return Err(JobError::Protocol(format!(
+                        "unexpected message during a job: {other:?}"
+                    )))
+                }
+            }
         }
     }
 }
@@ -195,6 +306,9 @@ impl Sanitize for Pool {
     fn sanitize(&self, policy: &Policy, job: Job) -> Outcome {
         let sha256 = sha256_hex(&job.bytes);
         let fail = |b: Blocked| {
+            if b.code == Code::WorkerViolation {
+                tracing::error!(file = %job.name, sha256 = %sha256, code = %b.code, "{}", b.detail);
+            }
             Outcome::blocked(
                 FileType::Unknown,
                 sha256.clone(),
@@ -204,36 +318,27 @@ impl Sanitize for Pool {
         };
         let mut w = match self.checkout() {
             Ok(w) => w,
-            Err(e) => {
-                return fail(Blocked::new(
-                    Code::WorkerCrashed,
-                    format!("cannot start a worker: {e}"),
-                ))
-            }
+            Err(e) => return fail(Blocked::new(Code::WorkerCrashed, e.to_string())),
         };
+        w.served += 1;
 
-        // The watchdog kills the worker at the deadline; the blocked read
-        // below then ends with an error.
-        let timed_out = Arc::new(AtomicBool::new(false));
-        let (done_tx, done_rx) = mpsc::channel::<()>();
         let limit = Duration::from_secs(policy.limits.deadline_secs) + KILL_GRACE;
-        let watchdog = {
-            let child = Arc::clone(&w.child);
-            let timed_out = Arc::clone(&timed_out);
-            std::thread::spawn(move || {
-                if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-                    timed_out.store(true, Ordering::SeqCst);
-                    let _ = child.lock().unwrap_or_else(|p| p.into_inner()).kill();
-                }
-            })
-        };
-        let result = self.run_job(&mut w, policy, &job);
-        let _ = done_tx.send(());
-        let _ = watchdog.join();
+        let child = Arc::clone(&w.child);
+        let (timed_out, result) =
+            with_watchdog(&child, limit, || self.run_job(&mut w, policy, &job));
 
         match result {
-            Ok((outcome, body)) => {
-                let checked = recheck(policy, outcome, body, &sha256);
+            Ok((outcome, body, scans)) => {
+                let checked = recheck(policy, &job, &sha256, outcome, body, &scans);
+                if let Some(r) = &checked.reason {
+                    if r.code == Code::WorkerViolation {
+                        tracing::error!(file = %job.name, sha256 = %sha256, code = %r.code, "{}", r.detail);
+                        // A worker caught lying serves no other file.
+                        let _ = reap(&w.child);
+                        self.retire();
+                        return checked;
+                    }
+                }
                 self.checkin(w);
                 checked
             }
@@ -247,16 +352,74 @@ impl Sanitize for Pool {
                     .copied()
                     .collect();
                 self.retire();
-                fail(classify_death(
-                    timed_out.load(Ordering::SeqCst),
-                    status,
-                    &stderr,
-                    &e,
-                    limit,
-                ))
+                let b = match e {
+                    // The worker was alive and said something malformed.
+                    JobError::Protocol(why) if !timed_out => Blocked::new(
+                        Code::WorkerViolation,
+                        format!("the worker broke the protocol: {why}"),
+                    ),
+                    JobError::Protocol(why) => {
+                        classify_death(timed_out, status, &stderr, &why, limit)
+                    }
+                    JobError::Pipe(err) => {
+                        classify_death(timed_out, status, &stderr, &err.to_string(), limit)
+                    }
+                };
+                fail(b)
             }
         }
     }
+}
+
+/// Runs `f`, killing the worker if it has not returned within `limit`.
+/// Returns whether the watchdog fired, and `f`'s result.
+fn with_watchdog<T>(
+    child: &Arc<Mutex<Child>>,
+    limit: Duration,
+    f: impl FnOnce() -> T,
+) -> (bool, T) {
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let watchdog = {
+        let child = Arc::clone(child);
+        let timed_out = Arc::clone(&timed_out);
+        std::thread::spawn(move || {
+            if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+                timed_out.store(true, Ordering::SeqCst);
+                let _ = child.lock().unwrap_or_else(|p| p.into_inner()).kill();
+            }
+        })
+    };
+    let result = f();
+    let _ = done_tx.send(());
+    let _ = watchdog.join();
+    (timed_out.load(Ordering::SeqCst), result)
+}
+
+/// Keeps the last bytes a worker writes to stderr.
+fn keep_stderr_tail(
+    mut stderr: impl Read + Send + 'static,
+) -> io::Result<Arc<Mutex<VecDeque<u8>>>> {
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
+    let tail2 = Arc::clone(&tail);
+    std::thread::Builder::new()
+        .name("mugai-worker-stderr".into())
+        .spawn(move || {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut t = tail2.lock().unwrap_or_else(|p| p.into_inner());
+                for &b in &buf[..n] {
+                    if t.len() == STDERR_TAIL {
+                        t.pop_front();
+                    }
+                    t.push_back(b);
+                }
+            }
+        })?;
+    Ok(tail)
 }
 
 /// Kills (if still running) and waits for a worker, so no zombie is left.
@@ -280,7 +443,7 @@ fn classify_death(
     timed_out: bool,
     status: Option<ExitStatus>,
     stderr: &[u8],
-    err: &io::Error,
+    err: &str,
     limit: Duration,
 ) -> Blocked {
     use std::os::unix::process::ExitStatusExt;
@@ -293,6 +456,18 @@ fn classify_death(
             ),
         );
     }
+    let signal = status.and_then(|s| s.signal());
+    if signal == Some(SIGSYS) {
+        // The seccomp filter killed it: the kernel does not tell the
+        // parent which call, only that the sandbox refused one.
+        return Blocked::new(
+            Code::WorkerViolation,
+            "the sandbox killed the worker (SIGSYS) for a forbidden system call",
+        );
+    }
+    if signal == Some(SIGXCPU) {
+        return Blocked::new(Code::LimitTime, "the worker used up its CPU time (SIGXCPU)");
+    }
     let text = String::from_utf8_lossy(stderr);
     if text.contains("memory allocation of")
         || text.contains("failed to allocate")
@@ -300,98 +475,120 @@ fn classify_death(
     {
         return Blocked::new(Code::LimitMemory, "the worker hit its memory limit");
     }
-    match status {
-        Some(st) if st.signal() == Some(9) => {
+    match (signal, status) {
+        (Some(SIGKILL), _) => {
             Blocked::new(Code::LimitMemory, "the worker was killed (out of memory)")
         }
-        Some(st) if st.signal().is_some() => Blocked::new(
+        (Some(sig), _) => Blocked::new(
             Code::WorkerCrashed,
-            format!("the worker died with signal {}", st.signal().unwrap_or(0)),
+            format!("the worker died with signal {sig}"),
         ),
-        Some(st) => Blocked::new(
+        (None, Some(st)) => Blocked::new(
             Code::WorkerCrashed,
             format!(
                 "the worker exited ({}) while handling the file",
                 st.code().unwrap_or(-1)
             ),
         ),
-        None => Blocked::new(Code::WorkerCrashed, format!("the worker failed: {err}")),
+        (None, None) => Blocked::new(Code::WorkerCrashed, format!("the worker failed: {err}")),
     }
 }
 
-/// The side that trusts re-checks what comes back from the worker.
-fn recheck(policy: &Policy, mut o: Outcome, body: Vec<u8>, sha256: &str) -> Outcome {
-    let bad = |why: String| {
-        Outcome::blocked(
-            o.input_type,
-            sha256.to_string(),
-            Vec::new(),
-            Blocked::new(Code::RebuildFailed, format!("worker reply rejected: {why}"))
-                .into_finding(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mugai_core::Verdict;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn died(sig: i32) -> Blocked {
+        classify_death(
+            false,
+            Some(ExitStatus::from_raw(sig)),
+            b"",
+            "broken pipe",
+            Duration::from_secs(1),
         )
-    };
-    if o.sha256 != sha256 {
-        return bad("input hash differs".into());
     }
-    if o.findings.len() > 100_000 {
-        return bad("too many findings".into());
+
+    /// A worker that speaks the protocol but lies: it says `Ready`, and to
+    /// every job answers as its first argument says (`forge`: a clean pass
+    /// with consistent hashes; `garbage`: a malformed frame).
+    const FAKE_WORKER: &str = r#"
+import hashlib, json, struct, sys
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+def send(h, body=b""):
+    h = json.dumps(h).encode()
+    out.write(struct.pack("<I", len(h)) + h + struct.pack("<Q", len(body)) + body)
+    out.flush()
+send({"msg": "ready", "layers": {"no_new_privs": True, "seccomp": True, "namespaces": [],
+      "landlock_abi": 0, "landlock": "not", "rlimits": True}})
+while True:
+    n = inp.read(4)
+    if len(n) < 4:
+        break
+    h = json.loads(inp.read(struct.unpack("<I", n)[0]))
+    body = inp.read(struct.unpack("<Q", inp.read(8))[0])
+    if sys.argv[1] == "garbage":
+        out.write(struct.pack("<I", 5) + b"nope!")
+        out.flush()
+        continue
+    text = b"harmless\n"
+    send({"msg": "done", "outcome": {"verdict": "clean", "input_type": "text",
+          "output_type": "text", "output_name": "a.txt", "findings": [], "reason": None,
+          "sha256": hashlib.sha256(body).hexdigest(),
+          "output_sha256": hashlib.sha256(text).hexdigest()}}, text)
+"#;
+
+    fn fake_pool(mode: &str, script: &std::path::Path) -> Pool {
+        std::fs::write(script, FAKE_WORKER).unwrap();
+        Pool::new(PoolConfig {
+            exe: "python3".into(),
+            args: vec![script.as_os_str().to_owned(), mode.into()],
+            size: 1,
+            memory_mib: 256,
+            sandbox: SandboxConfig::default(),
+            cpu_secs: 10,
+        })
     }
-    for f in &mut o.findings {
-        if f.detail.len() > 4096 {
-            let mut cut = 4096;
-            while !f.detail.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            f.detail.truncate(cut);
+
+    fn executable() -> Job {
+        let mut pe = b"MZ".to_vec();
+        pe.resize(128, 0);
+        Job {
+            name: "a.txt".into(),
+            bytes: pe,
         }
     }
-    match o.verdict {
-        Verdict::Blocked => {
-            if !body.is_empty() || o.reason.is_none() {
-                return bad("a blocked file came back with output or without a reason".into());
-            }
-            o.output = None;
-            o.output_name = None;
-            o.output_sha256 = None;
-            o.output_type = None;
-            o
-        }
-        Verdict::Clean | Verdict::Sanitized => {
-            let Some(name) = o.output_name.clone() else {
-                return bad("no output name".into());
-            };
-            let check = mugai_detect::check_name(&name);
-            if check.safe_name != name || check.block.is_some() {
-                return bad(format!(
-                    "unsafe output name `{}`",
-                    mugai_detect::name::printable(&name)
-                ));
-            }
-            let Some(out_type) = o.output_type else {
-                return bad("no output type".into());
-            };
-            if out_type.is_executable() || out_type == FileType::Unknown {
-                return bad(format!("output type {out_type}"));
-            }
-            if body.len() as u64
-                > policy
-                    .limits
-                    .max_expanded_bytes
-                    .max(policy.limits.max_input_bytes)
-            {
-                return bad("output over the size limit".into());
-            }
-            let has_findings = o
-                .findings
-                .iter()
-                .any(|f| f.action != mugai_core::Action::Blocked);
-            if (o.verdict == Verdict::Clean) == has_findings {
-                return bad("verdict does not match the findings".into());
-            }
-            o.output_sha256 = Some(sha256_hex(&body));
-            o.output = Some(body);
-            o.reason = None;
-            o
-        }
+
+    #[test]
+    fn a_lying_or_babbling_worker_is_a_violation() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake_worker.py");
+        // A clean pass for an executable, with consistent hashes.
+        let pool = fake_pool("forge", &script);
+        let o = pool.sanitize(&Policy::default(), executable());
+        assert_eq!(o.verdict, Verdict::Blocked, "{o:?}");
+        assert_eq!(o.reason.unwrap().code, Code::WorkerViolation);
+        assert!(o.output.is_none());
+        // Malformed frames.
+        let pool = fake_pool("garbage", &script);
+        let o = pool.sanitize(&Policy::default(), executable());
+        assert_eq!(
+            o.reason.unwrap().code,
+            Code::WorkerViolation,
+            "{:?}",
+            o.findings
+        );
+    }
+
+    #[test]
+    fn deaths_are_classified_by_signal() {
+        assert_eq!(died(SIGSYS).code, Code::WorkerViolation);
+        assert!(died(SIGSYS).detail.contains("SIGSYS"));
+        assert_eq!(died(SIGXCPU).code, Code::LimitTime);
+        assert_eq!(died(SIGKILL).code, Code::LimitMemory);
+        assert_eq!(died(6).code, Code::WorkerCrashed);
+        let t = classify_death(true, None, b"", "x", Duration::from_secs(3));
+        assert_eq!(t.code, Code::LimitTime);
     }
 }

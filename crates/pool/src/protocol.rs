@@ -1,26 +1,76 @@
 //! Framing across the worker boundary.
 //!
 //! Each message is `u32 LE header length | header JSON | u64 LE body
-//! length | body`. Requests carry the policy and the file name in the
-//! header and the file in the body; responses carry the [`Outcome`] (less
-//! its bytes) in the header and the rebuilt file in the body.
+//! length | body`. The worker speaks first: [`FromWorker::Ready`] with the
+//! sandbox layers it obtained, or [`FromWorker::Refused`]. Then, per file,
+//! the parent sends a [`ToWorker::Job`] (the file in the body); the worker
+//! may send any number of [`FromWorker::Scan`] (the bytes to scan in the
+//! body), each answered by a [`ToWorker::Scanned`], and ends with
+//! [`FromWorker::Done`] (the rebuilt file in the body). The worker has no
+//! socket of its own: only the parent reaches the malware scanner.
 
-use mugai_core::{Outcome, Policy};
+use crate::sandbox::Layers;
+use mugai_core::{Outcome, Policy, ScanResult};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 /// Largest header accepted from either side.
 pub const MAX_HEADER: u32 = 16 << 20;
 
+/// Parent to worker.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Request {
-    pub name: String,
-    pub policy: Policy,
+#[serde(tag = "msg", rename_all = "snake_case")]
+pub enum ToWorker {
+    /// Rebuild the file in the body.
+    Job { name: String, policy: Policy },
+    /// The answer to the last [`FromWorker::Scan`].
+    Scanned { result: WireScan },
 }
 
+/// Worker to parent.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Response {
-    pub outcome: Outcome,
+#[serde(tag = "msg", rename_all = "snake_case")]
+pub enum FromWorker {
+    /// Confined; ready for jobs.
+    Ready { layers: Layers },
+    /// A required sandbox layer could not be applied; the worker exits.
+    Refused { reason: String },
+    /// Scan the body with the malware scanner.
+    Scan,
+    /// The file's outcome; the rebuilt file in the body.
+    Done { outcome: Outcome },
+}
+
+/// [`ScanResult`] on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", content = "detail", rename_all = "snake_case")]
+pub enum WireScan {
+    Clean,
+    Detected(String),
+    Unavailable(String),
+    TooLarge,
+}
+
+impl From<ScanResult> for WireScan {
+    fn from(r: ScanResult) -> Self {
+        match r {
+            ScanResult::Clean => WireScan::Clean,
+            ScanResult::Detected(s) => WireScan::Detected(s),
+            ScanResult::Unavailable(s) => WireScan::Unavailable(s),
+            ScanResult::TooLarge => WireScan::TooLarge,
+        }
+    }
+}
+
+impl From<WireScan> for ScanResult {
+    fn from(r: WireScan) -> Self {
+        match r {
+            WireScan::Clean => ScanResult::Clean,
+            WireScan::Detected(s) => ScanResult::Detected(s),
+            WireScan::Unavailable(s) => ScanResult::Unavailable(s),
+            WireScan::TooLarge => ScanResult::TooLarge,
+        }
+    }
 }
 
 pub fn write_frame<W: Write>(w: &mut W, header: &impl Serialize, body: &[u8]) -> io::Result<()> {
@@ -79,19 +129,40 @@ mod tests {
 
     #[test]
     fn frames_round_trip_and_oversize_bodies_are_refused() {
-        let req = Request {
+        let req = ToWorker::Job {
             name: "a.txt".into(),
             policy: Policy::default(),
         };
         let mut buf = Vec::new();
         write_frame(&mut buf, &req, b"hello").unwrap();
-        let (back, body): (Request, Vec<u8>) = read_frame(&mut &buf[..], 100).unwrap().unwrap();
-        assert_eq!(back.name, "a.txt");
+        let (back, body): (ToWorker, Vec<u8>) = read_frame(&mut &buf[..], 100).unwrap().unwrap();
+        assert!(matches!(back, ToWorker::Job { name, .. } if name == "a.txt"));
         assert_eq!(body, b"hello");
-        assert!(read_frame::<_, Request>(&mut &buf[..], 4).is_err());
-        assert!(read_frame::<_, Request>(&mut &buf[..buf.len() - 1], 100).is_err());
-        assert!(read_frame::<_, Request>(&mut &[][..], 100)
+        assert!(read_frame::<_, ToWorker>(&mut &buf[..], 4).is_err());
+        assert!(read_frame::<_, ToWorker>(&mut &buf[..buf.len() - 1], 100).is_err());
+        assert!(read_frame::<_, ToWorker>(&mut &[][..], 100)
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn scan_results_survive_the_wire() {
+        for r in [
+            ScanResult::Clean,
+            ScanResult::Detected("Eicar-Test-Signature".into()),
+            ScanResult::Unavailable("down".into()),
+            ScanResult::TooLarge,
+        ] {
+            let msg = ToWorker::Scanned {
+                result: r.clone().into(),
+            };
+            let mut buf = Vec::new();
+            write_frame(&mut buf, &msg, b"").unwrap();
+            let (back, _): (ToWorker, Vec<u8>) = read_frame(&mut &buf[..], 0).unwrap().unwrap();
+            let ToWorker::Scanned { result } = back else {
+                panic!("wrong message")
+            };
+            assert_eq!(ScanResult::from(result), r);
+        }
     }
 }

@@ -9,6 +9,7 @@
 mod daemon;
 mod policy;
 mod relay;
+mod sandbox;
 
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
 pub use policy::{
@@ -17,6 +18,7 @@ pub use policy::{
     Policy, TextEncoding, TextPolicy, TypesPolicy,
 };
 pub use relay::{OnBlockedMail, RelayConfig};
+pub use sandbox::{Requirement, SandboxConfig};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,7 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub relay: RelayConfig,
     pub log: LogConfig,
+    pub sandbox: SandboxConfig,
 }
 
 /// Everything wrong with a configuration, each naming its key.
@@ -106,6 +109,7 @@ impl Config {
                 "daemon" => config.daemon = load_section(section, body, &mut errors),
                 "relay" => config.relay = load_section(section, body, &mut errors),
                 "log" => config.log = load_section(section, body, &mut errors),
+                "sandbox" => config.sandbox = load_section(section, body, &mut errors),
                 other => errors.push(format!("`{other}`: unknown section")),
             }
         }
@@ -124,6 +128,7 @@ impl Config {
         let mut errors = self.policy.validate();
         errors.extend(self.daemon.validate());
         errors.extend(self.relay.validate());
+        errors.extend(self.sandbox.validate());
         errors
     }
 }
@@ -197,6 +202,17 @@ x = 1
         let text = "[image]\njpeg_quality = 0\n[limits]\nmax_depth = 0\n";
         let err = Config::from_toml_str(text, "t.toml").unwrap_err();
         assert_eq!(err.errors.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn sandbox_section_is_checked() {
+        let text = "[sandbox]\nseccomp = \"required\"\nno_new_privs = \"best_effort\"\nmax_files_per_worker = 0\n";
+        let err = Config::from_toml_str(text, "t.toml").unwrap_err();
+        assert_eq!(err.errors.len(), 2, "{err}");
+        let err = Config::from_toml_str("[sandbox]\nseccomp = \"off\"\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("sandbox.seccomp"), "{err}");
+        let ok = Config::from_toml_str("[sandbox]\nlandlock = \"required\"\n", "t.toml").unwrap();
+        assert_eq!(ok.sandbox.landlock, Requirement::Required);
     }
 
     #[test]

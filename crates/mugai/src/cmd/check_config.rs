@@ -1,5 +1,6 @@
 //! `mugai check-config [FILE]`: validates the configuration and, when a
-//! scanner is configured, tests the connection and prints its versions.
+//! scanner is configured, tests the connection and prints its versions;
+//! starts a worker and prints the sandbox layers the kernel gives it.
 
 use anyhow::Context as _;
 use clap::Args;
@@ -59,6 +60,15 @@ pub fn run(a: CheckConfigArgs) -> anyhow::Result<u8> {
     if let Some(l) = daemon_line {
         println!("{l}");
     }
+    // Start one worker: the layers it reports are what this kernel (and
+    // service manager) gives; a missing required layer is an error.
+    let layers = super::common::pool(&config, 1)?
+        .probe()
+        .map_err(|e| anyhow::anyhow!("{source}: worker sandbox: {e}"))?;
+    println!(
+        "worker sandbox: {layers}; {} files per worker",
+        config.sandbox.max_files_per_worker
+    );
     if let Some(clamd) = mugai_clamd::from_policy(&config.policy.av) {
         let pong = clamd
             .ping()

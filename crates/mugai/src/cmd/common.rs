@@ -24,10 +24,22 @@ pub fn sanitizer(
     if in_process {
         return Ok(Arc::new(mugai_engine::InProcess));
     }
-    let mut pc = PoolConfig::current_exe(config.policy.limits.worker_memory_mib)
+    let pool = pool(config, workers)?;
+    // A host that cannot confine workers as the configuration requires
+    // stops here, with one line, before any file is touched.
+    let layers = pool
+        .probe()
+        .map_err(|e| anyhow::anyhow!("worker sandbox: {e}"))?;
+    tracing::info!(%layers, "worker sandbox");
+    Ok(Arc::new(pool))
+}
+
+/// The worker-process pool the configuration describes, not yet started.
+pub fn pool(config: &Config, workers: usize) -> anyhow::Result<Pool> {
+    let mut pc = PoolConfig::current_exe(config)
         .context("cannot find the mugai executable for worker processes")?;
     if workers > 0 {
         pc.size = workers;
     }
-    Ok(Arc::new(Pool::new(pc)))
+    Ok(Pool::new(pc))
 }

@@ -1,0 +1,265 @@
+//! The side that trusts re-checks what comes back from a worker: a worker
+//! may have been subverted by the file it parsed, so nothing it says is
+//! taken on its word. A reply that fails a check blocks the file with
+//! `worker.violation`.
+
+use mugai_core::config::{AvScan, OnAvFailure};
+use mugai_core::{
+    sha256_hex, Action, Blocked, Code, FileType, Job, Outcome, Policy, ScanResult, Verdict,
+};
+use std::collections::HashMap;
+
+/// Longest finding detail kept from a worker.
+const MAX_DETAIL: usize = 4096;
+/// Most findings accepted from a worker for one file.
+const MAX_FINDINGS: usize = 100_000;
+
+/// What the parent scanned for a worker during one job, by SHA-256.
+#[derive(Debug, Default)]
+pub struct Scans {
+    results: HashMap<String, ScanResult>,
+}
+
+impl Scans {
+    pub fn record(&mut self, bytes: &[u8], result: &ScanResult) {
+        self.results.insert(sha256_hex(bytes), result.clone());
+    }
+
+    /// Whether the bytes of hash `sha256` were scanned with a result that
+    /// lets a file pass under `policy`.
+    fn passed(&self, sha256: &str, policy: &Policy) -> Result<(), String> {
+        match self.results.get(sha256) {
+            None => Err("was not scanned".into()),
+            Some(ScanResult::Clean) => Ok(()),
+            Some(ScanResult::Detected(sig)) => Err(format!("was found to contain {sig}")),
+            Some(ScanResult::Unavailable(_)) if policy.av.on_unavailable == OnAvFailure::Allow => {
+                Ok(())
+            }
+            Some(ScanResult::TooLarge) if policy.av.on_too_large == OnAvFailure::Allow => Ok(()),
+            Some(_) => Err("could not be scanned".into()),
+        }
+    }
+}
+
+/// Checks a worker's reply against the parent's own view of the input and
+/// of the output bytes. `sha256` is the input's hash, computed once by
+/// the parent.
+pub fn recheck(
+    policy: &Policy,
+    job: &Job,
+    sha256: &str,
+    mut o: Outcome,
+    body: Vec<u8>,
+    scans: &Scans,
+) -> Outcome {
+    let (detected, would_block) = mugai_engine::precheck(policy, job);
+    let bad = |why: String| {
+        Outcome::blocked(
+            detected,
+            sha256.to_string(),
+            Vec::new(),
+            Blocked::new(
+                Code::WorkerViolation,
+                format!("worker reply rejected: {why}"),
+            )
+            .into_finding(),
+        )
+    };
+    if o.sha256 != sha256 {
+        return bad("input hash differs".into());
+    }
+    if o.input_type != detected {
+        return bad(format!(
+            "input type {} differs from the parent's detection ({})",
+            o.input_type, detected
+        ));
+    }
+    if o.findings.len() > MAX_FINDINGS {
+        return bad("too many findings".into());
+    }
+    for f in &mut o.findings {
+        if f.detail.len() > MAX_DETAIL {
+            let mut cut = MAX_DETAIL;
+            while !f.detail.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            f.detail.truncate(cut);
+        }
+    }
+    if o.verdict == Verdict::Blocked {
+        if !body.is_empty() || o.reason.is_none() {
+            return bad("a blocked file came back with output or without a reason".into());
+        }
+        o.output = None;
+        o.output_name = None;
+        o.output_sha256 = None;
+        o.output_type = None;
+        return o;
+    }
+
+    // A pass. First: would the parent itself have let this input in?
+    if let Some(b) = would_block {
+        return bad(format!(
+            "the worker passed a file the parent blocks ({}: {})",
+            b.code, b.detail
+        ));
+    }
+    let Some(name) = o.output_name.clone() else {
+        return bad("no output name".into());
+    };
+    let check = mugai_detect::check_name(&name);
+    if check.safe_name != name || check.block.is_some() {
+        return bad(format!(
+            "unsafe output name `{}`",
+            mugai_detect::name::printable(&name)
+        ));
+    }
+    let Some(out_type) = o.output_type else {
+        return bad("no output type".into());
+    };
+    if out_type.is_executable() || out_type == FileType::Unknown {
+        return bad(format!("output type {out_type}"));
+    }
+    // The output's type from its own bytes; the label only has to agree.
+    if let Err(b) = mugai_engine::check_output_type(out_type, &body) {
+        return bad(b.detail);
+    }
+    let max = policy
+        .limits
+        .max_expanded_bytes
+        .max(policy.limits.max_input_bytes);
+    if body.len() as u64 > max {
+        return bad("output over the size limit".into());
+    }
+    let out_sha = sha256_hex(&body);
+    if o.output_sha256.as_deref() != Some(out_sha.as_str()) {
+        return bad("output hash differs from the bytes sent".into());
+    }
+    let has_findings = o.findings.iter().any(|f| f.action != Action::Blocked);
+    if (o.verdict == Verdict::Clean) == has_findings {
+        return bad("verdict does not match the findings".into());
+    }
+    // The scans the policy asks for must have happened, through the
+    // parent, with a result that lets the file pass.
+    if policy.av.clamd.is_some() {
+        let (orig, out) = match policy.av.scan {
+            AvScan::Both => (true, true),
+            AvScan::Original => (true, false),
+            AvScan::Output => (false, true),
+        };
+        if orig {
+            if let Err(why) = scans.passed(sha256, policy) {
+                return bad(format!("the input {why}"));
+            }
+        }
+        if out {
+            if let Err(why) = scans.passed(&out_sha, policy) {
+                return bad(format!("the output {why}"));
+            }
+        }
+    }
+    o.output_sha256 = Some(out_sha);
+    o.output = Some(body);
+    o.reason = None;
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(name: &str, bytes: &[u8]) -> Job {
+        Job {
+            name: name.into(),
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    /// An honest pass for `a.txt`, as the engine would reply.
+    fn honest(j: &Job) -> (Outcome, Vec<u8>) {
+        let mut o = mugai_engine::Engine.sanitize(&Policy::default(), None, j);
+        let body = o.output.take().unwrap();
+        (o, body)
+    }
+
+    fn code(o: &Outcome) -> Option<Code> {
+        o.reason.as_ref().map(|r| r.code)
+    }
+
+    #[test]
+    fn an_honest_reply_passes() {
+        let p = Policy::default();
+        let j = job("a.txt", b"hello\n");
+        let sha = sha256_hex(&j.bytes);
+        let (o, body) = honest(&j);
+        let back = recheck(&p, &j, &sha, o, body, &Scans::default());
+        assert_eq!(back.verdict, Verdict::Clean);
+        assert_eq!(back.output.as_deref(), Some(&b"hello\n"[..]));
+    }
+
+    #[test]
+    fn a_pass_for_an_executable_is_a_violation() {
+        let p = Policy::default();
+        let mut pe = b"MZ".to_vec();
+        pe.resize(128, 0);
+        let exe = job("a.txt", &pe);
+        let sha = sha256_hex(&exe.bytes);
+        // The worker claims the input was text and returns harmless text.
+        let (mut o, body) = honest(&job("a.txt", b"hello\n"));
+        o.sha256 = sha.clone();
+        o.input_type = mugai_detect::detect(&exe.bytes);
+        let back = recheck(&p, &exe, &sha, o, body, &Scans::default());
+        assert_eq!(code(&back), Some(Code::WorkerViolation), "{back:?}");
+        assert!(back.output.is_none());
+    }
+
+    #[test]
+    fn a_mislabelled_or_altered_output_is_a_violation() {
+        let p = Policy::default();
+        let j = job("a.txt", b"hello\n");
+        let sha = sha256_hex(&j.bytes);
+        // An executable in place of the text output.
+        let (o, _) = honest(&j);
+        let mut pe = b"MZ".to_vec();
+        pe.resize(128, 0);
+        let back = recheck(&p, &j, &sha, o, pe, &Scans::default());
+        assert_eq!(code(&back), Some(Code::WorkerViolation));
+        // Other bytes than the hash the worker reported.
+        let (o, _) = honest(&j);
+        let back = recheck(&p, &j, &sha, o, b"other\n".to_vec(), &Scans::default());
+        assert_eq!(code(&back), Some(Code::WorkerViolation));
+        // A wrong input type.
+        let (mut o, body) = honest(&j);
+        o.input_type = FileType::Png;
+        let back = recheck(&p, &j, &sha, o, body, &Scans::default());
+        assert_eq!(code(&back), Some(Code::WorkerViolation));
+        // A path in the output name.
+        let (mut o, body) = honest(&j);
+        o.output_name = Some("../a.txt".into());
+        let back = recheck(&p, &j, &sha, o, body, &Scans::default());
+        assert_eq!(code(&back), Some(Code::WorkerViolation));
+    }
+
+    #[test]
+    fn a_pass_without_the_scans_the_policy_wants_is_a_violation() {
+        let mut p = Policy::default();
+        p.av.clamd = Some("/nonexistent/clamd.sock".into());
+        let j = job("a.txt", b"hello\n");
+        let sha = sha256_hex(&j.bytes);
+        let (o, body) = honest(&j);
+        let back = recheck(&p, &j, &sha, o, body.clone(), &Scans::default());
+        assert_eq!(code(&back), Some(Code::WorkerViolation));
+        let mut scans = Scans::default();
+        scans.record(&j.bytes, &ScanResult::Clean);
+        scans.record(&body, &ScanResult::Detected("Eicar-Test-Signature".into()));
+        let (o, body2) = honest(&j);
+        let back = recheck(&p, &j, &sha, o, body2, &scans);
+        assert_eq!(code(&back), Some(Code::WorkerViolation));
+        let mut scans = Scans::default();
+        scans.record(&j.bytes, &ScanResult::Clean);
+        scans.record(&body, &ScanResult::Clean);
+        let (o, body3) = honest(&j);
+        let back = recheck(&p, &j, &sha, o, body3, &scans);
+        assert_eq!(back.verdict, Verdict::Clean);
+    }
+}
