@@ -250,6 +250,7 @@ impl Rebuilder for ZipRebuilder {
                 }
                 Err(ExtractError::Archive(b)) => return Err(cx.block(b.code, b.detail)),
             };
+            let before = cx.findings().len();
             let rebuilt = match cx.member(&safe.path, &bytes) {
                 Ok(r) => r,
                 Err(b) => {
@@ -258,7 +259,10 @@ impl Rebuilder for ZipRebuilder {
                 }
             };
             drop(bytes);
-            if rebuilt.file_type == FileType::Zip {
+            // Reported when the nested archive needed changes: a nested ZIP
+            // that is already clean (our own output) is no finding, so that
+            // sanitising an output again finds nothing.
+            if rebuilt.file_type == FileType::Zip && cx.findings().len() > before {
                 cx.removed(
                     Code::ArchiveNested,
                     format!("{}: nested ZIP sanitised member by member", safe.path),
