@@ -300,6 +300,16 @@ pub fn cases() -> Vec<Case> {
         ),
     ));
     v.push(Case::new(
+        "mail/subject_replacement_chars.eml",
+        mail(
+            "Subject: =?UTF-8?B?SW1wcmVzcyB5b3VyIGNsaWVudHMgd2l0aCBhIGJ1c2luZXNzIHBob25l77+9?=\r\n =?UTF-8?B?77+977+9?=\r\nContent-Type: text/plain; charset=us-ascii\r\n",
+            b"Body.\r\n",
+        ),
+        Expect::clean(
+            "a subject of encoded words holding U+FFFD stays as decoded (and again on a second pass)",
+        ),
+    ));
+    v.push(Case::new(
         "mail/cr_only.eml",
         b"From: Taro Yamada <taro@example.jp>\rTo: hanako@example.lg.jp\rSubject: old Mac\rDate: Mon, 2 Nov 2026 10:00:00 +0900\rMessage-ID: <case@example.jp>\r\rLine one\rLine two\r".to_vec(),
         Expect::sanitized(

@@ -868,6 +868,11 @@ impl Conv<'_, '_> {
             return Some(s);
         }
         let raw = raw_header(msg, msg.parts.first()?, &HeaderName::Subject)?;
+        // Only raw 8-bit text is guessed; an ASCII field (encoded words)
+        // decoded to U+FFFD honestly.
+        if raw.is_ascii() {
+            return Some(s);
+        }
         Some(guess_japanese(raw).unwrap_or(s))
     }
 
