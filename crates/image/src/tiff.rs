@@ -214,7 +214,7 @@ where
 }
 
 /// Pages in sample layouts the general decoder does not map to pixels:
-/// grey at 2 or 4 bits, palette colour, and JPEG-compressed YCbCr. Read
+/// grey at 2 or 4 bits and JPEG-compressed YCbCr. Read
 /// with the `tiff` crate (bounds-checked, limited) and expanded here; any
 /// other layout is refused with a reason that names it.
 pub(crate) fn decode_other<R: Read + Seek>(
@@ -243,7 +243,7 @@ pub(crate) fn decode_other<R: Read + Seek>(
         .find_tag_unsigned::<u16>(Tag::PhotometricInterpretation)
         .map_err(terr)?;
     let supported = match color {
-        T::Gray(1 | 2 | 4) | T::Palette(1 | 2 | 4 | 8) => true,
+        T::Gray(1 | 2 | 4) => true,
         T::YCbCr(8) => matches!(compression, 6 | 7),
         _ => false,
     };
@@ -282,31 +282,6 @@ pub(crate) fn decode_other<R: Read + Seek>(
                 }
             }
             image::GrayImage::from_raw(w, h, out).map(DynamicImage::ImageLuma8)
-        }
-        T::Palette(bits) => {
-            let map = dec
-                .find_tag_unsigned_vec::<u16>(Tag::ColorMap)
-                .map_err(terr)?
-                .ok_or_else(|| fail("palette TIFF without a ColorMap".into()))?;
-            let n = 1usize << bits;
-            if map.len() != 3 * n {
-                return Err(fail(format!(
-                    "ColorMap of {} entries for {n} colours",
-                    map.len()
-                )));
-            }
-            let row = (w as usize * usize::from(bits)).div_ceil(8);
-            let mut out = Vec::with_capacity(px * 3);
-            for y in 0..h as usize {
-                let r = data.get(y * row..(y + 1) * row).ok_or_else(short)?;
-                for x in 0..w as usize {
-                    let i = usize::from(sample(r, x, bits));
-                    for c in 0..3 {
-                        out.push((map[c * n + i] >> 8) as u8);
-                    }
-                }
-            }
-            image::RgbImage::from_raw(w, h, out).map(DynamicImage::ImageRgb8)
         }
         // JPEG-compressed YCbCr: the JPEG stream is decoded without colour
         // conversion, which is done here (full-range BT.601, as in JPEG).
