@@ -344,6 +344,21 @@ mod tests {
     }
 
     #[test]
+    fn members_get_the_name_rules_of_a_top_level_file() {
+        let p = Policy::default();
+        let budget = Budget::new(&p.limits);
+        let mut cx = Context::new(&p, &budget, &Engine, None);
+        let b = cx.member("dir/notes.txt.exe", b"hello\n").unwrap_err();
+        assert_eq!(b.code, Code::NameDoubleExt);
+        let b = cx.member("tool.scf", b"[Shell]\nCommand=2\n").unwrap_err();
+        assert_eq!(b.code, Code::TypeExecutable);
+        let b = cx.member("photo.jpg", b"hello\n").unwrap_err();
+        assert_eq!(b.code, Code::TypeMismatch);
+        let r = cx.member("page.shtml", b"hello\n").unwrap();
+        assert_eq!(r.file_type, FileType::Text);
+    }
+
+    #[test]
     fn executables_and_unknown_types_are_blocked() {
         let p = Policy::default();
         let job = |name: &str, bytes: &[u8]| Job {
