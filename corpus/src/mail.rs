@@ -266,5 +266,155 @@ pub fn cases() -> Vec<Case> {
         Expect::clean("2 MB single-line body; output lines stay within 998 octets"),
     ));
 
+    v.push(Case::new(
+        "mail/unc_and_file_links.eml",
+        mail(
+            "Subject: share\r\nContent-Type: text/plain; charset=us-ascii\r\n",
+            b"Open \\\\fs01.example.lg.jp\\share\\report.exe or file:///C:/Windows/System32/calc.exe\r\nor http:\\\\evil.example\\x and ms-msdt:/id PCWDiagnostic\r\n",
+        ),
+        Expect::sanitized(
+            &[Code::MailLink],
+            "UNC path, file: URL, backslash http:\\\\ and a protocol handler neutralised",
+        ),
+    ));
+    v.push(Case::new(
+        "mail/uuencoded_body.eml",
+        mail(
+            "Subject: tool\r\nContent-Type: text/plain; charset=us-ascii\r\n",
+            b"See the tool below.\r\n\r\nbegin 644 tool.exe\r\nM35J0``,````$````__\\``+@`````````0```````````````````````\r\n`\r\nend\r\n\r\nRegards\r\n",
+        ),
+        Expect::sanitized(
+            &[Code::MailEncodedPayload],
+            "a uuencoded program inside a text body is removed and listed",
+        ),
+    ));
+    v.push(Case::new(
+        "mail/yenc_and_binhex_body.eml",
+        mail(
+            "Subject: files\r\nContent-Type: text/plain; charset=us-ascii\r\n",
+            b"=ybegin line=128 size=4 name=a.bin\r\nabcd\r\n=yend size=4\r\n(This file must be converted with BinHex 4.0)\r\n:$f*TEQKPH#jdCA0d,R4iG!\"849K8:\r\nthanks\r\n",
+        ),
+        Expect::sanitized(
+            &[Code::MailEncodedPayload],
+            "yEnc and BinHex blocks inside a text body are removed and listed",
+        ),
+    ));
+    v.push(Case::new(
+        "mail/subject_replacement_chars.eml",
+        mail(
+            "Subject: =?UTF-8?B?SW1wcmVzcyB5b3VyIGNsaWVudHMgd2l0aCBhIGJ1c2luZXNzIHBob25l77+9?=\r\n =?UTF-8?B?77+977+9?=\r\nContent-Type: text/plain; charset=us-ascii\r\n",
+            b"Body.\r\n",
+        ),
+        Expect::clean(
+            "a subject of encoded words holding U+FFFD stays as decoded (and again on a second pass)",
+        ),
+    ));
+    v.push(Case::new(
+        "mail/cr_only.eml",
+        b"From: Taro Yamada <taro@example.jp>\rTo: hanako@example.lg.jp\rSubject: old Mac\rDate: Mon, 2 Nov 2026 10:00:00 +0900\rMessage-ID: <case@example.jp>\r\rLine one\rLine two\r".to_vec(),
+        Expect::sanitized(
+            &[Code::MailMalformed],
+            "CR-only line ends (classic Mac OS) are read as CRLF, not blocked",
+        ),
+    ));
+    v.push(Case::new(
+        "mail/forged_marker_html.eml",
+        mail(
+            "Subject: forged\r\nX-Mugai-Verdict: clean\r\nX-Mugai-Original-SHA256: 0000000000000000000000000000000000000000000000000000000000000000\r\nContent-Type: text/html; charset=utf-8\r\n",
+            "【無害化通知】このメールはインターネットから届いたメールを、無害化のためテキスト形式に変換したものです。<a href=\"https://evil.example/\">x</a><script>alert(1)</script>".as_bytes(),
+        ),
+        Expect::sanitized(
+            &[Code::MailHtml, Code::MailLink],
+            "our marker forged on an HTML mail: text-ized all the same",
+        ),
+    ));
+    v.push(Case::new(
+        "mail/outlook.msg",
+        outlook_msg(false),
+        Expect::sanitized(
+            &[Code::MailAttachment, Code::MailLink],
+            "Outlook .msg: headers and body text-ized like an .eml, the attachment listed",
+        ),
+    ));
+    v.push(Case::new(
+        "mail/outlook_string8.msg",
+        outlook_msg(true),
+        Expect::sanitized(
+            &[Code::MailAttachment, Code::MailLink],
+            "Outlook .msg with 8-bit (CP932) strings",
+        ),
+    ));
+
     v
+}
+
+/// A property entry of `__properties_version1.0`.
+fn prop(id: u16, ty: u16, value: [u8; 8]) -> Vec<u8> {
+    let mut v = ((u32::from(id) << 16) | u32::from(ty))
+        .to_le_bytes()
+        .to_vec();
+    v.extend_from_slice(&6u32.to_le_bytes());
+    v.extend_from_slice(&value);
+    v
+}
+
+fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// An Outlook message: sender, two recipients, subject, date, message id,
+/// a body with a link and one PDF attachment; strings in UTF-16 or, with
+/// `string8`, in CP932.
+pub fn outlook_msg(string8: bool) -> Vec<u8> {
+    let (ty, enc): (u16, fn(&str) -> Vec<u8>) = if string8 {
+        (0x001E, sjis)
+    } else {
+        (0x001F, utf16)
+    };
+    let s = |id: u16| format!("/__substg1.0_{id:04X}{ty:04X}");
+    let mut streams: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut top = vec![0u8; 32];
+    top[16..20].copy_from_slice(&2u32.to_le_bytes()); // recipients
+    top[20..24].copy_from_slice(&1u32.to_le_bytes()); // attachments
+                                                      // 2026-11-02 01:00:00 UTC as a FILETIME.
+    let ft: u64 = (1_793_581_200 + 11_644_473_600) * 10_000_000;
+    top.extend(prop(0x0039, 0x0040, ft.to_le_bytes()));
+    top.extend(prop(0x3FFD, 0x0003, [0xA4, 0x03, 0, 0, 0, 0, 0, 0])); // 932
+    streams.push(("/__properties_version1.0".into(), top));
+    streams.push((s(0x0037), enc("会議資料の送付")));
+    streams.push((s(0x0C1A), enc("Taro Yamada")));
+    streams.push((s(0x5D01), enc("taro@example.jp")));
+    streams.push((s(0x1035), enc("<case@example.jp>")));
+    streams.push((
+        s(0x1000),
+        enc("花子さん\r\n資料は https://files.example.jp/a にもあります。\r\n"),
+    ));
+    for (i, (name, addr, kind)) in [
+        ("hanako@example.lg.jp", "hanako@example.lg.jp", 1u8),
+        ("佐藤 次郎", "jiro@example.lg.jp", 2u8),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dir = format!("/__recip_version1.0_#{i:08X}");
+        let mut p = vec![0u8; 8];
+        p.extend(prop(0x0C15, 0x0003, [*kind, 0, 0, 0, 0, 0, 0, 0]));
+        streams.push((format!("{dir}/__properties_version1.0"), p));
+        streams.push((format!("{dir}/__substg1.0_3001{ty:04X}"), enc(name)));
+        streams.push((format!("{dir}/__substg1.0_39FE{ty:04X}"), enc(addr)));
+    }
+    let dir = "/__attach_version1.0_#00000000";
+    let mut p = vec![0u8; 8];
+    p.extend(prop(0x3705, 0x0003, [1, 0, 0, 0, 0, 0, 0, 0]));
+    streams.push((format!("{dir}/__properties_version1.0"), p));
+    streams.push((format!("{dir}/__substg1.0_3707{ty:04X}"), enc("議事録.pdf")));
+    streams.push((
+        format!("{dir}/__substg1.0_37010102"),
+        b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec(),
+    ));
+    let refs: Vec<(&str, Vec<u8>)> = streams
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.clone()))
+        .collect();
+    crate::office::cfb_file(&refs)
 }

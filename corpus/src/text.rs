@@ -118,5 +118,33 @@ pub fn cases() -> Vec<Case> {
             b"=this is not a spreadsheet\n".to_vec(),
             Expect::clean("formula guard applies to CSV/TSV only"),
         ),
+        Case::new(
+            "text/sep_semicolon.csv",
+            b"sep=;\r\nname;amount\r\nx;=cmd|' /C calc'!A0\r\n".to_vec(),
+            Expect::sanitized(&[TextFormula], "a sep=; first line: cells split on ;"),
+        ),
+        Case::new(
+            "text/cr_only_rows.csv",
+            b"a,b\r=HYPERLINK(\"http://evil.example\",\"x\"),c\r".to_vec(),
+            Expect::sanitized(&[TextFormula], "rows ended by CR alone"),
+        ),
+        Case::new(
+            "text/utf16_tabs.csv",
+            utf16("name\tvalue\r\nx\t@SUM(1+1)*cmd|'/C calc'!A0\r\n", true),
+            Expect::sanitized(&[TextFormula], "UTF-16 CSV: Excel splits it on tabs"),
+        ),
+        Case::new(
+            "text/quoted_spaces.csv",
+            b"a,\"  =1+2\",  +x\n".to_vec(),
+            Expect::sanitized(
+                &[TextFormula],
+                "formula after the opening quote and leading spaces",
+            ),
+        ),
+        Case::new(
+            "text/numbers_and_sep.csv",
+            b"sep=,\n-5,+1.5e3\n".to_vec(),
+            Expect::clean("plain numbers are data, a sep= line is not a cell"),
+        ),
     ]
 }

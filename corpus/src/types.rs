@@ -232,7 +232,11 @@ pub fn cases() -> Vec<Case> {
         Case::new(
             "types/mail.msg",
             msg,
-            Expect::blocked(OleUnknown, &[], "Outlook MSG is not allowed"),
+            Expect::blocked(
+                RebuildFailed,
+                &[],
+                "an Outlook MSG whose property stream is shorter than its header cannot be read",
+            ),
         ),
         Case::new(
             "types/document.jtd",

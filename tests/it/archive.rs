@@ -102,10 +102,7 @@ fn members_pass_their_own_checks(outputs: &[PathBuf], depth: usize) {
         let input = r["input"].as_str().unwrap();
         if r["type"] == "zip" {
             assert_ne!(r["verdict"], "blocked", "{input}: {r}");
-            assert!(
-                util::codes(r).iter().all(|c| c == "archive.nested"),
-                "{input}: {r}"
-            );
+            assert!(util::codes(r).is_empty(), "{input}: {r}");
             nested.push(PathBuf::from(r["output"].as_str().unwrap()));
         } else {
             assert_eq!(r["verdict"], "clean", "{input}: {r}");

@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod corpus_ext;
 mod daemon;
+mod fixpoint;
 mod image;
 mod mail;
 mod office;

@@ -215,8 +215,8 @@ mod tests {
 
     #[test]
     fn extraction_stops_when_the_ratio_is_crossed() {
-        let data = deflated_zeros(8 << 20);
-        let e = zeros_entry(&data, 8 << 20);
+        let data = deflated_zeros(64 << 20);
+        let e = zeros_entry(&data, 64 << 20);
         let mut m = Counting {
             charged: 0,
             limit: u64::MAX,
@@ -229,7 +229,7 @@ mod tests {
         assert!(b.detail.contains("ratio"), "{}", b.detail);
         let limit = RATIO_FLOOR.max(data.len() as u64 * 200);
         assert!(m.charged <= limit + CHUNK as u64, "{} > {limit}", m.charged);
-        assert!(m.charged < (8 << 20) / 2, "stopped early: {}", m.charged);
+        assert!(m.charged < (64 << 20) / 2, "stopped early: {}", m.charged);
     }
 
     #[test]

@@ -6,8 +6,8 @@ use crate::read::{self, Entry, ParseLimits};
 use crate::write::ZipWriter;
 use mugai_core::config::BlockedMember;
 use mugai_core::{Blocked, Budget, Code, Context, FileType, Rebuilder, Rebuilt};
-use mugai_detect::name::{printable, with_extension};
-use mugai_detect::{claimed_types, extension_of};
+use mugai_detect::name::printable;
+use mugai_detect::{active_meaning, claimed_types, extension_of};
 
 /// The rebuilder for ZIP archives.
 #[derive(Debug, Default, Clone, Copy)]
@@ -67,23 +67,42 @@ fn droppable(code: Code) -> bool {
     )
 }
 
-/// The output name: the member's safe path, with the extension of its
-/// rebuilt type when the old one claims another type (docm → docx).
+/// The output name: the member's safe path, with its extension kept only
+/// when that extension claims the rebuilt type (the same rule as a
+/// top-level file); an unknown or active extension (`.shtml`, `.slk`,
+/// `.iqy` ...) on text becomes `.txt`.
 fn output_path(path: &str, ty: FileType) -> String {
-    let Some(ext) = extension_of(path) else {
-        return path.to_string();
+    mugai_detect::output_name(path, ty)
+}
+
+/// Reports a member written under another extension than it came with
+/// (`archive.member_type`). A macro-enabled Office member renamed to its
+/// macro-free type is reported by its rebuilder, not here.
+fn report_renamed(cx: &mut Context<'_>, path: &str, written: &str, ty: FileType) {
+    let (Some(old), new) = (extension_of(path), extension_of(written)) else {
+        return;
     };
-    // A macro-enabled extension on a macro-free output must change even
-    // though `.docm` also "claims" docx.
-    let macro_named = FileType::ALL
-        .iter()
-        .any(|t| t.extension() == ext && t.is_macro_enabled() && *t != ty);
-    match claimed_types(&ext) {
-        Some(claimed) if (!claimed.contains(&ty) || macro_named) && !ty.extension().is_empty() => {
-            with_extension(path, ty.extension())
-        }
-        _ => path.to_string(),
+    // Conversions a rebuilder makes on purpose (docm -> docx, an Outlook
+    // msg text-ized as eml) are its own findings, not a lying name.
+    let converted = FileType::ALL.iter().any(|t| {
+        t.extension() == old
+            && (t.is_macro_enabled() || (*t == FileType::Msg && ty == FileType::Eml))
+    });
+    if new.as_deref() == Some(old.as_str()) || converted {
+        return;
     }
+    let why = match active_meaning(&old) {
+        Some(meaning) => format!("`.{old}` {meaning}"),
+        None if claimed_types(&old).is_some() => format!("`.{old}` claims another type"),
+        None => format!("`.{old}` is not an extension of {}", ty.name()),
+    };
+    cx.neutralised(
+        Code::ArchiveMemberType,
+        format!(
+            "{path}: the content is {} but {why}; written as `{written}`",
+            ty.name()
+        ),
+    );
 }
 
 /// The shared budget, unqualified: the caller names the member path once.
@@ -231,6 +250,7 @@ impl Rebuilder for ZipRebuilder {
                 }
                 Err(ExtractError::Archive(b)) => return Err(cx.block(b.code, b.detail)),
             };
+            let before = cx.findings().len();
             let rebuilt = match cx.member(&safe.path, &bytes) {
                 Ok(r) => r,
                 Err(b) => {
@@ -239,13 +259,17 @@ impl Rebuilder for ZipRebuilder {
                 }
             };
             drop(bytes);
-            if rebuilt.file_type == FileType::Zip {
+            // Reported when the nested archive needed changes: a nested ZIP
+            // that is already clean (our own output) is no finding, so that
+            // sanitising an output again finds nothing.
+            if rebuilt.file_type == FileType::Zip && cx.findings().len() > before {
                 cx.removed(
                     Code::ArchiveNested,
                     format!("{}: nested ZIP sanitised member by member", safe.path),
                 );
             }
             let wanted = output_path(&safe.path, rebuilt.file_type);
+            report_renamed(cx, &safe.path, &wanted, rebuilt.file_type);
             let name = table.take(&wanted);
             if name != wanted {
                 cx.neutralised(
@@ -271,7 +295,8 @@ mod tests {
         assert_eq!(output_path("d/a.docx", FileType::Docx), "d/a.docx");
         assert_eq!(output_path("a.csv", FileType::Csv), "a.csv");
         assert_eq!(output_path("README", FileType::Text), "README");
-        assert_eq!(output_path("a.weird", FileType::Text), "a.weird");
+        assert_eq!(output_path("a.weird", FileType::Text), "a.txt");
+        assert_eq!(output_path("q/web.iqy", FileType::Text), "q/web.txt");
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod magic;
 pub mod name;
 pub mod text;
 
-pub use ext::{claimed_types, extension_of};
+pub use ext::{active_meaning, claimed_types, extension_of, output_name};
 pub use magic::{detect, html_has_script, polyglot};
 pub use name::{check as check_name, NameCheck};
 pub use text::{sniff_text, TextEncoding};

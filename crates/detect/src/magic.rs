@@ -312,7 +312,14 @@ fn detect_markup_or_mail(b: &[u8]) -> Option<FileType> {
     } else {
         trimmed
     };
-    if looks_like_mail(whole) {
+    // Mail from classic Mac OS ends its lines with CR alone.
+    let cr_only = !whole.contains('\n') && whole.contains('\r');
+    let as_lines = if cr_only {
+        std::borrow::Cow::Owned(whole.replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(whole)
+    };
+    if looks_like_mail(&as_lines) {
         return Some(FileType::Eml);
     }
     if lower.starts_with('<') {
@@ -541,6 +548,10 @@ mod tests {
         long.truncate(4090);
         long.extend_from_slice(b"\r\nReferences: <a@b>\r\n\r\nbody\r\n");
         assert_eq!(detect(&long), Eml);
+        assert_eq!(
+            detect(b"From: a@example.jp\rTo: b@example.jp\rSubject: x\r\rbody\r"),
+            Eml
+        );
         assert_eq!(
             detect(b"Content-Type: multipart/mixed; boundary=\"ab\"\n\nbody\n"),
             Eml

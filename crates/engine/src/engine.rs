@@ -5,7 +5,6 @@ use mugai_core::{
     sha256_hex, Action, Blocked, Budget, Code, Context, Dispatch, FileType, Finding, Job,
     MemberOutcome, Outcome, Policy, Rebuilder, Rebuilt, Sanitize, ScanStage, Scanner, Verdict,
 };
-use mugai_detect::name::with_extension;
 use mugai_detect::{claimed_types, extension_of};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -120,6 +119,12 @@ pub fn precheck(policy: &Policy, job: &Job) -> (FileType, Option<Blocked>) {
 impl Dispatch for Engine {
     fn dispatch(&self, name: &str, bytes: &[u8], cx: &mut Context<'_>) -> MemberOutcome {
         cx.check_deadline()?;
+        // The same name rules as a top-level file: an executable or hidden
+        // double extension blocks the member whatever its content.
+        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        if let Some(b) = mugai_detect::check_name(base).block {
+            return Err(cx.block(b.code, b.detail));
+        }
         let policy = cx.policy();
         let detected = true_type(bytes, name);
         let (ty, extra) =
@@ -277,7 +282,7 @@ fn rebuild_by_type(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<R
         Doc | Xls | Ppt | Rtf => mugai_office::OfficeRebuilder.rebuild(bytes, ty, cx),
         t if t.is_raster_image() => mugai_image::ImageRebuilder.rebuild(bytes, ty, cx),
         Zip => mugai_archive::ZipRebuilder.rebuild(bytes, ty, cx),
-        Eml => mugai_mail::MailRebuilder.rebuild(bytes, ty, cx),
+        Eml | Msg => mugai_mail::MailRebuilder.rebuild(bytes, ty, cx),
         #[cfg(feature = "test-hooks")]
         TestHook => crate::hooks::run(bytes),
         other => Err(Blocked::new(
@@ -320,19 +325,12 @@ pub fn check_output_type(label: FileType, bytes: &[u8]) -> Result<(), Blocked> {
 }
 
 /// The name to write the output under: the neutralised name, with the
-/// extension of the output type when the old one does not fit it.
+/// extension of the output type when the old one does not claim it.
 fn output_name(safe_name: &str, input: FileType, output: FileType) -> String {
-    match extension_of(safe_name) {
-        Some(ext) => match claimed_types(&ext) {
-            Some(c) if c.contains(&output) && !(output != input && ext == input.extension()) => {
-                safe_name.to_string()
-            }
-            _ if output.extension().is_empty() => safe_name.to_string(),
-            _ => with_extension(safe_name, output.extension()),
-        },
-        None if output == input || output.extension().is_empty() => safe_name.to_string(),
-        None => format!("{safe_name}.{}", output.extension()),
+    if extension_of(safe_name).is_none() && output != input && !output.extension().is_empty() {
+        return format!("{safe_name}.{}", output.extension());
     }
+    mugai_detect::output_name(safe_name, output)
 }
 
 /// Runs the engine in the calling process, with the scanner the policy
@@ -370,6 +368,21 @@ mod tests {
             "README"
         );
         assert_eq!(output_name("a.jpg", FileType::Png, FileType::Png), "a.png");
+    }
+
+    #[test]
+    fn members_get_the_name_rules_of_a_top_level_file() {
+        let p = Policy::default();
+        let budget = Budget::new(&p.limits);
+        let mut cx = Context::new(&p, &budget, &Engine, None);
+        let b = cx.member("dir/notes.txt.exe", b"hello\n").unwrap_err();
+        assert_eq!(b.code, Code::NameDoubleExt);
+        let b = cx.member("tool.scf", b"[Shell]\nCommand=2\n").unwrap_err();
+        assert_eq!(b.code, Code::TypeExecutable);
+        let b = cx.member("photo.jpg", b"hello\n").unwrap_err();
+        assert_eq!(b.code, Code::TypeMismatch);
+        let r = cx.member("page.shtml", b"hello\n").unwrap();
+        assert_eq!(r.file_type, FileType::Text);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod gif;
 mod icc;
+mod os2bmp;
 mod rebuild;
 pub mod survey;
 mod tiff;

@@ -58,6 +58,19 @@ impl Rebuilder for ImageRebuilder {
             crate::gif::rebuild(input, &s, cx)?
         } else if file_type == FileType::Tiff && !s.ifds.is_empty() {
             crate::tiff::rebuild(input, &s.ifds, s.little_endian, &mut dropped, cx)?
+        } else if let Some(size) = crate::os2bmp::header_size(input) {
+            match crate::os2bmp::read(input, size, cx)? {
+                crate::os2bmp::Os2::Windows(bmp) => {
+                    still(&bmp, file_type, format, &s, &mut dropped, cx)?
+                }
+                crate::os2bmp::Os2::Pixels(img) => {
+                    let img = convert_for(FileType::Bmp, img);
+                    let mut out = Vec::new();
+                    encode(BmpEncoder::new(&mut out), &img, None)
+                        .map_err(|e| image_error(cx, file_type, "cannot encode", e))?;
+                    out
+                }
+            }
         } else {
             still(input, file_type, format, &s, &mut dropped, cx)?
         };
@@ -260,9 +273,9 @@ fn convert_for(ty: FileType, img: DynamicImage) -> DynamicImage {
             | ColorType::Rgba8
             | ColorType::L16
             | ColorType::Rgb16
-            | ColorType::Rgba16
-            | ColorType::Rgb32F
-            | ColorType::Rgba32F => img,
+            | ColorType::Rgba16 => img,
+            // Float samples become 16-bit integers, which every reader opens.
+            ColorType::Rgb32F => DynamicImage::ImageRgb16(img.to_rgb16()),
             ColorType::La8 => DynamicImage::ImageRgba8(img.to_rgba8()),
             _ => DynamicImage::ImageRgba16(img.to_rgba16()),
         },

@@ -85,8 +85,30 @@ pub fn rebuild(
             pos: 0,
         });
         let what = |w: &str| format!("page {}: {w}", n + 1);
-        let mut dec = TiffDecoder::new(reader)
-            .map_err(|e| image_error(cx, FileType::Tiff, &what("cannot read the header"), e))?;
+        let mut dec = match TiffDecoder::new(reader) {
+            Ok(d) => d,
+            Err(image::ImageError::Unsupported(_)) => {
+                let reader = BufReader::new(Patched {
+                    data: input,
+                    patch,
+                    pos: 0,
+                });
+                let img = decode_other(reader, cx, n + 1)?;
+                pixels = pixels
+                    .saturating_add(u64::from(img.width()).saturating_mul(u64::from(img.height())));
+                check_pixels(cx, FileType::Tiff, 1, 1, pixels)?;
+                pages.push(Page { img, icc: None });
+                continue;
+            }
+            Err(e) => {
+                return Err(image_error(
+                    cx,
+                    FileType::Tiff,
+                    &what("cannot read the header"),
+                    e,
+                ))
+            }
+        };
         dec.set_limits(limits(cx))
             .map_err(|e| image_error(cx, FileType::Tiff, &what("limits"), e))?;
         let (w, h) = dec.dimensions();
@@ -105,9 +127,10 @@ pub fn rebuild(
             | ColorType::Rgba8
             | ColorType::L16
             | ColorType::Rgb16
-            | ColorType::Rgba16
-            | ColorType::Rgb32F
-            | ColorType::Rgba32F => img,
+            | ColorType::Rgba16 => img,
+            // Float samples are written as 16-bit integers, which every
+            // reader opens (most cannot open float TIFF).
+            ColorType::Rgb32F => DynamicImage::ImageRgb16(img.to_rgb16()),
             ColorType::La8 => DynamicImage::ImageRgba8(img.to_rgba8()),
             _ => DynamicImage::ImageRgba16(img.to_rgba16()),
         };
@@ -188,4 +211,108 @@ where
         img.encoder().write_tag(Tag::ExtraSamples, 2u16)?;
     }
     img.write_data(data)
+}
+
+/// Pages in sample layouts the general decoder does not map to pixels:
+/// grey at 2 or 4 bits and JPEG-compressed YCbCr. Read
+/// with the `tiff` crate (bounds-checked, limited) and expanded here; any
+/// other layout is refused with a reason that names it.
+pub(crate) fn decode_other<R: Read + Seek>(
+    reader: R,
+    cx: &Context<'_>,
+    page: usize,
+) -> Result<DynamicImage, Blocked> {
+    use tiff::decoder::{Decoder, DecodingResult, Limits};
+    use tiff::ColorType as T;
+    let fail = |what: String| cx.block(Code::RebuildFailed, format!("tiff: page {page}: {what}"));
+    let terr = |e: tiff::TiffError| fail(one_line(&e.to_string()));
+    let max = cx.policy().limits.max_image_pixels;
+    let mut limits = Limits::default();
+    limits.decoding_buffer_size =
+        usize::try_from(max.saturating_mul(8).saturating_add(1 << 20)).unwrap_or(usize::MAX);
+    let mut dec = Decoder::new(reader).map_err(terr)?.with_limits(limits);
+    let (w, h) = dec.dimensions().map_err(terr)?;
+    check_pixels(cx, FileType::Tiff, w, h, 1)?;
+    cx.charge_expanded(u64::from(w) * u64::from(h) * 3)?;
+    let color = dec.colortype().map_err(terr)?;
+    let compression = dec
+        .find_tag_unsigned::<u16>(Tag::Compression)
+        .map_err(terr)?
+        .unwrap_or(1);
+    let photometric = dec
+        .find_tag_unsigned::<u16>(Tag::PhotometricInterpretation)
+        .map_err(terr)?;
+    let supported = match color {
+        T::Gray(1 | 2 | 4) => true,
+        T::YCbCr(8) => matches!(compression, 6 | 7),
+        _ => false,
+    };
+    if !supported {
+        let what = match color {
+            T::YCbCr(_) => {
+                "TIFF with YCbCr colour without JPEG compression is not supported".into()
+            }
+            other => format!("TIFF with {other:?} samples is not supported"),
+        };
+        return Err(fail(what));
+    }
+    if compression == 6 {
+        return Err(fail(
+            "TIFF with old-style JPEG compression (6) is not supported".into(),
+        ));
+    }
+    let px = usize::try_from(u64::from(w) * u64::from(h)).map_err(|_| fail("too large".into()))?;
+    let data = match dec.read_image().map_err(terr)? {
+        DecodingResult::U8(v) => v,
+        _ => return Err(fail(format!("unexpected sample size for {color:?}"))),
+    };
+    let short = || fail(format!("{color:?}: fewer samples than {w}x{h} pixels"));
+    let img = match color {
+        T::Gray(bits) => {
+            let row = (w as usize * usize::from(bits)).div_ceil(8);
+            let invert = photometric == Some(0);
+            let max_v = (1u16 << bits) - 1;
+            let mut out = Vec::with_capacity(px);
+            for y in 0..h as usize {
+                let r = data.get(y * row..(y + 1) * row).ok_or_else(short)?;
+                for x in 0..w as usize {
+                    let v = u16::from(sample(r, x, bits));
+                    let v = if invert { max_v - v } else { v };
+                    out.push((v * 255 / max_v) as u8);
+                }
+            }
+            image::GrayImage::from_raw(w, h, out).map(DynamicImage::ImageLuma8)
+        }
+        // JPEG-compressed YCbCr: the JPEG stream is decoded without colour
+        // conversion, which is done here (full-range BT.601, as in JPEG).
+        _ => {
+            let ycc = data.get(..px * 3).ok_or_else(short)?;
+            let mut out = Vec::with_capacity(px * 3);
+            for p in ycc.chunks_exact(3) {
+                let (y, cb, cr) = (
+                    f32::from(p[0]),
+                    f32::from(p[1]) - 128.0,
+                    f32::from(p[2]) - 128.0,
+                );
+                for v in [
+                    y + 1.402 * cr,
+                    y - 0.344_136 * cb - 0.714_136 * cr,
+                    y + 1.772 * cb,
+                ] {
+                    out.push(v.round().clamp(0.0, 255.0) as u8);
+                }
+            }
+            image::RgbImage::from_raw(w, h, out).map(DynamicImage::ImageRgb8)
+        }
+    };
+    img.ok_or_else(short)
+}
+
+/// Sample `x` of a row packed at `bits` (1, 2, 4 or 8) bits, MSB first.
+fn sample(row: &[u8], x: usize, bits: u8) -> u8 {
+    let bits = usize::from(bits);
+    let bit = x * bits;
+    let byte = row.get(bit / 8).copied().unwrap_or(0);
+    let shift = 8 - bits - bit % 8;
+    (byte >> shift) & ((1u16 << bits) - 1) as u8
 }

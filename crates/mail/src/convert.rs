@@ -4,6 +4,7 @@ use crate::encode::{self, Charset};
 use crate::html;
 use crate::links;
 use crate::notice::{self, AttachmentEntry, Fate, Lang, Summary};
+use crate::payload;
 use encoding_rs::{Encoding as Charset8, EUC_JP, ISO_2022_JP, SHIFT_JIS};
 use mail_parser::{
     Address, Encoding, HeaderName, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders,
@@ -21,10 +22,22 @@ impl Rebuilder for MailRebuilder {
     fn rebuild(
         &self,
         input: &[u8],
-        _file_type: FileType,
+        file_type: FileType,
         cx: &mut Context<'_>,
     ) -> Result<Rebuilt, Blocked> {
-        let bytes = convert(input, cx)?;
+        let bytes = match file_type {
+            FileType::Eml => convert(input, input, cx)?,
+            FileType::Msg => {
+                let mime = crate::msg::to_mime(input, cx)?;
+                convert(input, &mime, cx)?
+            }
+            other => {
+                return Err(cx.block(
+                    Code::RebuildFailed,
+                    format!("the mail rebuilder cannot rebuild {other}"),
+                ))
+            }
+        };
         Ok(Rebuilt::new(bytes, FileType::Eml))
     }
 }
@@ -44,10 +57,82 @@ struct Conv<'c, 'p> {
     /// Sanitised attachments to attach: (name, mime, bytes).
     attached: Vec<(String, String, Vec<u8>)>,
     parts_seen: usize,
+    /// The input carries our marker: its UTF-8 text was written by us, so a
+    /// U+FFFD in it is a character of the text, not a decoding error.
+    trust_utf8: bool,
 }
 
-fn convert(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>, Blocked> {
+/// What our own output says of itself.
+struct Marker {
+    verdict: &'static str,
+    original_sha256: String,
+}
+
+/// The marker of a message this converter wrote: its two `X-Mugai-`
+/// fields with well-formed values, and a text that opens with the notice.
+fn own_marker(msg: &Message<'_>, lang: Lang, custom: Option<&str>) -> Option<Marker> {
+    let field = |name: &'static str| {
+        msg.header(HeaderName::Other(name.into()))
+            .and_then(|v| v.as_text())
+            .map(|t| t.trim().to_string())
+    };
+    let verdict = match field("X-Mugai-Verdict")?.as_str() {
+        "clean" => "clean",
+        "sanitized" => "sanitized",
+        _ => return None,
+    };
+    let sha = field("X-Mugai-Original-SHA256")?;
+    if sha.len() != 64 || !sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let first_text = msg.parts.iter().find_map(|p| match &p.body {
+        PartType::Text(t) => Some(t.as_ref()),
+        _ => None,
+    })?;
+    let opening = notice::notice(lang, custom, &Summary::default());
+    let first_line = opening.lines().next().unwrap_or_default();
+    (!first_line.is_empty() && first_text.trim_start().starts_with(first_line)).then_some(Marker {
+        verdict,
+        original_sha256: sha,
+    })
+}
+
+/// True when the header section ends its lines with CR alone (classic Mac
+/// OS mail): no LF before the first empty line, but CRs.
+fn cr_only(input: &[u8]) -> bool {
+    let head = &input[..input.len().min(64 * 1024)];
+    let end = find(head, b"\r\r").unwrap_or(head.len());
+    let head = &head[..end];
+    head.contains(&b'\r') && !head.contains(&b'\n')
+}
+
+/// Every CR that no LF follows becomes CRLF.
+fn crlf(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() + input.len() / 32);
+    for (i, &b) in input.iter().enumerate() {
+        out.push(b);
+        if b == b'\r' && input.get(i + 1) != Some(&b'\n') {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Converts the message in `source`; `original` is the file as received
+/// (the same bytes for an .eml, the .msg it was read from otherwise).
+fn convert(original: &[u8], source: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>, Blocked> {
     let policy = cx.policy();
+    let normalised;
+    let input = if cr_only(source) {
+        normalised = crlf(source);
+        &normalised[..]
+    } else {
+        source
+    };
     let msg = MessageParser::default()
         .parse(input)
         .ok_or_else(|| cx.block(Code::RebuildFailed, "no header fields: not a mail message"))?;
@@ -59,13 +144,19 @@ fn convert(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>, Blocked> {
         attachments: Vec::new(),
         attached: Vec::new(),
         parts_seen: 0,
+        trust_utf8: false,
     };
+    if input.len() != source.len() {
+        c.malformed("line ends were CR only (classic Mac OS); read as CRLF".into());
+    }
+    let marker = own_marker(&msg, lang, policy.mail.notice.as_deref());
+    c.trust_utf8 = marker.is_some();
     let mut body = String::new();
     c.message(&msg, 0, &mut body)?;
 
     // Links: in the body and the attachment list alike.
     let list = notice::attachment_list(lang, &c.attachments);
-    let mut text = body;
+    let mut text = body.clone();
     text.push_str(&list);
     if policy.mail.links == LinkAction::Neutralise {
         let (t, n, hosts) = links::neutralise(&text);
@@ -82,29 +173,40 @@ fn convert(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>, Blocked> {
     let mut headers = String::new();
     c.headers(&msg, &mut headers)?;
 
-    let notice = notice::notice(lang, policy.mail.notice.as_deref(), &c.summary);
-    let full = clean_body(&format!("{notice}{text}"));
-
-    let verdict = if c.cx.findings().is_empty() {
-        "clean"
-    } else {
-        "sanitized"
+    // Our own output, sanitised again, with nothing to remove: it is
+    // written as it was (no second notice, no second list, the first
+    // verdict and original hash). The marker alone changes nothing else:
+    // the text went through every rule above, and a single finding means a
+    // fresh notice as for any mail.
+    let own = marker.filter(|_| c.cx.findings().is_empty());
+    let (full, verdict, original_sha) = match own {
+        Some(m) => (clean_body(&body), m.verdict, m.original_sha256),
+        None => {
+            let notice = notice::notice(lang, policy.mail.notice.as_deref(), &c.summary);
+            let verdict = if c.cx.findings().is_empty() {
+                "clean"
+            } else {
+                "sanitized"
+            };
+            (
+                clean_body(&format!("{notice}{text}")),
+                verdict,
+                sha256_hex(original),
+            )
+        }
     };
     let mut out = String::new();
     out.push_str("MIME-Version: 1.0\r\n");
     out.push_str(&headers);
     out.push_str(&format!("X-Mugai-Verdict: {verdict}\r\n"));
-    out.push_str(&format!(
-        "X-Mugai-Original-SHA256: {}\r\n",
-        sha256_hex(input)
-    ));
+    out.push_str(&format!("X-Mugai-Original-SHA256: {original_sha}\r\n"));
 
     let want = match policy.mail.output_charset {
         MailCharset::Utf8 => Charset::Utf8,
         MailCharset::Iso2022Jp => Charset::Iso2022Jp,
     };
     let multipart = !c.attached.is_empty();
-    let boundary = format!("=_mugai_{}", &sha256_hex(input)[..24]);
+    let boundary = format!("=_mugai_{}", &original_sha[..24]);
     let part = text_part(&full, want, multipart);
     let mut bytes = out.into_bytes();
     if multipart {
@@ -164,17 +266,11 @@ fn text_part(text: &str, want: Charset, multipart: bool) -> Vec<u8> {
     v
 }
 
-fn attachment_part(name: &str, mime: &str, data: &[u8]) -> String {
-    let ascii_name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+/// One sanitised attachment. Its name is written twice: RFC 2231
+/// (`filename*=UTF-8''…`, continued over lines when long) in
+/// Content-Disposition, which current readers use, and RFC 2047 encoded
+/// words in the Content-Type `name=`, which older readers fall back to.
+pub(crate) fn attachment_part(name: &str, mime: &str, data: &[u8]) -> String {
     let mut pct = String::new();
     for b in name.as_bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(b) {
@@ -183,18 +279,47 @@ fn attachment_part(name: &str, mime: &str, data: &[u8]) -> String {
             pct.push_str(&format!("%{b:02X}"));
         }
     }
-    // RFC 2231 continuations keep every line short.
-    let mut disp = format!("Content-Disposition: attachment; filename=\"{ascii_name}\"");
-    for (i, chunk) in pct.as_bytes().chunks(60).enumerate() {
-        let chunk = std::str::from_utf8(chunk).unwrap_or("");
+    let mut disp = "Content-Disposition: attachment".to_string();
+    // Chunks end between escapes, never inside one.
+    let mut chunks: Vec<&str> = Vec::new();
+    let mut rest = pct.as_str();
+    while !rest.is_empty() {
+        let mut at = rest.len().min(60);
+        while at < rest.len() && rest.as_bytes()[at.saturating_sub(1)] == b'%'
+            || at < rest.len() && at >= 2 && rest.as_bytes()[at - 2] == b'%'
+        {
+            at -= 1;
+        }
+        let (head, tail) = rest.split_at(at);
+        chunks.push(head);
+        rest = tail;
+    }
+    if chunks.len() <= 1 {
+        disp.push_str(&format!(";\r\n filename*=UTF-8''{pct}"));
+    } else {
+        for (i, chunk) in chunks.iter().enumerate() {
+            let charset = if i == 0 { "UTF-8''" } else { "" };
+            disp.push_str(&format!(";\r\n filename*{i}*={charset}{chunk}"));
+        }
+    }
+    let mut ctype = vec![format!("{mime};"), "name=\"".to_string()];
+    let words = encode::encoded_words(name, Charset::Utf8);
+    let last = words.len().saturating_sub(1);
+    for (i, w) in words.into_iter().enumerate() {
         if i == 0 {
-            disp.push_str(&format!(";\r\n filename*0*=UTF-8''{chunk}"));
+            ctype[1].push_str(&w);
         } else {
-            disp.push_str(&format!(";\r\n filename*{i}*={chunk}"));
+            ctype.push(w);
+        }
+        if i == last {
+            if let Some(t) = ctype.last_mut() {
+                t.push('"');
+            }
         }
     }
     format!(
-        "Content-Type: {mime}\r\n{disp}\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+        "{}{disp}\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+        encode::fold("Content-Type", &ctype),
         encode::base64_lines(data)
     )
 }
@@ -284,6 +409,7 @@ impl Conv<'_, '_> {
                     self.attachment(msg, part, t.as_bytes(), n)
                 } else {
                     let text = self.decode_text(msg, part, t, n);
+                    let text = self.take_payloads(text, n);
                     push_block(out, &text);
                     Ok(())
                 }
@@ -303,6 +429,7 @@ impl Conv<'_, '_> {
                         stats.describe()
                     ),
                 );
+                let text = self.take_payloads(text, n);
                 push_block(out, &text);
                 Ok(())
             }
@@ -467,7 +594,11 @@ impl Conv<'_, '_> {
                 text = d;
             }
         }
-        if text.contains('\u{FFFD}') {
+        let ours = self.trust_utf8
+            && declared
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case("utf-8"));
+        if text.contains('\u{FFFD}') && !ours {
             self.summary.charset_problems += 1;
             let cs = declared
                 .as_deref()
@@ -481,6 +612,45 @@ impl Conv<'_, '_> {
             );
         }
         text
+    }
+
+    /// Takes uuencode, yEnc and BinHex blocks out of a body text and lists
+    /// them like removed attachments.
+    fn take_payloads(&mut self, text: String, n: usize) -> String {
+        let (rest, found) = payload::extract(&text);
+        if found.is_empty() {
+            return text;
+        }
+        for p in found {
+            let name = p
+                .name
+                .as_deref()
+                .and_then(display_name)
+                .unwrap_or_else(|| format!("part-{n}-{}", p.kind));
+            let mime = match p.kind {
+                "uuencode" => "application/x-uuencode",
+                "yEnc" => "application/x-yenc",
+                _ => "application/mac-binhex40",
+            };
+            let sha = sha256_hex(p.text.as_bytes());
+            self.summary.attachments_removed += 1;
+            self.cx.removed(
+                Code::MailEncodedPayload,
+                format!(
+                    "part {n}: {} block {name} ({} bytes, sha256 {sha}) removed from the text",
+                    p.kind,
+                    p.text.len()
+                ),
+            );
+            self.attachments.push(AttachmentEntry {
+                name,
+                mime: mime.to_string(),
+                size: p.text.len(),
+                sha256: sha,
+                fate: Fate::Removed,
+            });
+        }
+        rest
     }
 
     fn attachment(
@@ -503,7 +673,7 @@ impl Conv<'_, '_> {
         let fate = if sanitize {
             match self.cx.member(&name, bytes) {
                 Ok(r) => {
-                    let out_name = rename_for(&name, r.file_type);
+                    let out_name = attachment_output_name(&name, r.file_type);
                     let out_mime = match r.file_type.mime() {
                         m if m.starts_with("text/") || m.starts_with("message/") => {
                             "application/octet-stream"
@@ -698,6 +868,11 @@ impl Conv<'_, '_> {
             return Some(s);
         }
         let raw = raw_header(msg, msg.parts.first()?, &HeaderName::Subject)?;
+        // Only raw 8-bit text is guessed; an ASCII field (encoded words)
+        // decoded to U+FFFD honestly.
+        if raw.is_ascii() {
+            return Some(s);
+        }
         Some(guess_japanese(raw).unwrap_or(s))
     }
 
@@ -774,8 +949,13 @@ fn attachment_name(msg: &Message<'_>, part: &MessagePart<'_>) -> Option<String> 
             }
         }
     }
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(&name).to_string();
-    let cleaned: String = encode::clean_header_text(&base, 200)
+    display_name(&name)
+}
+
+/// A file name made safe to show: no controls, no bidi overrides, no path.
+fn display_name(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = encode::clean_header_text(base, 200)
         .chars()
         .filter(|c| !encode::is_bidi_control(*c))
         .collect();
@@ -963,27 +1143,14 @@ fn clean_msg_id(id: &str) -> Option<String> {
     ok.then(|| id.to_string())
 }
 
-/// The attachment's name with the extension of its rebuilt type when that
-/// changed (a docm rebuilt as docx).
-fn rename_for(name: &str, t: FileType) -> String {
-    let ext = t.extension();
-    if ext.is_empty() {
-        return name.to_string();
+/// The attachment's name with its extension kept only when it claims the
+/// rebuilt type (the same rule as for files and archive members); a name
+/// without extension gets the type's.
+fn attachment_output_name(name: &str, t: FileType) -> String {
+    if mugai_detect::extension_of(name).is_none() && !t.extension().is_empty() {
+        return format!("{name}.{}", t.extension());
     }
-    match name.rsplit_once('.') {
-        Some((stem, e)) if !e.eq_ignore_ascii_case(ext) && !stem.is_empty() => {
-            let fits = mugai_core::FileType::ALL
-                .iter()
-                .any(|x| *x == t && x.extension().eq_ignore_ascii_case(e));
-            if fits {
-                name.to_string()
-            } else {
-                format!("{stem}.{ext}")
-            }
-        }
-        Some(_) => name.to_string(),
-        None => format!("{name}.{ext}"),
-    }
+    mugai_detect::output_name(name, t)
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -2,7 +2,8 @@
 //! text-only RFC 5322 message.
 //!
 //! Main type: [`MailRebuilder`], the [`mugai_core::Rebuilder`] for
-//! `FileType::Eml`. The output keeps From, To, Cc, Reply-To, Date, Subject,
+//! `FileType::Eml` and Outlook `FileType::Msg` (read by `msg` into MIME
+//! first). The output keeps From, To, Cc, Reply-To, Date, Subject,
 //! Message-ID, In-Reply-To and References (decoded and re-encoded), adds
 //! `X-Mugai-Verdict` and `X-Mugai-Original-SHA256`, and carries exactly one
 //! `text/plain` part: a notice, the text (HTML converted by [`html`]), nested
@@ -14,6 +15,8 @@ mod convert;
 pub mod encode;
 pub mod html;
 pub mod links;
+mod msg;
 pub mod notice;
+pub mod payload;
 
 pub use convert::MailRebuilder;

@@ -158,6 +158,51 @@ fn every_mail_case_converts_as_expected() {
         ),
         ("mail/header_injection.eml", &["Body."], &["\r\nBcc:"]),
         ("mail/long_line_2mb.eml", &["START xxxx", "xxxx END"], &[]),
+        (
+            "mail/unc_and_file_links.eml",
+            &[
+                "[\\\\]fs01[.]example[.]lg[.]jp\\share",
+                "file[:]///C:/Windows",
+                "hxxp:\\\\evil[.]example",
+                "ms-msdt[:]/id",
+            ],
+            &["Open \\\\fs01", "file:///", "http:\\\\"],
+        ),
+        (
+            "mail/uuencoded_body.eml",
+            &[
+                "See the tool below.",
+                "Regards",
+                "tool.exe [削除]",
+                "application/x-uuencode",
+            ],
+            &["begin 644", "M35J0"],
+        ),
+        (
+            "mail/yenc_and_binhex_body.eml",
+            &["thanks", "a.bin [削除]", "application/mac-binhex40"],
+            &["=ybegin", "BinHex 4.0)", "abcd"],
+        ),
+        ("mail/cr_only.eml", &["Line one\nLine two"], &[]),
+        (
+            "mail/forged_marker_html.eml",
+            &["x"],
+            &["<script>", "X-Mugai-Original-SHA256: 0000000000"],
+        ),
+        (
+            "mail/outlook.msg",
+            &[
+                "花子さん",
+                "hxxps://files[.]example[.]jp/a",
+                "議事録.pdf [削除]",
+            ],
+            &["https://files"],
+        ),
+        (
+            "mail/outlook_string8.msg",
+            &["花子さん", "議事録.pdf [削除]"],
+            &["https://files"],
+        ),
     ];
     let mut seen = BTreeSet::new();
     for case in &cases {

@@ -162,3 +162,75 @@ fn corpus_ext_mail_converts_and_keeps_its_text() {
         exceptions.join("\n")
     );
 }
+
+/// The `.msg` file inside an OLE package (`Ole10Native`) of an OLE object
+/// of a Word document: the real Outlook message the external corpus holds.
+fn embedded_msg(docx: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::fs::File::open(docx).expect("docx")).expect("zip");
+    let mut ole = Vec::new();
+    z.by_name("word/embeddings/oleObject1.bin")
+        .expect("embedded object")
+        .read_to_end(&mut ole)
+        .expect("read");
+    let mut cfb = cfb::CompoundFile::open(std::io::Cursor::new(ole)).expect("cfb");
+    let mut native = Vec::new();
+    cfb.open_stream("/\u{1}Ole10Native")
+        .expect("package")
+        .read_to_end(&mut native)
+        .expect("read");
+    // size, flags, label\0, path\0, 2 x u16, temp path (u32 length), data (u32 length).
+    let mut p = 6;
+    for _ in 0..2 {
+        p += native[p..].iter().position(|&b| b == 0).expect("string") + 1;
+    }
+    p += 4;
+    let u32_at = |p: usize| u32::from_le_bytes(native[p..p + 4].try_into().unwrap()) as usize;
+    p += 4 + u32_at(p);
+    let n = u32_at(p);
+    native[p + 4..p + 4 + n].to_vec()
+}
+
+#[test]
+fn a_real_outlook_msg_is_textized_like_mail() {
+    let Some(root) = corpus_ext() else {
+        return;
+    };
+    let msg = embedded_msg(&root.join("apache_tika/ooxml-active/EmbeddedOutlook.docx"));
+    assert_eq!(mugai_detect::detect(&msg), mugai_core::FileType::Msg);
+    let o = InProcess.sanitize(
+        &Policy::default(),
+        Job {
+            name: "licensedTestMsgwAtt.msg".into(),
+            bytes: msg,
+        },
+    );
+    assert_eq!(o.verdict, Verdict::Sanitized, "{:?}", o.reason);
+    assert_eq!(o.output_name.as_deref(), Some("licensedTestMsgwAtt.eml"));
+    let out = o.output.expect("output");
+    let m = MessageParser::default().parse(&out).expect("parses");
+    assert_eq!(
+        m.subject(),
+        Some("This is a Test Message with a PDF Attachment")
+    );
+    assert_eq!(m.parts.len(), 1, "one text part");
+    let text = m.body_text(0).expect("text");
+    assert!(
+        text.contains("Sample Outlook Message with Attachments"),
+        "{text}"
+    );
+    assert!(
+        text.contains("docSavedAspdf.pdf"),
+        "the attachment is listed"
+    );
+    let cc: Vec<_> = m
+        .cc()
+        .and_then(|a| a.as_list())
+        .map(|l| l.iter().filter_map(|a| a.address()).collect())
+        .unwrap_or_default();
+    assert_eq!(cc, ["bubba@bubbasmith.com", "dude@dude.com"]);
+    assert!(o
+        .findings
+        .iter()
+        .any(|f| f.code == mugai_core::Code::MailAttachment));
+}

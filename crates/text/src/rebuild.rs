@@ -62,12 +62,15 @@ impl Rebuilder for TextRebuilder {
 
         if cx.policy().text.csv_formula_guard && matches!(file_type, FileType::Csv | FileType::Tsv)
         {
-            let sep = if file_type == FileType::Tsv {
-                '\t'
-            } else {
-                ','
+            // Excel opens a UTF-16 file as tab-separated whatever its name.
+            let utf16 = matches!(enc, TextEncoding::Utf16Le | TextEncoding::Utf16Be);
+            let defaults: &[char] = match (file_type, utf16) {
+                (FileType::Tsv, _) => &['\t'],
+                (_, true) => &[',', '\t'],
+                _ => &[','],
             };
-            let (guarded, changed) = formula::neutralise(&text, sep);
+            let seps = formula::separators(&text, defaults);
+            let (guarded, changed) = formula::neutralise(&text, &seps);
             if let Some(&(line, col)) = changed.first() {
                 cx.neutralised(
                     Code::TextFormula,
@@ -166,6 +169,23 @@ mod tests {
         let (out, codes) = run(b"=not a csv\n", FileType::Text);
         assert_eq!(out, b"=not a csv\n");
         assert!(codes.is_empty());
+    }
+
+    #[test]
+    fn utf16_csv_is_split_on_tabs_and_sep_lines_count() {
+        let mut input = vec![0xFF, 0xFE];
+        "a\t=HYPERLINK(\"x\")\r\n"
+            .encode_utf16()
+            .for_each(|u| input.extend_from_slice(&u.to_le_bytes()));
+        let (out, codes) = run(&input, FileType::Csv);
+        let (text, _) = encoding_rs::UTF_16LE.decode_without_bom_handling(&out[2..]);
+        assert_eq!(text, "a\t'=HYPERLINK(\"x\")\r\n");
+        assert_eq!(codes, vec![Code::TextFormula]);
+        let (out, codes) = run(b"sep=;\r\nx;@SUM(A1)\r\n", FileType::Csv);
+        assert_eq!(out, b"sep=;\r\nx;'@SUM(A1)\r\n");
+        assert_eq!(codes, vec![Code::TextFormula]);
+        let (out, _) = run(b"a\r-2+3\r", FileType::Csv);
+        assert_eq!(out, b"a\r'-2+3\r");
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl Default for TypesPolicy {
             allow: vec![
                 Text, Csv, Tsv, Pdf, Rtf, Docx, Docm, Dotx, Dotm, Xlsx, Xlsm, Xltx, Xltm, Pptx,
                 Pptm, Potx, Potm, Ppsx, Ppsm, Doc, Xls, Ppt, Jpeg, Png, Gif, Bmp, Tiff, Webp, Zip,
-                Eml,
+                Eml, Msg,
             ],
             on_mismatch: MismatchAction::Block,
         }
