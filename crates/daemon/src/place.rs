@@ -104,8 +104,23 @@ pub fn move_file(src: &Path, dir: &Path, name: &str, tag: &str) -> io::Result<()
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
             let tmp = dir.join(format!("{TMP_PREFIX}{tag}"));
-            std::fs::copy(src, &tmp)?;
-            File::open(&tmp)?.sync_all()?;
+            let _ = std::fs::remove_file(&tmp);
+            if src.symlink_metadata()?.is_symlink() {
+                // Moved as the link it is, never as what it points to.
+                std::os::unix::fs::symlink(std::fs::read_link(src)?, &tmp)?;
+            } else {
+                let mut from = std::fs::File::from(rustix::fs::open(
+                    src,
+                    rustix::fs::OFlags::RDONLY
+                        | rustix::fs::OFlags::NOFOLLOW
+                        | rustix::fs::OFlags::NONBLOCK
+                        | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )?);
+                let mut to = File::create(&tmp)?;
+                io::copy(&mut from, &mut to)?;
+                to.sync_all()?;
+            }
             std::fs::rename(&tmp, &dest)?;
             sync_dir(dir)?;
             std::fs::remove_file(src)?;
