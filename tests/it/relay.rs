@@ -173,11 +173,21 @@ fn text_only(data: &str) -> String {
     text
 }
 
+/// The relay's hash-chained audit records, oldest first.
 fn audit_records(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("relay-audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
         .collect()
 }
 

@@ -375,9 +375,11 @@ struct Scan {
 impl Scan {
     /// Walks `rel` through directory handles: watches every folder, tracks
     /// regular files, reports what will not be taken. A full scan (`rel`
-    /// empty) also removes subfolders found empty twice in a row and
-    /// settled, and forgets unaccepted entries that are gone.
+    /// empty) also removes subfolders found empty by two scans in a row and
+    /// unchanged for a settle time plus a rescan period, and forgets
+    /// unaccepted entries that are gone.
     fn run(&mut self, shared: &Shared, watcher: &mut Watcher, rel: &Path, settle: Duration) {
+        let rescan = Duration::from_secs(shared.config().daemon.rescan_secs);
         let full = rel.as_os_str().is_empty();
         let mut present = HashSet::new();
         let mut empty = HashSet::new();
@@ -424,10 +426,12 @@ impl Scan {
         if full {
             self.unaccepted.keep_only(&present);
             for d in &empty {
+                // Emptied longer ago than a settle time and a rescan period:
+                // a folder just made for an upload is left for it.
                 let settled = shared
                     .inbox
                     .stat(d)
-                    .is_ok_and(|m| m.age_secs() >= settle.as_secs().max(1));
+                    .is_ok_and(|m| m.age_secs() >= (settle + rescan).as_secs().max(1));
                 if self.empty.contains(d) && settled {
                     match shared.inbox.remove_empty_dir(d) {
                         Ok(true) => {

@@ -156,7 +156,11 @@ async fn delivers_with_the_same_envelope_and_passes_refusals_back() {
     );
     assert_eq!(inbox.lock().unwrap().len(), 1);
 
-    let log = std::fs::read_to_string(dir.path().join(mugai_relay::audit::FILE_NAME)).unwrap();
+    let files = mugai_audit::files_in(dir.path()).unwrap();
+    let report = mugai_audit::verify(&files).unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.records, 3);
+    let log = std::fs::read_to_string(&files[0]).unwrap();
     let results: Vec<String> = log
         .lines()
         .map(|l| {
