@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod client;
+pub mod data;
 mod notice;
 pub mod originals;
 mod server;

@@ -15,14 +15,12 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio::time::timeout;
+use tokio::time::Instant;
 
 /// Longest command line (RFC 5321: 512, plus room for parameters).
 const MAX_COMMAND: usize = 2048;
 /// Most recipients per message (RFC 5321 asks for at least 100).
 const MAX_RECIPIENTS: usize = 1000;
-/// Idle time allowed between commands and within DATA.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Most commands that may fail in one session before it is closed.
 const MAX_ERRORS: usize = 20;
 
@@ -161,6 +159,8 @@ struct Session<'a> {
     peer: SocketAddr,
     helo: Option<String>,
     tx: Option<Envelope>,
+    /// When the whole session must end.
+    deadline: Instant,
 }
 
 enum Line {
@@ -179,14 +179,17 @@ async fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> io::Re
         peer,
         helo: None,
         tx: None,
+        deadline: Instant::now() + Duration::from_secs(shared.config.session_timeout_secs),
     };
     s.reply(&format!("220 {} ESMTP mugai", shared.config.hostname))
         .await?;
     let mut errors = 0usize;
     loop {
-        let line = match timeout(CLIENT_TIMEOUT, s.read_line(MAX_COMMAND)).await {
+        let until = s.line_deadline();
+        let line = match tokio::time::timeout_at(until, s.read_line(MAX_COMMAND)).await {
             Err(_) => {
-                s.reply("421 4.4.2 idle too long, closing").await?;
+                tracing::warn!(%peer, "client too slow or idle; session closed");
+                s.reply("421 4.4.2 too slow or idle, closing").await?;
                 return Ok(());
             }
             Ok(r) => r?,
@@ -245,6 +248,15 @@ async fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> io::Re
 }
 
 impl Session<'_> {
+    fn client_timeout(&self) -> Duration {
+        Duration::from_secs(self.shared.config.client_timeout_secs)
+    }
+
+    /// One command line: the client timeout, within the session deadline.
+    fn line_deadline(&self) -> Instant {
+        (Instant::now() + self.client_timeout()).min(self.deadline)
+    }
+
     async fn reply(&mut self, line: &str) -> io::Result<()> {
         // One write per reply: two small segments would meet Nagle's
         // algorithm and the peer's delayed ACK (a 40 ms stall per reply).
@@ -386,18 +398,26 @@ impl Session<'_> {
         let max = self.shared.config.max_message_bytes;
         let mut data = Vec::new();
         let mut too_big = false;
-        let mut at_line_start = true;
+        let mut lines = crate::data::DataLines::default();
+        // Postfix's rule: the client timeout plus the time the bytes
+        // received so far justify at the minimum rate.
+        let started = Instant::now();
+        let rate = self.shared.config.min_data_rate.max(1);
+        let mut received = 0u64;
         loop {
+            let until = (started + self.client_timeout() + Duration::from_secs(received / rate))
+                .min(self.deadline);
             let mut chunk = Vec::new();
-            let n = match timeout(
-                CLIENT_TIMEOUT,
+            let n = match tokio::time::timeout_at(
+                until,
                 (&mut self.r).take(64 * 1024).read_until(b'\n', &mut chunk),
             )
             .await
             {
                 Err(_) => {
-                    self.reply("421 4.4.2 timeout during DATA, closing").await?;
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "DATA timeout"));
+                    tracing::warn!(peer = %self.peer, received, "client below the minimum data rate or past the session deadline; session closed");
+                    self.reply("421 4.4.2 data too slow, closing").await?;
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "DATA too slow"));
                 }
                 Ok(r) => r?,
             };
@@ -407,19 +427,10 @@ impl Session<'_> {
                     "end of stream in DATA",
                 ));
             }
-            let line_start = at_line_start;
-            at_line_start = chunk.ends_with(b"\n");
-            let mut bytes = &chunk[..];
-            if line_start {
-                // Only CRLF.CRLF ends the data: a bare-LF end is how SMTP
-                // smuggling slips a second message past the first reader.
-                if bytes == b".\r\n" {
-                    break;
-                }
-                if bytes.first() == Some(&b'.') {
-                    bytes = &bytes[1..];
-                }
-            }
+            received += n as u64;
+            let Some(bytes) = lines.feed(&chunk) else {
+                break;
+            };
             if !too_big {
                 if (data.len() + bytes.len()) as u64 > max {
                     too_big = true;
@@ -428,6 +439,13 @@ impl Session<'_> {
                     data.extend_from_slice(bytes);
                 }
             }
+        }
+        if lines.bare {
+            self.tx = None;
+            tracing::warn!(peer = %self.peer, "message with a bare CR or LF rejected");
+            self.reply("550 5.5.2 bare <CR> or <LF> in message data; only <CR><LF> ends a line")
+                .await?;
+            return Ok(false);
         }
         let Some(env) = self.tx.take() else {
             return Ok(false);

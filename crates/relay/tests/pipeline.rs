@@ -82,13 +82,17 @@ async fn next_hop(rcpt_reply: &'static str) -> (String, Inbox) {
 }
 
 async fn relay(hop: &str, on_blocked: OnBlockedMail, audit: &std::path::Path) -> String {
-    let config = RelayConfig {
+    relay_with(RelayConfig {
         listen: "127.0.0.1:0".into(),
         next_hop: hop.into(),
         audit: Some(audit.to_path_buf()),
         on_blocked,
         ..RelayConfig::default()
-    };
+    })
+    .await
+}
+
+async fn relay_with(config: RelayConfig) -> String {
     let r = mugai_relay::Relay::bind(config, Policy::default(), Arc::new(InProcess))
         .await
         .unwrap();
@@ -196,5 +200,125 @@ async fn a_temporary_refusal_defers_the_whole_message() {
         matches!(e, DeliveryError::Temporary(ref t) if t.contains("451")),
         "{e:?}"
     );
+    assert!(inbox.lock().unwrap().is_empty());
+}
+
+/// A raw SMTP conversation: sends `script` in one write after EHLO, MAIL,
+/// RCPT and DATA, and returns everything the relay answered until it
+/// closed or went quiet.
+async fn raw_session(relay: &str, body: &[u8]) -> String {
+    let s = tokio::net::TcpStream::connect(relay).await.unwrap();
+    let (r, mut w) = s.into_split();
+    let mut r = BufReader::new(r);
+    let mut out = String::new();
+    let mut line = String::new();
+    r.read_line(&mut line).await.unwrap();
+    for cmd in [
+        "EHLO t\r\n",
+        "MAIL FROM:<s@example.com>\r\n",
+        "RCPT TO:<one@lg.example.jp>\r\n",
+        "DATA\r\n",
+    ] {
+        w.write_all(cmd.as_bytes()).await.unwrap();
+        loop {
+            line.clear();
+            r.read_line(&mut line).await.unwrap();
+            if line.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+    }
+    w.write_all(body).await.unwrap();
+    loop {
+        line.clear();
+        match tokio::time::timeout(Duration::from_secs(3), r.read_line(&mut line)).await {
+            Ok(Ok(n)) if n > 0 => out.push_str(&line),
+            _ => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_cr_or_lf_never_ends_data_and_the_message_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hop, inbox) = next_hop("550 5.1.1 no such user").await;
+    let relay = relay(&hop, OnBlockedMail::Notice, dir.path()).await;
+    for fake in ["\n.\r\n", "\r.\r\n", "\n.\n", "\r\n.\n", "\r\n.\r"] {
+        let body = format!(
+            "Subject: first\r\n\r\nhello{fake}MAIL FROM:<evil@attacker.example>\r\n\
+             RCPT TO:<victim@lg.example.jp>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n.\r\nQUIT\r\n"
+        );
+        let replies = raw_session(&relay, body.as_bytes()).await;
+        let codes: Vec<&str> = replies.lines().map(|l| &l[..3]).collect();
+        assert_eq!(codes, ["550", "221"], "{fake:?}: {replies}");
+        assert!(replies.contains("bare"), "{fake:?}: {replies}");
+    }
+    assert!(inbox.lock().unwrap().is_empty(), "nothing was delivered");
+    // A proper message on the same relay still goes through.
+    let replies = raw_session(&relay, b"Subject: ok\r\n\r\nfine\r\n.\r\nQUIT\r\n").await;
+    assert!(replies.starts_with("250 "), "{replies}");
+    assert_eq!(inbox.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_is_dropped() {
+    let (hop, inbox) = next_hop("550 5.1.1 no such user").await;
+    let relay = relay_with(RelayConfig {
+        listen: "127.0.0.1:0".into(),
+        next_hop: hop,
+        client_timeout_secs: 2,
+        min_data_rate: 100,
+        ..RelayConfig::default()
+    })
+    .await;
+    // One byte a second in DATA: dropped after about the client timeout.
+    let s = tokio::net::TcpStream::connect(&relay).await.unwrap();
+    let (r, mut w) = s.into_split();
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    r.read_line(&mut line).await.unwrap();
+    for cmd in [
+        "HELO t\r\n",
+        "MAIL FROM:<s@x>\r\n",
+        "RCPT TO:<a@y>\r\n",
+        "DATA\r\n",
+    ] {
+        w.write_all(cmd.as_bytes()).await.unwrap();
+        line.clear();
+        r.read_line(&mut line).await.unwrap();
+    }
+    assert!(line.starts_with("354"), "{line}");
+    let t = std::time::Instant::now();
+    let trickle = tokio::spawn(async move {
+        for b in b"Subject: slow\r\n\r\n".repeat(10) {
+            if w.write_all(&[b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    line.clear();
+    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+        .await
+        .expect("dropped within 10 s")
+        .unwrap();
+    assert!(line.starts_with("421"), "{line}");
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    trickle.abort();
+    // An idle client (no command at all) is dropped the same way.
+    let s = tokio::net::TcpStream::connect(&relay).await.unwrap();
+    let mut r = BufReader::new(s);
+    line.clear();
+    r.read_line(&mut line).await.unwrap();
+    line.clear();
+    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+        .await
+        .expect("idle client dropped within 10 s")
+        .unwrap();
+    assert!(line.starts_with("421"), "{line}");
     assert!(inbox.lock().unwrap().is_empty());
 }
