@@ -366,6 +366,7 @@ impl Shared {
                 None => {
                     let out_sha = sha256_hex(out);
                     place::write_synced(&tmp, out)?;
+                    place::share_with_reader(&tmp)?;
                     let _g = lock(&self.place_lock);
                     let prefix = dir_parts
                         .iter()
@@ -456,7 +457,7 @@ impl Shared {
         self.finish(&st.id)?;
 
         if blocked {
-            tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = ?outcome.reason.as_ref().map(|r| r.code.as_str()), "quarantined");
+            tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = %outcome.reason.as_ref().map_or(String::new(), |r| format!("{}: {}", r.code, r.detail)), "quarantined");
         } else {
             tracing::info!(id = %st.id, path = %st.rel, verdict = outcome.verdict.as_str(), output = %dest_shown, "delivered");
         }
@@ -504,6 +505,7 @@ impl Shared {
                 };
                 let tmp = dest_dir.join(format!("{TMP_PREFIX}{}-notice", st.id));
                 place::write_synced(&tmp, text.as_bytes())?;
+                place::share_with_reader(&tmp)?;
                 let prefix = dest_dir
                     .strip_prefix(&self.dirs.clean)
                     .map(|p| {
@@ -537,6 +539,9 @@ impl Shared {
                     .create(true)
                     .append(true)
                     .open(&path)?;
+                if !existed {
+                    place::share_with_reader(&path)?;
+                }
                 f.write_all(text.as_bytes())?;
                 f.write_all(b"\r\n")?;
                 f.sync_all()?;

@@ -695,13 +695,38 @@ async fn discard(shared: &Shared, path: Option<&std::path::Path>) {
 /// delivery cannot be undone.
 async fn finish(shared: &Shared, mut record: serde_json::Value, reply: String) -> String {
     record["reply"] = json!(reply);
-    tracing::info!(
-        result = %record["result"].as_str().unwrap_or(""),
-        verdict = %record["verdict"].as_str().unwrap_or(""),
-        mail_from = %record["mail_from"].as_str().unwrap_or(""),
-        reply = %reply,
-        "message"
-    );
+    let text = |k: &str| record[k].as_str().unwrap_or("").to_string();
+    let rcpt_to = record["rcpt_to"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let result = text("result");
+    macro_rules! log {
+        ($level:ident) => {
+            tracing::$level!(
+                result = %result,
+                verdict = %text("verdict"),
+                mail_from = %text("mail_from"),
+                rcpt_to = %rcpt_to,
+                message_id = %text("message_id"),
+                error = %text("error"),
+                reply = %reply,
+                "message"
+            )
+        };
+    }
+    // A deferral needs attention (the next hop or the disk); the sending
+    // MTA keeps the message meanwhile.
+    match result.as_str() {
+        "deferred" => log!(warn),
+        "rejected" => log!(warn),
+        _ => log!(info),
+    }
     if let Some(a) = shared.audit.clone() {
         let r = record.clone();
         match tokio::task::spawn_blocking(move || a.write(&r)).await {
