@@ -161,6 +161,8 @@ struct Session<'a> {
     tx: Option<Envelope>,
     /// When the whole session must end.
     deadline: Instant,
+    /// Greeted with LHLO: one reply per recipient after DATA (RFC 2033).
+    lmtp: bool,
 }
 
 enum Line {
@@ -180,6 +182,7 @@ async fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> io::Re
         helo: None,
         tx: None,
         deadline: Instant::now() + Duration::from_secs(shared.config.session_timeout_secs),
+        lmtp: false,
     };
     s.reply(&format!("220 {} ESMTP mugai", shared.config.hostname))
         .await?;
@@ -210,7 +213,7 @@ async fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> io::Re
             None => (text.to_ascii_uppercase(), ""),
         };
         let ok = match verb.as_str() {
-            "EHLO" | "HELO" => s.hello(&verb, arg).await?,
+            "EHLO" | "HELO" | "LHLO" => s.hello(&verb, arg).await?,
             "MAIL" => s.mail(arg).await?,
             "RCPT" => s.rcpt(arg).await?,
             "DATA" => s.data().await?,
@@ -309,8 +312,9 @@ impl Session<'_> {
                 .collect(),
         );
         self.tx = None;
+        self.lmtp = verb == "LHLO";
         let host = &self.shared.config.hostname;
-        if verb == "EHLO" {
+        if verb == "EHLO" || verb == "LHLO" {
             let max = self.shared.config.max_message_bytes;
             self.reply(&format!(
                 "250-{host}\r\n250-SIZE {max}\r\n250-8BITMIME\r\n250 HELP"
@@ -440,31 +444,60 @@ impl Session<'_> {
                 }
             }
         }
-        if lines.bare {
-            self.tx = None;
-            tracing::warn!(peer = %self.peer, "message with a bare CR or LF rejected");
-            self.reply("550 5.5.2 bare <CR> or <LF> in message data; only <CR><LF> ends a line")
-                .await?;
-            return Ok(false);
-        }
         let Some(env) = self.tx.take() else {
             return Ok(false);
         };
+        let n = env.recipients.len();
+        if lines.bare {
+            tracing::warn!(peer = %self.peer, rcpt_to = %env.recipients.join(","), "message with a bare CR or LF rejected");
+            self.answer(
+                "550 5.5.2 bare <CR> or <LF> in message data; only <CR><LF> ends a line",
+                n,
+                &[],
+            )
+            .await?;
+            return Ok(false);
+        }
         if too_big {
-            self.reply("552 5.3.4 message size exceeds the limit")
+            self.answer("552 5.3.4 message size exceeds the limit", n, &[])
                 .await?;
             return Ok(false);
         }
+        let mut per_rcpt = Vec::new();
         let reply = process(
             self.shared,
             &env,
             data,
             self.peer,
             self.helo.as_deref().unwrap_or(""),
+            &mut per_rcpt,
         )
         .await;
-        self.reply(&reply).await?;
+        self.answer(&reply, n, &per_rcpt).await?;
         Ok(reply.starts_with('2'))
+    }
+
+    /// The answer to DATA: one reply over SMTP; over LMTP one per
+    /// recipient, in RCPT order (`per_rcpt[i]` overrides recipient i's).
+    async fn answer(
+        &mut self,
+        reply: &str,
+        n: usize,
+        per_rcpt: &[Option<String>],
+    ) -> io::Result<()> {
+        if !self.lmtp {
+            return self.reply(reply).await;
+        }
+        let lines: Vec<String> = (0..n)
+            .map(|i| {
+                per_rcpt
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| reply.to_string())
+            })
+            .collect();
+        self.reply(&lines.join("\r\n")).await
     }
 }
 
@@ -524,6 +557,7 @@ async fn process(
     data: Vec<u8>,
     peer: SocketAddr,
     helo: &str,
+    per_rcpt: &mut Vec<Option<String>>,
 ) -> String {
     let now = SystemTime::now();
     let sha = sha256_hex(&data);
@@ -632,7 +666,7 @@ async fn process(
 
     // 3. Hand over with the same envelope; answer only after the next hop did.
     let wait = Duration::from_secs(shared.config.next_hop_timeout_secs);
-    let delivered = client::deliver(
+    let delivered = client::deliver_each(
         &shared.config.next_hop,
         &shared.config.hostname,
         &env.sender,
@@ -642,19 +676,46 @@ async fn process(
     )
     .await;
     match delivered {
-        Ok(r) => {
+        Ok(d) => {
             record["result"] = json!(if outcome.verdict == Verdict::Blocked {
                 "notice_delivered"
             } else {
                 "delivered"
             });
-            record["next_hop_reply"] = json!(format!("{} {}", r.code, r.text));
+            record["next_hop_reply"] = json!(format!("{} {}", d.reply.code, d.reply.text));
             let what = if outcome.verdict == Verdict::Blocked {
                 "blocked; notice delivered"
             } else {
                 "converted and delivered"
             };
-            finish(shared, record, format!("250 2.0.0 {what} ({})", &sha[..12])).await
+            let mut reply = format!("250 2.0.0 {what} ({})", &sha[..12]);
+            if !d.refused.is_empty() {
+                // Accepted recipients have the message; each refused one
+                // gets the next hop's own code (per recipient over LMTP).
+                record["refused"] = json!(d
+                    .refused
+                    .iter()
+                    .map(|r| json!({"rcpt": r.rcpt, "reply": format!("{} {}", r.code, r.text)}))
+                    .collect::<Vec<_>>());
+                *per_rcpt = env
+                    .recipients
+                    .iter()
+                    .map(|rc| {
+                        d.refused.iter().find(|r| &r.rcpt == rc).map(|r| {
+                            let text: String = r
+                                .text
+                                .chars()
+                                .filter(|c| !c.is_control())
+                                .take(200)
+                                .collect();
+                            format!("{} 5.0.0 <{rc}> refused by the next hop: {text}", r.code)
+                        })
+                    })
+                    .collect();
+                let names: Vec<&str> = d.refused.iter().map(|r| r.rcpt.as_str()).collect();
+                reply.push_str(&format!("; refused by the next hop: {}", names.join(", ")));
+            }
+            finish(shared, record, reply).await
         }
         Err(DeliveryError::Temporary(t)) => {
             // The sending MTA keeps the message and comes back: the stored

@@ -138,17 +138,22 @@ async fn delivers_with_the_same_envelope_and_passes_refusals_back() {
         assert!(data.contains("X-Mugai-Verdict: sanitized\r\n"));
     }
 
-    // A recipient refused for good by the next hop: nothing is delivered
-    // to anyone, and the sending MTA hears a permanent failure.
+    // A recipient refused for good by the next hop: the accepted one gets
+    // the message, the refusal is named in the reply (over SMTP; LMTP
+    // answers per recipient, see below).
     let mixed = vec![
         "one@lg.example.jp".to_string(),
         "refuse@lg.example.jp".to_string(),
     ];
-    let e = deliver(&relay, "t", "s@example.com", &mixed, MAIL, wait)
+    let ok = deliver(&relay, "t", "s@example.com", &mixed, MAIL, wait)
         .await
-        .unwrap_err();
-    assert!(matches!(e, DeliveryError::Permanent(554, _)), "{e:?}");
-    assert_eq!(inbox.lock().unwrap().len(), 1);
+        .unwrap();
+    assert!(
+        ok.code == 250 && ok.text.contains("refuse@lg.example.jp"),
+        "{ok:?}"
+    );
+    assert_eq!(inbox.lock().unwrap().len(), 2);
+    assert_eq!(inbox.lock().unwrap()[1].1, ["one@lg.example.jp"]);
 
     // Blocked with on_blocked = reject: 554, nothing delivered.
     let e = deliver(&relay, "t", "s@example.com", &rcpts, &nested(8), wait)
@@ -158,7 +163,7 @@ async fn delivers_with_the_same_envelope_and_passes_refusals_back() {
         matches!(&e, DeliveryError::Permanent(554, t) if t.contains("limit.depth")),
         "{e:?}"
     );
-    assert_eq!(inbox.lock().unwrap().len(), 1);
+    assert_eq!(inbox.lock().unwrap().len(), 2);
 
     let files = mugai_audit::files_in(dir.path()).unwrap();
     let report = mugai_audit::verify(&files).unwrap();
@@ -174,7 +179,13 @@ async fn delivers_with_the_same_envelope_and_passes_refusals_back() {
                 .to_string()
         })
         .collect();
-    assert_eq!(results, ["delivered", "rejected", "rejected"]);
+    assert_eq!(results, ["delivered", "delivered", "rejected"]);
+    let second: serde_json::Value = serde_json::from_str(log.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(second["refused"][0]["rcpt"], "refuse@lg.example.jp");
+    assert!(second["refused"][0]["reply"]
+        .as_str()
+        .unwrap()
+        .starts_with("550"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,4 +332,54 @@ async fn a_slow_client_is_dropped() {
         .unwrap();
     assert!(line.starts_with("421"), "{line}");
     assert!(inbox.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_lmtp_each_recipient_gets_its_own_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hop, inbox) = next_hop("550 5.1.1 no such user").await;
+    let relay = relay(&hop, OnBlockedMail::Notice, dir.path()).await;
+    let s = tokio::net::TcpStream::connect(&relay).await.unwrap();
+    let (r, mut w) = s.into_split();
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    let mut reply = async |r: &mut BufReader<_>| {
+        let mut all = String::new();
+        loop {
+            line.clear();
+            r.read_line(&mut line).await.unwrap();
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    };
+    assert!(reply(&mut r).await.starts_with("220"));
+    for (cmd, want) in [
+        ("LHLO t\r\n", "250"),
+        ("MAIL FROM:<s@example.com>\r\n", "250"),
+        ("RCPT TO:<one@lg.example.jp>\r\n", "250"),
+        ("RCPT TO:<refuse@lg.example.jp>\r\n", "250"),
+        ("RCPT TO:<two@lg.example.jp>\r\n", "250"),
+        ("DATA\r\n", "354"),
+    ] {
+        w.write_all(cmd.as_bytes()).await.unwrap();
+        let got = reply(&mut r).await;
+        assert!(got.starts_with(want), "{cmd}: {got}");
+    }
+    w.write_all(MAIL).await.unwrap();
+    w.write_all(b".\r\n").await.unwrap();
+    let mut results = Vec::new();
+    for _ in 0..3 {
+        results.push(reply(&mut r).await);
+    }
+    assert!(results[0].starts_with("250 "), "{results:?}");
+    assert!(
+        results[1].starts_with("550 ") && results[1].contains("refuse@lg.example.jp"),
+        "{results:?}"
+    );
+    assert!(results[2].starts_with("250 "), "{results:?}");
+    let got = inbox.lock().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, ["one@lg.example.jp", "two@lg.example.jp"]);
 }
