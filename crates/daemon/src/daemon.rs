@@ -164,6 +164,13 @@ impl Daemon {
             tracing::info!("metrics on http://{addr}/metrics");
         }
 
+        {
+            let (sh, m) = (shared.clone(), metrics.clone());
+            tokio::spawn(crate::signatures::watch(
+                move || sh.config().policy.av.clone(),
+                move |age| m.signature_age_seconds.store(age, Ordering::Relaxed),
+            ));
+        }
         let mut watcher = Watcher::new().context("cannot set up inotify")?;
         let mut sigterm = signal(SignalKind::terminate())?;
         let mut sigint = signal(SignalKind::interrupt())?;

@@ -27,6 +27,7 @@ pub mod place;
 pub mod retention;
 pub mod sdnotify;
 mod settle;
+pub mod signatures;
 pub mod unaccepted;
 mod watch;
 

@@ -63,6 +63,8 @@ pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
         // Under systemd (Type=notify): ready once listening; the watchdog
         // is fed while the runtime serves.
         use mugai_daemon::sdnotify;
+        let av = config.policy.av.clone();
+        tokio::spawn(mugai_daemon::signatures::watch(move || av.clone(), |_| {}));
         sdnotify::notify("READY=1");
         if let Some(every) = sdnotify::watchdog_interval() {
             tokio::spawn(async move {
