@@ -15,6 +15,7 @@ pub mod client;
 pub mod data;
 mod notice;
 pub mod originals;
+mod pipeline;
 mod server;
 pub mod time;
 
