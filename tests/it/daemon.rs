@@ -160,7 +160,19 @@ impl D {
         files_under(&self.dir("inbox"))
     }
 
+    /// The audit records of files taken (not of entries left unaccepted).
     fn audit_records(&self) -> Vec<serde_json::Value> {
+        self.all_audit_records()
+            .into_iter()
+            .filter(|r| {
+                r["reason"]
+                    .as_str()
+                    .is_none_or(|r| !r.starts_with("inbox.unaccepted"))
+            })
+            .collect()
+    }
+
+    fn all_audit_records(&self) -> Vec<serde_json::Value> {
         let mut v = Vec::new();
         for f in sorted_files(&self.dir("audit")) {
             for l in std::fs::read_to_string(f).unwrap().lines() {
@@ -168,6 +180,10 @@ impl D {
             }
         }
         v
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
     }
 }
 
@@ -378,7 +394,10 @@ fn settle_temp_names_subfolders_collisions_placement_notice_and_metrics() {
     assert_eq!(by_path["blob.dat"], "blocked");
     assert_eq!(by_path["slow.txt"], "clean");
 
-    // Metrics.
+    // Metrics (counted just after the audit record is written).
+    d.wait_for("metrics of nine files", || {
+        http_get(port).contains("mugai_latency_seconds_count 9")
+    });
     let m = http_get(port);
     assert!(
         m.contains("mugai_files_total{verdict=\"blocked\",type=\"executable\"} 1"),
@@ -731,14 +750,30 @@ fn audit_verify_finds_each_tampering_with_its_position() {
 }
 
 #[test]
-fn systemd_unit_is_hardened_to_an_exposure_of_2_or_less() {
-    let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../systemd/mugai.service");
+fn systemd_units_are_hardened_to_an_exposure_of_1_or_less() {
+    for unit in ["mugai.service", "mugai-relay.service"] {
+        check_unit(unit);
+    }
+    // The LGWAN-side reader's group: set up, and the clean folder setgid.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../systemd");
+    let sysusers = std::fs::read_to_string(dir.join("mugai.sysusers")).unwrap();
+    assert!(sysusers.contains("\ng mugai-lgwan -") && sysusers.contains("\nm mugai mugai-lgwan"));
+    let tmpfiles = std::fs::read_to_string(dir.join("mugai.tmpfiles")).unwrap();
+    assert!(
+        tmpfiles.contains("/srv/mugai/clean          2750 mugai mugai-lgwan"),
+        "{tmpfiles}"
+    );
+}
+
+fn check_unit(name: &str) {
+    let unit = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../systemd")
+        .join(name);
     let text = std::fs::read_to_string(&unit).unwrap();
     for line in [
         "Type=notify",
         "ExecStartPre=/usr/bin/mugai check-config",
         "ProtectSystem=strict",
-        "PrivateNetwork=yes",
         "PrivateTmp=yes",
         "NoNewPrivileges=yes",
         "CapabilityBoundingSet=\n",
@@ -772,5 +807,372 @@ fn systemd_unit_is_hardened_to_an_exposure_of_2_or_less() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("unreadable score line {line:?}"));
     eprintln!("systemd-analyze security: {line}");
-    assert!(score <= 2.0, "{line}");
+    assert!(score <= 1.0, "{line}");
+    if name == "mugai.service" {
+        assert!(text.contains("PrivateNetwork=yes"));
+    } else {
+        assert!(text.contains("IPAddressDeny=any\nIPAddressAllow=localhost"));
+    }
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+fn clock_ticks_per_second() -> u64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100)
+}
+
+#[test]
+fn idle_cpu_is_near_zero_with_subfolders_present() {
+    let mut d = D::new(&config(""));
+    // Empty, nested and non-empty subfolders, and entries never taken.
+    for sub in ["empty", "a/b/c", "課/2026"] {
+        std::fs::create_dir_all(d.dir("inbox").join(sub)).unwrap();
+    }
+    std::fs::write(d.dir("inbox/a/b/.keep"), b"").unwrap();
+    std::fs::write(d.dir("inbox/課/~$lock.docx"), b"lock").unwrap();
+    d.start();
+    d.drop_file("a/b/c/one.txt", b"one\n");
+    d.drop_file("課/2026/two.txt", b"two\n");
+    d.wait_for("both taken", || d.audit_records().len() == 2);
+    std::thread::sleep(Duration::from_secs(2));
+    let (t0, c0) = (Instant::now(), cpu_ticks(d.pid()));
+    std::thread::sleep(Duration::from_secs(10));
+    let used = (cpu_ticks(d.pid()) - c0) as f64 / clock_ticks_per_second() as f64;
+    let share = used / t0.elapsed().as_secs_f64();
+    eprintln!(
+        "idle daemon: {used:.2} s of CPU in 10 s ({:.2}% of a core)",
+        share * 100.0
+    );
+    assert!(share <= 0.02, "idle CPU {:.1}% of a core", share * 100.0);
+    // Still responsive, with the subfolders there.
+    d.drop_file("a/b/c/three.txt", b"three\n");
+    d.wait_for("three.txt", || d.dir("clean/a/b/c/three.txt").exists());
+    // Clean outputs readable by the reader's group, whatever the umask.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| std::fs::metadata(d.dir(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("clean/a/b/c/three.txt"), 0o640);
+    assert_eq!(mode("clean/a/b/c"), 0o750);
+    // No colour codes when stderr is not a terminal.
+    assert!(!d.log().contains('\u{1b}'), "{}", d.log());
+    // Emptied subfolders went (not the inbox, not a folder with entries).
+    d.wait_for("emptied subfolders removed", || {
+        !d.dir("inbox/empty").exists() && !d.dir("inbox/課/2026").exists()
+    });
+    assert!(d.dir("inbox/a/b").exists() && d.dir("inbox/課").exists());
+    assert!(d.stop().success());
+}
+
+#[test]
+fn unaccepted_entries_are_reported_once_then_quarantined_with_a_reason() {
+    let mut d = D::new(&config("unaccepted_after_secs = 4"));
+    let outside = d.root.join("outside.txt");
+    std::fs::write(&outside, b"outside the inbox\n").unwrap();
+    d.start();
+    std::os::unix::fs::symlink(&outside, d.dir("inbox/link.txt")).unwrap();
+    d.drop_file(".hidden.txt", b"hidden\n");
+    d.drop_file("~$report.docx", b"lock\n");
+    d.drop_file("upload.part", b"partial\n");
+    d.drop_file(".git/config", b"[core]\n");
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(d.dir("inbox/pipe"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    let names = [
+        ".git",
+        ".hidden.txt",
+        "link.txt",
+        "pipe",
+        "upload.part",
+        "~$report.docx",
+    ];
+    let unaccepted = |verdict: &str| -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for r in d.all_audit_records() {
+            if r["verdict"] == verdict {
+                *m.entry(r["path"].as_str().unwrap().to_string())
+                    .or_default() += 1;
+                assert!(
+                    r["reason"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("inbox.unaccepted: "),
+                    "{r}"
+                );
+            }
+        }
+        m
+    };
+    d.wait_for("every entry reported", || {
+        unaccepted("unaccepted").len() == names.len()
+    });
+    d.wait_for("every entry quarantined", || {
+        unaccepted("blocked").len() == names.len()
+    });
+    assert_eq!(
+        d.inbox_files(),
+        Vec::<String>::new(),
+        "{:?}",
+        d.inbox_files()
+    );
+    // Reported once each although several rescans saw them.
+    for (n, count) in unaccepted("unaccepted") {
+        assert_eq!(count, 1, "{n} reported {count} times");
+    }
+    assert_eq!(
+        unaccepted("blocked").keys().cloned().collect::<Vec<_>>(),
+        names.to_vec()
+    );
+    let log = d.log();
+    assert!(
+        log.contains("symbolic link") && log.contains("temporary upload name"),
+        "{log}"
+    );
+    assert!(!log.contains("Some("), "{log}");
+    // In quarantine as they were, each with its reason; the link's target
+    // stays where it was; nothing reached the clean folder.
+    let mut reasons = BTreeMap::new();
+    for r in d
+        .all_audit_records()
+        .iter()
+        .filter(|r| r["verdict"] == "blocked")
+    {
+        let q = d.root.join(r["output"].as_str().unwrap());
+        let reason: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(q.join("reason.json")).unwrap()).unwrap();
+        let name = r["path"].as_str().unwrap();
+        let kept: Vec<_> = std::fs::read_dir(&q)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(kept.len(), 2, "{name}: {kept:?} in {}", q.display());
+        reasons.insert(
+            name.to_string(),
+            reason["reason"].as_str().unwrap().to_string(),
+        );
+    }
+    assert!(reasons["link.txt"].contains("symbolic link"), "{reasons:?}");
+    assert!(reasons["pipe"].contains("special file"), "{reasons:?}");
+    assert!(reasons[".git"].contains("hidden"), "{reasons:?}");
+    assert!(
+        reasons["upload.part"].contains("temporary upload"),
+        "{reasons:?}"
+    );
+    assert_eq!(std::fs::read(&outside).unwrap(), b"outside the inbox\n");
+    assert!(files_under(&d.dir("clean")).is_empty());
+    assert!(d.stop().success());
+    let o = util::run(&[
+        "audit".as_ref(),
+        "verify".as_ref(),
+        d.dir("audit").as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn an_upload_that_pauses_longer_than_the_settle_time_is_taken_whole() {
+    let mut d = D::new(&config(""));
+    d.start();
+    let p = d.dir("inbox/upload.txt");
+    let mut f = std::fs::File::create(&p).unwrap();
+    for i in 0..3 {
+        writeln!(f, "part {i}").unwrap();
+        f.flush().unwrap();
+        // Four settle times without a change, the writer still holding it.
+        std::thread::sleep(Duration::from_millis(1200));
+        assert!(p.exists(), "taken while its writer still had it open");
+    }
+    drop(f);
+    d.wait_for("upload.txt", || d.dir("clean/upload.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(d.dir("clean/upload.txt")).unwrap(),
+        "part 0\npart 1\npart 2\n"
+    );
+    assert_eq!(files_under(&d.dir("clean")), vec!["upload.txt"]);
+    assert!(d.stop().success());
+}
+
+#[test]
+fn a_subfolder_swapped_for_a_link_while_the_daemon_runs_leads_nowhere() {
+    let mut d = D::new(&config("settle_ms = 50").replace("settle_ms = 300\n", ""));
+    let victim = d.root.join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    for i in 0..5 {
+        std::fs::write(
+            victim.join(format!("secret{i}.txt")),
+            format!("SECRET {i}\n"),
+        )
+        .unwrap();
+    }
+    let sub = d.dir("inbox/sub");
+    std::fs::create_dir(&sub).unwrap();
+    d.start();
+    // One record first, so that the audit log exists as a target too.
+    d.drop_file("first.txt", b"first\n");
+    d.wait_for("first", || d.audit_records().len() == 1);
+    let audit_files = sorted_files(&d.dir("audit"));
+    let audit_before: Vec<Vec<u8>> = audit_files
+        .iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .collect();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (stop, inbox, targets) = (
+            stop.clone(),
+            d.dir("inbox"),
+            [victim.clone(), d.dir("audit")],
+        );
+        std::thread::spawn(move || {
+            let (real, aside) = (inbox.join("sub"), inbox.join("sub.real"));
+            let mut n = 0u64;
+            let mut seed = 0x2545_f491_4f6c_dd1du64;
+            let mut pause = move || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                Duration::from_micros(seed % 15_000)
+            };
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if std::fs::rename(&real, &aside).is_ok() {
+                    let _ = std::os::unix::fs::symlink(&targets[(n % 2) as usize], &real);
+                    std::thread::sleep(pause());
+                    let _ = std::fs::remove_file(&real);
+                    let _ = std::fs::rename(&aside, &real);
+                    n += 1;
+                }
+                std::thread::sleep(pause());
+            }
+            n
+        })
+    };
+    // Files keep arriving in the real subfolder (written through its handle).
+    let handle = std::fs::File::open(&sub).unwrap();
+    let by_handle = PathBuf::from(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&handle)
+    ));
+    // The names dropped are those of the victims: a path recorded in the
+    // real subfolder names a victim once the subfolder is a link.
+    let audit_name = audit_files[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let names: Vec<String> = (0..5)
+        .map(|i| format!("secret{i}.txt"))
+        .chain([audit_name.clone()])
+        .collect();
+    let t = Instant::now();
+    let mut dropped = 0;
+    while t.elapsed() < Duration::from_secs(8) {
+        for n in &names {
+            let p = by_handle.join(n);
+            if !p.exists() {
+                std::fs::write(&p, format!("ordinary {dropped}\n")).unwrap();
+                dropped += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    eprintln!("{swaps} swaps, {dropped} files dropped during the race");
+    assert!(swaps > 300, "only {swaps} swaps");
+    d.wait_for("the dropped files to be taken", || {
+        std::fs::read_dir(&sub).map_or(true, |rd| rd.count() == 0)
+    });
+    assert!(d.stop().success(), "{}", d.log());
+
+    // The victim and the audit log untouched; nothing from them delivered.
+    for i in 0..5 {
+        assert_eq!(
+            std::fs::read_to_string(victim.join(format!("secret{i}.txt"))).unwrap(),
+            format!("SECRET {i}\n")
+        );
+    }
+    assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 5);
+    for (f, before) in audit_files.iter().zip(&audit_before) {
+        let now = std::fs::read(f).unwrap();
+        assert!(
+            now.starts_with(before),
+            "{} was moved or rewritten",
+            f.display()
+        );
+    }
+    for root in ["clean", "originals", "quarantine"] {
+        for f in files_under(&d.dir(root)) {
+            let p = d.dir(root).join(&f);
+            if p.symlink_metadata().unwrap().is_symlink() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            assert!(
+                !text.contains("SECRET") && !text.contains("\"prev\""),
+                "{root}/{f} came from outside the inbox: {text}"
+            );
+        }
+    }
+    // Each dropped file taken once, under `sub/` or, when a scan came by
+    // while the swapper had it aside, `sub.real/` (both inside the inbox).
+    let mut taken = 0;
+    for r in d.audit_records() {
+        let p = r["path"].as_str().unwrap();
+        let (dir, name) = p.rsplit_once('/').unwrap_or(("", p));
+        if names.iter().any(|n| n == name) {
+            assert!(dir == "sub" || dir == "sub.real", "{p}");
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, dropped, "every dropped file taken once");
+    let o = util::run(&[
+        "audit".as_ref(),
+        "verify".as_ref(),
+        d.dir("audit").as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn audit_verify_refuses_nothing_to_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), b"not a log\n").unwrap();
+    let blank = tmp.path().join("audit-2026-12-01.jsonl");
+    std::fs::write(&blank, b"").unwrap();
+    let text = tmp.path().join("text.jsonl");
+    std::fs::write(&text, b"{\"a\":1}\n").unwrap();
+    let missing = tmp.path().join("missing");
+    for (p, want) in [
+        (&empty, "holds no audit log"),
+        (&other, "holds no audit log"),
+        (&blank, "no records"),
+        (&text, "record 1 "),
+        (&missing, "no such audit log"),
+    ] {
+        let o = util::run(&["audit".as_ref(), "verify".as_ref(), p.as_os_str()]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(1), "{}: {out}", p.display());
+        assert!(
+            out.contains("FAILED") && out.contains(want),
+            "{}: {out}",
+            p.display()
+        );
+    }
 }

@@ -18,6 +18,11 @@ import json, os, sys, time
 from aiosmtpd.controller import Controller
 OUT, PORT = sys.argv[1], int(sys.argv[2])
 class Store:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if "refuse" in address:
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
     async def handle_DATA(self, server, session, envelope):
         p = os.path.join(OUT, "%d.json" % time.time_ns())
         with open(p + ".tmp", "w") as f:
@@ -128,7 +133,12 @@ fn received(dir: &Path) -> Vec<(String, Vec<String>, String)> {
 }
 
 fn swaks(port: u16, from: &str, to: &str, file: &Path) -> (bool, String) {
+    swaks_with(port, from, to, file, &[])
+}
+
+fn swaks_with(port: u16, from: &str, to: &str, file: &Path, extra: &[&str]) -> (bool, String) {
     let o = Command::new("swaks")
+        .args(extra)
         .args([
             "--server",
             "127.0.0.1",
@@ -173,11 +183,21 @@ fn text_only(data: &str) -> String {
     text
 }
 
+/// The relay's hash-chained audit records, oldest first.
 fn audit_records(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("relay-audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
         .collect()
 }
 
@@ -336,7 +356,65 @@ fn relay_delivers_text_only_with_the_same_envelope_and_defers_when_the_hop_is_do
         );
         assert!(r["findings"].is_array());
     }
+
+    // 5. One recipient refused by the next hop: over LMTP (as Postfix's
+    //    lmtp transport in config/postfix/master.cf speaks) the accepted
+    //    ones get the mail, the refused one its own 550.
+    let (_, out) = swaks_with(
+        relay_port,
+        from,
+        "kakari@lg.example.jp,refuse@lg.example.jp,kacho@lg.example.jp",
+        &retry,
+        &["--protocol", "LMTP"],
+    );
+    let after_data: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.contains("<-  354"))
+        .filter(|l| l.starts_with("<-") || l.starts_with("<**"))
+        .skip(1)
+        .take(3)
+        .collect();
+    assert_eq!(after_data.len(), 3, "{out}");
+    assert!(after_data[0].contains(" 250 "), "{out}");
+    assert!(
+        after_data[1].contains(" 550 ") && after_data[1].contains("refuse@lg.example.jp"),
+        "{out}"
+    );
+    assert!(after_data[2].contains(" 250 "), "{out}");
+    let got = received(&inbox);
+    assert_eq!(
+        got.last().unwrap().1,
+        ["kakari@lg.example.jp", "kacho@lg.example.jp"]
+    );
     drop(sink);
+
+    // 6. The relay's audit log is hash-chained: it verifies, and an edited
+    //    recipient is found.
+    let verify = |p: &Path| {
+        let o = util::run(&["audit".as_ref(), "verify".as_ref(), p.as_os_str()]);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (code, out) = verify(&audit);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("6 record(s)"), "{out}");
+    let log = std::fs::read_dir(&audit)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(
+        &log,
+        text.replacen("kacho@lg.example.jp", "attacker@example.com", 1),
+    )
+    .unwrap();
+    let (code, out) = verify(&audit);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAILED") && out.contains("edited"), "{out}");
 }
 
 #[test]

@@ -72,7 +72,9 @@ impl TestClamd {
         let started = Instant::now();
         loop {
             let ping = util::mugai()
-                .args(["check-config", "--clamd"])
+                .arg("check-config")
+                .arg(t.no_age_check())
+                .arg("--clamd")
                 .arg(&t.socket)
                 .output()
                 .unwrap();
@@ -91,6 +93,14 @@ impl TestClamd {
 
     pub fn addr(&self) -> &str {
         self.socket.to_str().unwrap()
+    }
+
+    /// A configuration without the signature-age check: the test database
+    /// holds local signatures only, which clamd's VERSION does not date.
+    pub fn no_age_check(&self) -> PathBuf {
+        let p = self.dir.path().join("no-age-check.toml");
+        fs::write(&p, "[av]\nmax_signature_age_hours = 0\n").unwrap();
+        p
     }
 }
 
@@ -277,11 +287,22 @@ fn a_file_over_the_stream_limit_follows_the_policy() {
 fn check_config_prints_engine_and_signature_versions() {
     let clamd = TestClamd::start();
     let o = util::mugai()
-        .args(["check-config", "--clamd", clamd.addr()])
+        .arg("check-config")
+        .arg(clamd.no_age_check())
+        .args(["--clamd", clamd.addr()])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(s.contains("ClamAV"), "{s}");
     assert!(s.contains("signatures"), "{s}");
+    // With the age check on (the default), a clamd without a dated
+    // signature database is refused: exit 1.
+    let o = util::mugai()
+        .args(["check-config", "--clamd", clamd.addr()])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{s}");
+    assert!(s.contains("no signature database is loaded"), "{s}");
 }

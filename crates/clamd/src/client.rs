@@ -49,6 +49,9 @@ impl std::fmt::Display for Address {
 pub struct Clamd {
     pub address: Address,
     pub timeout: Duration,
+    /// `on_stale = "block"`: scans fail closed when the signatures are
+    /// missing or older than this many hours.
+    pub block_stale_after_hours: Option<u64>,
 }
 
 enum Conn {
@@ -85,6 +88,7 @@ impl Clamd {
         Clamd {
             address: Address::parse(address),
             timeout,
+            block_stale_after_hours: None,
         }
     }
 
@@ -184,6 +188,11 @@ pub fn interpret(reply: &str) -> ScanResult {
 
 impl Scanner for Clamd {
     fn scan(&self, bytes: &[u8]) -> ScanResult {
+        if let Some(h) = self.block_stale_after_hours {
+            if let Some(why) = crate::signatures::blocking_reason(self, h) {
+                return ScanResult::Unavailable(why);
+            }
+        }
         match self.instream(bytes) {
             Ok(reply) => interpret(&reply),
             Err(e) => ScanResult::Unavailable(format!("{}: {e}", self.address)),
@@ -193,9 +202,10 @@ impl Scanner for Clamd {
 
 /// The scanner the policy configures, if any.
 pub fn from_policy(av: &AvPolicy) -> Option<Clamd> {
-    av.clamd
-        .as_deref()
-        .map(|a| Clamd::new(a, Duration::from_secs(av.timeout_secs)))
+    av.clamd.as_deref().map(|a| Clamd {
+        block_stale_after_hours: crate::signatures::blocking_limit(av),
+        ..Clamd::new(a, Duration::from_secs(av.timeout_secs))
+    })
 }
 
 #[cfg(test)]

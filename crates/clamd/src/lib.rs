@@ -4,8 +4,11 @@
 //! the bytes go in length-prefixed chunks, and clamd answers `stream: OK`,
 //! `stream: NAME FOUND`, or a size-limit error when the stream is over its
 //! `StreamMaxLength`. Every connection has connect, read and write
-//! timeouts. [`Clamd::ping`] and [`Clamd::version`] serve `check-config`.
+//! timeouts. [`Clamd::ping`] and [`Clamd::version`] serve `check-config`;
+//! [`signatures`] tells how old the signature database is.
 
 mod client;
+pub mod signatures;
 
 pub use client::{from_policy, Address, Clamd};
+pub use signatures::Signatures;

@@ -24,6 +24,7 @@ pub mod config;
 pub mod context;
 pub mod filetype;
 pub mod finding;
+mod finding_ja;
 pub mod hash;
 pub mod job;
 pub mod reader;

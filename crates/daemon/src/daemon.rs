@@ -2,23 +2,24 @@
 
 use crate::dirs::{DirOverrides, Dirs};
 use crate::filter;
+use crate::inbox::Kind;
 use crate::job::Shared;
 use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::retention;
 use crate::sdnotify;
-use crate::settle::Tracker;
+use crate::settle::{Ready, Tracker};
+use crate::unaccepted::Unaccepted;
+use crate::watch::{Event, Watcher};
 use anyhow::Context as _;
 use mugai_audit::AuditLog;
 use mugai_core::{Config, Sanitize};
-use notify::Watcher as _;
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
 
 /// How the daemon was configured: the loaded file (or the embedded
 /// default) and the command-line directories over it.
@@ -74,11 +75,6 @@ impl std::fmt::Debug for Daemon {
     }
 }
 
-enum Watch {
-    Paths(Vec<PathBuf>),
-    Rescan,
-}
-
 fn workers(c: &Config) -> usize {
     if c.daemon.workers > 0 {
         c.daemon.workers
@@ -120,14 +116,17 @@ impl Daemon {
         let audit = AuditLog::open(&dirs.audit).context("cannot open the audit log")?;
         let metrics = Arc::new(Metrics::default());
         let n_workers = workers(&config);
-        let shared = Arc::new(Shared::new(
-            dirs.clone(),
-            Arc::new(config.clone()),
-            self.sanitizer.clone(),
-            journal,
-            audit,
-            metrics.clone(),
-        ));
+        let shared = Arc::new(
+            Shared::new(
+                dirs.clone(),
+                Arc::new(config.clone()),
+                self.sanitizer.clone(),
+                journal,
+                audit,
+                metrics.clone(),
+            )
+            .with_context(|| format!("cannot open the inbox {}", dirs.inbox.display()))?,
+        );
 
         // Redo unfinished jobs before anything new is taken.
         let open = shared
@@ -165,28 +164,22 @@ impl Daemon {
             tracing::info!("metrics on http://{addr}/metrics");
         }
 
-        let (wtx, mut wrx) = mpsc::unbounded_channel::<Watch>();
-        let inbox = dirs.inbox.clone();
-        let mut watcher =
-            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-                let msg = match res {
-                    Ok(ev) if ev.need_rescan() => Watch::Rescan,
-                    Ok(ev) => Watch::Paths(ev.paths),
-                    Err(_) => Watch::Rescan,
-                };
-                let _ = wtx.send(msg);
-            })?;
-        watcher
-            .watch(&inbox, notify::RecursiveMode::Recursive)
-            .with_context(|| format!("cannot watch {}", inbox.display()))?;
-
+        {
+            let (sh, m) = (shared.clone(), metrics.clone());
+            tokio::spawn(crate::signatures::watch(
+                move || sh.config().policy.av.clone(),
+                move |age| m.signature_age_seconds.store(age, Ordering::Relaxed),
+            ));
+        }
+        let mut watcher = Watcher::new().context("cannot set up inotify")?;
         let mut sigterm = signal(SignalKind::terminate())?;
         let mut sigint = signal(SignalKind::interrupt())?;
         let mut sighup = signal(SignalKind::hangup())?;
 
-        let mut tracker = Tracker::default();
-        rescan(&inbox, Path::new(""), &mut tracker);
-        let mut settle = Duration::from_millis(config.daemon.settle_ms);
+        let mut scan = Scan::default();
+        scan.run(&shared, &mut watcher, Path::new(""), settle_of(&config));
+        let mut settle = settle_of(&config);
+        let mut unaccepted_after = Duration::from_secs(config.daemon.unaccepted_after_secs);
         let mut tick = tokio::time::interval(tick_of(settle));
         let mut rescan_every =
             tokio::time::interval(Duration::from_secs(config.daemon.rescan_secs));
@@ -200,7 +193,7 @@ impl Daemon {
         retry_every.reset();
         let mut retry: Vec<String> = failed;
 
-        let mut queue: VecDeque<PathBuf> = VecDeque::new();
+        let mut queue: VecDeque<Ready> = VecDeque::new();
         let mut busy: HashSet<PathBuf> = HashSet::new();
         let mut running = tokio::task::JoinSet::new();
         let mut cfg = config;
@@ -216,22 +209,40 @@ impl Daemon {
 
         loop {
             tokio::select! {
-                Some(msg) = wrx.recv() => {
-                    match msg {
-                        Watch::Rescan => rescan(&inbox, Path::new(""), &mut tracker),
-                        Watch::Paths(paths) => for p in paths {
-                            let Ok(rel) = p.strip_prefix(&inbox) else { continue };
-                            if rel.as_os_str().is_empty() || filter::is_ignored(rel) { continue }
-                            match p.symlink_metadata() {
-                                Ok(m) if m.is_dir() => rescan(&inbox, rel, &mut tracker),
-                                Ok(m) if m.is_file() => tracker.touch(rel.to_path_buf()),
-                                _ => {}
-                            }
-                        },
+                events = watcher.next() => match events {
+                    Ok(events) => for ev in events {
+                        match ev {
+                            Event::Overflow => scan.run(&shared, &mut watcher, Path::new(""), settle),
+                            Event::Folder(rel) if !filter::is_ignored(&rel) => scan.run(&shared, &mut watcher, &rel, settle),
+                            Event::Folder(rel) => if let Ok(m) = shared.inbox.stat(&rel) {
+                                scan.unaccepted_entry(&shared, &rel, &m);
+                            },
+                            Event::Writing(rel) if !filter::is_ignored(&rel) => scan.tracker.writing(rel),
+                            Event::Closed(rel) if !filter::is_ignored(&rel) => scan.tracker.closed(rel),
+                            Event::Arrived(rel) => match shared.inbox.stat(&rel) {
+                                Ok(m) if m.kind == Kind::Dir && !filter::is_ignored(&rel) => scan.run(&shared, &mut watcher, &rel, settle),
+                                Ok(m) if m.kind == Kind::File && !filter::is_ignored(&rel) => scan.tracker.closed(rel),
+                                Ok(m) => scan.unaccepted_entry(&shared, &rel, &m),
+                                Err(_) => {}
+                            },
+                            Event::Writing(_) | Event::Closed(_) => {}
+                        }
+                    },
+                    Err(e) => {
+                        tracing::error!("inotify failed: {e}; relying on rescans");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                },
+                _ = tick.tick(), if !scan.tracker.is_empty() => {}
+                _ = rescan_every.tick() => {
+                    scan.run(&shared, &mut watcher, Path::new(""), settle);
+                    for (rel, id, reason) in scan.unaccepted.due(unaccepted_after) {
+                        match shared.quarantine_unaccepted(&rel, id, reason) {
+                            Ok(_) => scan.unaccepted.forget(&rel),
+                            Err(e) => tracing::error!(path = %rel.display(), "cannot quarantine an unaccepted entry: {e}"),
+                        }
                     }
                 }
-                _ = tick.tick() => {}
-                _ = rescan_every.tick() => rescan(&inbox, Path::new(""), &mut tracker),
                 _ = prune_every.tick() => prune(&dirs, cfg.daemon.retention_days).await,
                 _ = watchdog_every.tick() => if watchdog.is_some() { sdnotify::notify("WATCHDOG=1") },
                 _ = retry_every.tick() => {
@@ -250,9 +261,11 @@ impl Daemon {
                             busy.remove(&rel);
                             // A new file may have been dropped under the
                             // same name meanwhile: it settles afresh.
-                            tracker.forget(&rel);
-                            if !rel.as_os_str().is_empty() && inbox.join(&rel).is_file() {
-                                tracker.touch(rel.clone());
+                            scan.tracker.forget(&rel);
+                            if !rel.as_os_str().is_empty()
+                                && shared.inbox.stat(&rel).is_ok_and(|m| m.kind == Kind::File)
+                            {
+                                scan.tracker.touch(rel.clone());
                             }
                             if let Err(e) = res {
                                 tracing::error!(path = %rel.display(), "job failed: {e}; it will be retried");
@@ -277,7 +290,8 @@ impl Daemon {
                             if Dirs::from_config(&c.daemon).ok().as_ref() != Some(&configured_dirs) {
                                 tracing::warn!("directory changes take effect only after a restart");
                             }
-                            settle = Duration::from_millis(c.daemon.settle_ms);
+                            settle = settle_of(&c);
+                            unaccepted_after = Duration::from_secs(c.daemon.unaccepted_after_secs);
                             tick = tokio::time::interval(tick_of(settle));
                             capacity = queue_cap(&c, n_workers);
                             shared.set_config(Arc::new(c.clone()));
@@ -294,20 +308,26 @@ impl Daemon {
             // in the inbox (back-pressure) and are looked at again next tick.
             if queue.len() < capacity {
                 let is_busy = |p: &Path| busy.contains(p);
-                for rel in tracker.ready(&inbox, settle, &is_busy) {
+                for r in scan
+                    .tracker
+                    .ready(&shared.inbox, settle, unaccepted_after, &is_busy)
+                {
                     if queue.len() >= capacity {
                         break;
                     }
-                    busy.insert(rel.clone());
-                    queue.push_back(rel);
+                    if r.stale_writer {
+                        tracing::warn!(path = %r.rel.display(), "taken although its writer never closed it (unchanged for {} s)", unaccepted_after.as_secs());
+                    }
+                    busy.insert(r.rel.clone());
+                    queue.push_back(r);
                 }
             }
             while running.len() < n_workers {
-                let Some(rel) = queue.pop_front() else { break };
+                let Some(r) = queue.pop_front() else { break };
                 let sh = shared.clone();
                 running.spawn_blocking(move || {
-                    let (id, res) = sh.take(&rel);
-                    (rel, Some(id), res)
+                    let (id, res) = sh.take(&r.rel, r.id);
+                    (r.rel, Some(id), res)
                 });
             }
             shared
@@ -346,23 +366,113 @@ fn queue_cap(c: &Config, workers: usize) -> usize {
     }
 }
 
-/// Adds every regular file under `inbox/rel` (not following symlinks,
-/// skipping ignored names) to the tracker.
-fn rescan(inbox: &Path, rel: &Path, tracker: &mut Tracker) {
-    let mut stack = vec![rel.to_path_buf()];
-    while let Some(r) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(inbox.join(&r)) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let child = r.join(e.file_name());
-            if filter::is_ignored(&child) {
-                continue;
+fn settle_of(c: &Config) -> Duration {
+    Duration::from_millis(c.daemon.settle_ms)
+}
+
+/// What full and partial scans of the inbox keep between runs.
+#[derive(Debug, Default)]
+struct Scan {
+    tracker: Tracker,
+    unaccepted: Unaccepted,
+    /// Subfolders found empty by the last full scan.
+    empty: HashSet<PathBuf>,
+}
+
+impl Scan {
+    /// Walks `rel` through directory handles: watches every folder, tracks
+    /// regular files, reports what will not be taken. A full scan (`rel`
+    /// empty) also removes subfolders found empty by two scans in a row and
+    /// unchanged for a settle time plus a rescan period, and forgets
+    /// unaccepted entries that are gone.
+    fn run(&mut self, shared: &Shared, watcher: &mut Watcher, rel: &Path, settle: Duration) {
+        let rescan = Duration::from_secs(shared.config().daemon.rescan_secs);
+        let full = rel.as_os_str().is_empty();
+        let mut present = HashSet::new();
+        let mut empty = HashSet::new();
+        let mut stack = vec![rel.to_path_buf()];
+        while let Some(dir_rel) = stack.pop() {
+            let dir = match shared.inbox.open_dir(&dir_rel) {
+                Ok(d) => d,
+                Err(e) => {
+                    if full && dir_rel.as_os_str().is_empty() {
+                        tracing::error!(
+                            "cannot read the inbox {}: {e}",
+                            shared.inbox.path().display()
+                        );
+                    }
+                    continue;
+                }
+            };
+            if let Err(e) = watcher.add(&dir, &dir_rel) {
+                tracing::warn!(path = %dir_rel.display(), "cannot watch: {e}; found by rescans only");
             }
-            match e.file_type() {
-                Ok(t) if t.is_dir() => stack.push(child),
-                Ok(t) if t.is_file() => tracker.touch(child),
-                _ => {}
+            let Ok(entries) = shared.inbox.list(&dir_rel) else {
+                continue;
+            };
+            if entries.is_empty() && !dir_rel.as_os_str().is_empty() {
+                empty.insert(dir_rel.clone());
+            }
+            for (name, m) in entries {
+                let child = dir_rel.join(&name);
+                if filter::is_ignored(Path::new(&name))
+                    || m.kind == Kind::Symlink
+                    || m.kind == Kind::Special
+                {
+                    present.insert(child.clone());
+                    self.unaccepted_entry(shared, &child, &m);
+                    continue;
+                }
+                match m.kind {
+                    Kind::Dir => stack.push(child),
+                    Kind::File => self.tracker.touch(child),
+                    _ => {}
+                }
+            }
+        }
+        if full {
+            self.unaccepted.keep_only(&present);
+            for d in &empty {
+                // Emptied longer ago than a settle time and a rescan period:
+                // a folder just made for an upload is left for it.
+                let settled = shared
+                    .inbox
+                    .stat(d)
+                    .is_ok_and(|m| m.age_secs() >= (settle + rescan).as_secs().max(1));
+                if self.empty.contains(d) && settled {
+                    match shared.inbox.remove_empty_dir(d) {
+                        Ok(true) => {
+                            tracing::info!(path = %d.display(), "removed the emptied subfolder")
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::debug!(path = %d.display(), "subfolder not removed: {e}")
+                        }
+                    }
+                }
+            }
+            self.empty = empty;
+        }
+    }
+
+    /// Notes an entry that will not be taken; reports it the first time.
+    fn unaccepted_entry(&mut self, shared: &Shared, rel: &Path, m: &crate::inbox::Meta) {
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let reason = match m.kind {
+            Kind::Symlink => "symbolic link",
+            Kind::Special => "special file (FIFO, socket or device)",
+            _ => match filter::why_ignored(&name) {
+                Some(r) => r,
+                // Below a folder with such a name: the folder is reported.
+                None => return,
+            },
+        };
+        if self.unaccepted.note(rel, m, reason) {
+            if let Err(e) = shared.report_unaccepted(rel, m, reason) {
+                tracing::error!(path = %rel.display(), "cannot audit an unaccepted entry: {e}");
             }
         }
     }

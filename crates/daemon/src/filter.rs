@@ -1,17 +1,30 @@
-//! Names the daemon leaves alone: files still being written by an editor
-//! or a copy tool, and hidden files. They are taken once renamed.
+//! Names the daemon does not take: files still being written by an editor
+//! or a copy tool, and hidden files. They are taken once renamed; left
+//! alone, they are reported and in time quarantined (see `unaccepted`).
 
 use std::path::Path;
 
+/// Why a name is not taken: hidden, an Office lock file, or a temporary
+/// name of an upload or download in progress. `None`: taken.
+pub fn why_ignored(name: &str) -> Option<&'static str> {
+    let lower = name.to_lowercase();
+    if name.starts_with('.') {
+        Some("hidden name (starts with `.`)")
+    } else if name.starts_with("~$") {
+        Some("Office lock file name (starts with `~$`)")
+    } else if [".tmp", ".part", ".crdownload", ".partial"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        Some("temporary upload name (.tmp, .part, .crdownload, .partial)")
+    } else {
+        None
+    }
+}
+
 /// Whether one name is temporary or hidden.
 pub fn is_ignored_name(name: &str) -> bool {
-    let lower = name.to_lowercase();
-    name.starts_with('.')
-        || name.starts_with("~$")
-        || lower.ends_with(".tmp")
-        || lower.ends_with(".part")
-        || lower.ends_with(".crdownload")
-        || lower.ends_with(".partial")
+    why_ignored(name).is_some()
 }
 
 /// Whether any component of a path relative to the inbox is ignored.

@@ -18,6 +18,7 @@
 //! 7. `Done`, and the work directory is removed.
 
 use crate::dirs::Dirs;
+use crate::inbox::{self, FileId, Inbox, Kind};
 use crate::journal::{Entry, JobState, Journal};
 use crate::metrics::Metrics;
 use crate::notice::{self, NoticeInput};
@@ -39,6 +40,8 @@ use std::time::Instant;
 pub enum Handled {
     /// The input was gone before it could be claimed.
     Void,
+    /// The entry was no longer the file seen settling; nothing was taken.
+    Changed,
     /// Finished earlier; only the journal entry was missing.
     AlreadyDone,
     Done {
@@ -50,6 +53,8 @@ pub enum Handled {
 /// Everything jobs share.
 pub struct Shared {
     pub dirs: Dirs,
+    /// The inbox, reached only through directory handles.
+    pub inbox: Inbox,
     pub config: RwLock<Arc<Config>>,
     pub sanitizer: Arc<dyn Sanitize>,
     pub journal: Mutex<Journal>,
@@ -93,8 +98,9 @@ impl Shared {
         journal: Journal,
         audit: AuditLog,
         metrics: Arc<Metrics>,
-    ) -> Shared {
-        Shared {
+    ) -> io::Result<Shared> {
+        Ok(Shared {
+            inbox: Inbox::open(&dirs.inbox)?,
             dirs,
             config: RwLock::new(config),
             sanitizer,
@@ -103,7 +109,7 @@ impl Shared {
             place_lock: Mutex::new(()),
             metrics,
             counter: AtomicU64::new(0),
-        }
+        })
     }
 
     pub fn config(&self) -> Arc<Config> {
@@ -121,7 +127,7 @@ impl Shared {
         lock(&self.journal).append(e)
     }
 
-    fn new_id(&self) -> String {
+    pub(crate) fn new_id(&self) -> String {
         let t = clock::now();
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         format!(
@@ -136,16 +142,17 @@ impl Shared {
         )
     }
 
-    /// Takes a settled file from the inbox (`rel` relative to it).
+    /// Takes a settled file from the inbox (`rel` relative to it), if it
+    /// is still the object `expect` seen settling.
     /// Returns the job's id with the result; after an error the job may be
     /// left open in the journal, to be retried with [`Shared::resume`].
-    pub fn take(&self, rel: &Path) -> (String, io::Result<Handled>) {
+    pub fn take(&self, rel: &Path, expect: FileId) -> (String, io::Result<Handled>) {
         let id = self.new_id();
-        let res = self.take_as(&id, rel);
+        let res = self.take_as(&id, rel, expect);
         (id, res)
     }
 
-    fn take_as(&self, id: &str, rel: &Path) -> io::Result<Handled> {
+    fn take_as(&self, id: &str, rel: &Path, expect: FileId) -> io::Result<Handled> {
         let started = Instant::now();
         let rel_s = rel
             .components()
@@ -165,11 +172,15 @@ impl Shared {
         })?;
         let work = self.dirs.job_dir(&st.id);
         std::fs::create_dir_all(&work)?;
-        match place::move_file(&self.dirs.inbox.join(rel), &work, "input", &st.id) {
+        match self.inbox.claim(rel, expect, &work, "input", &st.id) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.finish(&st.id)?;
                 return Ok(Handled::Void);
+            }
+            Err(e) if inbox::is_changed(&e) => {
+                self.finish(&st.id)?;
+                return Ok(Handled::Changed);
             }
             Err(e) => {
                 // Nothing was moved: forget the job; the file stays in the
@@ -212,7 +223,7 @@ impl Shared {
 
     fn run(&self, st: &JobState, recovered: bool, started: Instant) -> io::Result<Handled> {
         let input = self.dirs.job_dir(&st.id).join("input");
-        if !input.exists() {
+        if input.symlink_metadata().is_err() {
             let done = [false, true].iter().any(|&b| {
                 let (dir, n) = self.original_place(st, b);
                 dir.join(n).exists()
@@ -234,29 +245,34 @@ impl Shared {
             .map(|c| name::safe_component(c))
             .collect();
 
-        // Read, bounded by the policy's input limit.
-        let size = std::fs::metadata(&input)?.len();
+        // Read from a handle that cannot be a link, bounded by the policy's
+        // input limit.
         let max = policy.limits.max_input_bytes;
-        let (bytes, sha) = if size > max {
-            (None, String::new())
-        } else {
-            let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            std::fs::File::open(&input)?
-                .take(max.saturating_add(1))
-                .read_to_end(&mut buf)?;
-            let sha = sha256_hex(&buf);
-            (Some(buf), sha)
+        let (read, size) = read_input(&input, max)?;
+        let (bytes, sha) = match read {
+            Input::Bytes(buf) => {
+                let sha = sha256_hex(&buf);
+                (Ok(buf), sha)
+            }
+            other => (Err(other), String::new()),
         };
-        if recovered {
+        if recovered && !sha.is_empty() {
             // A claim across filesystems copies, then removes the inbox
             // file; a crash between the two leaves it behind.
-            let left = self.dirs.inbox.join(&st.rel);
-            if left.is_file() && std::fs::read(&left).is_ok_and(|b| sha256_hex(&b) == sha) {
-                std::fs::remove_file(&left)?;
-            }
+            self.inbox.remove_if_content(Path::new(&st.rel), &sha)?;
         }
         let mut outcome = match bytes {
-            None => Outcome::blocked(
+            Err(Input::NotAFile(kind)) => Outcome::blocked(
+                FileType::Unknown,
+                sha.clone(),
+                vec![],
+                Finding::new(
+                    Code::TypeUnknown,
+                    Action::Blocked,
+                    format!("not a regular file ({})", kind.describe()),
+                ),
+            ),
+            Err(_) => Outcome::blocked(
                 FileType::Unknown,
                 sha.clone(),
                 vec![],
@@ -266,7 +282,7 @@ impl Shared {
                     format!("{size} bytes exceed the limit of {max}"),
                 ),
             ),
-            Some(bytes) => {
+            Ok(bytes) => {
                 let job = Job {
                     name: file_name.clone(),
                     bytes,
@@ -350,6 +366,7 @@ impl Shared {
                 None => {
                     let out_sha = sha256_hex(out);
                     place::write_synced(&tmp, out)?;
+                    place::share_with_reader(&tmp)?;
                     let _g = lock(&self.place_lock);
                     let prefix = dir_parts
                         .iter()
@@ -440,7 +457,7 @@ impl Shared {
         self.finish(&st.id)?;
 
         if blocked {
-            tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = ?outcome.reason.as_ref().map(|r| r.code.as_str()), "quarantined");
+            tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = %outcome.reason.as_ref().map_or(String::new(), |r| format!("{}: {}", r.code, r.detail)), "quarantined");
         } else {
             tracing::info!(id = %st.id, path = %st.rel, verdict = outcome.verdict.as_str(), output = %dest_shown, "delivered");
         }
@@ -488,6 +505,7 @@ impl Shared {
                 };
                 let tmp = dest_dir.join(format!("{TMP_PREFIX}{}-notice", st.id));
                 place::write_synced(&tmp, text.as_bytes())?;
+                place::share_with_reader(&tmp)?;
                 let prefix = dest_dir
                     .strip_prefix(&self.dirs.clean)
                     .map(|p| {
@@ -521,6 +539,9 @@ impl Shared {
                     .create(true)
                     .append(true)
                     .open(&path)?;
+                if !existed {
+                    place::share_with_reader(&path)?;
+                }
                 f.write_all(text.as_bytes())?;
                 f.write_all(b"\r\n")?;
                 f.sync_all()?;
@@ -531,4 +552,45 @@ impl Shared {
             }
         }
     }
+}
+
+/// What the claimed input turned out to be.
+enum Input {
+    Bytes(Vec<u8>),
+    TooLarge,
+    NotAFile(Kind),
+}
+
+/// Reads the claimed input without following a link, at most `max` bytes;
+/// returns it with its size.
+fn read_input(input: &Path, max: u64) -> io::Result<(Input, u64)> {
+    use rustix::fs::{self as rfs, Mode, OFlags};
+    let fd = match rfs::open(
+        input,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP) => return Ok((Input::NotAFile(Kind::Symlink), 0)),
+        Err(e) => return Err(e.into()),
+    };
+    let st = rfs::fstat(&fd)?;
+    let size = u64::try_from(st.st_size).unwrap_or(0);
+    match rfs::FileType::from_raw_mode(st.st_mode) {
+        rfs::FileType::RegularFile => {}
+        rfs::FileType::Directory => return Ok((Input::NotAFile(Kind::Dir), 0)),
+        _ => return Ok((Input::NotAFile(Kind::Special), 0)),
+    }
+    if size > max {
+        return Ok((Input::TooLarge, size));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    std::fs::File::from(fd)
+        .take(max.saturating_add(1))
+        .read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        return Ok((Input::TooLarge, buf.len() as u64));
+    }
+    let size = buf.len() as u64;
+    Ok((Input::Bytes(buf), size))
 }

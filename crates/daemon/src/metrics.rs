@@ -17,6 +17,8 @@ pub struct Metrics {
     pub errors: AtomicU64,
     pub queue_depth: AtomicU64,
     pub in_flight: AtomicU64,
+    /// Age of clamd's signature database (0 until known).
+    pub signature_age_seconds: AtomicU64,
 }
 
 impl Metrics {
@@ -89,6 +91,11 @@ impl Metrics {
                 &self.queue_depth,
             ),
             ("mugai_in_flight", "Files being handled.", &self.in_flight),
+            (
+                "mugai_signature_age_seconds",
+                "Age of clamd's signature database (0: unknown or no scanner).",
+                &self.signature_age_seconds,
+            ),
         ] {
             let _ = writeln!(
                 s,

@@ -24,7 +24,7 @@ pub fn text(lang: NoticeLanguage, n: &NoticeInput<'_>) -> String {
         NoticeLanguage::Ja => {
             lines.push("【mugai 無害化のお知らせ】".into());
             lines.push(format!("ファイル: {}", n.rel));
-            lines.push(format!("受付日時: {}", n.time));
+            lines.push(format!("受付日時: {}", jst(n.time)));
             lines.push(format!("受付番号: {}", n.id));
             match o.verdict {
                 Verdict::Blocked => {
@@ -33,7 +33,7 @@ pub fn text(lang: NoticeLanguage, n: &NoticeInput<'_>) -> String {
                             .into(),
                     );
                     if let Some(r) = &o.reason {
-                        lines.push(format!("理由: {} ({})", r.detail, r.code));
+                        lines.push(format!("理由: {}（{}; {}）", r.code.ja(), r.detail, r.code));
                     }
                     lines.push(
                         "必要な場合は、受付番号を添えてシステム管理者にお問い合わせください。"
@@ -50,12 +50,7 @@ pub fn text(lang: NoticeLanguage, n: &NoticeInput<'_>) -> String {
                     }
                     lines.push("除去・無効化した内容:".into());
                     for f in &o.findings {
-                        lines.push(format!(
-                            "  - {} ({}: {})",
-                            f.detail,
-                            f.code,
-                            f.action.as_str()
-                        ));
+                        lines.push(format!("  - {}（{}; {}）", f.code.ja(), f.detail, f.code));
                     }
                 }
             }
@@ -103,6 +98,24 @@ pub fn text(lang: NoticeLanguage, n: &NoticeInput<'_>) -> String {
     s
 }
 
+/// An RFC 3339 time as a Japanese reader expects it, in JST:
+/// `2026年12月1日 22:47 (JST)` (the string itself if it does not parse).
+pub fn jst(rfc3339: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let Ok(t) = time::OffsetDateTime::parse(rfc3339, &Rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let t = t.to_offset(time::macros::offset!(+9));
+    format!(
+        "{}年{}月{}日 {:02}:{:02} (JST)",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
 /// The marker a daily notice file holds for each job, to write it once.
 pub fn marker(id: &str) -> String {
     format!("{}: {id}", "受付番号")
@@ -134,6 +147,8 @@ mod tests {
             "{t}"
         );
         assert!(t.contains(&marker("J1")));
+        assert!(t.contains("理由: 実行形式のプログラム"), "{t}");
+        assert!(t.contains("受付日時: 2026年1月1日 00:00 (JST)"), "{t}");
         o.verdict = Verdict::Sanitized;
         o.findings = vec![Finding::new(
             Code::TextFormula,
@@ -152,7 +167,26 @@ mod tests {
             t.contains("無害化済み") && t.contains("text.formula") && t.contains("row 2 cell 1"),
             "{t}"
         );
+        // Every line of the Japanese notice is Japanese first.
+        assert!(
+            t.contains("  - 表計算ソフトで数式として実行されるおそれのあるセルを無効化しました。（row 2 cell 1"),
+            "{t}"
+        );
         let t = text(NoticeLanguage::En, &n);
         assert!(t.contains("sanitised") && t.contains("text.formula"), "{t}");
+    }
+
+    #[test]
+    fn times_are_shown_in_jst() {
+        assert_eq!(
+            jst("2026-12-01T13:47:05.123456789Z"),
+            "2026年12月1日 22:47 (JST)"
+        );
+        assert_eq!(
+            jst("2026-12-01T22:47:00+09:00"),
+            "2026年12月1日 22:47 (JST)"
+        );
+        assert_eq!(jst("2026-12-31T20:00:00-05:00"), "2027年1月1日 10:00 (JST)");
+        assert_eq!(jst("soon"), "soon");
     }
 }

@@ -12,13 +12,32 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Creates `root/parts...`, fsyncing each parent whose entry was created.
+/// Makes a file or folder of the clean tree readable by its group (the
+/// LGWAN-side reader's `mugai-lgwan`, inherited from the setgid clean
+/// folder), whatever the service's umask: files 0640, folders 0750 with
+/// the setgid bit kept so that the group passes on.
+pub fn share_with_reader(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let m = std::fs::symlink_metadata(path)?;
+    let mode = if m.is_dir() {
+        (m.permissions().mode() & 0o2000) | 0o750
+    } else {
+        0o640
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// Creates `root/parts...` (folders of the clean tree, shared with the
+/// reader's group), fsyncing each parent whose entry was created.
 pub fn ensure_dir(root: &Path, parts: &[String]) -> io::Result<PathBuf> {
     let mut cur = root.to_path_buf();
     for p in parts {
         let next = cur.join(p);
         match std::fs::create_dir(&next) {
-            Ok(()) => sync_dir(&cur)?,
+            Ok(()) => {
+                share_with_reader(&next)?;
+                sync_dir(&cur)?
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
         }
@@ -104,8 +123,23 @@ pub fn move_file(src: &Path, dir: &Path, name: &str, tag: &str) -> io::Result<()
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
             let tmp = dir.join(format!("{TMP_PREFIX}{tag}"));
-            std::fs::copy(src, &tmp)?;
-            File::open(&tmp)?.sync_all()?;
+            let _ = std::fs::remove_file(&tmp);
+            if src.symlink_metadata()?.is_symlink() {
+                // Moved as the link it is, never as what it points to.
+                std::os::unix::fs::symlink(std::fs::read_link(src)?, &tmp)?;
+            } else {
+                let mut from = std::fs::File::from(rustix::fs::open(
+                    src,
+                    rustix::fs::OFlags::RDONLY
+                        | rustix::fs::OFlags::NOFOLLOW
+                        | rustix::fs::OFlags::NONBLOCK
+                        | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )?);
+                let mut to = File::create(&tmp)?;
+                io::copy(&mut from, &mut to)?;
+                to.sync_all()?;
+            }
             std::fs::rename(&tmp, &dest)?;
             sync_dir(dir)?;
             std::fs::remove_file(src)?;

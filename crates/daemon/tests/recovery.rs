@@ -33,6 +33,13 @@ fn start(d: &Dirs) -> Shared {
         AuditLog::open(&d.audit).unwrap(),
         Arc::new(Metrics::default()),
     )
+    .unwrap()
+}
+
+/// Takes `rel` as the daemon does once it has settled.
+fn take(s: &Shared, rel: &str) -> std::io::Result<Handled> {
+    let id = s.inbox.stat(Path::new(rel)).unwrap().id;
+    s.take(Path::new(rel), id).1
 }
 
 fn audit_lines(d: &Dirs) -> Vec<serde_json::Value> {
@@ -80,7 +87,7 @@ fn crashed_after_link(keep_audit: bool) -> (tempfile::TempDir, Dirs, String) {
     let d = dirs(tmp.path());
     std::fs::write(d.inbox.join("a.csv"), "x,=1+1\n").unwrap();
     let s = start(&d);
-    let Handled::Done { output, .. } = s.take(Path::new("a.csv")).1.unwrap() else {
+    let Handled::Done { output, .. } = take(&s, "a.csv").unwrap() else {
         panic!("not done")
     };
     assert_eq!(output, "a.csv");
@@ -185,10 +192,7 @@ fn a_job_whose_original_already_moved_is_complete() {
     )
     .unwrap();
     let s = start(&d);
-    assert!(matches!(
-        s.take(Path::new("c.exe")).1.unwrap(),
-        Handled::Done { .. }
-    ));
+    assert!(matches!(take(&s, "c.exe").unwrap(), Handled::Done { .. }));
     drop(s);
     let rec = audit_lines(&d).remove(0);
     let mut j = Journal::open(&d.journal()).unwrap();
@@ -213,10 +217,7 @@ fn a_dropped_file_cannot_pass_for_a_notice() {
     std::fs::write(d.inbox.join("mugai-notice-2026-01-01.txt"), "forged\n").unwrap();
     let s = start(&d);
     for n in ["report.pdf.mugai.txt", "mugai-notice-2026-01-01.txt"] {
-        assert!(matches!(
-            s.take(Path::new(n)).1.unwrap(),
-            Handled::Done { .. }
-        ));
+        assert!(matches!(take(&s, n).unwrap(), Handled::Done { .. }));
     }
     assert_eq!(
         files(&d.clean),

@@ -122,6 +122,23 @@ pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A recipient the next hop refused for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub rcpt: String,
+    pub code: u16,
+    pub text: String,
+}
+
+/// A delivery to the recipients the next hop accepted.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// The reply to the end of data.
+    pub reply: Reply,
+    /// Recipients refused at RCPT (5xx), who did not get the message.
+    pub refused: Vec<Refused>,
+}
+
 /// Delivers `message` to `hop` for `recipients`, from `sender` (may be
 /// empty: the null sender). Every recipient must be accepted, or nothing is
 /// sent: the whole message is then deferred or refused, never half-delivered.
@@ -133,6 +150,34 @@ pub async fn deliver(
     message: &[u8],
     wait: Duration,
 ) -> Result<Reply, DeliveryError> {
+    let d = connect_and(hop, helo, sender, recipients, message, wait, false).await?;
+    Ok(d.reply)
+}
+
+/// Like [`deliver`], but recipients the next hop refuses for good are left
+/// out and reported, and the others get the message. A temporary refusal
+/// of any recipient still defers the whole message (the sending MTA retries
+/// it for all; none has it yet); all refused is a permanent error.
+pub async fn deliver_each(
+    hop: &str,
+    helo: &str,
+    sender: &str,
+    recipients: &[String],
+    message: &[u8],
+    wait: Duration,
+) -> Result<Delivered, DeliveryError> {
+    connect_and(hop, helo, sender, recipients, message, wait, true).await
+}
+
+async fn connect_and(
+    hop: &str,
+    helo: &str,
+    sender: &str,
+    recipients: &[String],
+    message: &[u8],
+    wait: Duration,
+    partial: bool,
+) -> Result<Delivered, DeliveryError> {
     let stream = timeout(wait, TcpStream::connect(hop))
         .await
         .map_err(|_| DeliveryError::Temporary(format!("connecting to {hop} timed out")))?
@@ -144,7 +189,7 @@ pub async fn deliver(
         w,
         wait,
     };
-    let result = transaction(&mut c, helo, sender, recipients, message).await;
+    let result = transaction(&mut c, helo, sender, recipients, message, partial).await;
     // A polite end; its failure changes nothing.
     let _ = timeout(Duration::from_secs(5), c.command("QUIT")).await;
     result
@@ -156,7 +201,8 @@ async fn transaction(
     sender: &str,
     recipients: &[String],
     message: &[u8],
-) -> Result<Reply, DeliveryError> {
+    partial: bool,
+) -> Result<Delivered, DeliveryError> {
     check(&c.reply().await?, 220, "greeting")?;
     let ehlo = c.command(&format!("EHLO {helo}")).await?;
     if ehlo.code != 250 {
@@ -167,18 +213,32 @@ async fn transaction(
         250,
         "MAIL",
     )?;
-    let mut refused: Option<DeliveryError> = None;
+    let mut temporary: Option<DeliveryError> = None;
+    let mut permanent: Option<DeliveryError> = None;
+    let mut refused = Vec::new();
+    let mut accepted = 0usize;
     for rcpt in recipients {
         let r = c.command(&format!("RCPT TO:<{rcpt}>")).await?;
-        if let Err(e) = check(&r, 250, &format!("RCPT <{rcpt}>")) {
-            // A temporary refusal of any recipient defers the whole message.
-            let temp = matches!(e, DeliveryError::Temporary(_));
-            if refused.is_none() || temp {
-                refused = Some(e);
+        match check(&r, 250, &format!("RCPT <{rcpt}>")) {
+            Ok(()) => accepted += 1,
+            Err(e @ DeliveryError::Temporary(_)) => temporary = temporary.or(Some(e)),
+            Err(e @ DeliveryError::Permanent(..)) => {
+                refused.push(Refused {
+                    rcpt: rcpt.clone(),
+                    code: r.code,
+                    text: r.text.clone(),
+                });
+                permanent = permanent.or(Some(e));
             }
         }
     }
-    if let Some(e) = refused {
+    // A temporary refusal of any recipient defers the whole message.
+    let stop = temporary.or(if accepted == 0 || !partial {
+        permanent
+    } else {
+        None
+    });
+    if let Some(e) = stop {
         let _ = c.command("RSET").await;
         return Err(e);
     }
@@ -186,7 +246,10 @@ async fn transaction(
     c.send(&dot_stuff(message)).await?;
     let done = c.reply().await?;
     check(&done, 250, "end of data")?;
-    Ok(done)
+    Ok(Delivered {
+        reply: done,
+        refused,
+    })
 }
 
 #[cfg(test)]

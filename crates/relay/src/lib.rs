@@ -7,13 +7,15 @@
 //! and delivers the text-only result to the next hop with the same envelope
 //! ([`client::deliver`]). It answers `250` to DATA only after the next hop
 //! accepted, `451` otherwise, so the sending MTA keeps the message: the relay
-//! has no queue of its own. Every message gets a JSON Lines audit record
-//! ([`AuditLog`]).
+//! has no queue of its own. Every message gets a record in the hash-chained
+//! audit log ([`AuditLog`], over `mugai-audit`).
 
 pub mod audit;
 pub mod client;
+pub mod data;
 mod notice;
 pub mod originals;
+mod pipeline;
 mod server;
 pub mod time;
 

@@ -17,8 +17,15 @@ pub fn blocked_notice(
     let reason = outcome
         .reason
         .as_ref()
-        .map(|r| format!("{}: {}", r.code, encode::clean_header_text(&r.detail, 500)))
-        .unwrap_or_else(|| "unknown".into());
+        .map(|r| {
+            format!(
+                "{}（{}: {}）",
+                r.code.ja(),
+                r.code,
+                encode::clean_header_text(&r.detail, 500)
+            )
+        })
+        .unwrap_or_else(|| "不明 (unknown)".into());
     let sender_shown = if sender.is_empty() { "<>" } else { sender };
     let mut body = String::new();
     body.push_str("【無害化通知】インターネットから届いたメールを、安全に変換できなかったため遮断しました。\n");
@@ -36,10 +43,7 @@ pub fn blocked_notice(
         "宛先 (envelope recipients): {}\n",
         recipients.join(", ")
     ));
-    body.push_str(&format!(
-        "受信日時 (received): {}\n",
-        crate::time::rfc5322(now)
-    ));
+    body.push_str(&format!("受信日時 (received): {}\n", crate::time::jst(now)));
     body.push_str(&format!("理由 (reason): {reason}\n"));
     body.push_str(&format!("SHA-256: {}\n", outcome.sha256));
     if let Some(o) = original {

@@ -1,38 +1,34 @@
-//! The SMTP server side and the per-message pipeline: keep the original,
-//! convert, deliver with the same envelope, answer, audit.
+//! The SMTP server side: sessions (EHLO/LHLO, MAIL, RCPT, DATA, ...), their
+//! deadlines and DATA's framing; each message then goes to [`crate::pipeline`].
 
 use crate::audit::AuditLog;
-use crate::client::{self, DeliveryError};
 use crate::originals::Originals;
-use mugai_core::config::{OnBlockedMail, RelayConfig};
-use mugai_core::{sha256_hex, Job, Outcome, Policy, Sanitize, Verdict};
-use serde_json::json;
+use mugai_core::config::RelayConfig;
+use mugai_core::{Policy, Sanitize};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio::time::timeout;
+use tokio::time::Instant;
 
 /// Longest command line (RFC 5321: 512, plus room for parameters).
 const MAX_COMMAND: usize = 2048;
 /// Most recipients per message (RFC 5321 asks for at least 100).
 const MAX_RECIPIENTS: usize = 1000;
-/// Idle time allowed between commands and within DATA.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Most commands that may fail in one session before it is closed.
 const MAX_ERRORS: usize = 20;
 
-struct Shared {
-    config: RelayConfig,
-    policy: Policy,
-    sanitizer: Arc<dyn Sanitize>,
-    originals: Option<Arc<Originals>>,
-    audit: Option<Arc<AuditLog>>,
-    permits: Arc<Semaphore>,
+pub(crate) struct Shared {
+    pub(crate) config: RelayConfig,
+    pub(crate) policy: Policy,
+    pub(crate) sanitizer: Arc<dyn Sanitize>,
+    pub(crate) originals: Option<Arc<Originals>>,
+    pub(crate) audit: Option<Arc<AuditLog>>,
+    pub(crate) permits: Arc<Semaphore>,
 }
 
 /// A bound relay, ready to [`run`](Relay::run).
@@ -149,9 +145,9 @@ impl Relay {
     }
 }
 
-struct Envelope {
-    sender: String,
-    recipients: Vec<String>,
+pub(crate) struct Envelope {
+    pub(crate) sender: String,
+    pub(crate) recipients: Vec<String>,
 }
 
 struct Session<'a> {
@@ -161,6 +157,10 @@ struct Session<'a> {
     peer: SocketAddr,
     helo: Option<String>,
     tx: Option<Envelope>,
+    /// When the whole session must end.
+    deadline: Instant,
+    /// Greeted with LHLO: one reply per recipient after DATA (RFC 2033).
+    lmtp: bool,
 }
 
 enum Line {
@@ -179,14 +179,18 @@ async fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> io::Re
         peer,
         helo: None,
         tx: None,
+        deadline: Instant::now() + Duration::from_secs(shared.config.session_timeout_secs),
+        lmtp: false,
     };
     s.reply(&format!("220 {} ESMTP mugai", shared.config.hostname))
         .await?;
     let mut errors = 0usize;
     loop {
-        let line = match timeout(CLIENT_TIMEOUT, s.read_line(MAX_COMMAND)).await {
+        let until = s.line_deadline();
+        let line = match tokio::time::timeout_at(until, s.read_line(MAX_COMMAND)).await {
             Err(_) => {
-                s.reply("421 4.4.2 idle too long, closing").await?;
+                tracing::warn!(%peer, "client too slow or idle; session closed");
+                s.reply("421 4.4.2 too slow or idle, closing").await?;
                 return Ok(());
             }
             Ok(r) => r?,
@@ -207,7 +211,7 @@ async fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> io::Re
             None => (text.to_ascii_uppercase(), ""),
         };
         let ok = match verb.as_str() {
-            "EHLO" | "HELO" => s.hello(&verb, arg).await?,
+            "EHLO" | "HELO" | "LHLO" => s.hello(&verb, arg).await?,
             "MAIL" => s.mail(arg).await?,
             "RCPT" => s.rcpt(arg).await?,
             "DATA" => s.data().await?,
@@ -245,6 +249,15 @@ async fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> io::Re
 }
 
 impl Session<'_> {
+    fn client_timeout(&self) -> Duration {
+        Duration::from_secs(self.shared.config.client_timeout_secs)
+    }
+
+    /// One command line: the client timeout, within the session deadline.
+    fn line_deadline(&self) -> Instant {
+        (Instant::now() + self.client_timeout()).min(self.deadline)
+    }
+
     async fn reply(&mut self, line: &str) -> io::Result<()> {
         // One write per reply: two small segments would meet Nagle's
         // algorithm and the peer's delayed ACK (a 40 ms stall per reply).
@@ -297,8 +310,9 @@ impl Session<'_> {
                 .collect(),
         );
         self.tx = None;
+        self.lmtp = verb == "LHLO";
         let host = &self.shared.config.hostname;
-        if verb == "EHLO" {
+        if verb == "EHLO" || verb == "LHLO" {
             let max = self.shared.config.max_message_bytes;
             self.reply(&format!(
                 "250-{host}\r\n250-SIZE {max}\r\n250-8BITMIME\r\n250 HELP"
@@ -386,18 +400,26 @@ impl Session<'_> {
         let max = self.shared.config.max_message_bytes;
         let mut data = Vec::new();
         let mut too_big = false;
-        let mut at_line_start = true;
+        let mut lines = crate::data::DataLines::default();
+        // Postfix's rule: the client timeout plus the time the bytes
+        // received so far justify at the minimum rate.
+        let started = Instant::now();
+        let rate = self.shared.config.min_data_rate.max(1);
+        let mut received = 0u64;
         loop {
+            let until = (started + self.client_timeout() + Duration::from_secs(received / rate))
+                .min(self.deadline);
             let mut chunk = Vec::new();
-            let n = match timeout(
-                CLIENT_TIMEOUT,
+            let n = match tokio::time::timeout_at(
+                until,
                 (&mut self.r).take(64 * 1024).read_until(b'\n', &mut chunk),
             )
             .await
             {
                 Err(_) => {
-                    self.reply("421 4.4.2 timeout during DATA, closing").await?;
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "DATA timeout"));
+                    tracing::warn!(peer = %self.peer, received, "client below the minimum data rate or past the session deadline; session closed");
+                    self.reply("421 4.4.2 data too slow, closing").await?;
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "DATA too slow"));
                 }
                 Ok(r) => r?,
             };
@@ -407,19 +429,10 @@ impl Session<'_> {
                     "end of stream in DATA",
                 ));
             }
-            let line_start = at_line_start;
-            at_line_start = chunk.ends_with(b"\n");
-            let mut bytes = &chunk[..];
-            if line_start {
-                // Only CRLF.CRLF ends the data: a bare-LF end is how SMTP
-                // smuggling slips a second message past the first reader.
-                if bytes == b".\r\n" {
-                    break;
-                }
-                if bytes.first() == Some(&b'.') {
-                    bytes = &bytes[1..];
-                }
-            }
+            received += n as u64;
+            let Some(bytes) = lines.feed(&chunk) else {
+                break;
+            };
             if !too_big {
                 if (data.len() + bytes.len()) as u64 > max {
                     too_big = true;
@@ -432,25 +445,61 @@ impl Session<'_> {
         let Some(env) = self.tx.take() else {
             return Ok(false);
         };
+        let n = env.recipients.len();
+        if lines.bare {
+            tracing::warn!(peer = %self.peer, rcpt_to = %env.recipients.join(","), "message with a bare CR or LF rejected");
+            self.answer(
+                "550 5.5.2 bare <CR> or <LF> in message data; only <CR><LF> ends a line",
+                n,
+                &[],
+            )
+            .await?;
+            return Ok(false);
+        }
         if too_big {
-            self.reply("552 5.3.4 message size exceeds the limit")
+            self.answer("552 5.3.4 message size exceeds the limit", n, &[])
                 .await?;
             return Ok(false);
         }
-        let reply = process(
+        let mut per_rcpt = Vec::new();
+        let reply = crate::pipeline::process(
             self.shared,
             &env,
             data,
             self.peer,
             self.helo.as_deref().unwrap_or(""),
+            &mut per_rcpt,
         )
         .await;
-        self.reply(&reply).await?;
+        self.answer(&reply, n, &per_rcpt).await?;
         Ok(reply.starts_with('2'))
+    }
+
+    /// The answer to DATA: one reply over SMTP; over LMTP one per
+    /// recipient, in RCPT order (`per_rcpt[i]` overrides recipient i's).
+    async fn answer(
+        &mut self,
+        reply: &str,
+        n: usize,
+        per_rcpt: &[Option<String>],
+    ) -> io::Result<()> {
+        if !self.lmtp {
+            return self.reply(reply).await;
+        }
+        let lines: Vec<String> = (0..n)
+            .map(|i| {
+                per_rcpt
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| reply.to_string())
+            })
+            .collect();
+        self.reply(&lines.join("\r\n")).await
     }
 }
 
-fn strip_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+pub(crate) fn strip_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
         .then(|| &s[prefix.len()..])
@@ -475,231 +524,12 @@ fn parse_path(s: &str) -> Option<(String, &str)> {
     ok.then(|| (addr.to_string(), params))
 }
 
-/// The Message-ID of a raw message, for the audit log.
-fn message_id(raw: &[u8]) -> Option<String> {
-    let head_end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
-        .unwrap_or(raw.len())
-        .min(256 * 1024);
-    let head = String::from_utf8_lossy(&raw[..head_end]);
-    let mut lines = head.lines().peekable();
-    while let Some(l) = lines.next() {
-        if strip_ci(l, "message-id:").is_some() {
-            let mut v = l[11..].trim().to_string();
-            while let Some(next) = lines.peek().filter(|n| n.starts_with([' ', '\t'])) {
-                v.push_str(next.trim());
-                lines.next();
-            }
-            let v: String = v.chars().filter(|c| !c.is_control()).take(998).collect();
-            return Some(v);
-        }
-    }
-    None
-}
-
-/// Keep, convert, deliver, audit. Returns the reply to DATA.
-async fn process(
-    shared: &Shared,
-    env: &Envelope,
-    data: Vec<u8>,
-    peer: SocketAddr,
-    helo: &str,
-) -> String {
-    let now = SystemTime::now();
-    let sha = sha256_hex(&data);
-    let mid = message_id(&data);
-    let size = data.len();
-    let mut record = json!({
-        "time": crate::time::rfc3339(now),
-        "peer": peer.to_string(),
-        "helo": helo,
-        "mail_from": env.sender,
-        "rcpt_to": env.recipients,
-        "message_id": mid,
-        "size": size,
-        "sha256": sha,
-    });
-
-    // 1. The original, durably, before anything is passed on.
-    let mut original = None;
-    if let Some(o) = shared.originals.clone() {
-        let bytes = data.clone();
-        match tokio::task::spawn_blocking(move || o.store(&bytes)).await {
-            Ok(Ok(p)) => original = Some(p),
-            other => {
-                let e = match other {
-                    Ok(Err(e)) => e.to_string(),
-                    Err(e) => e.to_string(),
-                    Ok(Ok(_)) => String::new(),
-                };
-                tracing::error!(error = %e, "cannot keep the original; deferring");
-                record["result"] = json!("deferred");
-                record["error"] = json!(format!("cannot keep the original: {e}"));
-                return finish(
-                    shared,
-                    record,
-                    "451 4.3.0 cannot keep the original; try again later".into(),
-                )
-                .await;
-            }
-        }
-    }
-    record["original"] = json!(original.as_ref().map(|p| p.display().to_string()));
-
-    // 2. Convert in the worker pool (or in process).
-    let sanitizer = shared.sanitizer.clone();
-    let policy = shared.policy.clone();
-    let job = Job {
-        name: "message.eml".into(),
-        bytes: data,
-    };
-    let outcome: Outcome =
-        match tokio::task::spawn_blocking(move || sanitizer.sanitize(&policy, job)).await {
-            Ok(o) => o,
-            Err(e) => {
-                discard(shared, original.as_deref()).await;
-                record["result"] = json!("deferred");
-                record["error"] = json!(format!("conversion failed: {e}"));
-                return finish(
-                    shared,
-                    record,
-                    "451 4.3.0 conversion failed; try again later".into(),
-                )
-                .await;
-            }
-        };
-    record["verdict"] = json!(outcome.verdict);
-    record["output_sha256"] = json!(outcome.output_sha256);
-    record["findings"] = serde_json::to_value(&outcome.findings).unwrap_or_default();
-    record["reason"] = serde_json::to_value(&outcome.reason).unwrap_or_default();
-
-    let payload = match (&outcome.verdict, &outcome.output) {
-        (Verdict::Clean | Verdict::Sanitized, Some(out)) => out.clone(),
-        _ => match shared.config.on_blocked {
-            OnBlockedMail::Reject => {
-                record["result"] = json!("rejected");
-                let code = outcome
-                    .reason
-                    .as_ref()
-                    .map(|r| r.code.to_string())
-                    .unwrap_or_default();
-                return finish(
-                    shared,
-                    record,
-                    format!("554 5.7.1 message blocked by the gateway ({code})"),
-                )
-                .await;
-            }
-            OnBlockedMail::Notice => {
-                let name = original
-                    .as_ref()
-                    .and_then(|p| p.file_name())
-                    .map(|n| n.to_string_lossy().into_owned());
-                let notice = crate::notice::blocked_notice(
-                    &shared.config.hostname,
-                    &env.sender,
-                    &env.recipients,
-                    &outcome,
-                    name.as_deref(),
-                    now,
-                );
-                record["output_sha256"] = json!(sha256_hex(&notice));
-                record["notice"] = json!(true);
-                notice
-            }
-        },
-    };
-
-    // 3. Hand over with the same envelope; answer only after the next hop did.
-    let wait = Duration::from_secs(shared.config.next_hop_timeout_secs);
-    let delivered = client::deliver(
-        &shared.config.next_hop,
-        &shared.config.hostname,
-        &env.sender,
-        &env.recipients,
-        &payload,
-        wait,
-    )
-    .await;
-    match delivered {
-        Ok(r) => {
-            record["result"] = json!(if outcome.verdict == Verdict::Blocked {
-                "notice_delivered"
-            } else {
-                "delivered"
-            });
-            record["next_hop_reply"] = json!(format!("{} {}", r.code, r.text));
-            let what = if outcome.verdict == Verdict::Blocked {
-                "blocked; notice delivered"
-            } else {
-                "converted and delivered"
-            };
-            finish(shared, record, format!("250 2.0.0 {what} ({})", &sha[..12])).await
-        }
-        Err(DeliveryError::Temporary(t)) => {
-            // The sending MTA keeps the message and comes back: the stored
-            // copy would only be a duplicate.
-            discard(shared, original.as_deref()).await;
-            record["result"] = json!("deferred");
-            record["error"] = json!(t);
-            finish(
-                shared,
-                record,
-                "451 4.4.1 next hop unavailable; try again later".into(),
-            )
-            .await
-        }
-        Err(DeliveryError::Permanent(code, t)) => {
-            record["result"] = json!("rejected");
-            record["error"] = json!(format!("{code} {t}"));
-            let text: String = t.chars().filter(|c| !c.is_control()).take(200).collect();
-            finish(
-                shared,
-                record,
-                format!("554 5.0.0 next hop refused: {text}"),
-            )
-            .await
-        }
-    }
-}
-
-async fn discard(shared: &Shared, path: Option<&std::path::Path>) {
-    if let (Some(o), Some(p)) = (shared.originals.clone(), path) {
-        let p = p.to_path_buf();
-        let _ = tokio::task::spawn_blocking(move || o.discard(&p)).await;
-    }
-}
-
-/// Writes the audit record (with the reply) and returns the reply. A record
-/// that cannot be written is logged as an error; the reply stands, since a
-/// delivery cannot be undone.
-async fn finish(shared: &Shared, mut record: serde_json::Value, reply: String) -> String {
-    record["reply"] = json!(reply);
-    tracing::info!(
-        result = %record["result"].as_str().unwrap_or(""),
-        verdict = %record["verdict"].as_str().unwrap_or(""),
-        mail_from = %record["mail_from"].as_str().unwrap_or(""),
-        reply = %reply,
-        "message"
-    );
-    if let Some(a) = shared.audit.clone() {
-        let r = record.clone();
-        match tokio::task::spawn_blocking(move || a.write(&r)).await {
-            Ok(Ok(())) => {}
-            other => tracing::error!(?other, "cannot write the audit record"),
-        }
-    }
-    reply
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn paths_and_message_ids() {
+    fn paths() {
         assert_eq!(
             parse_path("<a@b.jp> SIZE=10"),
             Some(("a@b.jp".into(), " SIZE=10"))
@@ -709,10 +539,5 @@ mod tests {
         assert_eq!(parse_path("a@b.jp"), None);
         assert_eq!(parse_path("<a b@c>"), None);
         assert_eq!(parse_path("<a\r\nRCPT TO:<x>"), None);
-        assert_eq!(
-            message_id(b"Subject: x\r\nMessage-Id:\r\n <id@x>\r\n\r\nMessage-ID: <no@x>\r\n"),
-            Some("<id@x>".into())
-        );
-        assert_eq!(message_id(b"Subject: x\r\n\r\n"), None);
     }
 }

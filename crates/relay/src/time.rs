@@ -37,6 +37,12 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// `2026年12月1日 22:47 (JST)`, as a Japanese reader expects it.
+pub fn jst(t: SystemTime) -> String {
+    let (y, m, d, s, _) = parts(t + std::time::Duration::from_secs(9 * 3600));
+    format!("{y}年{m}月{d}日 {:02}:{:02} (JST)", s / 3600, s / 60 % 60)
+}
+
 /// `Sun, 22 Nov 2026 03:04:05 +0000`
 pub fn rfc5322(t: SystemTime) -> String {
     const DOW: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
@@ -65,6 +71,12 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_316_645_123);
         assert_eq!(rfc3339(t), "2026-11-22T03:04:05.123Z");
         assert_eq!(rfc5322(t), "Sun, 22 Nov 2026 03:04:05 +0000");
+        assert_eq!(jst(t), "2026年11月22日 12:04 (JST)");
+        // 15:00 UTC on the last day of the year is the next year in JST.
+        assert_eq!(
+            jst(UNIX_EPOCH + Duration::from_secs(1_798_729_200)),
+            "2027年1月1日 00:00 (JST)"
+        );
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00.000Z"

@@ -82,13 +82,17 @@ async fn next_hop(rcpt_reply: &'static str) -> (String, Inbox) {
 }
 
 async fn relay(hop: &str, on_blocked: OnBlockedMail, audit: &std::path::Path) -> String {
-    let config = RelayConfig {
+    relay_with(RelayConfig {
         listen: "127.0.0.1:0".into(),
         next_hop: hop.into(),
         audit: Some(audit.to_path_buf()),
         on_blocked,
         ..RelayConfig::default()
-    };
+    })
+    .await
+}
+
+async fn relay_with(config: RelayConfig) -> String {
     let r = mugai_relay::Relay::bind(config, Policy::default(), Arc::new(InProcess))
         .await
         .unwrap();
@@ -134,17 +138,22 @@ async fn delivers_with_the_same_envelope_and_passes_refusals_back() {
         assert!(data.contains("X-Mugai-Verdict: sanitized\r\n"));
     }
 
-    // A recipient refused for good by the next hop: nothing is delivered
-    // to anyone, and the sending MTA hears a permanent failure.
+    // A recipient refused for good by the next hop: the accepted one gets
+    // the message, the refusal is named in the reply (over SMTP; LMTP
+    // answers per recipient, see below).
     let mixed = vec![
         "one@lg.example.jp".to_string(),
         "refuse@lg.example.jp".to_string(),
     ];
-    let e = deliver(&relay, "t", "s@example.com", &mixed, MAIL, wait)
+    let ok = deliver(&relay, "t", "s@example.com", &mixed, MAIL, wait)
         .await
-        .unwrap_err();
-    assert!(matches!(e, DeliveryError::Permanent(554, _)), "{e:?}");
-    assert_eq!(inbox.lock().unwrap().len(), 1);
+        .unwrap();
+    assert!(
+        ok.code == 250 && ok.text.contains("refuse@lg.example.jp"),
+        "{ok:?}"
+    );
+    assert_eq!(inbox.lock().unwrap().len(), 2);
+    assert_eq!(inbox.lock().unwrap()[1].1, ["one@lg.example.jp"]);
 
     // Blocked with on_blocked = reject: 554, nothing delivered.
     let e = deliver(&relay, "t", "s@example.com", &rcpts, &nested(8), wait)
@@ -154,9 +163,13 @@ async fn delivers_with_the_same_envelope_and_passes_refusals_back() {
         matches!(&e, DeliveryError::Permanent(554, t) if t.contains("limit.depth")),
         "{e:?}"
     );
-    assert_eq!(inbox.lock().unwrap().len(), 1);
+    assert_eq!(inbox.lock().unwrap().len(), 2);
 
-    let log = std::fs::read_to_string(dir.path().join(mugai_relay::audit::FILE_NAME)).unwrap();
+    let files = mugai_audit::files_in(dir.path()).unwrap();
+    let report = mugai_audit::verify(&files).unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.records, 3);
+    let log = std::fs::read_to_string(&files[0]).unwrap();
     let results: Vec<String> = log
         .lines()
         .map(|l| {
@@ -166,7 +179,13 @@ async fn delivers_with_the_same_envelope_and_passes_refusals_back() {
                 .to_string()
         })
         .collect();
-    assert_eq!(results, ["delivered", "rejected", "rejected"]);
+    assert_eq!(results, ["delivered", "delivered", "rejected"]);
+    let second: serde_json::Value = serde_json::from_str(log.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(second["refused"][0]["rcpt"], "refuse@lg.example.jp");
+    assert!(second["refused"][0]["reply"]
+        .as_str()
+        .unwrap()
+        .starts_with("550"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,4 +212,174 @@ async fn a_temporary_refusal_defers_the_whole_message() {
         "{e:?}"
     );
     assert!(inbox.lock().unwrap().is_empty());
+}
+
+/// A raw SMTP conversation: sends `script` in one write after EHLO, MAIL,
+/// RCPT and DATA, and returns everything the relay answered until it
+/// closed or went quiet.
+async fn raw_session(relay: &str, body: &[u8]) -> String {
+    let s = tokio::net::TcpStream::connect(relay).await.unwrap();
+    let (r, mut w) = s.into_split();
+    let mut r = BufReader::new(r);
+    let mut out = String::new();
+    let mut line = String::new();
+    r.read_line(&mut line).await.unwrap();
+    for cmd in [
+        "EHLO t\r\n",
+        "MAIL FROM:<s@example.com>\r\n",
+        "RCPT TO:<one@lg.example.jp>\r\n",
+        "DATA\r\n",
+    ] {
+        w.write_all(cmd.as_bytes()).await.unwrap();
+        loop {
+            line.clear();
+            r.read_line(&mut line).await.unwrap();
+            if line.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+    }
+    w.write_all(body).await.unwrap();
+    loop {
+        line.clear();
+        match tokio::time::timeout(Duration::from_secs(3), r.read_line(&mut line)).await {
+            Ok(Ok(n)) if n > 0 => out.push_str(&line),
+            _ => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_cr_or_lf_never_ends_data_and_the_message_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hop, inbox) = next_hop("550 5.1.1 no such user").await;
+    let relay = relay(&hop, OnBlockedMail::Notice, dir.path()).await;
+    for fake in ["\n.\r\n", "\r.\r\n", "\n.\n", "\r\n.\n", "\r\n.\r"] {
+        let body = format!(
+            "Subject: first\r\n\r\nhello{fake}MAIL FROM:<evil@attacker.example>\r\n\
+             RCPT TO:<victim@lg.example.jp>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n.\r\nQUIT\r\n"
+        );
+        let replies = raw_session(&relay, body.as_bytes()).await;
+        let codes: Vec<&str> = replies.lines().map(|l| &l[..3]).collect();
+        assert_eq!(codes, ["550", "221"], "{fake:?}: {replies}");
+        assert!(replies.contains("bare"), "{fake:?}: {replies}");
+    }
+    assert!(inbox.lock().unwrap().is_empty(), "nothing was delivered");
+    // A proper message on the same relay still goes through.
+    let replies = raw_session(&relay, b"Subject: ok\r\n\r\nfine\r\n.\r\nQUIT\r\n").await;
+    assert!(replies.starts_with("250 "), "{replies}");
+    assert_eq!(inbox.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_is_dropped() {
+    let (hop, inbox) = next_hop("550 5.1.1 no such user").await;
+    let relay = relay_with(RelayConfig {
+        listen: "127.0.0.1:0".into(),
+        next_hop: hop,
+        client_timeout_secs: 2,
+        min_data_rate: 100,
+        ..RelayConfig::default()
+    })
+    .await;
+    // One byte a second in DATA: dropped after about the client timeout.
+    let s = tokio::net::TcpStream::connect(&relay).await.unwrap();
+    let (r, mut w) = s.into_split();
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    r.read_line(&mut line).await.unwrap();
+    for cmd in [
+        "HELO t\r\n",
+        "MAIL FROM:<s@x>\r\n",
+        "RCPT TO:<a@y>\r\n",
+        "DATA\r\n",
+    ] {
+        w.write_all(cmd.as_bytes()).await.unwrap();
+        line.clear();
+        r.read_line(&mut line).await.unwrap();
+    }
+    assert!(line.starts_with("354"), "{line}");
+    let t = std::time::Instant::now();
+    let trickle = tokio::spawn(async move {
+        for b in b"Subject: slow\r\n\r\n".repeat(10) {
+            if w.write_all(&[b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    line.clear();
+    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+        .await
+        .expect("dropped within 10 s")
+        .unwrap();
+    assert!(line.starts_with("421"), "{line}");
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    trickle.abort();
+    // An idle client (no command at all) is dropped the same way.
+    let s = tokio::net::TcpStream::connect(&relay).await.unwrap();
+    let mut r = BufReader::new(s);
+    line.clear();
+    r.read_line(&mut line).await.unwrap();
+    line.clear();
+    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+        .await
+        .expect("idle client dropped within 10 s")
+        .unwrap();
+    assert!(line.starts_with("421"), "{line}");
+    assert!(inbox.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_lmtp_each_recipient_gets_its_own_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hop, inbox) = next_hop("550 5.1.1 no such user").await;
+    let relay = relay(&hop, OnBlockedMail::Notice, dir.path()).await;
+    let s = tokio::net::TcpStream::connect(&relay).await.unwrap();
+    let (r, mut w) = s.into_split();
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    let mut reply = async |r: &mut BufReader<_>| {
+        let mut all = String::new();
+        loop {
+            line.clear();
+            r.read_line(&mut line).await.unwrap();
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    };
+    assert!(reply(&mut r).await.starts_with("220"));
+    for (cmd, want) in [
+        ("LHLO t\r\n", "250"),
+        ("MAIL FROM:<s@example.com>\r\n", "250"),
+        ("RCPT TO:<one@lg.example.jp>\r\n", "250"),
+        ("RCPT TO:<refuse@lg.example.jp>\r\n", "250"),
+        ("RCPT TO:<two@lg.example.jp>\r\n", "250"),
+        ("DATA\r\n", "354"),
+    ] {
+        w.write_all(cmd.as_bytes()).await.unwrap();
+        let got = reply(&mut r).await;
+        assert!(got.starts_with(want), "{cmd}: {got}");
+    }
+    w.write_all(MAIL).await.unwrap();
+    w.write_all(b".\r\n").await.unwrap();
+    let mut results = Vec::new();
+    for _ in 0..3 {
+        results.push(reply(&mut r).await);
+    }
+    assert!(results[0].starts_with("250 "), "{results:?}");
+    assert!(
+        results[1].starts_with("550 ") && results[1].contains("refuse@lg.example.jp"),
+        "{results:?}"
+    );
+    assert!(results[2].starts_with("250 "), "{results:?}");
+    let got = inbox.lock().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, ["one@lg.example.jp", "two@lg.example.jp"]);
 }

@@ -19,6 +19,11 @@ pub struct DaemonConfig {
     pub settle_ms: u64,
     /// Full rescan of the inbox, for events missed (network filesystems).
     pub rescan_secs: u64,
+    /// An entry the daemon does not take (link, hidden or temporary name,
+    /// special file) is reported at once and moved to quarantine after
+    /// this long; a file a writer still holds open is taken after this
+    /// long without change.
+    pub unaccepted_after_secs: u64,
     /// Days to keep originals (and quarantined files); 0 keeps forever.
     pub retention_days: u32,
     pub notice: NoticePlacement,
@@ -42,6 +47,7 @@ impl Default for DaemonConfig {
             workers: 0,
             settle_ms: 2000,
             rescan_secs: 30,
+            unaccepted_after_secs: 3600,
             retention_days: 30,
             notice: NoticePlacement::Beside,
             notice_language: NoticeLanguage::Ja,
@@ -56,6 +62,9 @@ impl DaemonConfig {
         let mut e = Vec::new();
         if self.rescan_secs == 0 {
             e.push("`daemon.rescan_secs`: must be greater than 0".into());
+        }
+        if self.unaccepted_after_secs == 0 {
+            e.push("`daemon.unaccepted_after_secs`: must be greater than 0".into());
         }
         if self.settle_ms == 0 {
             e.push("`daemon.settle_ms`: must be greater than 0".into());

@@ -14,8 +14,8 @@ mod sandbox;
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
 pub use policy::{
     ArchivePolicy, AvPolicy, AvScan, BlockedMember, ImagePolicy, Limits, LinkAction,
-    MailAttachments, MailCharset, MailPolicy, MismatchAction, OfficePolicy, OnAvFailure, PdfPolicy,
-    Policy, TextEncoding, TextPolicy, TypesPolicy,
+    MailAttachments, MailCharset, MailPolicy, MismatchAction, OfficePolicy, OnAvFailure,
+    OnStaleSignatures, PdfPolicy, Policy, TextEncoding, TextPolicy, TypesPolicy,
 };
 pub use relay::{OnBlockedMail, RelayConfig};
 pub use sandbox::{Requirement, SandboxConfig};

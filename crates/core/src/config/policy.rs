@@ -55,6 +55,17 @@ impl Policy {
         if l.worker_memory_mib < 64 {
             e.push("`limits.worker_memory_mib`: must be at least 64".into());
         }
+        if self.av.on_stale == OnStaleSignatures::Block {
+            if self.av.on_unavailable != OnAvFailure::Block {
+                e.push("`av.on_stale = \"block\"` needs `av.on_unavailable = \"block\"` (stale signatures make the scanner unavailable)".into());
+            }
+            if self.av.max_signature_age_hours == 0 {
+                e.push(
+                    "`av.on_stale = \"block\"` needs `av.max_signature_age_hours` greater than 0"
+                        .into(),
+                );
+            }
+        }
         if !(1..=100).contains(&self.image.jpeg_quality) {
             e.push("`image.jpeg_quality`: must be from 1 to 100".into());
         }
@@ -303,6 +314,19 @@ pub struct AvPolicy {
     pub on_unavailable: OnAvFailure,
     pub on_too_large: OnAvFailure,
     pub timeout_secs: u64,
+    /// clamd's signature database may be at most this old (from its
+    /// `VERSION` date); 0 turns the check off.
+    pub max_signature_age_hours: u64,
+    /// Older signatures: a warning (`warn`), or every scan fails closed
+    /// as `av.unavailable` (`block`).
+    pub on_stale: OnStaleSignatures,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnStaleSignatures {
+    Warn,
+    Block,
 }
 
 impl Default for AvPolicy {
@@ -313,6 +337,8 @@ impl Default for AvPolicy {
             on_unavailable: OnAvFailure::Block,
             on_too_large: OnAvFailure::Block,
             timeout_secs: 30,
+            max_signature_age_hours: 48,
+            on_stale: OnStaleSignatures::Warn,
         }
     }
 }

@@ -24,6 +24,14 @@ pub struct RelayConfig {
     pub max_connections: usize,
     /// Seconds to wait for each reply of the next hop.
     pub next_hop_timeout_secs: u64,
+    /// Seconds a client may take for one command line, and for DATA beyond
+    /// what `min_data_rate` allows; then 421 and the session is closed.
+    pub client_timeout_secs: u64,
+    /// Seconds one SMTP session may last in all.
+    pub session_timeout_secs: u64,
+    /// Bytes per second a client must keep up in DATA: the time allowed
+    /// is `client_timeout_secs` plus the bytes received divided by this.
+    pub min_data_rate: u64,
     /// A message the engine blocks: deliver a text-only notice to the
     /// recipients instead, or reject it (554) back to the sending MTA.
     pub on_blocked: OnBlockedMail,
@@ -50,6 +58,9 @@ impl Default for RelayConfig {
             retention_days: 30,
             max_connections: 32,
             next_hop_timeout_secs: 120,
+            client_timeout_secs: 60,
+            session_timeout_secs: 1800,
+            min_data_rate: 500,
             on_blocked: OnBlockedMail::Notice,
         }
     }

@@ -13,7 +13,8 @@ pub struct AuditArgs {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check the hash chain over FILEs (in order; a directory means all its
-    /// log files); report the first bad record and exit 1.
+    /// log files); report the first bad record and exit 1. No records, a
+    /// missing file or a folder without log files also fail (exit 1).
     Verify {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
@@ -47,6 +48,30 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// What makes a verification fail before any record is checked: a path
+/// that is missing, or a folder without audit log files.
+fn unverifiable(paths: &[PathBuf]) -> Option<String> {
+    for p in paths {
+        if p.is_dir() {
+            match mugai_audit::files_in(p) {
+                Ok(f) if f.is_empty() => {
+                    return Some(format!(
+                        "{} holds no audit log ({}DATE{} files)",
+                        p.display(),
+                        mugai_audit::FILE_PREFIX,
+                        mugai_audit::FILE_SUFFIX
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) => return Some(format!("{}: {e}", p.display())),
+            }
+        } else if !p.is_file() {
+            return Some(format!("{}: no such audit log", p.display()));
+        }
+    }
+    None
+}
+
 fn check_date(d: &Option<String>) -> anyhow::Result<()> {
     if let Some(d) = d {
         let ok = d.len() == 10
@@ -67,9 +92,18 @@ fn check_date(d: &Option<String>) -> anyhow::Result<()> {
 pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
     match a.command {
         AuditCommand::Verify { files } => {
+            // Nothing verified is never OK.
+            if let Some(why) = unverifiable(&files) {
+                println!("FAILED: {why}");
+                return Ok(crate::exit::BLOCKED);
+            }
             let files = expand(&files)?;
             let report = mugai_audit::verify(&files).context("cannot read the audit log")?;
             match report.problem {
+                None if report.records == 0 => {
+                    println!("FAILED: no records in {} file(s)", files.len());
+                    Ok(crate::exit::BLOCKED)
+                }
                 Some(p) => {
                     println!("FAILED: {p}");
                     println!("{} record(s) before it verified", report.records);
@@ -77,7 +111,7 @@ pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
                 }
                 None => {
                     let start = match (report.first_seq, report.from_genesis) {
-                        (None, _) => "no records".to_string(),
+                        (None, _) => "no chain".to_string(),
                         (Some(_), true) => "from the start of the chain".to_string(),
                         (Some(s), false) => format!("from sequence {s} (earlier files not given)"),
                     };

@@ -78,14 +78,30 @@ pub fn run(a: CheckConfigArgs) -> anyhow::Result<u8> {
             .version()
             .with_context(|| format!("clamd {}: VERSION failed", clamd.address))?;
         // `ClamAV 1.4.6/27400/Sat Nov 21 ...`: engine / signatures / date.
-        let mut parts = version.splitn(3, '/');
-        let engine = parts.next().unwrap_or("?");
-        let sigs = parts.next().unwrap_or("none loaded");
-        let date = parts.next().unwrap_or("-");
-        println!(
-            "clamd {}: {engine}; signatures {sigs} ({date})",
-            clamd.address
-        );
+        let engine = version.split('/').next().unwrap_or("?");
+        let sigs = mugai_clamd::signatures::from_version(&version, std::time::SystemTime::now());
+        println!("clamd {}: {engine}; {}", clamd.address, sigs.describe());
+        let av = &config.policy.av;
+        if av.max_signature_age_hours > 0 {
+            let max = std::time::Duration::from_secs(av.max_signature_age_hours * 3600);
+            if sigs == mugai_clamd::Signatures::Missing {
+                println!(
+                    "FAILED: clamd {}: no signature database is loaded (av.max_signature_age_hours = 0 turns this check off)",
+                    clamd.address
+                );
+                return Ok(crate::exit::BLOCKED);
+            }
+            if sigs.is_stale(max) {
+                println!(
+                    "warning: clamd {}: the signatures are older than av.max_signature_age_hours = {}",
+                    clamd.address, av.max_signature_age_hours
+                );
+                if av.on_stale == mugai_core::config::OnStaleSignatures::Block {
+                    println!("FAILED: av.on_stale = \"block\": every scan would fail closed");
+                    return Ok(crate::exit::BLOCKED);
+                }
+            }
+        }
     } else {
         println!("malware scan: off (no [av] clamd address)");
     }

@@ -43,3 +43,27 @@ pub fn pool(config: &Config, workers: usize) -> anyhow::Result<Pool> {
     }
     Ok(Pool::new(pc))
 }
+
+/// Sets up tracing for the daemon and the relay alike, per `[log]`: plain
+/// lines (journald adds the time) or one JSON object per line with the
+/// same fields for both. `RUST_LOG`, when set, overrides `log.level`.
+/// Colour only when stderr is a terminal (never under a service manager).
+pub fn init_logging(log: &mugai_core::config::LogConfig) {
+    use mugai_core::config::LogFormat;
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| log.level.clone());
+    let filter = tracing_subscriber::EnvFilter::try_new(&level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    // A second initialisation (tests calling run twice) is harmless.
+    let _ = match log.format {
+        LogFormat::Plain => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,7 +1,6 @@
 //! `mugai daemon`: the transfer-share daemon.
 
 use clap::Args;
-use mugai_core::config::{LogConfig, LogFormat};
 use mugai_daemon::{Daemon, DirOverrides, Options};
 use std::path::PathBuf;
 
@@ -33,26 +32,11 @@ pub struct DaemonArgs {
     pub in_process: bool,
 }
 
-/// Sets up tracing per `[log]`: plain lines (journald adds the time) or JSON.
-pub fn init_logging(log: &LogConfig) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false);
-    let _ = match log.format {
-        LogFormat::Plain => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-}
-
 pub fn run(a: DaemonArgs) -> anyhow::Result<u8> {
     // The local offset can only be read while this is the only thread.
     mugai_audit::clock::init();
     let config = super::common::load_config(a.config.as_deref())?;
-    init_logging(&config.log);
+    super::common::init_logging(&config.log);
     let options = Options {
         config,
         config_path: a.config.clone(),

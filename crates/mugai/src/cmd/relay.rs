@@ -3,7 +3,6 @@
 use crate::cmd::common;
 use anyhow::Context as _;
 use clap::Args;
-use mugai_core::config::LogFormat;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -50,7 +49,7 @@ pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
     if !errors.is_empty() {
         anyhow::bail!("invalid relay settings: {}", errors.join("; "));
     }
-    init_logging(&config.log);
+    super::common::init_logging(&config.log);
     let sanitizer = common::sanitizer(&config, a.workers, a.in_process)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -61,11 +60,29 @@ pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
             mugai_relay::Relay::bind(config.relay.clone(), config.policy.clone(), sanitizer)
                 .await
                 .with_context(|| format!("cannot start the relay on {}", config.relay.listen))?;
+        // Under systemd (Type=notify): ready once listening; the watchdog
+        // is fed while the runtime serves.
+        use mugai_daemon::sdnotify;
+        let av = config.policy.av.clone();
+        tokio::spawn(mugai_daemon::signatures::watch(move || av.clone(), |_| {}));
+        sdnotify::notify("READY=1");
+        if let Some(every) = sdnotify::watchdog_interval() {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every / 2);
+                loop {
+                    tick.tick().await;
+                    sdnotify::notify("WATCHDOG=1");
+                }
+            });
+        }
         // Stopping mid-message is safe: nothing was answered 250 yet, so
         // the sending MTA still holds the message and retries.
         tokio::select! {
             r = relay.run() => r.context("relay stopped")?,
-            _ = shutdown() => tracing::info!("relay stopping"),
+            _ = shutdown() => {
+                sdnotify::notify("STOPPING=1");
+                tracing::info!("relay stopping")
+            }
         }
         Ok(crate::exit::OK)
     })
@@ -84,17 +101,4 @@ async fn shutdown() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
     }
-}
-
-fn init_logging(log: &mugai_core::config::LogConfig) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second initialisation (tests calling run twice) is harmless.
-    let _ = match log.format {
-        LogFormat::Json => b.json().try_init(),
-        LogFormat::Plain => b.try_init(),
-    };
 }
