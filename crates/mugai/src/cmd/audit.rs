@@ -15,6 +15,7 @@ pub enum AuditCommand {
     /// Check the hash chain over FILEs (in order; a directory means all its
     /// log files); report the first bad record and exit 1.
     Verify {
+        /// Log files or directories, oldest first.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
