@@ -16,6 +16,7 @@ pub enum AuditCommand {
     /// log files); report the first bad record and exit 1. No records, a
     /// missing file or a folder without log files also fail (exit 1).
     Verify {
+        /// Log files or directories, oldest first.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct CheckConfigArgs {
-    /// The configuration file (default: the embedded configuration).
+    /// The configuration file (default: $MUGAI_CONFIG, else
+    /// /etc/mugai/mugai.toml if it exists, else the embedded default).
     pub file: Option<PathBuf>,
     /// Test this clamd address instead of the configured one.
     #[arg(long, value_name = "ADDR")]
@@ -20,12 +21,7 @@ pub fn run(a: CheckConfigArgs) -> anyhow::Result<u8> {
     if let Some(c) = a.clamd {
         config.policy.av.clamd = Some(c);
     }
-    let source = a
-        .file
-        .as_ref()
-        .map_or("embedded configuration".to_string(), |p| {
-            p.display().to_string()
-        });
+    let source = super::common::config_source().to_string();
     // The daemon's directories: all six or none (a relay-only file).
     let d = &config.daemon;
     let any = [

@@ -1,17 +1,97 @@
-//! Pieces shared by subcommands: loading the configuration, the pool.
+//! Pieces shared by subcommands: finding and loading the configuration,
+//! the pool.
 
 use anyhow::Context as _;
 use mugai_core::{Config, Sanitize};
 use mugai_pool::{Pool, PoolConfig};
-use std::path::Path;
-use std::sync::Arc;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
-/// The configuration from `path`, or the embedded default.
-pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
-    match path {
-        Some(p) => Ok(Config::load(p)?),
-        None => Ok(Config::embedded()),
+/// The system-wide configuration file, used when present and nothing else
+/// is named.
+pub const SYSTEM_CONFIG: &str = "/etc/mugai/mugai.toml";
+/// The environment variable that names a configuration file.
+pub const CONFIG_ENV: &str = "MUGAI_CONFIG";
+
+/// Where the configuration in force came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Named on the command line.
+    Argument(PathBuf),
+    /// Named by `$MUGAI_CONFIG`.
+    Environment(PathBuf),
+    /// `/etc/mugai/mugai.toml`.
+    System(PathBuf),
+    /// The default compiled into the binary.
+    Embedded,
+}
+
+impl ConfigSource {
+    /// Finds the configuration: the argument, else `$MUGAI_CONFIG`, else
+    /// `/etc/mugai/mugai.toml` if it exists, else the embedded default.
+    pub fn find(argument: Option<&Path>) -> ConfigSource {
+        Self::find_in(
+            argument,
+            std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()),
+            Path::new(SYSTEM_CONFIG),
+        )
     }
+
+    fn find_in(
+        argument: Option<&Path>,
+        env: Option<std::ffi::OsString>,
+        system: &Path,
+    ) -> ConfigSource {
+        if let Some(p) = argument {
+            ConfigSource::Argument(p.to_path_buf())
+        } else if let Some(p) = env {
+            ConfigSource::Environment(PathBuf::from(p))
+        } else if system.exists() {
+            ConfigSource::System(system.to_path_buf())
+        } else {
+            ConfigSource::Embedded
+        }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            ConfigSource::Argument(p) | ConfigSource::Environment(p) | ConfigSource::System(p) => {
+                Some(p)
+            }
+            ConfigSource::Embedded => None,
+        }
+    }
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::Argument(p) => write!(f, "{}", p.display()),
+            ConfigSource::Environment(p) => write!(f, "{} (from ${CONFIG_ENV})", p.display()),
+            ConfigSource::System(p) => write!(f, "{}", p.display()),
+            ConfigSource::Embedded => f.write_str("embedded default configuration"),
+        }
+    }
+}
+
+static LOADED_FROM: OnceLock<ConfigSource> = OnceLock::new();
+
+/// Loads the configuration found by [`ConfigSource::find`] and remembers
+/// where it came from ([`config_source`]).
+pub fn load_config(argument: Option<&Path>) -> anyhow::Result<Config> {
+    let source = ConfigSource::find(argument);
+    let config = match source.path() {
+        Some(p) => Config::load(p)?,
+        None => Config::embedded(),
+    };
+    let _ = LOADED_FROM.set(source);
+    Ok(config)
+}
+
+/// Where the configuration loaded by [`load_config`] came from.
+pub fn config_source() -> &'static ConfigSource {
+    LOADED_FROM.get_or_init(|| ConfigSource::Embedded)
 }
 
 /// Where files are sanitised: the worker-process pool, or (for tests and
@@ -66,4 +146,34 @@ pub fn init_logging(log: &mugai_core::config::LogConfig) {
         LogFormat::Plain => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_argument_wins_then_the_environment_then_the_system_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("mugai.toml");
+        let arg = Path::new("/x/a.toml");
+        let env = Some(std::ffi::OsString::from("/x/env.toml"));
+        assert_eq!(
+            ConfigSource::find_in(Some(arg), env.clone(), &system),
+            ConfigSource::Argument(arg.into())
+        );
+        assert_eq!(
+            ConfigSource::find_in(None, env, &system),
+            ConfigSource::Environment("/x/env.toml".into())
+        );
+        assert_eq!(
+            ConfigSource::find_in(None, None, &system),
+            ConfigSource::Embedded
+        );
+        std::fs::write(&system, "").unwrap();
+        assert_eq!(
+            ConfigSource::find_in(None, None, &system),
+            ConfigSource::System(system.clone())
+        );
+    }
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
-    /// Configuration file (default: the embedded configuration).
+    /// Configuration file (default: $MUGAI_CONFIG, else
+    /// /etc/mugai/mugai.toml if it exists, else the embedded default).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Where files are dropped (overrides `daemon.inbox`).
@@ -37,9 +38,10 @@ pub fn run(a: DaemonArgs) -> anyhow::Result<u8> {
     mugai_audit::clock::init();
     let config = super::common::load_config(a.config.as_deref())?;
     super::common::init_logging(&config.log);
+    tracing::info!(config = %super::common::config_source(), "configuration loaded");
     let options = Options {
         config,
-        config_path: a.config.clone(),
+        config_path: super::common::config_source().path().map(Into::into),
         overrides: DirOverrides {
             inbox: a.inbox,
             clean: a.clean,

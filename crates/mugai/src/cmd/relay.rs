@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct RelayArgs {
-    /// Configuration file (default: the embedded configuration).
+    /// Configuration file (default: $MUGAI_CONFIG, else
+    /// /etc/mugai/mugai.toml if it exists, else the embedded default).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Listen address (default 127.0.0.1:10025).
@@ -50,6 +51,7 @@ pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
         anyhow::bail!("invalid relay settings: {}", errors.join("; "));
     }
     super::common::init_logging(&config.log);
+    tracing::info!(config = %super::common::config_source(), "configuration loaded");
     let sanitizer = common::sanitizer(&config, a.workers, a.in_process)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -16,26 +16,28 @@ pub struct SanitizeArgs {
     /// One JSON object per input on stdout (JSON Lines).
     #[arg(long)]
     json: bool,
-    /// Policy/configuration file (default: the embedded policy).
+    /// Policy/configuration file (default: $MUGAI_CONFIG, else
+    /// /etc/mugai/mugai.toml if it exists, else the embedded default).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
     /// Copy blocked inputs here, each with a NAME.reason.json.
     #[arg(long, value_name = "DIR")]
     quarantine: Option<PathBuf>,
     /// Where sanitised files are written (same relative paths).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", required = true)]
     out: Option<PathBuf>,
     /// Scan with clamd at this address (UNIX socket path or tcp:HOST:PORT).
     #[arg(long, value_name = "ADDR")]
     clamd: Option<String>,
-    /// Worker processes (default: one per core).
-    #[arg(long, default_value_t = 0)]
+    /// Worker processes (0: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
     workers: usize,
     /// Rebuild in this process instead of worker processes (tests, benches).
     #[arg(long, hide = true)]
     in_process: bool,
-    /// Files or directories (recursed).
-    #[arg(value_name = "INPUT")]
+    /// Files or directories (directories are recursed; symbolic links inside
+    /// them are not followed).
+    #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
 }
 
@@ -44,17 +46,21 @@ pub struct InspectArgs {
     /// One JSON object per input on stdout (JSON Lines).
     #[arg(long)]
     json: bool,
-    /// Policy/configuration file (default: the embedded policy).
+    /// Policy/configuration file (default: $MUGAI_CONFIG, else
+    /// /etc/mugai/mugai.toml if it exists, else the embedded default).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
-    /// Scan with clamd at this address.
+    /// Scan with clamd at this address (UNIX socket path or tcp:HOST:PORT).
     #[arg(long, value_name = "ADDR")]
     clamd: Option<String>,
-    #[arg(long, default_value_t = 0)]
+    /// Worker processes (0: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
     workers: usize,
+    /// Check in this process instead of worker processes (tests, benches).
     #[arg(long, hide = true)]
     in_process: bool,
-    #[arg(value_name = "INPUT")]
+    /// Files or directories (recursed).
+    #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
 }
 
