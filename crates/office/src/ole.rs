@@ -16,10 +16,30 @@ struct Item {
     len: u64,
 }
 
+/// An entry's name as compound files compare them: case-insensitively.
 fn name_of(p: &Path) -> String {
     p.file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default()
+}
+
+/// Storages and streams of a rights-managed (IRM/DRM) document: its real
+/// content is encrypted inside them.
+const RIGHTS_MANAGED: &[&str] = &[
+    "dataspaces",
+    "drmcontent",
+    "drmviewercontent",
+    "drmencrypteddataspace",
+    "encryptedpackage",
+    "protectedcontent",
+];
+
+/// The name without the control characters some storage names start with
+/// (`\x06DataSpaces`, `\x09DRMContent`).
+fn plain_name(p: &Path) -> String {
+    name_of(p)
+        .trim_start_matches(|c: char| c.is_control())
+        .to_string()
 }
 
 /// Why an entry is left out, if it is.
@@ -153,7 +173,9 @@ fn check_powerpoint(cx: &Context<'_>, pp: &[u8]) -> Result<(), Blocked> {
                     "encrypted PowerPoint presentation; send it without a password",
                 ))
             }
-            0x03FF | 0x0400 => {
+            // VBAInfoAtom: a project only when fHasMacros says so (PowerPoint
+            // writes the record for presentations without macros as well).
+            0x0400 if u32_at(pp, at + 12).unwrap_or(1) != 0 => {
                 return Err(cx.block(
                     Code::OleVba,
                     "VBA project inside the PowerPoint Document stream cannot be removed safely",
@@ -202,11 +224,34 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
         }
     }
     cx.charge_entries(items.len() as u64)?;
-    let has = |name: &str| items.iter().any(|i| i.path == Path::new("/").join(name));
+    // A root-level entry by name, case-insensitively (`BOOK`, `workbook`).
+    let root_entry = |name: &str, stream: bool| {
+        items
+            .iter()
+            .find(|i| {
+                i.stream == stream
+                    && i.path.parent() == Some(Path::new("/"))
+                    && name_of(&i.path) == name.to_lowercase()
+            })
+            .map(|i| (i.path.clone(), i.len))
+    };
+    let has = |name: &str| root_entry(name, true).or(root_entry(name, false)).is_some();
     if has("EncryptedSummary") || has("EncryptionInfo") || has("EncryptedPackage") {
         return Err(cx.block(
             Code::OleEncrypted,
             "encrypted Office document; send it without a password",
+        ));
+    }
+    if let Some(it) = items
+        .iter()
+        .find(|i| RIGHTS_MANAGED.contains(&plain_name(&i.path).as_str()))
+    {
+        return Err(cx.block(
+            Code::OleEncrypted,
+            format!(
+                "rights-managed (IRM/DRM) document: its content is encrypted ({})",
+                it.path.display()
+            ),
         ));
     }
     let main = match ty {
@@ -221,17 +266,41 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
             ))
         }
     };
-    let main_item = items
-        .iter()
-        .find(|i| i.stream && i.path == Path::new("/").join(main))
-        .map(|i| i.len)
+    let (main_path, main_len) = root_entry(main, true)
         .ok_or_else(|| cx.block(Code::RebuildFailed, format!("no {main} stream")))?;
-    let main_bytes = read_stream(&mut comp, cx, &Path::new("/").join(main), main_item)?;
+    let mut main_bytes = read_stream(&mut comp, cx, &main_path, main_len)?;
+    // Streams rewritten in place: path → new bytes.
+    let mut replaced: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     match ty {
-        FileType::Doc => check_word(cx, &main_bytes)?,
+        FileType::Doc => {
+            check_word(cx, &main_bytes)?;
+            // The table stream named by the FIB (fWhichTblStm).
+            let flags = u16_at(&main_bytes, 0x0A).unwrap_or(0);
+            let table_name = if flags & 0x0200 != 0 {
+                "1Table"
+            } else {
+                "0Table"
+            };
+            let mut table = match root_entry(table_name, true) {
+                Some((p, len)) => Some((p.clone(), read_stream(&mut comp, cx, &p, len)?)),
+                None => None,
+            };
+            let neutralise =
+                cx.policy().office.hyperlinks == mugai_core::config::LinkAction::Neutralise;
+            crate::word::neutralise_fields(
+                cx,
+                &mut main_bytes,
+                table.as_mut().map(|(_, t)| t),
+                neutralise,
+            )?;
+            if let Some(t) = table {
+                replaced.push(t);
+            }
+        }
         FileType::Xls => check_workbook(cx, &main_bytes)?,
         _ => check_powerpoint(cx, &main_bytes)?,
     }
+    replaced.push((main_path.clone(), main_bytes));
 
     // Which subtrees are left out.
     let mut dropped: Vec<PathBuf> = Vec::new();
@@ -265,10 +334,9 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
             continue;
         }
         if it.stream {
-            let bytes = if it.path == Path::new("/").join(main) {
-                main_bytes.clone()
-            } else {
-                read_stream(&mut comp, cx, &it.path, it.len)?
+            let bytes = match replaced.iter().find(|(p, _)| *p == it.path) {
+                Some((_, b)) => b.clone(),
+                None => read_stream(&mut comp, cx, &it.path, it.len)?,
             };
             let mut s = out.create_stream(&it.path).map_err(|e| werr(cx, e))?;
             s.write_all(&bytes).map_err(|e| werr(cx, e))?;
