@@ -348,6 +348,17 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
                 .clsid();
             out.set_storage_clsid(&it.path, clsid)
                 .map_err(|e| werr(cx, e))?;
+            // The storage keeps its times (a rebuild is the same every time).
+            let (created, modified) = comp
+                .entry(&it.path)
+                .map(|e| (e.created(), e.modified()))
+                .map_err(|e| {
+                    cx.block(Code::RebuildFailed, format!("{}: {e}", it.path.display()))
+                })?;
+            out.set_created_time(&it.path, created)
+                .map_err(|e| werr(cx, e))?;
+            out.set_modified_time(&it.path, modified)
+                .map_err(|e| werr(cx, e))?;
         }
         if it.state != 0 {
             out.set_state_bits(&it.path, it.state)

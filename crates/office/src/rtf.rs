@@ -150,6 +150,8 @@ struct Group {
     /// Inside `\mmath`: the math destinations (`\*\moMath`, `\*\mr`, ...)
     /// are kept.
     math: bool,
+    /// Its `{` was written, so its `}` must be.
+    written: bool,
 }
 
 #[derive(Default)]
@@ -251,9 +253,61 @@ fn word_str(w: &[u8]) -> &str {
     std::str::from_utf8(w).unwrap_or("")
 }
 
-/// A control word no RTF reader defines: every RTF word is lower case.
+/// The few RTF control words with capitals (tables, footnote numbering,
+/// layout compatibility); math words (`\mmathPr`, `\moMath`, ...) start
+/// with `m`.
+const MIXED_CASE_WORDS: &[&str] = &[
+    "ApplyBrkRules",
+    "aftnnAlc",
+    "aftnnRLC",
+    "clFitText",
+    "clNoWrap",
+    "clftsWidth",
+    "clwWidth",
+    "ftnnAlc",
+    "ftnnRLC",
+    "saftnnAlc",
+    "saftnnRLC",
+    "sftnnAlc",
+    "sftnnRLC",
+    "tdfrmtxtBottom",
+    "tdfrmtxtLeft",
+    "tdfrmtxtRight",
+    "tdfrmtxtTop",
+    "trftsWidth",
+    "trftsWidthA",
+    "trftsWidthB",
+    "trwWidth",
+    "trwWidthA",
+    "trwWidthB",
+];
+
+/// A control word no RTF reader defines: RTF words are lower case but for
+/// a listed few (`\BIN` is not `\bin`).
 fn is_foreign_word(w: &[u8]) -> bool {
-    w.iter().any(u8::is_ascii_uppercase) && !w.starts_with(b"m") || w.len() > 32
+    w.len() > 32
+        || w.iter().any(u8::is_ascii_uppercase)
+            && !w.starts_with(b"m")
+            && !MIXED_CASE_WORDS.contains(&word_str(w))
+}
+
+/// Ends a control word the output ends with, so that what follows a
+/// removed group or word is not read as its parameter or delimiter.
+fn delimit(out: &mut Vec<u8>) {
+    let tail = &out[out.len().saturating_sub(48)..];
+    let Some(bs) = tail.iter().rposition(|&c| c == b'\\') else {
+        return;
+    };
+    let after = &tail[bs + 1..];
+    let escaped = tail[..bs].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1;
+    if !escaped
+        && after.first().is_some_and(u8::is_ascii_alphabetic)
+        && after
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    {
+        out.push(b' ');
+    }
 }
 
 /// The instruction Word reads from a `\fldinst` group as written to the
@@ -418,6 +472,7 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                             kind: Kind::Normal,
                             out_start: out.len(),
                             math,
+                            written: true,
                         });
                         i = head_end;
                         continue;
@@ -462,11 +517,15 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                         }
                     }
                 };
+                if emitting(&stack) && !matches!(kind, Kind::Normal | Kind::FldInst) {
+                    delimit(&mut out);
+                }
                 if kind == Kind::Pict {
                     stack.push(Group {
                         kind,
                         out_start: out.len(),
                         math,
+                        written: false,
                     });
                     i = head_end;
                     continue;
@@ -478,6 +537,7 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                     kind,
                     out_start: start,
                     math,
+                    written: emit,
                 });
                 // The head is copied as written, unless its word is one the
                 // loop below must see (`\bin`, foreign words).
@@ -495,10 +555,9 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
             }
             b'}' => {
                 let Some(g) = stack.pop() else { break };
-                let parent_emits = emitting(&stack);
                 match g.kind {
                     Kind::Normal => {
-                        if parent_emits || stack.is_empty() {
+                        if g.written {
                             out.push(b'}');
                         }
                     }
@@ -532,6 +591,7 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                         } else if emitting(&stack) {
                             // Raw bytes outside a picture show nothing.
                             *dropped.entry("\\bin data".into()).or_default() += 1;
+                            delimit(&mut out);
                         }
                         i = end;
                         continue;
@@ -542,6 +602,7 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                         *dropped
                             .entry(format!("\\{short} (not an RTF control word)"))
                             .or_default() += 1;
+                        delimit(&mut out);
                         i += adv;
                         continue;
                     }
@@ -565,7 +626,7 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                             if g.kind == Kind::FldInst {
                                 out.truncate(g.out_start);
                                 out.extend_from_slice(b"{\\*\\fldinst }");
-                            } else {
+                            } else if g.written {
                                 // Close what was written; drop what follows.
                                 out.push(b'}');
                             }
@@ -615,7 +676,7 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
     while let Some(g) = stack.pop() {
         if g.kind == Kind::FldInst {
             close_instruction(cx, &mut out, g.out_start, b.len(), neutralise_links);
-        } else if g.kind == Kind::Normal && (emitting(&stack) || stack.is_empty()) {
+        } else if g.kind == Kind::Normal && g.written {
             out.push(b'}');
         }
     }
@@ -856,6 +917,22 @@ mod tests {
     }
 
     #[test]
+    fn an_object_gives_way_to_its_result() {
+        let (out, codes) = run(
+            "{\\rtf1 {\\object\\objemb{\\*\\objclass P}{\\result {\\fs20 {\\pict\\wmetafile8 \\bin3 }}}}}}}{\\tab end}}",
+        );
+        assert_eq!(out, "{\\rtf1 {{\\fs20 }}{\\tab end}}");
+        assert_eq!(codes, vec![Code::RtfObject, Code::OfficeUnsupported]);
+    }
+
+    #[test]
+    fn a_removed_group_does_not_glue_a_word_to_the_text() {
+        let (out, _) = run("{\\rtf1\\lang2057{\\*\\listtag0} or\\b{\\*\\x}1}");
+        assert_eq!(out, "{\\rtf1\\lang2057  or\\b 1}");
+        assert_eq!(text_of(out.as_bytes()), "or1");
+    }
+
+    #[test]
     fn bin_data_is_skipped_as_data() {
         let (out, codes) = run("{\\rtf1 a\\bin5 {\\obj b}");
         assert_eq!(out, "{\\rtf1 a b}");
@@ -892,7 +969,7 @@ mod tests {
         assert_eq!(out, src);
         assert!(codes.is_empty());
         let (out, codes) = run("{\\rtf1{\\*\\themedata 504b}{\\*\\foo bar}x}");
-        assert_eq!(out, "{\\rtf1x}");
+        assert_eq!(out, "{\\rtf1 x}");
         assert_eq!(codes, vec![Code::RtfDropped, Code::RtfDropped]);
         let (_, codes) = run("{\\rtf1 {\\field{\\*\\fldinst MACROBUTTON Go}{\\fldrslt x}}}");
         assert_eq!(codes, vec![Code::RtfField]);

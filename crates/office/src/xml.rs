@@ -586,6 +586,14 @@ pub fn rewrite(
                         continue;
                     }
                 }
+                // Inside a removed instruction, nested fields' results are
+                // part of the instruction: they go with it.
+                if matches!(lname.as_str(), "t" | "delText") && in_bad_instr {
+                    if is_start {
+                        skip = Some(depth);
+                    }
+                    continue;
+                }
                 if matches!(lname.as_str(), "instrText" | "delInstrText")
                     && fields.last().is_some_and(|f| f.dangerous && f.in_instr)
                 {
