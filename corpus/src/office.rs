@@ -1109,10 +1109,27 @@ fn ole_cases() -> Vec<Case> {
             ),
             ("/Current User", vec![0u8; 32]),
         ]),
-        Expect::blocked(
-            OleVba,
-            &[],
-            "PowerPoint binary with a VBA project inside its document stream",
+        Expect::sanitized(
+            &[OleVba],
+            "PowerPoint binary whose VBAInfoAtom says it has macros: marked absent",
+        ),
+    ));
+    let object = cfb_file(&[("/\u{1}Ole10Native", b"\x10\0\0\0payload.exe\0MZ".to_vec())]);
+    v.push(Case::new(
+        "office/embedded_object.ppt",
+        cfb_file(&[
+            (
+                "/PowerPoint Document",
+                ppt_stream(&[
+                    (0x0001, 0x03E9, vec![0; 40]),
+                    (0x0000, 0x1011, object),
+                ]),
+            ),
+            ("/Current User", vec![0u8; 32]),
+        ]),
+        Expect::sanitized(
+            &[OleEmbedded],
+            "PowerPoint binary with an embedded package (ExOleObjStg): the storage is emptied in place",
         ),
     ));
     v.push(Case::new(

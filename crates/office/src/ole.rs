@@ -153,9 +153,48 @@ fn check_workbook(cx: &Context<'_>, wb: &[u8]) -> Result<(), Blocked> {
     Ok(())
 }
 
-/// PowerPoint: encryption, and VBA or embedded objects stored inside the
-/// PowerPoint Document stream (which cannot be cut out safely).
-fn check_powerpoint(cx: &Context<'_>, pp: &[u8]) -> Result<(), Blocked> {
+/// An empty compound file: what an emptied OLE storage holds.
+fn empty_storage() -> Option<Vec<u8>> {
+    let mut c =
+        cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new())).ok()?;
+    c.flush().ok()?;
+    Some(c.into_inner().into_inner())
+}
+
+/// Replaces an `ExOleObjStg` record's payload with an empty storage, in
+/// place (the record keeps its length, so the persist directory's offsets
+/// stay valid). `compressed`: the payload is a decompressed size and a zlib
+/// stream. `None` when the record is too small to hold one, `Some(false)`
+/// when it holds an empty storage already.
+fn empty_ole_storage(body: &mut [u8], compressed: bool) -> Option<bool> {
+    let empty = empty_storage()?;
+    let data = if compressed {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&empty).ok()?;
+        let zd = z.finish().ok()?;
+        let mut d = (empty.len() as u32).to_le_bytes().to_vec();
+        d.extend_from_slice(&zd);
+        d
+    } else {
+        empty
+    };
+    if data.len() > body.len() {
+        return None;
+    }
+    let (head, rest) = body.split_at_mut(data.len());
+    if head == data.as_slice() && rest.iter().all(|&b| b == 0) {
+        return Some(false);
+    }
+    head.copy_from_slice(&data);
+    rest.fill(0);
+    Some(true)
+}
+
+/// PowerPoint: encryption blocks; a VBA project (VBAInfoAtom with
+/// fHasMacros) is marked absent and every OLE storage inside the PowerPoint
+/// Document stream (embedded objects, controls, the VBA project) is
+/// emptied in place; linked objects block.
+fn rewrite_powerpoint(cx: &mut Context<'_>, pp: &mut [u8]) -> Result<(), Blocked> {
     let mut at = 0usize;
     let mut records = 0u64;
     while at + 8 <= pp.len() {
@@ -176,16 +215,34 @@ fn check_powerpoint(cx: &Context<'_>, pp: &[u8]) -> Result<(), Blocked> {
             // VBAInfoAtom: a project only when fHasMacros says so (PowerPoint
             // writes the record for presentations without macros as well).
             0x0400 if u32_at(pp, at + 12).unwrap_or(1) != 0 => {
-                return Err(cx.block(
+                if let Some(f) = pp.get_mut(at + 12..at + 16) {
+                    f.copy_from_slice(&0u32.to_le_bytes());
+                }
+                cx.removed(
                     Code::OleVba,
-                    "VBA project inside the PowerPoint Document stream cannot be removed safely",
-                ))
+                    format!("VBA project (VBAInfoAtom at {at:#x}) marked absent; its storage is emptied"),
+                );
             }
-            0x0FCC | 0x0FCE => {
+            0x0FCE => {
                 return Err(cx.block(
                     Code::OleEmbedded,
-                    "embedded OLE object inside the PowerPoint Document stream",
+                    "linked OLE object (ExOleLink) inside the PowerPoint Document stream",
                 ))
+            }
+            0x1011 => {
+                let compressed = ver_inst >> 4 == 1;
+                let end = (at + 8).saturating_add(len).min(pp.len());
+                match empty_ole_storage(&mut pp[at + 8..end], compressed) {
+                    None => return Err(cx.block(
+                        Code::OleEmbedded,
+                        format!("OLE storage at {at:#x} in the PowerPoint Document stream is too small to empty in place"),
+                    )),
+                    Some(true) => cx.removed(
+                        Code::OleEmbedded,
+                        format!("OLE storage (embedded object, control or VBA project) at {at:#x} emptied in place"),
+                    ),
+                    Some(false) => {}
+                }
             }
             _ => {}
         }
@@ -298,7 +355,7 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
             }
         }
         FileType::Xls => check_workbook(cx, &main_bytes)?,
-        _ => check_powerpoint(cx, &main_bytes)?,
+        _ => rewrite_powerpoint(cx, &mut main_bytes)?,
     }
     replaced.push((main_path.clone(), main_bytes));
 
