@@ -97,7 +97,7 @@ fn pieces(table: &[u8], fc: usize, lcb: usize) -> Option<TextMap> {
             0x02 => {
                 let n_bytes = u32_at(clx, at + 1)? as usize;
                 let plc = clx.get(at + 5..(at + 5).checked_add(n_bytes)?)?;
-                if n_bytes < 4 || (n_bytes - 4) % 12 != 0 {
+                if n_bytes < 4 || !(n_bytes - 4).is_multiple_of(12) {
                     return None;
                 }
                 let n = (n_bytes - 4) / 12;
@@ -340,7 +340,7 @@ pub fn neutralise_fields(
         if lcb == 0 {
             continue;
         }
-        if lcb < 4 || (lcb - 4) % 6 != 0 {
+        if lcb < 4 || !(lcb - 4).is_multiple_of(6) {
             return Err(bad(cx, &format!("{name} field table has a bad size")));
         }
         let plc = table

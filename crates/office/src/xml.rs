@@ -156,7 +156,7 @@ pub fn formula_danger(f: &str) -> Option<(Code, String)> {
                     let inner: String = c[start..end].iter().collect();
                     if !inner.is_empty()
                         && inner.chars().all(|x| x.is_ascii_digit())
-                        && inner.trim_start_matches('0') != ""
+                        && !inner.trim_start_matches('0').is_empty()
                     {
                         return Some((
                             Code::OoxmlField,
