@@ -1237,6 +1237,14 @@ fn rtf_cases() -> Vec<Case> {
         ),
     ));
     v.push(Case::new(
+        "office/linked_picture.rtf",
+        format!("{head}{{\\shp{{\\*\\shpinst\\shpleft0\\shptop0\\shpright100\\shpbottom100{{\\sp{{\\sn shapeType}}{{\\sv 75}}}}{{\\sp{{\\sn pibName}}{{\\sv \\\\\\\\203.0.113.5\\\\share\\\\x.png}}}}{{\\sp{{\\sn pibFlags}}{{\\sv 10}}}}}}}}Text\\par}}").into_bytes(),
+        Expect::sanitized(
+            &[RtfDropped],
+            "a shape whose picture is linked to a file on a share (pibName): the file name is removed",
+        ),
+    ));
+    v.push(Case::new(
         "office/unknown_destination.rtf",
         format!("{head}{{\\*\\mydata 4d5a9000}}{{\\*\\generator Word;}}Text\\par}}").into_bytes(),
         Expect::sanitized(

@@ -152,6 +152,26 @@ struct Group {
     math: bool,
     /// Its `{` was written, so its `}` must be.
     written: bool,
+    /// A shape property (`{\sp{\sn name}{\sv value}}`): judged when it closes.
+    shape_prop: bool,
+}
+
+/// Shape properties that name a file: a linked picture is fetched from it
+/// (a share or a web server) when the document opens.
+const LINKED_FILE_PROPS: &[&str] = &["pibName", "fillBlipName", "lineFillBlipName"];
+
+/// The name of a shape property written from `start` (`{\sp{\sn pibName}...`).
+fn shape_prop_name(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    s.split("\\sn")
+        .nth(1)
+        .map(|rest| {
+            rest.trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -473,6 +493,7 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                             out_start: out.len(),
                             math,
                             written: true,
+                            shape_prop: false,
                         });
                         i = head_end;
                         continue;
@@ -526,6 +547,7 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                         out_start: out.len(),
                         math,
                         written: false,
+                        shape_prop: false,
                     });
                     i = head_end;
                     continue;
@@ -538,6 +560,7 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                     out_start: start,
                     math,
                     written: emit,
+                    shape_prop: word == "sp",
                 });
                 // The head is copied as written, unless its word is one the
                 // loop below must see (`\bin`, foreign words).
@@ -559,6 +582,17 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                     Kind::Normal => {
                         if g.written {
                             out.push(b'}');
+                        }
+                        if g.shape_prop && g.written {
+                            let name = shape_prop_name(&out[g.out_start.min(out.len())..]);
+                            if LINKED_FILE_PROPS.contains(&name.as_str()) {
+                                out.truncate(g.out_start);
+                                *dropped
+                                    .entry(format!(
+                                        "shape property {name} (a linked picture's file)"
+                                    ))
+                                    .or_default() += 1;
+                            }
                         }
                     }
                     Kind::FldInst => {
@@ -930,6 +964,18 @@ mod tests {
         let (out, _) = run("{\\rtf1\\lang2057{\\*\\listtag0} or\\b{\\*\\x}1}");
         assert_eq!(out, "{\\rtf1\\lang2057  or\\b 1}");
         assert_eq!(text_of(out.as_bytes()), "or1");
+    }
+
+    #[test]
+    fn linked_picture_names_go() {
+        let (out, codes) = run(
+            "{\\rtf1{\\shp{\\*\\shpinst{\\sp{\\sn pibName}{\\sv \\\\\\\\host\\\\x.png}}{\\sp{\\sn pibFlags}{\\sv 10}}}}}",
+        );
+        assert_eq!(
+            out,
+            "{\\rtf1{\\shp{\\*\\shpinst{\\sp{\\sn pibFlags}{\\sv 10}}}}}"
+        );
+        assert_eq!(codes, vec![Code::RtfDropped]);
     }
 
     #[test]
