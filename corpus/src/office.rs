@@ -1040,6 +1040,36 @@ fn ole_cases() -> Vec<Case> {
             "Word binary MACROBUTTON field: off the kept list",
         ),
     ));
+    // A field whose name a nested QUOTE field produces.
+    let mut text = b"Before ".to_vec();
+    let mut marks = Vec::new();
+    for (part, mark) in [
+        (&b""[..], Some((0x13u8, 0x2Eu8))),
+        (b" ", Some((0x13, 0x23))),
+        (b" QUOTE \"DDE\" ", Some((0x14, 0))),
+        (b"DDE", Some((0x15, 0x80))),
+        (
+            b"AUTO c:\\\\windows\\\\system32\\\\cmd.exe ",
+            Some((0x14, 0)),
+        ),
+        (b"shown result", Some((0x15, 0x80))),
+        (b" After\r", None),
+    ] {
+        text.extend_from_slice(part);
+        if let Some((ch, flags)) = mark {
+            marks.push((text.len() as u32, ch, flags));
+            text.push(ch);
+        }
+    }
+    let (wd, tbl) = word97(&text, &marks);
+    v.push(Case::new(
+        "office/quote_field_name.doc",
+        cfb_file(&[("/WordDocument", wd), ("/1Table", tbl)]),
+        Expect::sanitized(
+            &[OleField],
+            "Word binary field whose name a nested QUOTE field builds: instruction blanked, result kept",
+        ),
+    ));
     v.push(Case::new(
         "office/irm.doc",
         cfb_file(&[
