@@ -131,6 +131,8 @@ struct Open {
     instr: String,
     result: String,
     nested_in_name: bool,
+    /// Opened where its parent's name stands.
+    in_parent_name: bool,
 }
 
 fn push_char(s: &mut String, c: u32) {
@@ -172,17 +174,16 @@ fn judge(
         }
         match m.ch {
             FIELD_BEGIN => {
-                if let Some(p) = stack.last_mut() {
-                    if p.separate.is_none() && !p.instr.trim_start().contains(char::is_whitespace) {
-                        p.nested_in_name = true;
-                    }
-                }
+                let in_parent_name = stack.last().is_some_and(|p| {
+                    p.separate.is_none() && !p.instr.trim_start().contains(char::is_whitespace)
+                });
                 stack.push(Open {
                     begin: cp,
                     separate: None,
                     instr: String::new(),
                     result: String::new(),
                     nested_in_name: false,
+                    in_parent_name,
                 });
             }
             FIELD_SEPARATE => {
@@ -210,8 +211,13 @@ fn judge(
                             lock.push(at);
                         }
                     }
-                    // Word reads a nested field as its result.
+                    // Word reads a nested field as its result. One in the
+                    // name position builds the name, unless it computes
+                    // nothing (a neutralised one: a blank instruction).
                     if let Some(p) = stack.last_mut() {
+                        if f.in_parent_name && (!f.instr.trim().is_empty() || f.nested_in_name) {
+                            p.nested_in_name = true;
+                        }
                         if p.separate.is_none() {
                             let r = f.result;
                             p.instr.push_str(&r);
