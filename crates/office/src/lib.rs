@@ -6,10 +6,12 @@
 //! without their macro and object storages ([`ole`]); RTF is re-tokenised
 //! without object groups and external references ([`rtf`]).
 
+pub mod field;
 pub mod ole;
 pub mod ooxml;
 mod rebuilder;
 pub mod rtf;
+mod word;
 pub mod xml;
 
 pub use rebuilder::OfficeRebuilder;

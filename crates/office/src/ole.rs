@@ -16,10 +16,30 @@ struct Item {
     len: u64,
 }
 
+/// An entry's name as compound files compare them: case-insensitively.
 fn name_of(p: &Path) -> String {
     p.file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default()
+}
+
+/// Storages and streams of a rights-managed (IRM/DRM) document: its real
+/// content is encrypted inside them.
+const RIGHTS_MANAGED: &[&str] = &[
+    "dataspaces",
+    "drmcontent",
+    "drmviewercontent",
+    "drmencrypteddataspace",
+    "encryptedpackage",
+    "protectedcontent",
+];
+
+/// The name without the control characters some storage names start with
+/// (`\x06DataSpaces`, `\x09DRMContent`).
+fn plain_name(p: &Path) -> String {
+    name_of(p)
+        .trim_start_matches(|c: char| c.is_control())
+        .to_string()
 }
 
 /// Why an entry is left out, if it is.
@@ -133,9 +153,48 @@ fn check_workbook(cx: &Context<'_>, wb: &[u8]) -> Result<(), Blocked> {
     Ok(())
 }
 
-/// PowerPoint: encryption, and VBA or embedded objects stored inside the
-/// PowerPoint Document stream (which cannot be cut out safely).
-fn check_powerpoint(cx: &Context<'_>, pp: &[u8]) -> Result<(), Blocked> {
+/// An empty compound file: what an emptied OLE storage holds.
+fn empty_storage() -> Option<Vec<u8>> {
+    let mut c =
+        cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new())).ok()?;
+    c.flush().ok()?;
+    Some(c.into_inner().into_inner())
+}
+
+/// Replaces an `ExOleObjStg` record's payload with an empty storage, in
+/// place (the record keeps its length, so the persist directory's offsets
+/// stay valid). `compressed`: the payload is a decompressed size and a zlib
+/// stream. `None` when the record is too small to hold one, `Some(false)`
+/// when it holds an empty storage already.
+fn empty_ole_storage(body: &mut [u8], compressed: bool) -> Option<bool> {
+    let empty = empty_storage()?;
+    let data = if compressed {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&empty).ok()?;
+        let zd = z.finish().ok()?;
+        let mut d = (empty.len() as u32).to_le_bytes().to_vec();
+        d.extend_from_slice(&zd);
+        d
+    } else {
+        empty
+    };
+    if data.len() > body.len() {
+        return None;
+    }
+    let (head, rest) = body.split_at_mut(data.len());
+    if head == data.as_slice() && rest.iter().all(|&b| b == 0) {
+        return Some(false);
+    }
+    head.copy_from_slice(&data);
+    rest.fill(0);
+    Some(true)
+}
+
+/// PowerPoint: encryption blocks; a VBA project (VBAInfoAtom with
+/// fHasMacros) is marked absent and every OLE storage inside the PowerPoint
+/// Document stream (embedded objects, controls, the VBA project) is
+/// emptied in place; linked objects block.
+fn rewrite_powerpoint(cx: &mut Context<'_>, pp: &mut [u8]) -> Result<(), Blocked> {
     let mut at = 0usize;
     let mut records = 0u64;
     while at + 8 <= pp.len() {
@@ -153,17 +212,37 @@ fn check_powerpoint(cx: &Context<'_>, pp: &[u8]) -> Result<(), Blocked> {
                     "encrypted PowerPoint presentation; send it without a password",
                 ))
             }
-            0x03FF | 0x0400 => {
-                return Err(cx.block(
+            // VBAInfoAtom: a project only when fHasMacros says so (PowerPoint
+            // writes the record for presentations without macros as well).
+            0x0400 if u32_at(pp, at + 12).unwrap_or(1) != 0 => {
+                if let Some(f) = pp.get_mut(at + 12..at + 16) {
+                    f.copy_from_slice(&0u32.to_le_bytes());
+                }
+                cx.removed(
                     Code::OleVba,
-                    "VBA project inside the PowerPoint Document stream cannot be removed safely",
-                ))
+                    format!("VBA project (VBAInfoAtom at {at:#x}) marked absent; its storage is emptied"),
+                );
             }
-            0x0FCC | 0x0FCE => {
+            0x0FCE => {
                 return Err(cx.block(
                     Code::OleEmbedded,
-                    "embedded OLE object inside the PowerPoint Document stream",
+                    "linked OLE object (ExOleLink) inside the PowerPoint Document stream",
                 ))
+            }
+            0x1011 => {
+                let compressed = ver_inst >> 4 == 1;
+                let end = (at + 8).saturating_add(len).min(pp.len());
+                match empty_ole_storage(&mut pp[at + 8..end], compressed) {
+                    None => return Err(cx.block(
+                        Code::OleEmbedded,
+                        format!("OLE storage at {at:#x} in the PowerPoint Document stream is too small to empty in place"),
+                    )),
+                    Some(true) => cx.removed(
+                        Code::OleEmbedded,
+                        format!("OLE storage (embedded object, control or VBA project) at {at:#x} emptied in place"),
+                    ),
+                    Some(false) => {}
+                }
             }
             _ => {}
         }
@@ -202,11 +281,34 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
         }
     }
     cx.charge_entries(items.len() as u64)?;
-    let has = |name: &str| items.iter().any(|i| i.path == Path::new("/").join(name));
+    // A root-level entry by name, case-insensitively (`BOOK`, `workbook`).
+    let root_entry = |name: &str, stream: bool| {
+        items
+            .iter()
+            .find(|i| {
+                i.stream == stream
+                    && i.path.parent() == Some(Path::new("/"))
+                    && name_of(&i.path) == name.to_lowercase()
+            })
+            .map(|i| (i.path.clone(), i.len))
+    };
+    let has = |name: &str| root_entry(name, true).or(root_entry(name, false)).is_some();
     if has("EncryptedSummary") || has("EncryptionInfo") || has("EncryptedPackage") {
         return Err(cx.block(
             Code::OleEncrypted,
             "encrypted Office document; send it without a password",
+        ));
+    }
+    if let Some(it) = items
+        .iter()
+        .find(|i| RIGHTS_MANAGED.contains(&plain_name(&i.path).as_str()))
+    {
+        return Err(cx.block(
+            Code::OleEncrypted,
+            format!(
+                "rights-managed (IRM/DRM) document: its content is encrypted ({})",
+                it.path.display()
+            ),
         ));
     }
     let main = match ty {
@@ -221,17 +323,41 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
             ))
         }
     };
-    let main_item = items
-        .iter()
-        .find(|i| i.stream && i.path == Path::new("/").join(main))
-        .map(|i| i.len)
+    let (main_path, main_len) = root_entry(main, true)
         .ok_or_else(|| cx.block(Code::RebuildFailed, format!("no {main} stream")))?;
-    let main_bytes = read_stream(&mut comp, cx, &Path::new("/").join(main), main_item)?;
+    let mut main_bytes = read_stream(&mut comp, cx, &main_path, main_len)?;
+    // Streams rewritten in place: path → new bytes.
+    let mut replaced: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     match ty {
-        FileType::Doc => check_word(cx, &main_bytes)?,
+        FileType::Doc => {
+            check_word(cx, &main_bytes)?;
+            // The table stream named by the FIB (fWhichTblStm).
+            let flags = u16_at(&main_bytes, 0x0A).unwrap_or(0);
+            let table_name = if flags & 0x0200 != 0 {
+                "1Table"
+            } else {
+                "0Table"
+            };
+            let mut table = match root_entry(table_name, true) {
+                Some((p, len)) => Some((p.clone(), read_stream(&mut comp, cx, &p, len)?)),
+                None => None,
+            };
+            let neutralise =
+                cx.policy().office.hyperlinks == mugai_core::config::LinkAction::Neutralise;
+            crate::word::neutralise_fields(
+                cx,
+                &mut main_bytes,
+                table.as_mut().map(|(_, t)| t),
+                neutralise,
+            )?;
+            if let Some(t) = table {
+                replaced.push(t);
+            }
+        }
         FileType::Xls => check_workbook(cx, &main_bytes)?,
-        _ => check_powerpoint(cx, &main_bytes)?,
+        _ => rewrite_powerpoint(cx, &mut main_bytes)?,
     }
+    replaced.push((main_path.clone(), main_bytes));
 
     // Which subtrees are left out.
     let mut dropped: Vec<PathBuf> = Vec::new();
@@ -265,10 +391,9 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
             continue;
         }
         if it.stream {
-            let bytes = if it.path == Path::new("/").join(main) {
-                main_bytes.clone()
-            } else {
-                read_stream(&mut comp, cx, &it.path, it.len)?
+            let bytes = match replaced.iter().find(|(p, _)| *p == it.path) {
+                Some((_, b)) => b.clone(),
+                None => read_stream(&mut comp, cx, &it.path, it.len)?,
             };
             let mut s = out.create_stream(&it.path).map_err(|e| werr(cx, e))?;
             s.write_all(&bytes).map_err(|e| werr(cx, e))?;
@@ -279,6 +404,17 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
                 .map_err(|e| cx.block(Code::RebuildFailed, format!("{}: {e}", it.path.display())))?
                 .clsid();
             out.set_storage_clsid(&it.path, clsid)
+                .map_err(|e| werr(cx, e))?;
+            // The storage keeps its times (a rebuild is the same every time).
+            let (created, modified) = comp
+                .entry(&it.path)
+                .map(|e| (e.created(), e.modified()))
+                .map_err(|e| {
+                    cx.block(Code::RebuildFailed, format!("{}: {e}", it.path.display()))
+                })?;
+            out.set_created_time(&it.path, created)
+                .map_err(|e| werr(cx, e))?;
+            out.set_modified_time(&it.path, modified)
                 .map_err(|e| werr(cx, e))?;
         }
         if it.state != 0 {

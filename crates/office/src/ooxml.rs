@@ -44,6 +44,9 @@ enum Danger {
     CustomUi,
     ExternalLink,
     Template,
+    /// Data connections, query tables, Power Query, web extensions: parts
+    /// that fetch or run on open without a link relationship.
+    DataConnection,
     Unsupported,
 }
 
@@ -56,6 +59,7 @@ impl Danger {
             Danger::Ole => Code::OoxmlOleObject,
             Danger::CustomUi => Code::OoxmlCustomUi,
             Danger::ExternalLink | Danger::Template => Code::OoxmlExternalRel,
+            Danger::DataConnection => Code::OoxmlDataConnection,
             Danger::Unsupported => Code::OfficeUnsupported,
         }
     }
@@ -68,10 +72,86 @@ impl Danger {
             Danger::CustomUi => "customUI ribbon extension",
             Danger::ExternalLink => "external workbook link",
             Danger::Template => "template/frame/subdocument reference",
+            Danger::DataConnection => "data connection, query or web extension",
             Danger::Unsupported => "part of a kind no rebuilder handles",
         }
     }
 }
+
+/// Relationship types (their last path segment, lower-cased) of the parts
+/// a document is made of. A part reached through any other type is dropped.
+const KEPT_RELS: &[&str] = &[
+    // Package and properties.
+    "officedocument",
+    "core-properties",
+    "extended-properties",
+    "custom-properties",
+    "thumbnail",
+    "customxml",
+    "customxmlprops",
+    // Shared by all three.
+    "styles",
+    "theme",
+    "themeoverride",
+    "image",
+    "chart",
+    "chartusershapes",
+    "chartstyle",
+    "chartcolorstyle",
+    "diagramdata",
+    "diagramlayout",
+    "diagramquickstyle",
+    "diagramcolors",
+    "diagramdrawing",
+    "drawing",
+    "vmldrawing",
+    "comments",
+    // Word.
+    "styleswitheffects",
+    "numbering",
+    "settings",
+    "websettings",
+    "fonttable",
+    "header",
+    "footer",
+    "footnotes",
+    "endnotes",
+    "commentsextended",
+    "commentsids",
+    "commentsextensible",
+    "people",
+    "glossarydocument",
+    // Excel.
+    "worksheet",
+    "chartsheet",
+    "sharedstrings",
+    "calcchain",
+    "table",
+    "tablesinglecells",
+    "pivottable",
+    "pivotcachedefinition",
+    "pivotcacherecords",
+    "slicer",
+    "slicercache",
+    "timeline",
+    "timelinecache",
+    "sheetmetadata",
+    "threadedcomment",
+    "person",
+    // PowerPoint.
+    "slide",
+    "slidelayout",
+    "slidemaster",
+    "notesslide",
+    "notesmaster",
+    "handoutmaster",
+    "presprops",
+    "viewprops",
+    "tablestyles",
+    "tags",
+    "commentauthors",
+    "authors",
+];
 
 fn rel_suffix(ty: &str) -> String {
     ty.rsplit('/').next().unwrap_or(ty).to_ascii_lowercase()
@@ -96,6 +176,13 @@ fn danger_of_rel_type(ty: &str) -> Option<Danger> {
         "oleobject" | "package" | "embeddedobject" => Danger::Ole,
         "externallink" | "externallinkpath" | "xlexternallinkpath" => Danger::ExternalLink,
         "attachedtemplate" | "frame" | "subdocument" => Danger::Template,
+        "connections"
+        | "querytable"
+        | "webextension"
+        | "webextensiontaskpanes"
+        | "powerpivotdata"
+        | "xmlmaps"
+        | "volatiledependencies" => Danger::DataConnection,
         "afchunk" | "printersettings" | "font" | "video" | "audio" | "media" => Danger::Unsupported,
         _ => return None,
     })
@@ -119,6 +206,13 @@ fn danger_of_content_type(ct: &str) -> Option<Danger> {
             Danger::Ole
         } else if c.contains("externallink") {
             Danger::ExternalLink
+        } else if c.contains("connections+xml")
+            || c.contains("querytable")
+            || c.contains("webextension")
+            || c.contains("taskpanes")
+            || c.contains("volatiledependencies")
+        {
+            Danger::DataConnection
         } else {
             return None;
         },
@@ -140,6 +234,11 @@ fn danger_of_name(name: &str) -> Option<Danger> {
         Danger::CustomUi
     } else if n.contains("/externallinks/") {
         Danger::ExternalLink
+    } else if n.ends_with("/connections.xml")
+        || n.contains("/querytables/")
+        || n.contains("webextensions/")
+    {
+        Danger::DataConnection
     } else {
         return None;
     })
@@ -719,6 +818,27 @@ fn decide(
         }
         cx.removed(code, detail);
         return Ok(Fate::Dropped);
+    }
+    if !KEPT_RELS.contains(&suffix.as_str()) {
+        cx.removed(
+            Code::OfficeUnsupported,
+            format!("/{target}: {suffix} part outside the kept list removed"),
+        );
+        return Ok(Fate::Dropped);
+    }
+    if suffix == "customxml" {
+        // Power Query keeps its queries (and their sources) in a custom
+        // XML part; they refresh from elsewhere.
+        if let Some(b) = pkg.read(cx, target)? {
+            let mashup = xml::decode(&b).is_ok_and(|t| t.contains("DataMashup"));
+            if mashup {
+                cx.removed(
+                    Code::OoxmlDataConnection,
+                    format!("/{target}: Power Query (DataMashup) removed"),
+                );
+                return Ok(Fate::Dropped);
+            }
+        }
     }
     if macro_free_main(&ct).is_some() && !(from_root && suffix == "officedocument") {
         cx.removed(

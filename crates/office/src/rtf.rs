@@ -1,13 +1,21 @@
-//! RTF: a tokenising rewrite.
+//! RTF: a tokenising rewrite that reads the file as the specification (and
+//! Word) does.
 //!
-//! Groups, control words and text are copied token by token, except
-//! `\object` groups (replaced by their `\result`, the picture Word shows),
-//! stray object destinations (`\objdata`, `\objclass`, `\datastore`, ...),
-//! `\*\template` and fields that fetch or run things (`DDEAUTO`,
-//! `INCLUDEPICTURE`, ...). Pictures are decoded and handed to the image
-//! rules; pictures no rebuilder handles (WMF, EMF, ...) are dropped.
+//! Control words are case-sensitive letters (`\BIN` is an unknown word, not
+//! `\bin`; every RTF word is lower case, so such words are dropped), `\binN`
+//! takes N raw bytes, `\'hh` two hex digits. Groups are kept when their
+//! destination is: plain formatting groups, and `{\*\...}` destinations on
+//! the kept list; other ignorable destinations are dropped (`rtf.dropped`).
+//! `\object` groups give way to their `\result` (the picture Word shows),
+//! object and template destinations go (`rtf.object`, `rtf.template`), and
+//! field instructions are judged, after joining their text across groups and
+//! reading nested fields as their results, against the kept field list
+//! (`rtf.field`). Pictures are decoded and handed to the image rules;
+//! pictures no rebuilder handles (WMF, EMF, ...) are dropped.
 
+use crate::field::{self, FieldDanger};
 use mugai_core::{Blocked, Code, Context, FileType, Rebuilt};
+use std::collections::BTreeMap;
 
 /// Destinations that hold or describe an OLE object.
 const OBJECT_DESTS: &[&str] = &[
@@ -33,6 +41,95 @@ const OBJECT_DESTS: &[&str] = &[
 /// Destinations that pull content from elsewhere.
 const TEMPLATE_DESTS: &[&str] = &["template", "xmlopen", "linkval"];
 
+/// Ignorable (`{\*\...}`) destinations Word writes for formatting, text,
+/// lists, shapes, annotations and document properties. Any other ignorable
+/// destination is dropped.
+const KEPT_STARRED: &[&str] = &[
+    "aftncn",
+    "aftnsep",
+    "aftnsepc",
+    "annotation",
+    "atndate",
+    "atnauthor",
+    "atnicn",
+    "atnid",
+    "atnparent",
+    "atnref",
+    "atntime",
+    "atrfend",
+    "atrfstart",
+    "background",
+    "bkmkend",
+    "bkmkstart",
+    "bxe",
+    "category",
+    "colorschememapping",
+    "company",
+    "cs",
+    "defchp",
+    "defpap",
+    "docvar",
+    "falt",
+    "fchars",
+    "ffdeftext",
+    "ffformat",
+    "ffhelptext",
+    "ffl",
+    "ffname",
+    "ffstattext",
+    "fldinst",
+    "fname",
+    "formfield",
+    "ftncn",
+    "ftnsep",
+    "ftnsepc",
+    "generator",
+    "ipgp",
+    "keycode",
+    "latentstyles",
+    "lchars",
+    "listoverridetable",
+    "listpicture",
+    "listtable",
+    "lsdlockedexcept",
+    "manager",
+    "mmathPict",
+    "mmathPr",
+    "nesttableprops",
+    "nonesttables",
+    "oldcprops",
+    "oldpprops",
+    "oldsprops",
+    "oldtprops",
+    "panose",
+    "pgdsc",
+    "pgdsctbl",
+    "pgp",
+    "pgptbl",
+    "picprop",
+    "pn",
+    "pnseclvl",
+    "pntxta",
+    "pntxtb",
+    "protusertbl",
+    "revtbl",
+    "rsidtbl",
+    "rxe",
+    "shpinst",
+    "shppict",
+    "tc",
+    "tcn",
+    "ts",
+    "txe",
+    "ud",
+    "upr",
+    "userprops",
+    "wgrffmtfilter",
+    "xe",
+    "xmlnstbl",
+    "xmlns",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Normal,
@@ -50,6 +147,31 @@ struct Group {
     kind: Kind,
     /// Output position where the group started (for `FldInst`).
     out_start: usize,
+    /// Inside `\mmath`: the math destinations (`\*\moMath`, `\*\mr`, ...)
+    /// are kept.
+    math: bool,
+    /// Its `{` was written, so its `}` must be.
+    written: bool,
+    /// A shape property (`{\sp{\sn name}{\sv value}}`): judged when it closes.
+    shape_prop: bool,
+}
+
+/// Shape properties that name a file: a linked picture is fetched from it
+/// (a share or a web server) when the document opens.
+const LINKED_FILE_PROPS: &[&str] = &["pibName", "fillBlipName", "lineFillBlipName"];
+
+/// The name of a shape property written from `start` (`{\sp{\sn pibName}...`).
+fn shape_prop_name(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    s.split("\\sn")
+        .nth(1)
+        .map(|rest| {
+            rest.trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -91,7 +213,7 @@ fn control(b: &[u8], i: usize) -> Tok<'_> {
         j += 1;
     }
     let word_end = j;
-    if j < b.len() && b[j] == b'-' {
+    if j < b.len() && b[j] == b'-' && b.get(j + 1).is_some_and(u8::is_ascii_digit) {
         j += 1;
     }
     while j < b.len() && b[j].is_ascii_digit() && j - word_end <= 11 {
@@ -116,12 +238,12 @@ fn param(raw: &[u8], word_len: usize) -> i64 {
     s.parse().unwrap_or(0)
 }
 
-/// The destination word opening the group whose `{` is at `i`, and the
-/// position just after it (skipping `\*`).
-fn destination(b: &[u8], i: usize) -> Option<(&[u8], usize, bool)> {
+/// The head of the group whose `{` is at `i`: whether it is ignorable
+/// (`\*`), its first control word, and the position just after that word.
+fn group_head(b: &[u8], i: usize) -> (bool, Option<&[u8]>, usize) {
     let mut j = i + 1;
     let mut starred = false;
-    while j < b.len() && matches!(b[j], b'\r' | b'\n' | b' ') {
+    while j < b.len() && matches!(b[j], b'\r' | b'\n') {
         j += 1;
     }
     if b.get(j..j + 2) == Some(b"\\*") {
@@ -134,42 +256,178 @@ fn destination(b: &[u8], i: usize) -> Option<(&[u8], usize, bool)> {
     if b.get(j) == Some(&b'\\') {
         let t = control(b, j);
         if let Some(w) = t.word {
-            return Some((w, j + t.raw.len(), starred));
+            return (starred, Some(w), j + t.raw.len());
         }
     }
-    None
+    (starred, None, i + 1)
 }
 
-fn ascii(w: &[u8]) -> String {
-    String::from_utf8_lossy(w).to_ascii_lowercase()
+/// The destination word opening the group whose `{` is at `i`, and the
+/// position just after it (skipping `\*`).
+fn destination(b: &[u8], i: usize) -> Option<(&[u8], usize, bool)> {
+    let (starred, w, end) = group_head(b, i);
+    w.map(|w| (w, end, starred))
 }
 
-/// Plain text of a field instruction as written (control words dropped).
-fn instr_text(b: &[u8]) -> String {
+fn word_str(w: &[u8]) -> &str {
+    std::str::from_utf8(w).unwrap_or("")
+}
+
+/// The few RTF control words with capitals (tables, footnote numbering,
+/// layout compatibility); math words (`\mmathPr`, `\moMath`, ...) start
+/// with `m`.
+const MIXED_CASE_WORDS: &[&str] = &[
+    "ApplyBrkRules",
+    "aftnnAlc",
+    "aftnnRLC",
+    "clFitText",
+    "clNoWrap",
+    "clftsWidth",
+    "clwWidth",
+    "ftnnAlc",
+    "ftnnRLC",
+    "saftnnAlc",
+    "saftnnRLC",
+    "sftnnAlc",
+    "sftnnRLC",
+    "tdfrmtxtBottom",
+    "tdfrmtxtLeft",
+    "tdfrmtxtRight",
+    "tdfrmtxtTop",
+    "trftsWidth",
+    "trftsWidthA",
+    "trftsWidthB",
+    "trwWidth",
+    "trwWidthA",
+    "trwWidthB",
+];
+
+/// A control word no RTF reader defines: RTF words are lower case but for
+/// a listed few (`\BIN` is not `\bin`).
+fn is_foreign_word(w: &[u8]) -> bool {
+    w.len() > 32
+        || w.iter().any(u8::is_ascii_uppercase)
+            && !w.starts_with(b"m")
+            && !MIXED_CASE_WORDS.contains(&word_str(w))
+}
+
+/// Ends a control word the output ends with, so that what follows a
+/// removed group or word is not read as its parameter or delimiter.
+fn delimit(out: &mut Vec<u8>) {
+    let tail = &out[out.len().saturating_sub(48)..];
+    let Some(bs) = tail.iter().rposition(|&c| c == b'\\') else {
+        return;
+    };
+    let after = &tail[bs + 1..];
+    let escaped = tail[..bs].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1;
+    if !escaped
+        && after.first().is_some_and(u8::is_ascii_alphabetic)
+        && after
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    {
+        out.push(b' ');
+    }
+}
+
+/// The instruction Word reads from a `\fldinst` group as written to the
+/// output (`b` starts at its `{`): text joined without separators, `\'hh`
+/// and `\uN` decoded, ignorable destinations skipped, a nested field read
+/// as its result. The flag says a nested field stands in the name.
+fn instruction_text(b: &[u8]) -> (String, bool) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum G {
+        Shown,
+        Hidden,
+        Field,
+    }
     let mut s = String::new();
+    let mut nested_in_name = false;
+    let mut stack: Vec<G> = Vec::new();
+    let mut uc = 1usize;
+    let mut skip = 0usize;
     let mut i = 0;
-    while i < b.len() {
+    while i < b.len() && s.len() < 1 << 16 {
+        let shown = stack.last() == Some(&G::Shown);
+        let put = |s: &mut String, skip: &mut usize, c: char| {
+            if *skip > 0 {
+                *skip -= 1;
+            } else if shown {
+                s.push(c);
+            }
+        };
         match b[i] {
+            b'{' => {
+                let (starred, word, _) = group_head(b, i);
+                let g = match stack.last().copied() {
+                    None => G::Shown,
+                    Some(G::Hidden) => G::Hidden,
+                    Some(G::Field) if word == Some(b"fldrslt") => G::Shown,
+                    Some(G::Field) => G::Hidden,
+                    Some(G::Shown) if word == Some(b"field") => {
+                        if !s.trim_start().contains(char::is_whitespace) {
+                            nested_in_name = true;
+                        }
+                        G::Field
+                    }
+                    Some(G::Shown) if starred => G::Hidden,
+                    Some(G::Shown) => G::Shown,
+                };
+                stack.push(g);
+                i += 1;
+            }
+            b'}' => {
+                stack.pop();
+                i += 1;
+            }
             b'\\' => {
                 let t = control(b, i);
-                if t.word.is_none() && t.raw.len() >= 2 && t.raw[1] != b'\'' && t.raw[1] != b'*' {
-                    s.push(t.raw[1] as char);
-                } else if t.word.is_some() {
-                    s.push(' ');
+                let adv = t.raw.len().max(1);
+                match t.word {
+                    Some(b"bin") => {
+                        let n = param(t.raw, 3).max(0) as usize;
+                        i = (i + adv).saturating_add(n);
+                        continue;
+                    }
+                    Some(b"u") => {
+                        let v = param(t.raw, 1);
+                        let v = if v < 0 { v + 65536 } else { v };
+                        if shown {
+                            if let Some(c) = u32::try_from(v).ok().and_then(char::from_u32) {
+                                s.push(c);
+                            }
+                        }
+                        skip = uc;
+                    }
+                    Some(b"uc") => uc = param(t.raw, 2).max(0) as usize,
+                    Some(b"tab" | b"par" | b"line" | b"cell" | b"row" | b"sect" | b"page") => {
+                        put(&mut s, &mut skip, ' ')
+                    }
+                    Some(_) => {}
+                    None if t.raw.starts_with(b"\\'") && t.raw.len() == 4 => {
+                        let v = std::str::from_utf8(&t.raw[2..4])
+                            .ok()
+                            .and_then(|h| u8::from_str_radix(h, 16).ok());
+                        if let Some(v) = v {
+                            put(&mut s, &mut skip, v as char);
+                        }
+                    }
+                    None if t.raw.len() == 2 && matches!(t.raw[1], b'\\' | b'{' | b'}') => {
+                        put(&mut s, &mut skip, t.raw[1] as char)
+                    }
+                    None if t.raw == b"\\~" => put(&mut s, &mut skip, ' '),
+                    None => {}
                 }
-                i += t.raw.len().max(1);
+                i += adv;
             }
-            b'{' | b'}' => {
-                s.push(' ');
-                i += 1;
-            }
+            b'\r' | b'\n' => i += 1,
             c => {
-                s.push(c as char);
+                put(&mut s, &mut skip, c as char);
                 i += 1;
             }
         }
     }
-    s
+    (s, nested_in_name)
 }
 
 /// Rebuilds an RTF document.
@@ -187,6 +445,8 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
     let mut pict: Option<Pict> = None;
     let mut pict_no = 0usize;
     let mut groups = 0u64;
+    // What was dropped without a code of its own, by name, with a count.
+    let mut dropped: BTreeMap<String, usize> = BTreeMap::new();
     let mut i = 0usize;
     let emitting = |stack: &[Group]| {
         stack
@@ -214,12 +474,14 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                     ));
                 }
                 let parent = stack.last().map(|g| g.kind);
+                let parent_math = stack.last().is_some_and(|g| g.math);
                 if stack.is_empty() && i != 0 {
                     // Content after the document's closing brace is not part of it.
                     break;
                 }
-                let dest = destination(b, i);
-                let word = dest.map(|(w, _, _)| ascii(w)).unwrap_or_default();
+                let (starred, head, head_end) = group_head(b, i);
+                let word = head.map(word_str).unwrap_or("");
+                let math = parent_math || word == "mmath";
                 let kind = match parent {
                     None => Kind::Normal,
                     Some(Kind::Dropped) | Some(Kind::Pict) => Kind::Dropped,
@@ -229,8 +491,11 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                         stack.push(Group {
                             kind: Kind::Normal,
                             out_start: out.len(),
+                            math,
+                            written: true,
+                            shape_prop: false,
                         });
-                        i = dest.map(|(_, e, _)| e).unwrap_or(i + 1);
+                        i = head_end;
                         continue;
                     }
                     Some(Kind::Object) => Kind::Dropped,
@@ -243,13 +508,13 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                                 ),
                             );
                             Kind::Object
-                        } else if OBJECT_DESTS.contains(&word.as_str()) {
+                        } else if OBJECT_DESTS.contains(&word) {
                             cx.removed(
                                 Code::RtfObject,
                                 format!("\\{word} group at byte {i} removed"),
                             );
                             Kind::Dropped
-                        } else if TEMPLATE_DESTS.contains(&word.as_str()) {
+                        } else if TEMPLATE_DESTS.contains(&word) {
                             cx.removed(
                                 Code::RtfTemplate,
                                 format!("\\{word} reference at byte {i} removed"),
@@ -258,64 +523,80 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                         } else if word == "pict" {
                             pict = Some(Pict::default());
                             Kind::Pict
-                        } else if word == "fldinst" && parent != Some(Kind::FldInst) {
+                        } else if word == "fldinst" {
                             Kind::FldInst
+                        } else if starred && !(KEPT_STARRED.contains(&word) || parent_math) {
+                            let name = if word.is_empty() {
+                                "{\\*} without a destination word".to_string()
+                            } else {
+                                format!("{{\\*\\{word}}}")
+                            };
+                            *dropped.entry(name).or_default() += 1;
+                            Kind::Dropped
                         } else {
                             Kind::Normal
                         }
                     }
                 };
+                if emitting(&stack) && !matches!(kind, Kind::Normal | Kind::FldInst) {
+                    delimit(&mut out);
+                }
                 if kind == Kind::Pict {
                     stack.push(Group {
                         kind,
                         out_start: out.len(),
+                        math,
+                        written: false,
+                        shape_prop: false,
                     });
-                    i = dest.map(|(_, e, _)| e).unwrap_or(i + 1);
+                    i = head_end;
                     continue;
                 }
                 let start = out.len();
-                if matches!(kind, Kind::Normal | Kind::FldInst) && emitting(&stack)
-                    || stack.is_empty()
-                {
-                    out.push(b'{');
-                }
+                let emit = matches!(kind, Kind::Normal | Kind::FldInst) && emitting(&stack)
+                    || stack.is_empty();
                 stack.push(Group {
                     kind,
                     out_start: start,
+                    math,
+                    written: emit,
+                    shape_prop: word == "sp",
                 });
+                // The head is copied as written, unless its word is one the
+                // loop below must see (`\bin`, foreign words).
+                let head_plain = head.is_some_and(|w| w != b"bin" && !is_foreign_word(w));
+                if emit {
+                    if head_plain {
+                        out.push(b'{');
+                        out.extend_from_slice(&b[i + 1..head_end]);
+                        i = head_end;
+                        continue;
+                    }
+                    out.push(b'{');
+                }
                 i += 1;
             }
             b'}' => {
                 let Some(g) = stack.pop() else { break };
-                let parent_emits = emitting(&stack);
                 match g.kind {
                     Kind::Normal => {
-                        if parent_emits || stack.is_empty() {
+                        if g.written {
                             out.push(b'}');
+                        }
+                        if g.shape_prop && g.written {
+                            let name = shape_prop_name(&out[g.out_start.min(out.len())..]);
+                            if LINKED_FILE_PROPS.contains(&name.as_str()) {
+                                out.truncate(g.out_start);
+                                *dropped
+                                    .entry(format!(
+                                        "shape property {name} (a linked picture's file)"
+                                    ))
+                                    .or_default() += 1;
+                            }
                         }
                     }
                     Kind::FldInst => {
-                        let instr = instr_text(&out[g.out_start.min(out.len())..]);
-                        if let Some((code, detail)) = crate::xml::field_danger(
-                            instr
-                                .trim_start_matches(|c: char| c == '{' || c.is_whitespace())
-                                .trim_start_matches("\\*"),
-                            false,
-                            neutralise_links,
-                        )
-                        .map(|(c, d)| (rtf_code(c), d))
-                        {
-                            cx.record(
-                                code,
-                                code.default_action(),
-                                format!("field at byte {i}: {detail}"),
-                            );
-                            out.truncate(g.out_start);
-                            // An empty instruction keeps the field's shown result.
-                            out.extend_from_slice(b"{\\*\\fldinst }");
-                        } else {
-                            out.push(b'}');
-                        }
+                        close_instruction(cx, &mut out, g.out_start, i, neutralise_links)
                     }
                     Kind::Pict => {
                         if let Some(p) = pict.take() {
@@ -333,9 +614,8 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
             b'\\' => {
                 let t = control(b, i);
                 let adv = t.raw.len().max(1);
-                let word = t.word.map(ascii);
-                if let Some(w) = word.as_deref() {
-                    if w == "bin" {
+                if let Some(w) = t.word {
+                    if w == b"bin" {
                         let n = param(t.raw, 3).max(0) as usize;
                         let end = (i + adv).saturating_add(n).min(b.len());
                         if in_pict_top {
@@ -343,17 +623,32 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                                 p.data.extend_from_slice(&b[i + adv..end]);
                             }
                         } else if emitting(&stack) {
-                            out.extend_from_slice(&b[i..end]);
+                            // Raw bytes outside a picture show nothing.
+                            *dropped.entry("\\bin data".into()).or_default() += 1;
+                            delimit(&mut out);
                         }
                         i = end;
+                        continue;
+                    }
+                    let w = word_str(w);
+                    if emitting(&stack) && is_foreign_word(w.as_bytes()) {
+                        let short: String = w.chars().take(40).collect();
+                        *dropped
+                            .entry(format!("\\{short} (not an RTF control word)"))
+                            .or_default() += 1;
+                        delimit(&mut out);
+                        i += adv;
                         continue;
                     }
                     // A dangerous destination word that is not first in its group
                     // turns the rest of the group into that destination.
                     let is_obj = w == "object" || OBJECT_DESTS.contains(&w) && w != "objupdate";
-                    if emitting(&stack) && (is_obj || TEMPLATE_DESTS.contains(&w)) {
+                    let is_instr = w == "fldinst";
+                    if emitting(&stack) && (is_obj || is_instr || TEMPLATE_DESTS.contains(&w)) {
                         let code = if is_obj {
                             Code::RtfObject
+                        } else if is_instr {
+                            Code::RtfField
                         } else {
                             Code::RtfTemplate
                         };
@@ -365,7 +660,7 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                             if g.kind == Kind::FldInst {
                                 out.truncate(g.out_start);
                                 out.extend_from_slice(b"{\\*\\fldinst }");
-                            } else {
+                            } else if g.written {
                                 // Close what was written; drop what follows.
                                 out.push(b'}');
                             }
@@ -376,7 +671,7 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
                     }
                 }
                 if in_pict_top {
-                    if let (Some(p), Some(w)) = (pict.as_mut(), word.as_deref()) {
+                    if let (Some(p), Some(w)) = (pict.as_mut(), t.word.map(word_str)) {
                         match w {
                             "pngblip" => p.blip = Some("pngblip"),
                             "jpegblip" => p.blip = Some("jpegblip"),
@@ -413,10 +708,17 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
     }
     // A truncated document: close what is open.
     while let Some(g) = stack.pop() {
-        if matches!(g.kind, Kind::Normal | Kind::FldInst) && (emitting(&stack) || stack.is_empty())
-        {
+        if g.kind == Kind::FldInst {
+            close_instruction(cx, &mut out, g.out_start, b.len(), neutralise_links);
+        } else if g.kind == Kind::Normal && g.written {
             out.push(b'}');
         }
+    }
+    for (what, n) in dropped {
+        cx.removed(
+            Code::RtfDropped,
+            format!("{what}: {n} removed (outside the kept list)"),
+        );
     }
     if !out.starts_with(b"{\\rtf") {
         return Err(cx.block(Code::RebuildFailed, "RTF header lost in the rebuild"));
@@ -424,12 +726,31 @@ pub fn rebuild(input: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
     Ok(Rebuilt::new(out, FileType::Rtf))
 }
 
-fn rtf_code(c: Code) -> Code {
-    match c {
-        Code::OoxmlDde => Code::RtfObject,
-        Code::OoxmlExternalRel => Code::RtfTemplate,
-        Code::OoxmlHyperlink => Code::OoxmlHyperlink,
-        other => other,
+/// Closes a `\fldinst` group written from `start`: judged as Word reads
+/// it; an instruction off the kept list gives way to an empty one, so the
+/// field shows its result.
+fn close_instruction(
+    cx: &mut Context<'_>,
+    out: &mut Vec<u8>,
+    start: usize,
+    at: usize,
+    neutralise_links: bool,
+) {
+    let (instr, nested) = instruction_text(&out[start.min(out.len())..]);
+    if let Some((danger, detail)) = field::verdict(&instr, nested, neutralise_links) {
+        let code = match danger {
+            FieldDanger::Hyperlink => Code::OoxmlHyperlink,
+            _ => Code::RtfField,
+        };
+        cx.record(
+            code,
+            code.default_action(),
+            format!("field at byte {at}: {detail}"),
+        );
+        out.truncate(start);
+        out.extend_from_slice(b"{\\*\\fldinst }");
+    } else {
+        out.push(b'}');
     }
 }
 
@@ -527,7 +848,7 @@ pub fn text_of(b: &[u8]) -> String {
                 depth += 1;
                 if skip_depth.is_none() {
                     if let Some((w, _, starred)) = destination(b, i) {
-                        if starred || SKIP.contains(&ascii(w).as_str()) {
+                        if starred || SKIP.contains(&word_str(w)) {
                             skip_depth = Some(depth);
                         }
                     }
@@ -554,7 +875,7 @@ pub fn text_of(b: &[u8]) -> String {
                     continue;
                 }
                 if skip_depth.is_none() {
-                    match t.word.map(ascii).as_deref() {
+                    match t.word.map(word_str) {
                         Some("par") | Some("line") | Some("tab") | Some("cell") => s.push(' '),
                         Some("bin") => {
                             let n = param(t.raw, 3).max(0) as usize;
@@ -592,6 +913,113 @@ pub fn text_of(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Nop;
+    impl mugai_core::Dispatch for Nop {
+        fn dispatch(&self, _: &str, _: &[u8], cx: &mut Context<'_>) -> mugai_core::MemberOutcome {
+            Err(cx.block(Code::TypeUnknown, "no"))
+        }
+    }
+
+    /// The rewrite of `rtf`, and the codes found.
+    fn run(rtf: &str) -> (String, Vec<Code>) {
+        let p = mugai_core::Policy::default();
+        let b = mugai_core::Budget::new(&p.limits);
+        let mut cx = Context::new(&p, &b, &Nop, None);
+        let r = rebuild(rtf.as_bytes(), &mut cx).expect("rebuilt");
+        let codes = cx.findings().iter().map(|f| f.code).collect();
+        let out = String::from_utf8_lossy(&r.bytes).into_owned();
+        // Fixpoint: the output rebuilds to itself without findings.
+        let mut cx2 = Context::new(&p, &b, &Nop, None);
+        let again = rebuild(out.as_bytes(), &mut cx2).expect("rebuilt again");
+        assert_eq!(String::from_utf8_lossy(&again.bytes), out, "fixpoint");
+        assert!(cx2.findings().is_empty(), "{:?}", cx2.findings());
+        (out, codes)
+    }
+
+    #[test]
+    fn upper_case_bin_is_not_bin() {
+        // Word reads `\BIN` as an unknown word and the object that follows
+        // as RTF: so must the rewrite.
+        let (out, codes) = run(
+            "{\\rtf1 a\\BIN40 {\\object\\objemb{\\*\\objclass Equation.3}{\\*\\objdata 0105}}b}",
+        );
+        assert!(!out.contains("objdata") && !out.contains("BIN"), "{out}");
+        assert!(codes.contains(&Code::RtfObject), "{codes:?}");
+        assert!(codes.contains(&Code::RtfDropped), "{codes:?}");
+        assert!(out.contains('a') && out.contains('b'));
+    }
+
+    #[test]
+    fn an_object_gives_way_to_its_result() {
+        let (out, codes) = run(
+            "{\\rtf1 {\\object\\objemb{\\*\\objclass P}{\\result {\\fs20 {\\pict\\wmetafile8 \\bin3 }}}}}}}{\\tab end}}",
+        );
+        assert_eq!(out, "{\\rtf1 {{\\fs20 }}{\\tab end}}");
+        assert_eq!(codes, vec![Code::RtfObject, Code::OfficeUnsupported]);
+    }
+
+    #[test]
+    fn a_removed_group_does_not_glue_a_word_to_the_text() {
+        let (out, _) = run("{\\rtf1\\lang2057{\\*\\listtag0} or\\b{\\*\\x}1}");
+        assert_eq!(out, "{\\rtf1\\lang2057  or\\b 1}");
+        assert_eq!(text_of(out.as_bytes()), "or1");
+    }
+
+    #[test]
+    fn linked_picture_names_go() {
+        let (out, codes) = run(
+            "{\\rtf1{\\shp{\\*\\shpinst{\\sp{\\sn pibName}{\\sv \\\\\\\\host\\\\x.png}}{\\sp{\\sn pibFlags}{\\sv 10}}}}}",
+        );
+        assert_eq!(
+            out,
+            "{\\rtf1{\\shp{\\*\\shpinst{\\sp{\\sn pibFlags}{\\sv 10}}}}}"
+        );
+        assert_eq!(codes, vec![Code::RtfDropped]);
+    }
+
+    #[test]
+    fn bin_data_is_skipped_as_data() {
+        let (out, codes) = run("{\\rtf1 a\\bin5 {\\obj b}");
+        assert_eq!(out, "{\\rtf1 a b}");
+        assert_eq!(codes, vec![Code::RtfDropped]);
+    }
+
+    #[test]
+    fn field_instructions_are_joined_without_separators() {
+        let (out, codes) = run(
+            "{\\rtf1 {\\field{\\*\\fldinst {DD}{\\b EA}U\\'54O c:\\\\cmd.exe}{\\fldrslt shown}}}",
+        );
+        assert_eq!(codes, vec![Code::RtfField], "{out}");
+        assert!(!out.contains("cmd") && out.contains("shown"), "{out}");
+        // \u with a skipped fallback character builds the name as well.
+        let (out, codes) = run(
+            "{\\rtf1 {\\field{\\*\\fldinst \\uc1\\u68 xDE{\\*\\bkmkstart q}AUTO x}{\\fldrslt r}}}",
+        );
+        assert_eq!(codes, vec![Code::RtfField], "{out}");
+    }
+
+    #[test]
+    fn nested_field_in_the_name_is_removed() {
+        let (out, codes) = run(
+            "{\\rtf1 {\\field{\\*\\fldinst {\\field{\\*\\fldinst QUOTE \"DDEAUTO\"}{\\fldrslt DDEAUTO}} c:\\\\x}{\\fldrslt kept}}}",
+        );
+        assert_eq!(codes, vec![Code::RtfField], "{out}");
+        assert!(out.contains("kept") && !out.contains("QUOTE"), "{out}");
+    }
+
+    #[test]
+    fn kept_fields_and_destinations_stay() {
+        let src = "{\\rtf1{\\*\\generator W;}{\\field{\\*\\fldinst { PAGE \\\\* MERGEFORMAT }}{\\fldrslt 1}}{\\*\\bkmkstart a}x}";
+        let (out, codes) = run(src);
+        assert_eq!(out, src);
+        assert!(codes.is_empty());
+        let (out, codes) = run("{\\rtf1{\\*\\themedata 504b}{\\*\\foo bar}x}");
+        assert_eq!(out, "{\\rtf1 x}");
+        assert_eq!(codes, vec![Code::RtfDropped, Code::RtfDropped]);
+        let (_, codes) = run("{\\rtf1 {\\field{\\*\\fldinst MACROBUTTON Go}{\\fldrslt x}}}");
+        assert_eq!(codes, vec![Code::RtfField]);
+    }
 
     #[test]
     fn control_words_are_tokenised() {

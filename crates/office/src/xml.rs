@@ -44,46 +44,23 @@ const DROP_WITH_REF: &[&str] = &[
     "frame",
 ];
 
-/// The danger of a Word field instruction, if any.
+/// The verdict on a Word field instruction, with the OOXML finding code:
+/// `None` keeps it.
 pub fn field_danger(
     instr: &str,
-    computed_name: bool,
+    nested_in_name: bool,
     neutralise_links: bool,
 ) -> Option<(Code, String)> {
-    let mut words = instr.split_whitespace();
-    let first = words
-        .next()
-        .map(|w| {
-            w.trim_matches(|c| c == '"' || c == '\'')
-                .to_ascii_uppercase()
-        })
-        .unwrap_or_default();
-    if first.is_empty() {
-        return computed_name.then(|| {
-            (
-                Code::OoxmlDde,
-                "field whose name is computed by a nested field removed".to_string(),
-            )
-        });
-    }
-    let short: String = instr.trim().chars().take(80).collect();
-    match first.as_str() {
-        "DDE" | "DDEAUTO" => Some((Code::OoxmlDde, format!("{first} field removed: {short}"))),
-        "INCLUDETEXT" | "INCLUDEPICTURE" | "INCLUDE" | "IMPORT" | "LINK" | "RD" => Some((
-            Code::OoxmlExternalRel,
-            format!("{first} field (fetches external content) removed: {short}"),
-        )),
-        "HYPERLINK" if neutralise_links => {
-            let internal = words.next().is_some_and(|w| w.eq_ignore_ascii_case("\\l"));
-            (!internal).then(|| {
-                (
-                    Code::OoxmlHyperlink,
-                    format!("HYPERLINK field target removed: {short}"),
-                )
-            })
-        }
-        _ => None,
-    }
+    use crate::field::FieldDanger;
+    crate::field::verdict(instr, nested_in_name, neutralise_links).map(|(d, detail)| {
+        let code = match d {
+            FieldDanger::Dde => Code::OoxmlDde,
+            FieldDanger::Fetch => Code::OoxmlExternalRel,
+            FieldDanger::Hyperlink => Code::OoxmlHyperlink,
+            FieldDanger::NotKept => Code::OoxmlField,
+        };
+        (code, detail)
+    })
 }
 
 /// An Excel formula that calls another application through DDE
@@ -98,6 +75,123 @@ pub fn formula_is_dde(f: &str) -> bool {
         }
     }
     false
+}
+
+/// Functions that call other programs, add-ins or servers, or fetch.
+const CALLOUT_FUNCTIONS: &[&str] = &[
+    "CALL",
+    "DIRECTORY",
+    "EXEC",
+    "FCLOSE",
+    "FILES",
+    "FOPEN",
+    "FREAD",
+    "FREADLN",
+    "FWRITE",
+    "FWRITELN",
+    "IMAGE",
+    "REGISTER",
+    "REGISTER.ID",
+    "RTD",
+    "RUN",
+    "SQL.REQUEST",
+    "WEBSERVICE",
+];
+
+/// Why a spreadsheet formula or defined name calls out, if it does: DDE
+/// (`cmd|' /c calc'!A0`), a function on the call-out list or in an XLL
+/// add-in, or a reference into another workbook (`[1]Sheet1!A1`,
+/// `'\\host\share\[b.xlsx]S'!A1`).
+pub fn formula_danger(f: &str) -> Option<(Code, String)> {
+    let short: String = f.chars().filter(|c| !c.is_control()).take(80).collect();
+    if formula_is_dde(f) {
+        return Some((Code::OoxmlDde, format!("DDE formula: {short}")));
+    }
+    let c: Vec<char> = f.chars().collect();
+    let mut i = 0;
+    while i < c.len() {
+        match c[i] {
+            '"' => {
+                // A string literal ("" is a quote inside it).
+                i += 1;
+                while i < c.len() {
+                    if c[i] == '"' {
+                        if c.get(i + 1) == Some(&'"') {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            '\'' => {
+                // A quoted sheet name: a workbook in it is another file.
+                let start = i + 1;
+                i += 1;
+                while i < c.len() {
+                    if c[i] == '\'' {
+                        if c.get(i + 1) == Some(&'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                let name: String = c[start..i.min(c.len())].iter().collect();
+                if name.contains('[') || name.contains('\\') || name.contains(':') {
+                    return Some((
+                        Code::OoxmlField,
+                        format!("reference into another workbook: {short}"),
+                    ));
+                }
+                i += 1;
+            }
+            '[' => {
+                let start = i + 1;
+                let end = c[start..].iter().position(|&x| x == ']').map(|p| start + p);
+                if let Some(end) = end {
+                    let inner: String = c[start..end].iter().collect();
+                    if !inner.is_empty()
+                        && inner.chars().all(|x| x.is_ascii_digit())
+                        && !inner.trim_start_matches('0').is_empty()
+                    {
+                        return Some((
+                            Code::OoxmlField,
+                            format!("reference into another workbook [{inner}]: {short}"),
+                        ));
+                    }
+                }
+                i += 1;
+            }
+            x if x.is_alphabetic() || x == '_' => {
+                let start = i;
+                while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_' || c[i] == '.') {
+                    i += 1;
+                }
+                let mut j = i;
+                while j < c.len() && c[j] == ' ' {
+                    j += 1;
+                }
+                if c.get(j) == Some(&'(') {
+                    let name: String = c[start..i].iter().collect::<String>().to_uppercase();
+                    let bare = name
+                        .trim_start_matches("_XLFN.")
+                        .trim_start_matches("_XLWS.");
+                    if bare.starts_with("_XLL.") || CALLOUT_FUNCTIONS.contains(&bare) {
+                        return Some((
+                            Code::OoxmlField,
+                            format!("formula calling {bare}: {short}"),
+                        ));
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Defined names Excel runs on open or close (XLM auto macros).
@@ -130,9 +224,7 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
                 }
             })
             .collect();
-        String::from_utf16(&units)
-            .map(|s| s.replacen("encoding=\"UTF-16\"", "encoding=\"UTF-8\"", 1))
-            .map_err(|_| "invalid UTF-16".to_string())
+        String::from_utf16(&units).map_err(|_| "invalid UTF-16".to_string())
     };
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
         return utf16(rest, true);
@@ -216,6 +308,9 @@ fn reader(text: &str) -> Reader<&[u8]> {
 /// One Word complex field seen in the first pass.
 struct FieldScan {
     instr: String,
+    /// The text the field shows (between `separate` and `end`): what a
+    /// field nested in another's instruction contributes to it.
+    result: String,
     in_instr: bool,
     computed_name: bool,
 }
@@ -227,6 +322,7 @@ fn scan_fields(text: &str, neutralise_links: bool) -> Result<Vec<Option<(Code, S
     let mut stack: Vec<(usize, FieldScan)> = Vec::new();
     let mut verdicts: Vec<Option<(Code, String)>> = Vec::new();
     let mut in_instr_text = false;
+    let mut in_result_text = false;
     loop {
         match r.read_event().map_err(|e| e.to_string())? {
             Event::Eof => break,
@@ -235,7 +331,11 @@ fn scan_fields(text: &str, neutralise_links: bool) -> Result<Vec<Option<(Code, S
                 match kind.as_str() {
                     "begin" => {
                         if let Some((_, parent)) = stack.last_mut() {
-                            if parent.in_instr && parent.instr.trim().is_empty() {
+                            // A nested field before the name is complete
+                            // builds (part of) the name.
+                            if parent.in_instr
+                                && !parent.instr.trim_start().contains(char::is_whitespace)
+                            {
                                 parent.computed_name = true;
                             }
                         }
@@ -244,6 +344,7 @@ fn scan_fields(text: &str, neutralise_links: bool) -> Result<Vec<Option<(Code, S
                             verdicts.len() - 1,
                             FieldScan {
                                 instr: String::new(),
+                                result: String::new(),
                                 in_instr: true,
                                 computed_name: false,
                             },
@@ -259,6 +360,12 @@ fn scan_fields(text: &str, neutralise_links: bool) -> Result<Vec<Option<(Code, S
                             if let Some(v) = verdicts.get_mut(i) {
                                 *v = field_danger(&f.instr, f.computed_name, neutralise_links);
                             }
+                            // Word reads a nested field as its result.
+                            if let Some((_, parent)) = stack.last_mut() {
+                                if parent.in_instr && parent.instr.len() < 1 << 16 {
+                                    parent.instr.push_str(&f.result);
+                                }
+                            }
                         }
                     }
                     _ => {}
@@ -269,6 +376,17 @@ fn scan_fields(text: &str, neutralise_links: bool) -> Result<Vec<Option<(Code, S
             }
             Event::End(e) if matches!(local(e.name().0), "instrText" | "delInstrText") => {
                 in_instr_text = false
+            }
+            Event::Start(e) if matches!(local(e.name().0), "t" | "delText") => {
+                in_result_text = true
+            }
+            Event::End(e) if matches!(local(e.name().0), "t" | "delText") => in_result_text = false,
+            Event::Text(t) if in_result_text => {
+                if let Some((_, f)) = stack.last_mut() {
+                    if !f.in_instr && f.result.len() < 1 << 16 {
+                        f.result.push_str(&t);
+                    }
+                }
             }
             Event::Text(t) if in_instr_text => {
                 if let Some((_, f)) = stack.last_mut() {
@@ -345,8 +463,9 @@ pub fn rewrite(
     let mut unwrap_at: Vec<usize> = Vec::new();
     let mut fields: Vec<OpenField> = Vec::new();
     let mut field_no = 0usize;
-    // A buffered `<f>` formula: its events and text.
-    let mut formula: Option<(Vec<Event<'static>>, String, usize)> = None;
+    // A buffered `<f>` formula or `<definedName>`: its events, its text,
+    // its depth, and whether it is a name.
+    let mut formula: Option<(Vec<Event<'static>>, String, usize, bool)> = None;
     let fail = |cx: &Context<'_>, e: String| {
         cx.block(Code::RebuildFailed, format!("{part}: malformed XML: {e}"))
     };
@@ -398,7 +517,7 @@ pub fn rewrite(
             continue;
         }
         // Inside a buffered formula.
-        if let Some((buf, ftext, fdepth)) = formula.as_mut() {
+        if let Some((buf, ftext, fdepth, _)) = formula.as_mut() {
             match &ev {
                 Event::Text(t) => ftext.push_str(t),
                 Event::GeneralRef(g) => ftext.push_str(&resolve_ref(g)),
@@ -410,13 +529,14 @@ pub fn rewrite(
                 depth = depth.saturating_sub(1);
             }
             if closes {
-                if let Some((buf, ftext, _)) = formula.take() {
-                    if formula_is_dde(&ftext) {
-                        let short: String = ftext.chars().take(80).collect();
-                        cx.removed(
-                            Code::OoxmlDde,
-                            format!("{part}: DDE formula removed (cached value kept): {short}"),
-                        );
+                if let Some((buf, ftext, _, is_name)) = formula.take() {
+                    if let Some((code, detail)) = formula_danger(&ftext) {
+                        let what = if is_name {
+                            "defined name removed"
+                        } else {
+                            "formula removed (cached value kept)"
+                        };
+                        cx.removed(code, format!("{part}: {what}: {detail}"));
                     } else {
                         for e in buf {
                             w.write_event(e).map_err(|e| wio(cx, e))?;
@@ -466,6 +586,14 @@ pub fn rewrite(
                         continue;
                     }
                 }
+                // Inside a removed instruction, nested fields' results are
+                // part of the instruction: they go with it.
+                if matches!(lname.as_str(), "t" | "delText") && in_bad_instr {
+                    if is_start {
+                        skip = Some(depth);
+                    }
+                    continue;
+                }
                 if matches!(lname.as_str(), "instrText" | "delInstrText")
                     && fields.last().is_some_and(|f| f.dangerous && f.in_instr)
                 {
@@ -486,6 +614,17 @@ pub fn rewrite(
                         }
                         continue;
                     }
+                }
+                // A mail merge data source is queried when the document opens.
+                if lname == "mailMerge" && name.starts_with("w:") {
+                    cx.removed(
+                        Code::OoxmlDataConnection,
+                        format!("{part}: mail merge data source removed"),
+                    );
+                    if is_start {
+                        skip = Some(depth);
+                    }
+                    continue;
                 }
                 // PowerPoint actions that run programs or macros.
                 if matches!(
@@ -512,7 +651,12 @@ pub fn rewrite(
                 }
                 if rules.spreadsheet {
                     if lname == "f" && is_start {
-                        formula = Some((vec![Event::Start(e.into_owned())], String::new(), depth));
+                        formula = Some((
+                            vec![Event::Start(e.into_owned())],
+                            String::new(),
+                            depth,
+                            false,
+                        ));
                         continue;
                     }
                     if lname == "definedName" {
@@ -525,6 +669,15 @@ pub fn rewrite(
                             if is_start {
                                 skip = Some(depth);
                             }
+                            continue;
+                        }
+                        if is_start {
+                            formula = Some((
+                                vec![Event::Start(e.into_owned())],
+                                String::new(),
+                                depth,
+                                true,
+                            ));
                             continue;
                         }
                     }
@@ -545,6 +698,14 @@ pub fn rewrite(
                     if key.contains(':')
                         && !key.starts_with("xmlns")
                         && rules.dropped_ids.contains(a.value.as_ref())
+                    {
+                        refs_dropped = true;
+                        continue;
+                    }
+                    // Ties to data connections, which are never kept.
+                    if rules.spreadsheet
+                        && (matches!(key, "connectionId" | "queryTableFieldId" | "refreshOnLoad")
+                            || key == "tableType" && a.value.as_ref() == "queryTable")
                     {
                         refs_dropped = true;
                         continue;
@@ -581,6 +742,18 @@ pub fn rewrite(
                 }
                 depth = depth.saturating_sub(1);
             }
+            // The part is written as UTF-8 whatever it was read as: its
+            // declaration says so.
+            Event::Decl(d) => {
+                let standalone = d
+                    .standalone()
+                    .and_then(|r| r.ok())
+                    .filter(|v| v.as_ref() == "yes" || v.as_ref() == "no")
+                    .map(|v| v.into_owned());
+                let decl =
+                    quick_xml::events::BytesDecl::new("1.0", Some("UTF-8"), standalone.as_deref());
+                w.write_event(Event::Decl(decl)).map_err(|e| wio(cx, e))?
+            }
             other => w.write_event(other).map_err(|e| wio(cx, e))?,
         }
     }
@@ -613,7 +786,11 @@ mod tests {
         assert_eq!(field_danger("HYPERLINK \"http://x\"", false, false), None);
         assert_eq!(
             field_danger("  ", true, true).map(|v| v.0),
-            Some(Code::OoxmlDde)
+            Some(Code::OoxmlField)
+        );
+        assert_eq!(
+            field_danger("MACROBUTTON Go", false, true).map(|v| v.0),
+            Some(Code::OoxmlField)
         );
         assert_eq!(
             field_danger("INCLUDEPICTURE \"http://a/b.png\"", false, true).map(|v| v.0),
