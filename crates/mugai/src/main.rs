@@ -163,7 +163,8 @@ mod tests {
 
     #[test]
     fn a_mistyped_option_names_the_right_one_on_one_line() {
-        let e = Cli::try_parse_from(["mugai", "sanitize", "--quarantin", "q", "--out", "o", "a"]).unwrap_err();
+        let e = Cli::try_parse_from(["mugai", "sanitize", "--quarantin", "q", "--out", "o", "a"])
+            .unwrap_err();
         let line = usage_error_line(&e.render().to_string());
         assert!(line.contains("'--quarantine'"), "{line}");
         assert!(!line.contains('\n'));

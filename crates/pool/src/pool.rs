@@ -254,7 +254,7 @@ impl Pool {
     ) -> Result<(Outcome, Vec<u8>, Scans), JobError> {
         let req = ToWorker::Job {
             name: job.name.clone(),
-            policy: policy.clone(),
+            policy: Box::new(policy.clone()),
         };
         write_frame(&mut w.stdin, &req, &job.bytes).map_err(JobError::Pipe)?;
         let max_body = policy

@@ -22,7 +22,7 @@ pub const MAX_HEADER: u32 = 16 << 20;
 #[serde(tag = "msg", rename_all = "snake_case")]
 pub enum ToWorker {
     /// Rebuild the file in the body.
-    Job { name: String, policy: Policy },
+    Job { name: String, policy: Box<Policy> },
     /// The answer to the last [`FromWorker::Scan`].
     Scanned { result: WireScan },
 }
@@ -131,7 +131,7 @@ mod tests {
     fn frames_round_trip_and_oversize_bodies_are_refused() {
         let req = ToWorker::Job {
             name: "a.txt".into(),
-            policy: Policy::default(),
+            policy: Box::default(),
         };
         let mut buf = Vec::new();
         write_frame(&mut buf, &req, b"hello").unwrap();
