@@ -31,13 +31,19 @@ n=$(find "$WORK/out" -type f | wc -l)
 # Triage mode: one line per file, flags like "OpX:MAS-H---"; an "M" right
 # after the colon means macros (VBA or XLM) were found.
 # One file per run: in a batch, one file olevba cannot parse ends the batch.
-find "$WORK/out" -type f -print0 | xargs -0 -n 1 -P 2 olevba -t > "$WORK/olevba.txt" 2>/dev/null
+# Only Office and RTF outputs: olevba and mraptor read any other text (an
+# Outlook message text-ized to .eml) as VBA source and flag it.
+office_outputs() {
+  find "$WORK/out" -type f -regextype posix-extended \
+    -iregex '.*\.(doc|dot|xls|xlt|ppt|pot|pps)[xm]?$|.*\.rtf$' -print0
+}
+office_outputs | xargs -0 -n 1 -P 2 olevba -t > "$WORK/olevba.txt" 2>/dev/null
 if awk '$1 ~ /^[A-Za-z?]+:M/ {found=1; print "  macro: " $0} END {exit !found}' "$WORK/olevba.txt"; then
   echo "olevba found macros in the outputs (see $WORK/olevba.txt)"
   exit 1
 fi
 # msodde, rtfobj, mraptor and the XML parser over every output.
-if ! find "$WORK/out" -type f -print0 | xargs -0 python3 "$JUDGES" > "$WORK/judges.txt"; then
+if ! office_outputs | xargs -0 python3 "$JUDGES" > "$WORK/judges.txt"; then
   echo "the judges found danger in the outputs:"
   cat "$WORK/judges.txt"
   exit 1
