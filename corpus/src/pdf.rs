@@ -295,20 +295,20 @@ pub fn cases() -> Vec<Case> {
         Case::new(
             "pdf/open_action_js.pdf",
             doc("/OpenAction 6 0 R", "", &[js]),
-            Expect::sanitized(&[PdfOpenAction, PdfJavascript], "/OpenAction runs JavaScript"),
+            Expect::sanitized(&[PdfAction, PdfOpenAction, PdfJavascript], "/OpenAction runs JavaScript"),
         ),
         Case::new(
             "pdf/obfuscated_names.pdf",
             doc("/Open#41ction << /S /J#61vaScript /JS (app.alert\\(2\\)) >>", "", &[]),
             Expect::sanitized(
-                &[PdfOpenAction, PdfJavascript, PdfObfuscatedName],
+                &[PdfAction, PdfOpenAction, PdfJavascript, PdfObfuscatedName],
                 "/Open#41ction and /J#61vaScript hide the names by #xx escapes",
             ),
         ),
         Case::new(
             "pdf/names_javascript.pdf",
             doc("/Names << /JavaScript 6 0 R >>", "", &[b"<< /Names [(init) 7 0 R] >>", js]),
-            Expect::sanitized(&[PdfJavascript], "document-level JavaScript in the /Names tree"),
+            Expect::sanitized(&[PdfAction, PdfJavascript], "document-level JavaScript in the /Names tree"),
         ),
         Case::new(
             "pdf/js_stream.pdf",
@@ -320,13 +320,13 @@ pub fn cases() -> Vec<Case> {
                     &stream("", b"app.alert('from a stream');"),
                 ],
             ),
-            Expect::sanitized(&[PdfJavascript], "the script is a stream, not a string"),
+            Expect::sanitized(&[PdfAction, PdfJavascript], "the script is a stream, not a string"),
         ),
         Case::new(
             "pdf/js_in_object_stream.pdf",
             objstm_js(),
             Expect::sanitized(
-                &[PdfOpenAction, PdfJavascript],
+                &[PdfAction, PdfOpenAction, PdfJavascript],
                 "catalog and JavaScript action inside a compressed object stream",
             ),
         ),
@@ -334,19 +334,19 @@ pub fn cases() -> Vec<Case> {
             "pdf/js_in_incremental_update.pdf",
             incremental_js(),
             Expect::sanitized(
-                &[PdfIncrementalUpdate, PdfOpenAction, PdfJavascript],
+                &[PdfAction, PdfIncrementalUpdate, PdfOpenAction, PdfJavascript],
                 "the JavaScript arrives only in an update after the first %%EOF",
             ),
         ),
         Case::new(
             "pdf/goto_next_js.pdf",
             doc("/OpenAction << /S /GoTo /D [3 0 R /Fit] /Next 6 0 R >>", "", &[js]),
-            Expect::sanitized(&[PdfJavascript], "a harmless /GoTo chains to JavaScript by /Next"),
+            Expect::sanitized(&[PdfAction, PdfJavascript], "a harmless /GoTo chains to JavaScript by /Next"),
         ),
         Case::new(
             "pdf/aa_page.pdf",
             doc("", "/AA << /O 6 0 R >>", &[js]),
-            Expect::sanitized(&[PdfAdditionalActions, PdfJavascript], "page-open trigger runs JavaScript"),
+            Expect::sanitized(&[PdfAction, PdfAdditionalActions, PdfJavascript], "page-open trigger runs JavaScript"),
         ),
         Case::new(
             "pdf/aa_field.pdf",
@@ -359,7 +359,7 @@ pub fn cases() -> Vec<Case> {
                 )
                 .as_bytes()],
             ),
-            Expect::sanitized(&[PdfAdditionalActions, PdfJavascript], "a form field's keystroke trigger"),
+            Expect::sanitized(&[PdfAction, PdfAdditionalActions, PdfJavascript], "a form field's keystroke trigger"),
         ),
         Case::new(
             "pdf/launch.pdf",
@@ -368,7 +368,7 @@ pub fn cases() -> Vec<Case> {
                 "/Annots [6 0 R]",
                 &[annot("/Subtype /Link /A << /S /Launch /F (cmd.exe) /Win << /F (cmd.exe) >> >>").as_bytes()],
             ),
-            Expect::sanitized(&[PdfLaunch], "a link that launches a program"),
+            Expect::sanitized(&[PdfAction, PdfLaunch], "a link that launches a program"),
         ),
         Case::new(
             "pdf/gotor.pdf",
@@ -377,7 +377,7 @@ pub fn cases() -> Vec<Case> {
                 "/Annots [6 0 R]",
                 &[annot("/Subtype /Link /A << /S /GoToR /F (\\\\\\\\host\\\\share\\\\x.pdf) /D [0 /Fit] >>").as_bytes()],
             ),
-            Expect::sanitized(&[PdfRemoteGoto], "a link into another (remote) file"),
+            Expect::sanitized(&[PdfAction, PdfRemoteGoto], "a link into another (remote) file"),
         ),
         Case::new(
             "pdf/submitform.pdf",
@@ -390,7 +390,7 @@ pub fn cases() -> Vec<Case> {
                 )
                 .as_bytes()],
             ),
-            Expect::sanitized(&[PdfRemoteGoto], "a button that submits the form to a server"),
+            Expect::sanitized(&[PdfAction, PdfRemoteGoto], "a button that submits the form to a server"),
         ),
         Case::new(
             "pdf/embedded_file.pdf",
@@ -443,7 +443,7 @@ pub fn cases() -> Vec<Case> {
                 &[annot("/Subtype /Screen /A << /S /Rendition /OP 0 /JS (play\\(\\)) >>").as_bytes()],
             ),
             Expect::sanitized(
-                &[PdfRichMedia, PdfJavascript],
+                &[PdfAction, PdfRichMedia, PdfJavascript],
                 "a /Screen annotation with a rendition action that carries JavaScript",
             ),
         ),
@@ -466,7 +466,7 @@ pub fn cases() -> Vec<Case> {
                     b"<< /Title (Chapter) /Parent 6 0 R /A << /S /JavaScript /JS (app.alert\\(3\\)) >> >>",
                 ],
             ),
-            Expect::sanitized(&[PdfJavascript], "a bookmark whose action is JavaScript"),
+            Expect::sanitized(&[PdfAction, PdfJavascript], "a bookmark whose action is JavaScript"),
         ),
         Case::new(
             "pdf/owner_password_rc4_40.pdf",
@@ -504,7 +504,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(
             "pdf/deep_nesting.pdf",
             doc(
-                &format!("/Deep {}{}", "[".repeat(80), "]".repeat(80)),
+                &format!("/ViewerPreferences << /Deep {}{} >>", "[".repeat(80), "]".repeat(80)),
                 "",
                 &[],
             ),
