@@ -318,6 +318,7 @@ pub fn kind_of(role: Role, key: &[u8]) -> Option<Kind> {
         (R::Annot, b"AP") => Appearance,
         (R::Annot, b"OC") => Obj(R::OcGroup),
         (R::Annot, b"MK") => Obj(R::AppearanceTraits),
+        (R::Annot, b"DR") => Obj(R::Resources),
         (R::Annot, b"BS" | b"BE") => PlainDict,
         (R::Annot, b"Dest") => Dest,
         (R::Annot, b"A") => Obj(R::Action),

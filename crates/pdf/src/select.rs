@@ -68,6 +68,8 @@ pub struct Selector<'d, 'c, 'p> {
     fonts: FontPrograms,
     codecs: ImageCodecs,
     damaged: DamagedStreams,
+    /// Whether the input was decrypted on loading.
+    decrypted: bool,
     max_objects: u64,
     max_nesting: u32,
     max_pixels: u64,
@@ -78,6 +80,8 @@ pub struct Selector<'d, 'c, 'p> {
     next: u32,
     /// Input ids of the leaves of the page tree.
     pages: BTreeSet<ObjectId>,
+    /// Output ids of the pages placed in the page tree.
+    in_tree: BTreeSet<ObjectId>,
     tally: Tally,
 }
 
@@ -94,6 +98,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         let policy = cx.policy();
         Selector {
             doc,
+            decrypted: doc.encryption_state.is_some(),
             keep_uri: policy.pdf.uri == LinkAction::Keep,
             fonts: policy.pdf.fonts,
             codecs: policy.pdf.image_codecs,
@@ -108,6 +113,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             out: BTreeMap::new(),
             next: 0,
             pages: BTreeSet::new(),
+            in_tree: BTreeSet::new(),
             tally: Tally::default(),
         }
     }
@@ -398,6 +404,14 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
     }
 
     fn damaged(&mut self, what: String) -> Result<Reject, Blocked> {
+        if self.decrypted {
+            // Data that does not decode after decryption means the
+            // decryption went wrong: everything would be garbage.
+            return Err(self.cx.block(
+                Code::PdfEncrypted,
+                format!("a decrypted {what}; the decryption failed"),
+            ));
+        }
         if self.damaged == DamagedStreams::Block {
             return Err(self.cx.block(Code::PdfDamagedStream, what));
         }
@@ -422,7 +436,17 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         match streams::decode(&probe, self.cap) {
             Ok(d) => {
                 self.cx.charge_expanded(d.data.len() as u64)?;
+                if d.truncated {
+                    let what = "Flate data ends early; what decodes is kept".to_string();
+                    if self.damaged == DamagedStreams::Block {
+                        return Err(self.cx.block(Code::PdfDamagedStream, what));
+                    }
+                    self.tally.add(Code::PdfDamagedStream, what);
+                }
                 Ok(Ok(d))
+            }
+            Err(StreamError::Truncated(_)) => {
+                Ok(Err(self.damaged("Flate data ends early".into())?))
             }
             Err(StreamError::TooLarge(n)) => Err(self.cx.block(
                 Code::LimitSize,
@@ -1110,6 +1134,11 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 }
             };
             match self.admit(id, role, "PagesNode/Kids")? {
+                Some(n) if role == Role::Page && !self.in_tree.insert(n) => {
+                    // A page listed twice becomes a copy, as readers show
+                    // it; made here so that it is numbered in tree order.
+                    out.push(Object::Reference(self.copy_page(id)?));
+                }
                 Some(n) => out.push(Object::Reference(n)),
                 None => {
                     return Err(self.cx.block(
@@ -1120,6 +1149,26 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             }
         }
         Ok(Some(Object::Array(out)))
+    }
+
+    /// A second output copy of page `id`.
+    fn copy_page(&mut self, id: ObjectId) -> Result<ObjectId, Blocked> {
+        self.next = self.next.saturating_add(1);
+        if u64::from(self.next) > self.max_objects {
+            return Err(self.cx.block(
+                Code::LimitCount,
+                format!("more than {} objects to write", self.max_objects),
+            ));
+        }
+        let out = (self.next, 0);
+        self.in_tree.insert(out);
+        self.queue.push_back(Job {
+            src: id,
+            role: Role::Page,
+            out,
+            data: None,
+        });
+        Ok(out)
     }
 
     /// A page's content streams, joined into one and re-serialised; the

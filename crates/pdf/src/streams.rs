@@ -9,6 +9,8 @@ use std::io::Write;
 pub enum StreamError {
     /// The data does not decode with its declared filters.
     Damaged(String),
+    /// Flate data that ends before its last block, with what decodes.
+    Truncated(Vec<u8>),
     /// It decodes to more than the per-stream cap.
     TooLarge(u64),
     /// An image codec the policy does not keep (JBIG2, JPX, CCITT).
@@ -40,6 +42,8 @@ fn full_name(f: &[u8]) -> &[u8] {
 #[derive(Debug)]
 pub struct Decoded {
     pub data: Vec<u8>,
+    /// Whether Flate data ended early (`data` is what decoded).
+    pub truncated: bool,
     /// The image codec still applied to `data`, if any.
     pub codec: Option<Vec<u8>>,
 }
@@ -92,6 +96,7 @@ fn filters(dict: &Dictionary) -> Result<Vec<Filter>, StreamError> {
 pub fn decode(s: &Stream, cap: usize) -> Result<Decoded, StreamError> {
     let chain = filters(&s.dict)?;
     let mut data: Option<Vec<u8>> = None;
+    let mut truncated = false;
     let n = chain.len();
     for (i, (name, params)) in chain.into_iter().enumerate() {
         let input: &[u8] = data.as_deref().unwrap_or(&s.content);
@@ -104,14 +109,22 @@ pub fn decode(s: &Stream, cap: usize) -> Result<Decoded, StreamError> {
             }
             return Ok(Decoded {
                 data: input.to_vec(),
+                truncated,
                 codec: Some(name),
             });
         }
-        let out = layer(&name, params, input, cap)?;
+        let out = match layer(&name, params, input, cap) {
+            Err(StreamError::Truncated(part)) => {
+                truncated = true;
+                part
+            }
+            other => other?,
+        };
         data = Some(out);
     }
     Ok(Decoded {
         data: data.unwrap_or_else(|| s.content.clone()),
+        truncated,
         codec: None,
     })
 }
@@ -132,9 +145,13 @@ fn layer(
         return Ok(input.to_vec());
     }
     if name == b"FlateDecode" {
-        let raw = inflate(input, cap)?;
-        if predictor <= 1 {
-            return Ok(raw);
+        match inflate(input, cap) {
+            Ok(raw) if predictor <= 1 => return Ok(raw),
+            Ok(_) => {}
+            Err(StreamError::Truncated(part)) if predictor <= 1 => {
+                return Err(StreamError::Truncated(part))
+            }
+            Err(e) => return Err(e),
         }
     }
     let known = matches!(
@@ -201,7 +218,11 @@ pub fn inflate(data: &[u8], cap: usize) -> Result<Vec<u8>, StreamError> {
         }
         let stalled = z.total_in() == in_before && z.total_out() == out_before;
         if stalled && out.len() < out.capacity() {
-            return Err(StreamError::Damaged("Flate: the data ends early".into()));
+            if out.is_empty() {
+                return Err(StreamError::Damaged("Flate: the data ends early".into()));
+            }
+            // Cut short: readers show what decodes, and so does the output.
+            return Err(StreamError::Truncated(out));
         }
     }
 }
