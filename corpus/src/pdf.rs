@@ -611,6 +611,21 @@ fn selection_cases() -> Vec<Case> {
             ),
         ),
         Case::new(
+            "pdf/resource_map_is_catalog_and_page.pdf",
+            with_parts(
+                "/OpenAction 6 0 R",
+                "/AA << /O 6 0 R >>",
+                "/ExtGState 3 0 R /ColorSpace 1 0 R",
+                text.as_bytes(),
+                &[js],
+            ),
+            Expect::sanitized(
+                &[PdfOpenAction, PdfAdditionalActions, PdfAction, PdfJavascript, PdfDropped],
+                "the page and the catalog are themselves resource maps: their keys are \
+                 names, and their /OpenAction and /AA JavaScript still go",
+            ),
+        ),
+        Case::new(
             "pdf/next_array.pdf",
             doc(
                 "/OpenAction << /S /GoTo /D [3 0 R /Fit] /Next [<< /S /GoTo /D [3 0 R /Fit] >> \

@@ -8,6 +8,7 @@
 //! the known operators ([`content`]), the page tree is checked ([`pages`]),
 //! and one fresh revision is written.
 
+pub mod codecs;
 pub mod content;
 pub mod names;
 pub mod pages;

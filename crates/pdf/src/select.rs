@@ -10,6 +10,7 @@
 //! object graph cannot exhaust the call stack; direct values recurse,
 //! bounded by the policy's `max_nesting`.
 
+use crate::codecs;
 use crate::content;
 use crate::report::{self, Tally};
 use crate::roles::{self, FontKind, Kind, Role};
@@ -479,12 +480,33 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             }
             (Role::Image, Some(c)) => {
                 let name = name_str(c);
-                return Ok(Err(match self.codecs {
-                    ImageCodecs::Drop => Reject::new(
+                if self.codecs == ImageCodecs::Drop || c == b"JPXDecode" {
+                    let why = if self.codecs == ImageCodecs::Drop {
+                        "the policy drops this codec"
+                    } else {
+                        "no memory-safe decoder is used for it"
+                    };
+                    return Ok(Err(Reject::new(
                         Code::PdfImageCodec,
-                        format!("/{name} image (the policy drops this codec)"),
-                    ),
-                }));
+                        format!("/{name} image ({why})"),
+                    )));
+                }
+                return Ok(match self.reencode(s, c, &decoded.data)? {
+                    Ok(rows) => {
+                        self.tally.add(
+                            Code::PdfImageCodec,
+                            format!("/{name} image: decoded and stored with Flate"),
+                        );
+                        Ok(Prepared {
+                            data: streams::deflate(&rows),
+                            filter: b"FlateDecode",
+                        })
+                    }
+                    Err(e) => Err(Reject::new(
+                        Code::PdfImageCodec,
+                        format!("/{name} image that does not decode ({e})"),
+                    )),
+                });
             }
             (_, Some(c)) => {
                 return Ok(Err(self.damaged(format!(
@@ -525,14 +547,54 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         }))
     }
 
+    /// A JBIG2 or CCITT image decoded into plain 1-bit rows.
+    fn reencode(
+        &mut self,
+        s: &Stream,
+        codec: &[u8],
+        data: &[u8],
+    ) -> Result<Result<Vec<u8>, String>, Blocked> {
+        let int = |k: &[u8]| match s.dict.get(k).map(|v| self.resolve(v)) {
+            Ok(Object::Integer(i)) => u32::try_from(*i).ok(),
+            _ => None,
+        };
+        let (Some(width), Some(height)) = (int(b"Width"), int(b"Height")) else {
+            return Ok(Err("an image without /Width and /Height".into()));
+        };
+        // The codec's parameters: the last of the /DecodeParms.
+        let params = match s.dict.get(b"DecodeParms").map(|v| self.resolve(v)) {
+            Ok(Object::Dictionary(d)) => Some(d.clone()),
+            Ok(Object::Array(a)) => match a.last().map(|v| self.resolve(v)) {
+                Some(Object::Dictionary(d)) => Some(d.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        Ok(match codec {
+            b"JBIG2Decode" => {
+                let globals = match params.as_ref().and_then(|p| p.get(b"JBIG2Globals").ok()) {
+                    Some(g) => match self.resolve(g) {
+                        Object::Stream(gs) => match self.decode(gs)? {
+                            Ok(d) if d.codec.is_none() => Some(d.data),
+                            _ => return Ok(Err("JBIG2 globals do not decode".into())),
+                        },
+                        _ => None,
+                    },
+                    None => None,
+                };
+                codecs::jbig2(data, globals.as_deref(), width, height, self.max_pixels)
+            }
+            _ => codecs::ccitt(data, params.as_ref(), width, height, self.max_pixels),
+        })
+    }
+
     /// A content stream re-serialised from the known operators, with what
     /// was left out reported.
     fn rebuild_content(&mut self, data: &[u8], owner: &str) -> Vec<u8> {
         let cap = self.cap;
-        let codecs = self.codecs;
         let max_pixels = self.max_pixels;
         let mut check = |dict: &[(Vec<u8>, content::Operand)], img: &[u8]| {
-            inline_image_ok(dict, img, cap, codecs, max_pixels)
+            inline_image_ok(dict, img, cap, max_pixels)
         };
         let (out, removed) = content::rebuild(data, &mut check);
         for (op, n) in &removed.unknown {
@@ -1231,7 +1293,6 @@ fn inline_image_ok(
     dict: &[(Vec<u8>, content::Operand)],
     img: &[u8],
     cap: usize,
-    codecs: ImageCodecs,
     max_pixels: u64,
 ) -> bool {
     let get = |k: &[u8], short: &[u8]| {
@@ -1253,9 +1314,8 @@ fn inline_image_ok(
     };
     let last = names.last().cloned().unwrap_or_default();
     match last.as_slice() {
-        b"CCITTFaxDecode" | b"JBIG2Decode" | b"JPXDecode" => match codecs {
-            ImageCodecs::Drop => return false,
-        },
+        // Inline images in these codecs are not rewritten in place.
+        b"CCITTFaxDecode" | b"JBIG2Decode" | b"JPXDecode" => return false,
         _ => {}
     }
     // Parameters are left out: a predictor only changes the bytes, not

@@ -200,7 +200,7 @@ impl Default for PdfPolicy {
         PdfPolicy {
             uri: LinkAction::Neutralise,
             fonts: FontPrograms::Rebuild,
-            image_codecs: ImageCodecs::Drop,
+            image_codecs: ImageCodecs::Reencode,
             damaged_streams: DamagedStreams::Drop,
         }
     }
@@ -221,6 +221,9 @@ pub enum FontPrograms {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ImageCodecs {
+    /// JBIG2 and CCITT images are decoded by memory-safe decoders and
+    /// stored with Flate; JPX images are dropped.
+    Reencode,
     /// Images in these codecs are dropped and reported.
     Drop,
 }
