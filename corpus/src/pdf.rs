@@ -615,7 +615,7 @@ fn selection_cases() -> Vec<Case> {
             with_parts(
                 "/OpenAction 6 0 R",
                 "/AA << /O 6 0 R >>",
-                "/ExtGState 3 0 R /ColorSpace 1 0 R",
+                "/XObject 3 0 R /ColorSpace 1 0 R",
                 text.as_bytes(),
                 &[js],
             ),

@@ -37,9 +37,9 @@ impl Tally {
                 continue;
             }
             let detail = if n == 1 {
-                format!("{path}: removed")
+                path
             } else {
-                format!("{path}: removed ({n} times)")
+                format!("{path} ({n} times)")
             };
             if code == Code::PdfUri {
                 cx.neutralised(code, detail);
