@@ -449,6 +449,60 @@ mod tests {
     }
 
     #[test]
+    fn an_object_reached_in_two_roles_is_judged_in_each() {
+        // The catalog is also a font resource and the page a graphics
+        // state: neither role lets the JavaScript through.
+        let input = pdf(
+            "/OpenAction 6 0 R",
+            "/AA << /O 6 0 R >> /Resources << /Font << /F1 1 0 R >> /ExtGState << /G 3 0 R >> >>",
+            &["<< /S /JavaScript /JS (app.alert\\(1\\)) >>"],
+        );
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        for c in [
+            Code::PdfOpenAction,
+            Code::PdfAdditionalActions,
+            Code::PdfJavascript,
+        ] {
+            assert!(codes.contains(&c), "{c} missing from {codes:?}");
+        }
+        assert!(!out.windows(3).any(|w| w == b"/JS"), "JavaScript left");
+        assert!(!out.windows(3).any(|w| w == b"/AA"), "/AA left");
+        assert!(!out.windows(11).any(|w| w == b"/OpenAction"));
+        assert_eq!(reparse(&out).get_pages().len(), 1);
+    }
+
+    #[test]
+    fn the_action_type_is_judged_after_resolving_it() {
+        let input = pdf(
+            "/OpenAction << /Type /Font /S 6 0 R /F (calc.exe) >>",
+            "",
+            &["/Launch"],
+        );
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.contains(&Code::PdfLaunch), "{codes:?}");
+        assert!(codes.contains(&Code::PdfAction), "{codes:?}");
+        assert!(!out.windows(8).any(|w| w == b"calc.exe"));
+    }
+
+    #[test]
+    fn a_rebuilt_file_is_a_fixpoint() {
+        let input = pdf(
+            "/OpenAction << /S /JavaScript /JS (x) >> /Metadata 6 0 R",
+            "/Annots [<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] /A << /S /GoTo /D [3 0 R /Fit] >> >>]",
+            &["<< /Length 3 >>\nstream\nabc\nendstream"],
+        );
+        let (r, codes) = run(&Policy::default(), &input);
+        let once = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(!codes.is_empty());
+        let (r, codes) = run(&Policy::default(), &once);
+        let twice = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.is_empty(), "{codes:?}");
+        assert_eq!(once, twice);
+    }
+
+    #[test]
     fn limits_block() {
         let mut p = Policy::default();
         p.limits.max_objects = 3;
