@@ -53,6 +53,8 @@ impl Reject {
 struct Prepared {
     data: Vec<u8>,
     filter: &'static [u8],
+    /// `/DecodeParms` of the kept filter (a JPEG's `/ColorTransform`).
+    params: Option<Dictionary>,
 }
 
 struct Job {
@@ -470,10 +472,12 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         let codec = decoded.codec.clone();
         match (role, codec.as_deref()) {
             (Role::Image, Some(b"DCTDecode")) => {
+                let params = self.color_transform(s);
                 return Ok(match streams::check_jpeg(&decoded.data, self.max_pixels) {
                     Ok(()) => Ok(Prepared {
                         data: decoded.data,
                         filter: b"DCTDecode",
+                        params,
                     }),
                     Err(e) => Err(self.damaged(e)?),
                 });
@@ -500,6 +504,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                         Ok(Prepared {
                             data: streams::deflate(&rows),
                             filter: b"FlateDecode",
+                            params: None,
                         })
                     }
                     Err(e) => Err(Reject::new(
@@ -544,7 +549,29 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         Ok(Ok(Prepared {
             data: streams::deflate(&data),
             filter: b"FlateDecode",
+            params: None,
         }))
+    }
+
+    /// A JPEG's `/ColorTransform` (the only parameter of DCTDecode), from
+    /// its `/DecodeParms` or the last of them.
+    fn color_transform(&self, s: &Stream) -> Option<Dictionary> {
+        let params = match s.dict.get(b"DecodeParms").map(|v| self.resolve(v)) {
+            Ok(Object::Dictionary(d)) => d,
+            Ok(Object::Array(a)) => match a.last().map(|v| self.resolve(v)) {
+                Some(Object::Dictionary(d)) => d,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        match params.get(b"ColorTransform").map(|v| self.resolve(v)) {
+            Ok(Object::Integer(i @ 0..=1)) => {
+                let mut d = Dictionary::new();
+                d.set("ColorTransform", Object::Integer(*i));
+                Some(d)
+            }
+            _ => None,
+        }
     }
 
     /// A JBIG2 or CCITT image decoded into plain 1-bit rows.
@@ -644,6 +671,9 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         Ok(match data {
             Some(p) => {
                 dict.set("Filter", Object::Name(p.filter.to_vec()));
+                if let Some(params) = p.params {
+                    dict.set("DecodeParms", Object::Dictionary(params));
+                }
                 Object::Stream(Stream::new(dict, p.data))
             }
             None => Object::Dictionary(dict),
