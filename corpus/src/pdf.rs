@@ -295,20 +295,20 @@ pub fn cases() -> Vec<Case> {
         Case::new(
             "pdf/open_action_js.pdf",
             doc("/OpenAction 6 0 R", "", &[js]),
-            Expect::sanitized(&[PdfOpenAction, PdfJavascript], "/OpenAction runs JavaScript"),
+            Expect::sanitized(&[PdfAction, PdfOpenAction, PdfJavascript], "/OpenAction runs JavaScript"),
         ),
         Case::new(
             "pdf/obfuscated_names.pdf",
             doc("/Open#41ction << /S /J#61vaScript /JS (app.alert\\(2\\)) >>", "", &[]),
             Expect::sanitized(
-                &[PdfOpenAction, PdfJavascript, PdfObfuscatedName],
+                &[PdfAction, PdfOpenAction, PdfJavascript, PdfObfuscatedName],
                 "/Open#41ction and /J#61vaScript hide the names by #xx escapes",
             ),
         ),
         Case::new(
             "pdf/names_javascript.pdf",
             doc("/Names << /JavaScript 6 0 R >>", "", &[b"<< /Names [(init) 7 0 R] >>", js]),
-            Expect::sanitized(&[PdfJavascript], "document-level JavaScript in the /Names tree"),
+            Expect::sanitized(&[PdfAction, PdfJavascript], "document-level JavaScript in the /Names tree"),
         ),
         Case::new(
             "pdf/js_stream.pdf",
@@ -320,13 +320,13 @@ pub fn cases() -> Vec<Case> {
                     &stream("", b"app.alert('from a stream');"),
                 ],
             ),
-            Expect::sanitized(&[PdfJavascript], "the script is a stream, not a string"),
+            Expect::sanitized(&[PdfAction, PdfJavascript], "the script is a stream, not a string"),
         ),
         Case::new(
             "pdf/js_in_object_stream.pdf",
             objstm_js(),
             Expect::sanitized(
-                &[PdfOpenAction, PdfJavascript],
+                &[PdfAction, PdfOpenAction, PdfJavascript],
                 "catalog and JavaScript action inside a compressed object stream",
             ),
         ),
@@ -334,19 +334,19 @@ pub fn cases() -> Vec<Case> {
             "pdf/js_in_incremental_update.pdf",
             incremental_js(),
             Expect::sanitized(
-                &[PdfIncrementalUpdate, PdfOpenAction, PdfJavascript],
+                &[PdfAction, PdfIncrementalUpdate, PdfOpenAction, PdfJavascript],
                 "the JavaScript arrives only in an update after the first %%EOF",
             ),
         ),
         Case::new(
             "pdf/goto_next_js.pdf",
             doc("/OpenAction << /S /GoTo /D [3 0 R /Fit] /Next 6 0 R >>", "", &[js]),
-            Expect::sanitized(&[PdfJavascript], "a harmless /GoTo chains to JavaScript by /Next"),
+            Expect::sanitized(&[PdfAction, PdfJavascript], "a harmless /GoTo chains to JavaScript by /Next"),
         ),
         Case::new(
             "pdf/aa_page.pdf",
             doc("", "/AA << /O 6 0 R >>", &[js]),
-            Expect::sanitized(&[PdfAdditionalActions, PdfJavascript], "page-open trigger runs JavaScript"),
+            Expect::sanitized(&[PdfAction, PdfAdditionalActions, PdfJavascript], "page-open trigger runs JavaScript"),
         ),
         Case::new(
             "pdf/aa_field.pdf",
@@ -359,7 +359,7 @@ pub fn cases() -> Vec<Case> {
                 )
                 .as_bytes()],
             ),
-            Expect::sanitized(&[PdfAdditionalActions, PdfJavascript], "a form field's keystroke trigger"),
+            Expect::sanitized(&[PdfAction, PdfAdditionalActions, PdfJavascript], "a form field's keystroke trigger"),
         ),
         Case::new(
             "pdf/launch.pdf",
@@ -368,7 +368,7 @@ pub fn cases() -> Vec<Case> {
                 "/Annots [6 0 R]",
                 &[annot("/Subtype /Link /A << /S /Launch /F (cmd.exe) /Win << /F (cmd.exe) >> >>").as_bytes()],
             ),
-            Expect::sanitized(&[PdfLaunch], "a link that launches a program"),
+            Expect::sanitized(&[PdfAction, PdfLaunch], "a link that launches a program"),
         ),
         Case::new(
             "pdf/gotor.pdf",
@@ -377,7 +377,7 @@ pub fn cases() -> Vec<Case> {
                 "/Annots [6 0 R]",
                 &[annot("/Subtype /Link /A << /S /GoToR /F (\\\\\\\\host\\\\share\\\\x.pdf) /D [0 /Fit] >>").as_bytes()],
             ),
-            Expect::sanitized(&[PdfRemoteGoto], "a link into another (remote) file"),
+            Expect::sanitized(&[PdfAction, PdfRemoteGoto], "a link into another (remote) file"),
         ),
         Case::new(
             "pdf/submitform.pdf",
@@ -390,7 +390,7 @@ pub fn cases() -> Vec<Case> {
                 )
                 .as_bytes()],
             ),
-            Expect::sanitized(&[PdfRemoteGoto], "a button that submits the form to a server"),
+            Expect::sanitized(&[PdfAction, PdfRemoteGoto], "a button that submits the form to a server"),
         ),
         Case::new(
             "pdf/embedded_file.pdf",
@@ -443,7 +443,7 @@ pub fn cases() -> Vec<Case> {
                 &[annot("/Subtype /Screen /A << /S /Rendition /OP 0 /JS (play\\(\\)) >>").as_bytes()],
             ),
             Expect::sanitized(
-                &[PdfRichMedia, PdfJavascript],
+                &[PdfAction, PdfRichMedia, PdfJavascript],
                 "a /Screen annotation with a rendition action that carries JavaScript",
             ),
         ),
@@ -466,7 +466,7 @@ pub fn cases() -> Vec<Case> {
                     b"<< /Title (Chapter) /Parent 6 0 R /A << /S /JavaScript /JS (app.alert\\(3\\)) >> >>",
                 ],
             ),
-            Expect::sanitized(&[PdfJavascript], "a bookmark whose action is JavaScript"),
+            Expect::sanitized(&[PdfAction, PdfJavascript], "a bookmark whose action is JavaScript"),
         ),
         Case::new(
             "pdf/owner_password_rc4_40.pdf",
@@ -504,7 +504,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(
             "pdf/deep_nesting.pdf",
             doc(
-                &format!("/Deep {}{}", "[".repeat(80), "]".repeat(80)),
+                &format!("/ViewerPreferences << /Deep {}{} >>", "[".repeat(80), "]".repeat(80)),
                 "",
                 &[],
             ),
@@ -530,6 +530,7 @@ pub fn cases() -> Vec<Case> {
         classic(&objs, "").0,
         Expect::clean("a font resource named /JS is a label, not JavaScript"),
     ));
+    v.extend(selection_cases());
     let mut junk = b"garbage before the header\r\n".to_vec();
     junk.extend_from_slice(&doc("", "", &[]));
     v.push(Case::new(
@@ -537,5 +538,176 @@ pub fn cases() -> Vec<Case> {
         junk,
         Expect::clean("bytes before %PDF- are tolerated and not written out"),
     ));
+    v
+}
+
+/// The base document with the page's `/Resources` and content replaced,
+/// and `extra` as objects 6, 7, ...
+fn with_page(resources: &str, content: &[u8], extra: &[&[u8]]) -> Vec<u8> {
+    with_parts("", "", resources, content, extra)
+}
+
+/// [`with_page`] with `catalog` and `page` spliced into the catalog and
+/// page dictionaries.
+fn with_parts(
+    catalog: &str,
+    page: &str,
+    resources: &str,
+    content: &[u8],
+    extra: &[&[u8]],
+) -> Vec<u8> {
+    let mut objs = base(catalog, "");
+    objs[2] = format!(
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> {resources} >> {page} >>"
+    )
+    .into_bytes();
+    objs[3] = stream("", content);
+    objs.extend(extra.iter().map(|e| e.to_vec()));
+    classic(&objs, "").0
+}
+
+/// Cases of the positive selection: constructs that a check of known-bad
+/// shapes misses.
+fn selection_cases() -> Vec<Case> {
+    use Code::*;
+    let text = format!("BT /F1 24 Tf 72 720 Td ({PAGE_TEXT}) Tj ET");
+    let js = b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>".as_slice();
+    let mut v =
+        vec![
+        Case::new(
+            "pdf/indirect_s.pdf",
+            doc("/OpenAction << /S 6 0 R /F (calc.exe) >>", "", &[b"/Launch"]),
+            Expect::sanitized(
+                &[PdfOpenAction, PdfAction, PdfLaunch],
+                "the action type /S is an indirect reference to /Launch",
+            ),
+        ),
+        Case::new(
+            "pdf/foreign_type_action.pdf",
+            doc(
+                "",
+                "/Annots [6 0 R]",
+                &[annot("/Subtype /Link /A << /Type /Font /S /Launch /F (cmd.exe) >>").as_bytes()],
+            ),
+            Expect::sanitized(
+                &[PdfAction, PdfLaunch],
+                "a /Launch action that calls itself a /Font",
+            ),
+        ),
+        Case::new(
+            "pdf/resource_is_catalog_and_page.pdf",
+            with_parts(
+                "/OpenAction 6 0 R",
+                "/AA << /O 6 0 R >>",
+                "/ExtGState << /GS1 3 0 R /GS2 1 0 R >>",
+                text.as_bytes(),
+                &[js],
+            ),
+            Expect::sanitized(
+                &[PdfOpenAction, PdfAdditionalActions, PdfAction, PdfJavascript, PdfDropped],
+                "the catalog and the page are also graphics-state resources; their \
+                 /OpenAction and /AA JavaScript go in every role",
+            ),
+        ),
+        Case::new(
+            "pdf/resource_map_is_catalog_and_page.pdf",
+            with_parts(
+                "/OpenAction 6 0 R",
+                "/AA << /O 6 0 R >>",
+                "/XObject 3 0 R /ColorSpace 1 0 R",
+                text.as_bytes(),
+                &[js],
+            ),
+            Expect::sanitized(
+                &[PdfOpenAction, PdfAdditionalActions, PdfAction, PdfJavascript, PdfDropped],
+                "the page and the catalog are themselves resource maps: their keys are \
+                 names, and their /OpenAction and /AA JavaScript still go",
+            ),
+        ),
+        Case::new(
+            "pdf/next_array.pdf",
+            doc(
+                "/OpenAction << /S /GoTo /D [3 0 R /Fit] /Next [<< /S /GoTo /D [3 0 R /Fit] >> \
+                 << /S /URI /URI (http://example.invalid/) >> 6 0 R] >>",
+                "",
+                &[js],
+            ),
+            Expect::sanitized(
+                &[PdfUri, PdfAction, PdfJavascript],
+                "a navigation action whose /Next array holds a link and JavaScript",
+            ),
+        ),
+        Case::new(
+            "pdf/escaped_names.pdf",
+            doc("/#4Fpen#41ction << /#53 /#4Aava#53cript /#4A#53 (app.alert\\(2\\)) >>", "", &[]),
+            Expect::sanitized(
+                &[PdfOpenAction, PdfAction, PdfJavascript, PdfObfuscatedName],
+                "every letter that matters written as a #xx escape",
+            ),
+        ),
+        Case::new(
+            "pdf/damaged_flate.pdf",
+            {
+                let mut objs = base("", "");
+                objs[2] = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+                            /Contents [4 0 R 6 0 R] /Resources << /Font << /F1 5 0 R >> >> >>"
+                    .to_vec();
+                objs.push(stream("/Filter /FlateDecode", b"x\x9c this is not deflate data"));
+                classic(&objs, "").0
+            },
+            Expect::sanitized(
+                &[PdfDamagedStream],
+                "a page content stream whose Flate data does not decode",
+            ),
+        ),
+        Case::new(
+            "pdf/unknown_operator.pdf",
+            with_page("", format!("{text} 1 2 3 evil").as_bytes(), &[]),
+            Expect::sanitized(&[PdfDropped], "a content operator outside the PDF operator table"),
+        ),
+        Case::new(
+            "pdf/jbig2_garbage.pdf",
+            with_page(
+                "/XObject << /Im1 6 0 R >>",
+                format!("{text} q 10 0 0 10 0 0 cm /Im1 Do Q").as_bytes(),
+                &[&stream(
+                    "/Type /XObject /Subtype /Image /Width 8 /Height 8 /BitsPerComponent 1 \
+                     /ImageMask true /Filter /JBIG2Decode",
+                    b"\x97JB2 garbage that no decoder should be fed",
+                )],
+            ),
+            Expect::sanitized(&[PdfImageCodec], "a JBIG2 image of garbage data"),
+        ),
+    ];
+    for (file, key) in [
+        ("FontFile2", "truetype"),
+        ("FontFile3 /Subtype /Type1C", "cff"),
+        ("FontFile", "type1"),
+    ] {
+        let mut objs = base("", "");
+        let key_name = file.split(' ').next().unwrap_or(file);
+        objs[4] = b"<< /Type /Font /Subtype /TrueType /BaseFont /Helvetica /FirstChar 32 \
+                    /LastChar 126 /Encoding /WinAnsiEncoding /FontDescriptor 6 0 R >>"
+            .to_vec();
+        objs.push(
+            format!(
+                "<< /Type /FontDescriptor /FontName /Helvetica /Flags 32 \
+                 /FontBBox [0 0 1000 1000] /ItalicAngle 0 /Ascent 800 /Descent -200 \
+                 /CapHeight 700 /StemV 80 /{key_name} 7 0 R >>"
+            )
+            .into_bytes(),
+        );
+        let sub = file.strip_prefix(key_name).unwrap_or_default();
+        objs.push(stream(sub, b"\x00\x01\x00\x00 garbage, not a font program"));
+        v.push(Case::new(
+            format!("pdf/garbage_font_{key}.pdf"),
+            classic(&objs, "").0,
+            Expect::sanitized(
+                &[PdfFont],
+                "an embedded font program of garbage: dropped, the text stays",
+            ),
+        ));
+    }
     v
 }

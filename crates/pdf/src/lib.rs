@@ -1,14 +1,21 @@
-//! PDF rebuilder: writes a fresh PDF without active content.
+//! PDF rebuilder: writes a fresh PDF from what is known to be safe.
 //!
 //! Main type: [`PdfRebuilder`], the [`mugai_core::Rebuilder`] for this family.
 //! The input is parsed with lopdf, decrypted when it opens with an empty user
-//! password, walked from the trailer ([`walk`]) with every active element
-//! removed, its page tree checked ([`pages`]), and written as one fresh
-//! revision holding only the reachable objects, renumbered.
+//! password, and selected from the catalog ([`select`]): every object keeps
+//! only the keys its role allows ([`roles`]), every kept stream is decoded
+//! and encoded anew ([`streams`]), content streams are re-serialised from
+//! the known operators ([`content`]), the page tree is checked ([`pages`]),
+//! and one fresh revision is written.
 
+pub mod codecs;
+pub mod content;
 pub mod names;
 pub mod pages;
 mod rebuild;
-pub mod walk;
+mod report;
+pub mod roles;
+pub mod select;
+pub mod streams;
 
 pub use rebuild::PdfRebuilder;

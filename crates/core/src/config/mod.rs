@@ -13,9 +13,10 @@ mod sandbox;
 
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
 pub use policy::{
-    ArchivePolicy, AvPolicy, AvScan, BlockedMember, ImagePolicy, Limits, LinkAction,
-    MailAttachments, MailCharset, MailPolicy, MismatchAction, OfficePolicy, OnAvFailure,
-    OnStaleSignatures, PdfPolicy, Policy, TextEncoding, TextPolicy, TypesPolicy,
+    ArchivePolicy, AvPolicy, AvScan, BlockedMember, DamagedStreams, FontPrograms, ImageCodecs,
+    ImagePolicy, Limits, LinkAction, MailAttachments, MailCharset, MailPolicy, MismatchAction,
+    OfficePolicy, OnAvFailure, OnStaleSignatures, PdfPolicy, Policy, TextEncoding, TextPolicy,
+    TypesPolicy,
 };
 pub use relay::{OnBlockedMail, RelayConfig};
 pub use sandbox::{Requirement, SandboxConfig};

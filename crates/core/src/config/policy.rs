@@ -198,14 +198,55 @@ pub enum LinkAction {
 #[serde(default, deny_unknown_fields)]
 pub struct PdfPolicy {
     pub uri: LinkAction,
+    /// Embedded font programs: kept after a full parse, or all dropped.
+    pub fonts: FontPrograms,
+    /// JBIG2, JPX and CCITT images.
+    pub image_codecs: ImageCodecs,
+    /// Streams that do not decode with their declared filters.
+    pub damaged_streams: DamagedStreams,
 }
 
 impl Default for PdfPolicy {
     fn default() -> Self {
         PdfPolicy {
             uri: LinkAction::Neutralise,
+            fonts: FontPrograms::Rebuild,
+            image_codecs: ImageCodecs::Reencode,
+            damaged_streams: DamagedStreams::Drop,
         }
     }
+}
+
+/// `[pdf] fonts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FontPrograms {
+    /// Kept (re-compressed) when they parse fully as the format they
+    /// claim; dropped otherwise.
+    Rebuild,
+    /// Always dropped; text shows in a substitute font.
+    Drop,
+}
+
+/// `[pdf] image_codecs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageCodecs {
+    /// JBIG2 and CCITT images are decoded by memory-safe decoders and
+    /// stored with Flate; JPX images are dropped.
+    Reencode,
+    /// Images in these codecs are dropped and reported.
+    Drop,
+}
+
+/// `[pdf] damaged_streams`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DamagedStreams {
+    /// The stream is dropped and reported.
+    Drop,
+    /// The file is blocked.
+    Block,
 }
 
 /// `[office]`.

@@ -1,0 +1,221 @@
+//! Bi-level image codecs with a history of exploits in readers (JBIG2,
+//! CCITT fax) decoded by memory-safe decoders into plain rows, which the
+//! output stores with Flate: no reader's JBIG2 or fax decoder ever sees
+//! the original data.
+
+use lopdf::{Dictionary, Object};
+
+/// Packed 1-bit rows as the PDF filter would output them.
+struct Rows {
+    width: u32,
+    height: u32,
+    /// The bit value of a black pixel in the output.
+    black_bit: bool,
+    row: Vec<u8>,
+    x: u32,
+    out: Vec<u8>,
+    rows: u32,
+}
+
+impl Rows {
+    fn new(width: u32, height: u32, black_bit: bool) -> Self {
+        let stride = width.div_ceil(8) as usize;
+        let white = if black_bit { 0x00 } else { 0xff };
+        Rows {
+            width,
+            height,
+            black_bit,
+            row: vec![white; stride],
+            x: 0,
+            out: Vec::with_capacity(stride.saturating_mul(height as usize).min(64 << 20)),
+            rows: 0,
+        }
+    }
+
+    fn white_row(&self) -> Vec<u8> {
+        let byte = if self.black_bit { 0x00 } else { 0xff };
+        vec![byte; self.row.len()]
+    }
+
+    fn pixel(&mut self, black: bool) {
+        if self.x < self.width {
+            let on = black == self.black_bit;
+            if let Some(b) = self.row.get_mut((self.x / 8) as usize) {
+                let bit = 0x80u8 >> (self.x % 8);
+                if on {
+                    *b |= bit;
+                } else {
+                    *b &= !bit;
+                }
+            }
+        }
+        self.x = self.x.saturating_add(1);
+    }
+
+    fn end_row(&mut self) {
+        if self.rows < self.height {
+            self.out.extend_from_slice(&self.row);
+            self.rows += 1;
+        }
+        self.row = self.white_row();
+        self.x = 0;
+    }
+
+    /// The image, padded with white rows to its declared height.
+    fn finish(mut self) -> Vec<u8> {
+        let white = self.white_row();
+        while self.rows < self.height {
+            self.out.extend_from_slice(&white);
+            self.rows += 1;
+        }
+        self.out
+    }
+}
+
+impl hayro_jbig2::Decoder for Rows {
+    fn push_pixel(&mut self, black: bool) {
+        self.pixel(black);
+    }
+
+    fn push_pixel_chunk(&mut self, black: bool, chunk_count: u32) {
+        for _ in 0..chunk_count
+            .saturating_mul(8)
+            .min(self.width.saturating_add(8))
+        {
+            self.pixel(black);
+        }
+    }
+
+    fn next_line(&mut self) {
+        self.end_row();
+    }
+}
+
+impl hayro_ccitt::Decoder for Rows {
+    fn push_row(&mut self, changes: &[u32]) {
+        let mut black = false;
+        let mut next = changes.iter().copied().peekable();
+        for x in 0..self.width {
+            while next.peek() == Some(&x) {
+                black = !black;
+                next.next();
+            }
+            self.pixel(black);
+        }
+        self.end_row();
+    }
+}
+
+fn checked(width: u32, height: u32, max_pixels: u64) -> Result<(), String> {
+    if width == 0 || height == 0 {
+        return Err("an image without a size".into());
+    }
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(format!("{width}x{height} pixels, past the limit"));
+    }
+    Ok(())
+}
+
+/// Decodes embedded JBIG2 data (with its `/JBIG2Globals`, decoded) into
+/// rows of `width` 1-bit pixels, black as 0 as the filter outputs it.
+pub fn jbig2(
+    data: &[u8],
+    globals: Option<&[u8]>,
+    width: u32,
+    height: u32,
+    max_pixels: u64,
+) -> Result<Vec<u8>, String> {
+    checked(width, height, max_pixels)?;
+    let settings = hayro_jbig2::DecodeSettings::default();
+    let globals = match globals {
+        Some(g) => Some(
+            hayro_jbig2::Globals::new(g, &settings).map_err(|e| format!("JBIG2 globals: {e:?}"))?,
+        ),
+        None => None,
+    };
+    let page = hayro_jbig2::Page::new_embedded(data, globals.as_ref(), &settings)
+        .map_err(|e| format!("JBIG2: {e:?}"))?;
+    if page.width() != width {
+        return Err(format!(
+            "JBIG2: {} pixels wide, the image says {width}",
+            page.width()
+        ));
+    }
+    checked(page.width(), page.height(), max_pixels)?;
+    let mut rows = Rows::new(width, height, false);
+    page.decode(&mut rows)
+        .map_err(|e| format!("JBIG2: {e:?}"))?;
+    Ok(rows.finish())
+}
+
+fn int(d: Option<&Dictionary>, key: &[u8], default: i64) -> i64 {
+    d.and_then(|d| d.get(key).ok())
+        .and_then(|o| o.as_i64().ok())
+        .unwrap_or(default)
+}
+
+fn flag(d: Option<&Dictionary>, key: &[u8], default: bool) -> bool {
+    match d.and_then(|d| d.get(key).ok()) {
+        Some(Object::Boolean(b)) => *b,
+        _ => default,
+    }
+}
+
+/// Decodes CCITT fax data with its `/DecodeParms` into rows of `width`
+/// 1-bit pixels as the filter outputs them.
+pub fn ccitt(
+    data: &[u8],
+    params: Option<&Dictionary>,
+    width: u32,
+    height: u32,
+    max_pixels: u64,
+) -> Result<Vec<u8>, String> {
+    checked(width, height, max_pixels)?;
+    let k = int(params, b"K", 0);
+    let columns =
+        u32::try_from(int(params, b"Columns", 1728)).map_err(|_| "CCITT: bad /Columns")?;
+    if columns != width {
+        return Err(format!("CCITT: {columns} columns, the image says {width}"));
+    }
+    let rows = u32::try_from(int(params, b"Rows", 0)).unwrap_or(0);
+    let settings = hayro_ccitt::DecodeSettings {
+        columns,
+        rows: if rows == 0 { height } else { rows.min(height) },
+        end_of_block: flag(params, b"EndOfBlock", true),
+        end_of_line: flag(params, b"EndOfLine", false),
+        rows_are_byte_aligned: flag(params, b"EncodedByteAlign", false),
+        encoding: match k {
+            k if k < 0 => hayro_ccitt::EncodingMode::Group4,
+            0 => hayro_ccitt::EncodingMode::Group3_1D,
+            _ => hayro_ccitt::EncodingMode::Group3_2D,
+        },
+        strict: false,
+    };
+    let black_is_1 = flag(params, b"BlackIs1", false);
+    let mut out = Rows::new(width, height, black_is_1);
+    let mut ctx = hayro_ccitt::DecoderContext::new(settings);
+    hayro_ccitt::decode(data, &mut out, &mut ctx).map_err(|e| format!("CCITT: {e:?}"))?;
+    if out.rows == 0 {
+        return Err("CCITT: no row decodes".into());
+    }
+    Ok(out.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_does_not_decode() {
+        assert!(jbig2(b"\x97JB2 garbage", None, 8, 8, 1 << 20).is_err());
+        assert!(ccitt(b"", None, 1728, 10, 1 << 20).is_err());
+        assert!(jbig2(b"", None, 0, 8, 1 << 20).is_err());
+    }
+
+    #[test]
+    fn ccitt_rows_follow_the_changes() {
+        let mut r = Rows::new(10, 2, false);
+        hayro_ccitt::Decoder::push_row(&mut r, &[2, 4]);
+        assert_eq!(r.finish(), vec![0b1100_1111, 0xff, 0xff, 0xff]);
+    }
+}

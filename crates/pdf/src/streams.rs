@@ -1,0 +1,382 @@
+//! Stream data: decoded with bounded filters, checked for what it claims
+//! to be (JPEG, font programs), and encoded anew with Flate.
+
+use lopdf::{Dictionary, Object, Stream};
+use std::io::Write;
+
+/// Why a stream's data cannot be kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamError {
+    /// The data does not decode with its declared filters.
+    Damaged(String),
+    /// Flate data that ends before its last block, with what decodes.
+    Truncated(Vec<u8>),
+    /// It decodes to more than the per-stream cap.
+    TooLarge(u64),
+    /// An image codec the policy does not keep (JBIG2, JPX, CCITT).
+    Codec(String),
+}
+
+/// Image codecs: the last filter of an image, kept or judged by itself.
+const CODECS: &[&[u8]] = &[
+    b"DCTDecode",
+    b"JPXDecode",
+    b"JBIG2Decode",
+    b"CCITTFaxDecode",
+];
+
+fn full_name(f: &[u8]) -> &[u8] {
+    match f {
+        b"Fl" => b"FlateDecode",
+        b"LZW" => b"LZWDecode",
+        b"AHx" => b"ASCIIHexDecode",
+        b"A85" => b"ASCII85Decode",
+        b"RL" => b"RunLengthDecode",
+        b"DCT" => b"DCTDecode",
+        b"CCF" => b"CCITTFaxDecode",
+        other => other,
+    }
+}
+
+/// A stream's data with its general filters undone.
+#[derive(Debug)]
+pub struct Decoded {
+    pub data: Vec<u8>,
+    /// Whether Flate data ended early (`data` is what decoded).
+    pub truncated: bool,
+    /// The image codec still applied to `data`, if any.
+    pub codec: Option<Vec<u8>>,
+}
+
+/// A filter's full name and its parameters.
+type Filter = (Vec<u8>, Option<Dictionary>);
+
+/// The filters of a stream (full names) with their parameters.
+fn filters(dict: &Dictionary) -> Result<Vec<Filter>, StreamError> {
+    let names: Vec<Vec<u8>> = match dict.get(b"Filter") {
+        Err(_) | Ok(Object::Null) => Vec::new(),
+        Ok(Object::Name(n)) => vec![full_name(n).to_vec()],
+        Ok(Object::Array(a)) => a
+            .iter()
+            .map(|f| {
+                f.as_name()
+                    .map(|n| full_name(n).to_vec())
+                    .map_err(|_| StreamError::Damaged("a filter is not a name".into()))
+            })
+            .collect::<Result<_, _>>()?,
+        Ok(_) => {
+            return Err(StreamError::Damaged(
+                "/Filter is not a name or array".into(),
+            ))
+        }
+    };
+    if names.len() > 8 {
+        return Err(StreamError::Damaged("more than 8 filters".into()));
+    }
+    let params: Vec<Option<Dictionary>> = match dict.get(b"DecodeParms") {
+        Ok(Object::Dictionary(d)) => vec![Some(d.clone())],
+        Ok(Object::Array(a)) => a
+            .iter()
+            .map(|p| match p {
+                Object::Dictionary(d) => Some(d.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(names
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (n, params.get(i).cloned().flatten()))
+        .collect())
+}
+
+/// Decodes `s` (whose references in `/DecodeParms` are already resolved)
+/// up to the image codec, at most `cap` bytes per layer.
+pub fn decode(s: &Stream, cap: usize) -> Result<Decoded, StreamError> {
+    let chain = filters(&s.dict)?;
+    let mut data: Option<Vec<u8>> = None;
+    let mut truncated = false;
+    let n = chain.len();
+    for (i, (name, params)) in chain.into_iter().enumerate() {
+        let input: &[u8] = data.as_deref().unwrap_or(&s.content);
+        if CODECS.contains(&name.as_slice()) {
+            if i + 1 != n {
+                return Err(StreamError::Damaged(format!(
+                    "/{} is not the last filter",
+                    String::from_utf8_lossy(&name)
+                )));
+            }
+            return Ok(Decoded {
+                data: input.to_vec(),
+                truncated,
+                codec: Some(name),
+            });
+        }
+        let out = match layer(&name, params, input, cap) {
+            Err(StreamError::Truncated(part)) => {
+                truncated = true;
+                part
+            }
+            other => other?,
+        };
+        data = Some(out);
+    }
+    Ok(Decoded {
+        data: data.unwrap_or_else(|| s.content.clone()),
+        truncated,
+        codec: None,
+    })
+}
+
+fn layer(
+    name: &[u8],
+    params: Option<Dictionary>,
+    input: &[u8],
+    cap: usize,
+) -> Result<Vec<u8>, StreamError> {
+    let predictor = params
+        .as_ref()
+        .and_then(|p| p.get(b"Predictor").ok())
+        .and_then(|p| p.as_i64().ok())
+        .unwrap_or(1);
+    if name == b"Crypt" {
+        // Decrypted on loading; the identity crypt filter changes nothing.
+        return Ok(input.to_vec());
+    }
+    if name == b"FlateDecode" {
+        match inflate(input, cap) {
+            Ok(raw) if predictor <= 1 => return Ok(raw),
+            Ok(_) => {}
+            Err(StreamError::Truncated(part)) if predictor <= 1 => {
+                return Err(StreamError::Truncated(part))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let known = matches!(
+        name,
+        b"FlateDecode" | b"LZWDecode" | b"ASCIIHexDecode" | b"ASCII85Decode" | b"RunLengthDecode"
+    );
+    if !known {
+        return Err(StreamError::Damaged(format!(
+            "unknown filter /{}",
+            String::from_utf8_lossy(name)
+        )));
+    }
+    let mut d = Dictionary::new();
+    d.set("Filter", Object::Name(name.to_vec()));
+    if let Some(p) = params {
+        d.set("DecodeParms", Object::Dictionary(p));
+    }
+    let one = Stream::new(d, input.to_vec());
+    one.decompressed_content_with_limit(cap)
+        .map_err(|e| match e {
+            lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }) => {
+                StreamError::TooLarge(cap as u64)
+            }
+            e => StreamError::Damaged(format!("{}: {e}", String::from_utf8_lossy(name))),
+        })
+}
+
+/// Inflates zlib (or bare deflate) data that must reach its final block;
+/// a truncated or corrupt stream is an error (the checksum is not
+/// checked, as readers do not).
+pub fn inflate(data: &[u8], cap: usize) -> Result<Vec<u8>, StreamError> {
+    if data.is_empty() {
+        return Ok(Vec::new());
+    }
+    let zlib = data.len() >= 2
+        && data[0] & 0x0f == 8
+        && data[0] >> 4 <= 7
+        && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0
+        && data[1] & 0x20 == 0;
+    let body = if zlib { &data[2..] } else { data };
+    let mut z = flate2::Decompress::new(false);
+    let mut out: Vec<u8> = Vec::with_capacity(body.len().saturating_mul(4).min(cap).max(64));
+    loop {
+        if out.len() == out.capacity() {
+            if out.len() > cap {
+                return Err(StreamError::TooLarge(cap as u64));
+            }
+            out.reserve(out.len().max(4096));
+        }
+        let (in_before, out_before) = (z.total_in(), z.total_out());
+        let at = usize::try_from(in_before).unwrap_or(usize::MAX);
+        let status = z
+            .decompress_vec(
+                body.get(at..).unwrap_or_default(),
+                &mut out,
+                flate2::FlushDecompress::None,
+            )
+            .map_err(|e| StreamError::Damaged(format!("Flate: {e}")))?;
+        if status == flate2::Status::StreamEnd {
+            if out.len() > cap {
+                return Err(StreamError::TooLarge(cap as u64));
+            }
+            return Ok(out);
+        }
+        let stalled = z.total_in() == in_before && z.total_out() == out_before;
+        if stalled && out.len() < out.capacity() {
+            if out.is_empty() {
+                return Err(StreamError::Damaged("Flate: the data ends early".into()));
+            }
+            // Cut short: readers show what decodes, and so does the output.
+            return Err(StreamError::Truncated(out));
+        }
+    }
+}
+
+/// Flate-encodes `data`.
+pub fn deflate(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(data.len() / 2),
+        // Level 1: most of the size at a fraction of the time.
+        flate2::Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = e.write_all(data);
+    e.finish().unwrap_or_default()
+}
+
+/// Decodes JPEG data fully (bounded by `max_pixels`); `Err` says why it
+/// is not a JPEG a reader can show.
+pub fn check_jpeg(data: &[u8], max_pixels: u64) -> Result<(), String> {
+    let mut r =
+        image::ImageReader::with_format(std::io::Cursor::new(data), image::ImageFormat::Jpeg);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(4).max(1 << 20));
+    r.limits(limits);
+    r.decode().map(|_| ()).map_err(|e| format!("JPEG: {e}"))
+}
+
+/// Parses a font program as the format it claims; `Err` says why not.
+pub fn check_font(
+    kind: crate::roles::FontKind,
+    subtype: Option<&[u8]>,
+    data: &[u8],
+) -> Result<(), String> {
+    use crate::roles::FontKind;
+    match kind {
+        FontKind::TrueType => check_sfnt(data),
+        FontKind::Compact => match subtype {
+            Some(b"OpenType") => check_sfnt(data),
+            Some(b"Type1C") | Some(b"CIDFontType0C") => check_cff(data),
+            Some(other) => Err(format!(
+                "unknown /FontFile3 subtype /{}",
+                String::from_utf8_lossy(other)
+            )),
+            None => Err("/FontFile3 without /Subtype".into()),
+        },
+        FontKind::Type1 => check_type1(data),
+    }
+}
+
+struct Sink;
+
+impl ttf_parser::OutlineBuilder for Sink {
+    fn move_to(&mut self, _: f32, _: f32) {}
+    fn line_to(&mut self, _: f32, _: f32) {}
+    fn quad_to(&mut self, _: f32, _: f32, _: f32, _: f32) {}
+    fn curve_to(&mut self, _: f32, _: f32, _: f32, _: f32, _: f32, _: f32) {}
+    fn close(&mut self) {}
+}
+
+/// TrueType / OpenType: the table directory and every glyph outline.
+fn check_sfnt(data: &[u8]) -> Result<(), String> {
+    let face = ttf_parser::Face::parse(data, 0).map_err(|e| format!("TrueType/OpenType: {e}"))?;
+    for g in 0..face.number_of_glyphs() {
+        let _ = face.outline_glyph(ttf_parser::GlyphId(g), &mut Sink);
+    }
+    Ok(())
+}
+
+/// CFF (bare, as `/FontFile3` holds it): parsed as the CFF table of a
+/// font, with every glyph's charstring run.
+fn check_cff(data: &[u8]) -> Result<(), String> {
+    let table = ttf_parser::cff::Table::parse(data).ok_or("CFF: does not parse")?;
+    for g in 0..table.number_of_glyphs() {
+        let _ = table.outline(ttf_parser::GlyphId(g), &mut Sink);
+    }
+    Ok(())
+}
+
+/// Type 1: a clear-text PostScript header that defines a font and an
+/// `eexec` section (as plain data, or as PFB segments).
+fn check_type1(data: &[u8]) -> Result<(), String> {
+    let body = if data.first() == Some(&0x80) {
+        data.get(6..).unwrap_or_default()
+    } else {
+        data
+    };
+    let head = body.get(..body.len().min(64 * 1024)).unwrap_or_default();
+    if !(head.starts_with(b"%!PS-AdobeFont") || head.starts_with(b"%!FontType1")) {
+        return Err("Type 1: no %!PS-AdobeFont header".into());
+    }
+    let has = |w: &[u8]| head.windows(w.len()).any(|x| x == w);
+    if !has(b"eexec") || !has(b"/FontName") {
+        return Err("Type 1: no font definition (/FontName and eexec)".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flate_must_reach_its_end() {
+        // Data that does not compress to nothing, so half of it decodes to
+        // a part.
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * i % 251) as u8).collect();
+        let z = deflate(&data);
+        assert_eq!(inflate(&z, 1 << 20).map(|v| v.len()), Ok(10_000));
+        match inflate(&z[..z.len() / 2], 1 << 20) {
+            Err(StreamError::Truncated(part)) => {
+                assert!(!part.is_empty() && data.starts_with(&part))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            inflate(&z[..2], 1 << 20),
+            Err(StreamError::Damaged(_))
+        ));
+        assert!(matches!(
+            inflate(b"garbage data", 1 << 20),
+            Err(StreamError::Damaged(_))
+        ));
+        assert!(matches!(inflate(&z, 100), Err(StreamError::TooLarge(_))));
+        // A wrong checksum is tolerated, as readers do.
+        let mut bad = z.clone();
+        let n = bad.len();
+        bad[n - 1] ^= 0xff;
+        assert_eq!(inflate(&bad, 1 << 20).map(|v| v.len()), Ok(10_000));
+    }
+
+    #[test]
+    fn chains_stop_at_the_image_codec() {
+        let mut d = Dictionary::new();
+        d.set(
+            "Filter",
+            Object::Array(vec![
+                Object::Name(b"AHx".to_vec()),
+                Object::Name(b"DCT".to_vec()),
+            ]),
+        );
+        let s = Stream::new(d, b"4142>".to_vec());
+        let got = decode(&s, 1 << 20).map(|d| (d.data, d.codec));
+        assert_eq!(got, Ok((b"AB".to_vec(), Some(b"DCTDecode".to_vec()))));
+    }
+
+    #[test]
+    fn garbage_fonts_do_not_parse() {
+        use crate::roles::FontKind;
+        let junk = b"\x00\x01\x00\x00 this is not a font at all".to_vec();
+        assert!(check_font(FontKind::TrueType, None, &junk).is_err());
+        assert!(check_font(FontKind::Compact, Some(b"Type1C"), &junk).is_err());
+        assert!(check_font(FontKind::Type1, None, &junk).is_err());
+        let t1 = b"%!PS-AdobeFont-1.0: X\n/FontName /X def\ncurrentfile eexec\n".to_vec();
+        assert!(check_font(FontKind::Type1, None, &t1).is_ok());
+        assert!(check_jpeg(b"\xff\xd8\xff\xe0garbage", 1 << 20).is_err());
+    }
+}
