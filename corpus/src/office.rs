@@ -908,6 +908,29 @@ fn ooxml_cases() -> Vec<Case> {
         docx(CT_DOCX, &deep, &[], vec![], vec![]),
         Expect::blocked(LimitDepth, &[], "XML nested 120 levels deep"),
     ));
+    // Ordinary parts compress far past the ratio when they are small and
+    // repetitive (a vector picture at 667:1): under the floor, not a bomb.
+    let blank = vec![b' '; 2 << 20];
+    v.push(Case::new(
+        "office/small_high_ratio.docx",
+        docx(
+            CT_DOCX,
+            &plain,
+            &[(
+                "rId8",
+                format!("{RELS}/customXml"),
+                "../customXml/item1.xml",
+                false,
+            )],
+            vec![(
+                "customXml/item1.xml",
+                "application/xml",
+                [b"<a>".as_slice(), &blank, b"</a>"].concat(),
+            )],
+            vec![],
+        ),
+        Expect::clean("a 2 MiB part at about 1000:1 is under the ratio floor"),
+    ));
     let zeros = vec![b' '; 24 << 20];
     v.push(Case::new(
         "office/ratio_bomb.docx",

@@ -6,6 +6,19 @@ use crate::rebuild::Blocked;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+/// Below this many expanded bytes a member's ratio is not judged: ordinary
+/// files compress past any sensible ratio when they are small and
+/// repetitive (a vector picture at 667:1, a column of zeros), and what
+/// they expand to is charged to the shared expanded-size budget anyway.
+/// The guard is for members that would grow large quickly.
+pub const RATIO_FLOOR: u64 = 16 << 20;
+
+/// True when `expanded` bytes from `compressed` bytes is past `max_ratio`
+/// (and past [`RATIO_FLOOR`]). ZIP members and Office package parts use it.
+pub fn ratio_exceeded(expanded: u64, compressed: u64, max_ratio: u64) -> bool {
+    expanded > RATIO_FLOOR && expanded > compressed.max(1).saturating_mul(max_ratio)
+}
+
 /// The byte, entry and time budget of one top-level file. Shared (by
 /// reference) by every member's [`crate::Context`], so a zip of zips cannot
 /// multiply its allowance by nesting.

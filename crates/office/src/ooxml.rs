@@ -9,8 +9,7 @@ use quick_xml::events::Event;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{Cursor, Read, Write};
 
-/// Below this many bytes a part is never a "bomb", whatever its ratio.
-const RATIO_FLOOR: u64 = 1 << 20;
+use mugai_core::budget::ratio_exceeded;
 
 const CT_RELS: &str = "application/vnd.openxmlformats-package.relationships+xml";
 
@@ -525,8 +524,7 @@ impl Package<'_> {
             .zip
             .by_index(i)
             .map_err(|e| cx.block(Code::RebuildFailed, format!("{part}: {e}")))?;
-        let compressed = f.compressed_size().max(1);
-        let cap = compressed.saturating_mul(self.max_ratio).max(RATIO_FLOOR);
+        let compressed = f.compressed_size();
         let mut out = Vec::with_capacity(f.size().min(1 << 24) as usize);
         let mut buf = vec![0u8; 64 << 10];
         loop {
@@ -538,7 +536,7 @@ impl Package<'_> {
             }
             cx.charge_expanded(n as u64)?;
             out.extend_from_slice(&buf[..n]);
-            if out.len() as u64 > cap {
+            if ratio_exceeded(out.len() as u64, compressed, self.max_ratio) {
                 return Err(cx.block(
                     Code::ArchiveBomb,
                     format!("{part}: expands more than {} times", self.max_ratio),
