@@ -10,7 +10,7 @@ use crate::relay::{
     free_port, received, start_sink, swaks, text_only, tools_present, wait_for_port, Guard, SINK,
 };
 use crate::util;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,26 +43,28 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 ";
 
-/// A private Postfix instance; stopped when the test ends, however it ends.
+/// A private Postfix instance under one folder (`etc`, `spool`, `data`,
+/// `maillog`); stopped when the test ends, however it ends.
 struct Postfix {
-    dir: PathBuf,
+    root: PathBuf,
 }
 
 impl Postfix {
-    /// Writes main.cf and master.cf into `dir` (the shipped snippets with
+    /// Writes `root/etc/main.cf` and `master.cf` (the shipped snippets with
     /// the relay's and the re-injection listener's ports substituted) and
-    /// starts Postfix.
-    fn start(dir: &Path, smtpd: u16, relay: u16, reinject: u16, sink: u16) -> Postfix {
+    /// starts Postfix. The queue is outside the configuration folder, as
+    /// `postfix check` expects (root owns one, Postfix the other).
+    fn start(root: &Path, smtpd: u16, relay: u16, reinject: u16, sink: u16) -> Postfix {
         let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/postfix");
         let read = |name: &str| std::fs::read_to_string(shipped.join(name)).unwrap();
         let main_snippet = read("main.cf");
         let master_snippet = read("master.cf");
         assert!(main_snippet.contains("content_filter = mugai:[127.0.0.1]:10025\n"));
         assert!(master_snippet.contains("\n127.0.0.1:10026 inet "));
-        let d = dir.display();
+        let d = root.display();
         let main_cf = format!(
             "compatibility_level = 3.6\n\
-             queue_directory = {d}/queue\n\
+             queue_directory = {d}/spool\n\
              data_directory = {d}/data\n\
              maillog_file = {d}/maillog\n\
              maillog_file_prefixes = {d}\n\
@@ -72,6 +74,7 @@ impl Postfix {
              alias_database =\n\
              inet_interfaces = 127.0.0.1\n\
              inet_protocols = ipv4\n\
+             smtpd_peername_lookup = no\n\
              relayhost = [127.0.0.1]:{sink}\n\
              {}",
             main_snippet.replace(":10025", &format!(":{relay}"))
@@ -80,11 +83,16 @@ impl Postfix {
             "127.0.0.1:{smtpd} inet n - n - - smtpd\n{MASTER_CF}{}",
             master_snippet.replace("127.0.0.1:10026 ", &format!("127.0.0.1:{reinject} "))
         );
-        std::fs::write(dir.join("main.cf"), main_cf).unwrap();
-        std::fs::write(dir.join("master.cf"), master_cf).unwrap();
-        std::fs::create_dir(dir.join("queue")).unwrap();
+        // Postfix's unprivileged daemons reach the queue through these.
+        let etc = root.join("etc");
+        for dir in [root, &etc, &root.join("spool")] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::set_permissions(dir, PermissionsExt::from_mode(0o755)).unwrap();
+        }
+        std::fs::write(etc.join("main.cf"), main_cf).unwrap();
+        std::fs::write(etc.join("master.cf"), master_cf).unwrap();
         let pf = Postfix {
-            dir: dir.to_path_buf(),
+            root: root.to_path_buf(),
         };
         for verb in ["check", "start"] {
             let o = pf.postfix(verb);
@@ -103,7 +111,7 @@ impl Postfix {
     fn postfix(&self, verb: &str) -> std::process::Output {
         Command::new(POSTFIX)
             .arg("-c")
-            .arg(&self.dir)
+            .arg(self.root.join("etc"))
             .arg(verb)
             .output()
             .expect("run postfix")
@@ -113,7 +121,7 @@ impl Postfix {
     fn postqueue(&self, flag: &str) -> String {
         let o = Command::new(POSTQUEUE)
             .arg("-c")
-            .arg(&self.dir)
+            .arg(self.root.join("etc"))
             .arg(flag)
             .output()
             .expect("run postqueue");
@@ -122,7 +130,7 @@ impl Postfix {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("maillog")).unwrap_or_default()
+        std::fs::read_to_string(self.root.join("maillog")).unwrap_or_default()
     }
 }
 
@@ -214,25 +222,24 @@ fn postfix_with_the_shipped_snippets_filters_through_the_relay_and_survives_an_o
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    // Postfix's unprivileged daemons reach their queue through this folder.
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(tmp.path(), PermissionsExt::from_mode(0o755)).unwrap();
     let script = tmp.path().join("sink.py");
     std::fs::write(&script, SINK).unwrap();
     let inbox = tmp.path().join("lgwan");
     std::fs::create_dir(&inbox).unwrap();
     let audit = tmp.path().join("audit");
-    let conf = tmp.path().join("postfix");
-    std::fs::create_dir(&conf).unwrap();
     let (smtpd, relay_port, reinject, sink_port) =
         (free_port(), free_port(), free_port(), free_port());
 
     let _sink = start_sink(&script, &inbox, sink_port);
     let mut relay = Some(start_relay(relay_port, reinject, &audit));
-    let pf = Postfix::start(&conf, smtpd, relay_port, reinject, sink_port);
+    let pf = Postfix::start(
+        &tmp.path().join("postfix"),
+        smtpd,
+        relay_port,
+        reinject,
+        sink_port,
+    );
     let from = "sender@internet.example";
     let send = |to: &str, name: &str, mail: &str| {
         let file = tmp.path().join(name);
@@ -335,6 +342,13 @@ fn postfix_with_the_shipped_snippets_filters_through_the_relay_and_survives_an_o
     });
     assert_eq!(copies(&inbox, "<pf-html@internet.example>").len(), 1);
     drop(relay);
+    // Postfix found nothing to warn about in the configuration either
+    // (an unused parameter, a service the snippets name but do not define).
+    let log = pf.log();
+    assert!(
+        !log.contains("warning:") && !log.contains("fatal:") && !log.contains("panic:"),
+        "{log}"
+    );
 
     // 4. The relay's audit log: one record per converted message, chained.
     let o = util::run(&["audit".as_ref(), "verify".as_ref(), audit.as_os_str()]);
