@@ -227,6 +227,7 @@ fn postfix_with_the_shipped_snippets_filters_through_the_relay_and_survives_an_o
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    // Postfix's unprivileged daemons pass through it to their queue.
     std::fs::set_permissions(tmp.path(), PermissionsExt::from_mode(0o755)).unwrap();
     let script = tmp.path().join("sink.py");
     std::fs::write(&script, SINK).unwrap();
