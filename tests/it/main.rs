@@ -12,6 +12,7 @@ mod mail;
 mod office;
 mod pdf;
 mod pool;
+mod postfix;
 mod relay;
 mod scanner;
 mod util;

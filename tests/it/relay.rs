@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SINK: &str = r#"
+pub(crate) const SINK: &str = r#"
 import json, os, sys, time
 from aiosmtpd.controller import Controller
 OUT, PORT = sys.argv[1], int(sys.argv[2])
@@ -38,7 +38,7 @@ c.stop()
 "#;
 
 /// Kills the child when the test ends, however it ends.
-struct Guard(Child);
+pub(crate) struct Guard(pub(crate) Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -47,7 +47,7 @@ impl Drop for Guard {
     }
 }
 
-fn tools_present() -> bool {
+pub(crate) fn tools_present() -> bool {
     let swaks = Command::new("swaks")
         .arg("--version")
         .output()
@@ -68,7 +68,7 @@ fn tools_present() -> bool {
     false
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -76,7 +76,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_port(port: u16) {
+pub(crate) fn wait_for_port(port: u16) {
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -87,7 +87,7 @@ fn wait_for_port(port: u16) {
     }
 }
 
-fn start_sink(script: &Path, dir: &Path, port: u16) -> Guard {
+pub(crate) fn start_sink(script: &Path, dir: &Path, port: u16) -> Guard {
     let mut child = Command::new("python3")
         .arg(script)
         .arg(dir)
@@ -105,7 +105,7 @@ fn start_sink(script: &Path, dir: &Path, port: u16) -> Guard {
 }
 
 /// Everything the sink stored: (mail_from, rcpt_tos, data).
-fn received(dir: &Path) -> Vec<(String, Vec<String>, String)> {
+pub(crate) fn received(dir: &Path) -> Vec<(String, Vec<String>, String)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
@@ -132,7 +132,7 @@ fn received(dir: &Path) -> Vec<(String, Vec<String>, String)> {
         .collect()
 }
 
-fn swaks(port: u16, from: &str, to: &str, file: &Path) -> (bool, String) {
+pub(crate) fn swaks(port: u16, from: &str, to: &str, file: &Path) -> (bool, String) {
     swaks_with(port, from, to, file, &[])
 }
 
@@ -161,7 +161,7 @@ fn swaks_with(port: u16, from: &str, to: &str, file: &Path, extra: &[&str]) -> (
 }
 
 /// The single text/plain part's text; fails unless the message is text-only.
-fn text_only(data: &str) -> String {
+pub(crate) fn text_only(data: &str) -> String {
     let raw: Vec<u8> = data.chars().map(|c| c as u32 as u8).collect();
     let m = MessageParser::default()
         .parse(&raw)
