@@ -7,11 +7,13 @@
 //! against each other.
 
 mod daemon;
+mod icap;
 mod policy;
 mod relay;
 mod sandbox;
 
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
+pub use icap::IcapConfig;
 pub use policy::{
     ArchivePolicy, AvPolicy, AvScan, BlockedMember, DamagedStreams, FontPrograms, ImageCodecs,
     ImagePolicy, Limits, LinkAction, MailAttachments, MailCharset, MailPolicy, MismatchAction,
@@ -38,6 +40,7 @@ pub struct Config {
     pub policy: Policy,
     pub daemon: DaemonConfig,
     pub relay: RelayConfig,
+    pub icap: IcapConfig,
     pub log: LogConfig,
     pub sandbox: SandboxConfig,
 }
@@ -109,6 +112,7 @@ impl Config {
                 "av" => config.policy.av = load_section(section, body, &mut errors),
                 "daemon" => config.daemon = load_section(section, body, &mut errors),
                 "relay" => config.relay = load_section(section, body, &mut errors),
+                "icap" => config.icap = load_section(section, body, &mut errors),
                 "log" => config.log = load_section(section, body, &mut errors),
                 "sandbox" => config.sandbox = load_section(section, body, &mut errors),
                 other => errors.push(format!("`{other}`: unknown section")),
@@ -129,6 +133,7 @@ impl Config {
         let mut errors = self.policy.validate();
         errors.extend(self.daemon.validate());
         errors.extend(self.relay.validate());
+        errors.extend(self.icap.validate());
         errors.extend(self.sandbox.validate());
         errors
     }

@@ -90,7 +90,7 @@ pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
     })
 }
 
-async fn shutdown() {
+pub(crate) async fn shutdown() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
