@@ -272,6 +272,20 @@ fn icap_options_modifications_204_blocked_page_and_size_limit_with_c_icap_client
         (Some("blocked"), Some("blocked"))
     );
 
+    // A piece of a file (a range response) is never judged on its own.
+    let o = icap.client(&[
+        "-v",
+        "-rhx",
+        "Content-Range: bytes 0-79/5000",
+        "-resp",
+        "http://files.example/note.txt",
+        "-f",
+        note.to_str().unwrap(),
+    ]);
+    let text = both(&o);
+    assert!(text.contains("X-Blocked-Reason: rebuild.failed"), "{text}");
+    assert_eq!(icap.last_record()["verdict"], "blocked");
+
     // An upload (REQMOD) of the clean text: 204.
     let o = icap.client(&[
         "-v",
@@ -339,7 +353,7 @@ fn icap_options_modifications_204_blocked_page_and_size_limit_with_c_icap_client
     assert!(v.status.success(), "{}", both(&v));
 
     // The ISTag follows the policy.
-    let other = Icap::start("[icap]\nmax_body_bytes = 1048576\n[pdf]\njavascript = \"block\"\n");
+    let other = Icap::start("[icap]\nmax_body_bytes = 1048576\n[pdf]\nuri = \"keep\"\n");
     let text = both(&other.client(&["-v"]));
     let other_tag = text
         .lines()
@@ -633,7 +647,7 @@ fn squid_with_mugai_as_respmod_service_rebuilds_pdf_and_docm_and_blocks_eicar() 
                 let mut f = z.by_index(i).unwrap();
                 let mut data = Vec::new();
                 f.read_to_end(&mut data).unwrap();
-                assert!(!contains(&data, b"Sub AutoOpen"), "macro in {}", f.name());
+                assert!(!contains(&data, b"Sub AutoOpen"), "macro in {:?}", f.name());
             }
             let lower = heads.to_ascii_lowercase();
             // Rebuilt as a macro-free document under a new name.

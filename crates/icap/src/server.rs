@@ -10,7 +10,7 @@ use crate::parse::{
 use crate::spool::Spool;
 use mugai_audit::Record;
 use mugai_core::config::{IcapConfig, Policy};
-use mugai_core::{Code, Job, Outcome, Sanitize, Verdict};
+use mugai_core::{sha256_hex, Blocked, Code, FileType, Job, Outcome, Sanitize, Verdict};
 use serde_json::{json, Map, Value};
 use std::future::Future;
 use std::io;
@@ -617,12 +617,30 @@ async fn modify(
     let bytes = spool.into_bytes().await?;
     let sanitizer = Arc::clone(&shared.sanitizer);
     let policy = shared.s.policy.clone();
+    // A range is a piece of a file: pieces judged one by one could
+    // reassemble into what the whole would have been blocked as.
+    let partial = message.status() == Some(206) || message.headers.get("Content-Range").is_some();
     let job = Job {
         name: name.clone(),
         bytes,
     };
-    let outcome = match tokio::task::spawn_blocking(move || sanitizer.sanitize(&policy, job)).await
-    {
+    let run = move || {
+        if partial {
+            Outcome::blocked(
+                FileType::Unknown,
+                sha256_hex(&job.bytes),
+                Vec::new(),
+                Blocked::new(
+                    Code::RebuildFailed,
+                    "a partial body (206 or Content-Range) is a piece of a file and cannot be rebuilt",
+                )
+                .into_finding(),
+            )
+        } else {
+            sanitizer.sanitize(&policy, job)
+        }
+    };
+    let outcome = match tokio::task::spawn_blocking(run).await {
         Ok(o) => o,
         Err(e) => {
             // A panic in the sanitiser: nothing passes.
