@@ -640,7 +640,7 @@ async fn modify(
             sanitizer.sanitize(&policy, job)
         }
     };
-    let outcome = match tokio::task::spawn_blocking(run).await {
+    let mut outcome = match tokio::task::spawn_blocking(run).await {
         Ok(o) => o,
         Err(e) => {
             // A panic in the sanitiser: nothing passes.
@@ -672,7 +672,7 @@ async fn modify(
     let verdict = outcome.verdict.as_str();
     let mut extra = vec![("X-Mugai-Verdict".to_string(), verdict.to_string())];
     let (status, result, reply_body, http_head, kind): (u16, &str, Vec<u8>, Option<HttpHead>, _) =
-        match (&outcome.output, outcome.verdict) {
+        match (outcome.output.take(), outcome.verdict) {
             (Some(out), Verdict::Clean | Verdict::Sanitized) => {
                 if unchanged && head.allows_204() {
                     (204, "unchanged", Vec::new(), None, method)
@@ -686,7 +686,7 @@ async fn modify(
                         .map_or("application/octet-stream", |t| t.mime());
                     let h = http::rebuilt_head(&message, out.len(), mime, new_name, verdict);
                     let result = if unchanged { "unchanged" } else { "rebuilt" };
-                    (200, result, out.clone(), Some(h), method)
+                    (200, result, out, Some(h), method)
                 }
             }
             _ => {
