@@ -40,10 +40,15 @@ t0=$(date +%s.%N)
 c-icap-stretch -i 127.0.0.1 -p "$port" -s mugai -m "$requests" -t "$threads" \
   -bU http://bench.example/files "${files[@]}" >"$work/stretch.out" 2>&1 || true
 t1=$(date +%s.%N)
-done_n=$(grep -c '"result"' "$work"/audit/*.jsonl 2>/dev/null || echo 0)
-errors=$(grep -ci 'error' "$work/stretch.out" || true)
+done_n=$(cat "$work"/audit/*.jsonl 2>/dev/null | grep -c '"result"' || true)
+# CPU used by the server and its worker processes (reaped children), from
+# /proc: the machine may be shared, so this is the load-independent figure.
+read -r ut st cut cst < <(awk '{print $14, $15, $16, $17}' "/proc/$pid/stat")
+tck=$(getconf CLK_TCK)
 echo "files: $(for f in "${files[@]}"; do printf '%s (%s B) ' "${f#"$work"/corpus/}" "$(stat -c %s "$f")"; done)"
-echo "c-icap-stretch: $requests requests, $threads threads, $(nproc) cores"
-tail -n 5 "$work/stretch.out" | sed 's/^/  /'
-echo "$done_n $t0 $t1 $errors" | awk '{d=$3-$2; printf "audited decisions: %d in %.2fs = %.1f requests/s (client-reported error lines: %d)\n", $1, d, $1/d, $4}'
+echo "c-icap-stretch: $requests requests, $threads threads, $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg)"
+grep -E 'Requests (served|failed|soft failed)' "$work/stretch.out" | tail -n 3 | sed 's/^[[:space:]]*/  /'
+echo "$done_n $t0 $t1 $ut $st $cut $cst $tck $(nproc)" | awk '{d=$3-$2; cpu=($4+$5+$6+$7)/$8;
+  printf "audited decisions: %d in %.2fs = %.1f requests/s\n", $1, d, $1/d;
+  printf "CPU: %.2fs server + workers = %.1f ms per request; on %d idle cores: about %.0f requests/s\n", cpu, 1000*cpu/$1, $9, $9*$1/cpu}'
 echo "anchor: OPSWAT MetaDefender ICAP, 98 requests/s on 2 cores"

@@ -297,6 +297,22 @@ fn icap_options_modifications_204_blocked_page_and_size_limit_with_c_icap_client
     let text = both(&o);
     assert!(text.contains("204"), "REQMOD: {text}");
     assert_eq!(icap.last_record()["method"], "REQMOD");
+    // An upload of the PDF: the request comes back with the rebuilt body.
+    let out = tmp.path().join("upload.out");
+    let o = icap.client(&[
+        "-v",
+        "-req",
+        "http://upload.example/form/report.pdf",
+        "-f",
+        pdf.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let text = both(&o);
+    assert!(text.contains("X-Mugai-Verdict: sanitized"), "{text}");
+    let rebuilt = fs::read(&out).unwrap();
+    assert!(rebuilt.starts_with(b"%PDF-"), "{text}");
+    assert!(!contains(&rebuilt, b"/JavaScript"));
 
     // Over max_body_bytes: refused with an ICAP error, audited, never 200/204.
     let big = tmp.path().join("big.txt");
@@ -353,13 +369,57 @@ fn icap_options_modifications_204_blocked_page_and_size_limit_with_c_icap_client
     assert!(v.status.success(), "{}", both(&v));
 
     // The ISTag follows the policy.
-    let other = Icap::start("[icap]\nmax_body_bytes = 1048576\n[pdf]\nuri = \"keep\"\n");
-    let text = both(&other.client(&["-v"]));
-    let other_tag = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("ISTag: "))
-        .unwrap();
-    assert_ne!(other_tag, istag);
+    let other = Icap::start("[icap]\nmax_connections = 1\n[pdf]\nuri = \"keep\"\n");
+    // (Its one place may still be held by the start-up probe's connection.)
+    let mut other_tag = None;
+    for _ in 0..100 {
+        let text = both(&other.client(&["-v"]));
+        other_tag = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("ISTag: "))
+            .map(str::to_string);
+        if other_tag.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_ne!(other_tag.expect("OPTIONS answered"), istag);
+    // Connections beyond max_connections are told 503; a persistent
+    // connection holds its place until it ends.
+    let mut held = None;
+    for _ in 0..100 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", other.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        use std::io::Write;
+        s.write_all(b"OPTIONS icap://127.0.0.1/mugai ICAP/1.0\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap_or(0);
+        if buf[..n].starts_with(b"ICAP/1.0 200") {
+            held = Some(s);
+            break;
+        }
+        // The previous client's connection had not ended yet.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let held = held.expect("a connection served");
+    // (c-icap-client prints no status line for a refused OPTIONS.)
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", other.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    std::io::Write::write_all(&mut s, b"OPTIONS icap://127.0.0.1/mugai ICAP/1.0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("ICAP/1.0 503"), "{answer}");
+    drop(held);
+    let mut served = false;
+    for _ in 0..100 {
+        if both(&other.client(&["-v"])).contains("ICAP/1.0 200 OK") {
+            served = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(served, "the freed place was not reused: {}", other.stderr());
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -674,6 +734,14 @@ fn squid_with_mugai_as_respmod_service_rebuilds_pdf_and_docm_and_blocks_eicar() 
     let (code, heads, _) = curl_via(proxy, &url("tool.exe"), tmp.path());
     assert_eq!(code, 403, "{heads}{}", diag());
 
+    // Squid kept its ICAP connection open across requests.
+    let recs = icap.records();
+    let peers: std::collections::BTreeSet<&str> =
+        recs.iter().filter_map(|r| r["peer"].as_str()).collect();
+    assert!(
+        peers.len() < recs.len(),
+        "every request came on a new connection: {peers:?}"
+    );
     let v = util::mugai()
         .args(["audit", "verify"])
         .arg(&icap.audit)
