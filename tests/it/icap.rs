@@ -28,7 +28,7 @@ impl Icap {
         fs::write(&conf, toml).unwrap();
         let audit = dir.path().join("audit");
         let port = free_port();
-        let guard = Guard(
+        let mut guard = Guard(
             util::mugai()
                 .arg("icap")
                 .arg("--config")
@@ -42,7 +42,20 @@ impl Icap {
                 .spawn()
                 .expect("start mugai icap"),
         );
-        wait_for_port(port);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = guard.0.try_wait() {
+                panic!(
+                    "mugai icap exited ({status}): {}",
+                    fs::read_to_string(dir.path().join("stderr")).unwrap_or_default()
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "mugai icap does not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Icap {
             guard,
             port,
