@@ -1276,8 +1276,17 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             }
         };
         let mut joined = Vec::new();
-        for p in &parts {
+        for (i, p) in parts.iter().enumerate() {
             let Object::Stream(s) = self.resolve(p) else {
+                // A missing or unreadable part loses what it drew: said,
+                // not passed over.
+                self.tally.add(
+                    Code::PdfDropped,
+                    format!(
+                        "Page/Contents[{i}]: a {} where a content stream belongs (missing or unreadable)",
+                        self.resolve(p).enum_variant()
+                    ),
+                );
                 continue;
             };
             match self.decode(s)? {
