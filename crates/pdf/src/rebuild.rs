@@ -612,6 +612,50 @@ mod tests {
     }
 
     #[test]
+    fn xmp_metadata_and_thumbnails_are_kept_other_metadata_goes() {
+        let xmp =
+            "<?xpacket begin=\"\"?><x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF/></x:xmpmeta>";
+        let thumb = "<< /Width 1 /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length 1 >>\nstream\nA\nendstream";
+        let input = pdf(
+            "/Metadata 6 0 R /MarkInfo << /Marked true >>",
+            "/Thumb 7 0 R",
+            &[
+                &format!(
+                    "<< /Type /Metadata /Subtype /XML /Length {} >>\nstream\n{xmp}\nendstream",
+                    xmp.len()
+                ),
+                thumb,
+            ],
+        );
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.is_empty(), "{codes:?}");
+        let doc = reparse(&out);
+        let cat = doc.catalog().unwrap_or_else(|e| panic!("{e}"));
+        assert!(cat.has(b"Metadata") && cat.has(b"MarkInfo"));
+        let page = doc.get_pages().into_values().next().unwrap_or((0, 0));
+        let page = doc.get_dictionary(page).unwrap_or_else(|e| panic!("{e}"));
+        assert!(page.has(b"Thumb"));
+        // Not XMP, or with a DOCTYPE: dropped and said.
+        for bad in [
+            "abc",
+            "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x:xmpmeta/>",
+        ] {
+            let input = pdf(
+                "/Metadata 6 0 R",
+                "",
+                &[&format!(
+                    "<< /Length {} >>\nstream\n{bad}\nendstream",
+                    bad.len()
+                )],
+            );
+            let (r, codes) = run(&Policy::default(), &input);
+            assert!(r.is_ok());
+            assert_eq!(codes, vec![Code::PdfDropped], "{bad}");
+        }
+    }
+
+    #[test]
     fn limits_block() {
         let mut p = Policy::default();
         p.limits.max_objects = 3;

@@ -27,6 +27,8 @@ pub enum Role {
     /// A stream kept as plain data (`/CIDToGIDMap`, `/CIDSet`, an indexed
     /// colour table).
     Data,
+    /// An XMP metadata stream (`/Metadata`): kept when it is plain XMP XML.
+    Metadata,
     Function,
     Pattern,
     Shading,
@@ -163,6 +165,7 @@ pub fn is_stream_role(role: Role) -> bool {
             | Role::CharProc
             | Role::IccProfile
             | Role::Data
+            | Role::Metadata
     )
 }
 
@@ -195,6 +198,8 @@ pub fn kind_of(role: Role, key: &[u8]) -> Option<Kind> {
         (R::Catalog, b"OpenAction") => DestOrAction,
         (R::Catalog, b"AcroForm") => Obj(R::AcroForm),
         (R::Catalog, b"OCProperties") => Obj(R::OcProperties),
+        (R::Catalog | R::Page | R::Image | R::Form, b"Metadata") => Obj(R::Metadata),
+        (R::Metadata, b"Subtype") => Plain,
 
         (R::PagesNode, b"Kids") => Kids,
         (R::PagesNode, b"Count" | b"Parent") => Structural,
@@ -211,6 +216,7 @@ pub fn kind_of(role: Role, key: &[u8]) -> Option<Kind> {
         (R::Page, b"Contents") => Contents,
         (R::Page, b"Annots") => ArrayOf(R::Annot),
         (R::Page, b"Group") => Obj(R::Group),
+        (R::Page, b"Thumb") => Obj(R::Image),
         (R::Page, b"Trans") => PlainDict,
 
         (R::Resources, b"Font") => MapOf(R::Font),

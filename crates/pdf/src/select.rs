@@ -542,6 +542,14 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 )));
             }
         }
+        if role == Role::Metadata {
+            if let Err(why) = streams::check_xmp(&data) {
+                return Ok(Err(Reject::new(
+                    Code::PdfDropped,
+                    format!("/Metadata that is not plain XMP ({why})"),
+                )));
+            }
+        }
         let content = roles::is_content_role(role);
         if content {
             data = self.rebuild_content(&data, &format!("{role:?}"));
