@@ -237,6 +237,19 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         }
     }
 
+    /// A fresh output object id, the next in number, within the policy's
+    /// object limit. Every output object is numbered here.
+    fn allocate(&mut self) -> Result<ObjectId, Blocked> {
+        self.next = self.next.saturating_add(1);
+        if u64::from(self.next) > self.max_objects {
+            return Err(self.cx.block(
+                Code::LimitCount,
+                format!("more than {} objects to write", self.max_objects),
+            ));
+        }
+        Ok((self.next, 0))
+    }
+
     /// The output id of input object `id` in `role`, judging it the first
     /// time; `None` when it is not kept in that role.
     fn admit(
@@ -262,14 +275,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 Ok(None)
             }
             Ok(data) => {
-                self.next = self.next.saturating_add(1);
-                if u64::from(self.next) > self.max_objects {
-                    return Err(self.cx.block(
-                        Code::LimitCount,
-                        format!("more than {} objects to write", self.max_objects),
-                    ));
-                }
-                let out = (self.next, 0);
+                let out = self.allocate()?;
                 self.memo.insert((id, role), Some(out));
                 self.queue.push_back(Job {
                     src: id,
@@ -1253,14 +1259,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
 
     /// A second output copy of page `id`.
     fn copy_page(&mut self, id: ObjectId) -> Result<ObjectId, Blocked> {
-        self.next = self.next.saturating_add(1);
-        if u64::from(self.next) > self.max_objects {
-            return Err(self.cx.block(
-                Code::LimitCount,
-                format!("more than {} objects to write", self.max_objects),
-            ));
-        }
-        let out = (self.next, 0);
+        let out = self.allocate()?;
         self.in_tree.insert(out);
         self.queue.push_back(Job {
             src: id,
@@ -1314,8 +1313,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             }
         }
         let data = self.rebuild_content(&joined, "Page");
-        self.next = self.next.saturating_add(1);
-        let id = (self.next, 0);
+        let id = self.allocate()?;
         let mut d = Dictionary::new();
         d.set("Filter", Object::Name(b"FlateDecode".to_vec()));
         self.out
