@@ -656,6 +656,43 @@ mod tests {
     }
 
     #[test]
+    fn the_structure_tree_is_kept_without_actions() {
+        let input = pdf(
+            "/StructTreeRoot 6 0 R /MarkInfo << /Marked true >>",
+            "/StructParents 0",
+            &[
+                "<< /Type /StructTreeRoot /K 7 0 R /ParentTree << /Nums [0 [7 0 R]] >> /RoleMap << /Heading /H1 >> >>",
+                "<< /S /P /P 6 0 R /Pg 3 0 R /K [0 << /Type /MCR /Pg 3 0 R /MCID 1 >>] /A [<< /O /Layout /Placement /Block >> 0 << /O /X /S /JavaScript /JS (app.alert\\(1\\)) >>] >>",
+            ],
+        );
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert_eq!(
+            codes,
+            vec![Code::PdfDropped],
+            "the action-shaped attributes go"
+        );
+        assert!(!out.windows(3).any(|w| w == b"/JS"));
+        let doc = reparse(&out);
+        let cat = doc.catalog().unwrap_or_else(|e| panic!("{e}"));
+        let root = cat
+            .get(b"StructTreeRoot")
+            .and_then(Object::as_reference)
+            .and_then(|r| doc.get_dictionary(r))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let elem = root
+            .get(b"K")
+            .and_then(Object::as_reference)
+            .and_then(|r| doc.get_dictionary(r))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(elem.has(b"Pg") && elem.has(b"K") && elem.has(b"A") && elem.has(b"P"));
+        assert!(root.has(b"ParentTree") && root.has(b"RoleMap"));
+        let (again, codes) = run(&Policy::default(), &out);
+        assert!(codes.is_empty(), "{codes:?}");
+        assert_eq!(again.ok(), Some(out));
+    }
+
+    #[test]
     fn limits_block() {
         let mut p = Policy::default();
         p.limits.max_objects = 3;
