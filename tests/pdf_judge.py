@@ -93,7 +93,8 @@ def judge(path, allow_uri):
                 problems.append(f"{where}: key {k}")
             if k == "/Type" and str(v) in ("/EmbeddedFile", "/Filespec") and "/EF" in o:
                 problems.append(f"{where}: embedded file")
-            if k in ("/A", "/PA"):
+            # In the structure tree /A names attributes, not an action.
+            if k in ("/A", "/PA") and "/StructTreeRoot" not in where:
                 action_ok(v, f"{where}{k}")
                 continue
             if k == "/OpenAction" and isinstance(v, Dictionary):

@@ -694,8 +694,8 @@ pub fn cases() -> Vec<Case> {
                 b"",
             ),
             Expect::sanitized(
-                &[ArchiveMemberType],
-                "SYLK with EXEC: written as book.txt, never as .slk",
+                &[ArchiveMemberType, TextFormula],
+                "SYLK with EXEC: the formula removed, written as book.txt, never as .slk",
             ),
         ),
         Case::new(

@@ -337,6 +337,14 @@ pub fn cases() -> Vec<Case> {
         ),
     ));
     v.push(Case::new(
+        "mail/outlook_rtf_only.msg",
+        outlook(false, true),
+        Expect::sanitized(
+            &[Code::MailAttachment],
+            "Outlook .msg whose body is only compressed RTF: decompressed and carried as body.rtf",
+        ),
+    ));
+    v.push(Case::new(
         "mail/outlook_string8.msg",
         outlook_msg(true),
         Expect::sanitized(
@@ -366,6 +374,22 @@ fn utf16(s: &str) -> Vec<u8> {
 /// a body with a link and one PDF attachment; strings in UTF-16 or, with
 /// `string8`, in CP932.
 pub fn outlook_msg(string8: bool) -> Vec<u8> {
+    outlook(string8, false)
+}
+
+/// The compressed-RTF example of MS-OXRTFCP 3.1.1:
+/// `{\rtf1\ansi\ansicpg1252\pard hello world}` and CRLF.
+pub const COMPRESSED_RTF: &[u8] = &[
+    0x2d, 0x00, 0x00, 0x00, 0x2b, 0x00, 0x00, 0x00, 0x4c, 0x5a, 0x46, 0x75, 0xf1, 0xc5, 0xc7, 0xa7,
+    0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32, 0x35, 0x42, 0x32, 0x0a, 0xf3, 0x20,
+    0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0, 0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f,
+    0xa0,
+];
+
+/// An Outlook message as [`outlook_msg`]; with `rtf_only` its body is
+/// only the compressed RTF (`PR_RTF_COMPRESSED`), as Outlook stores
+/// rich-text mail.
+fn outlook(string8: bool, rtf_only: bool) -> Vec<u8> {
     let (ty, enc): (u16, fn(&str) -> Vec<u8>) = if string8 {
         (0x001E, sjis)
     } else {
@@ -385,10 +409,14 @@ pub fn outlook_msg(string8: bool) -> Vec<u8> {
     streams.push((s(0x0C1A), enc("Taro Yamada")));
     streams.push((s(0x5D01), enc("taro@example.jp")));
     streams.push((s(0x1035), enc("<case@example.jp>")));
-    streams.push((
-        s(0x1000),
-        enc("花子さん\r\n資料は https://files.example.jp/a にもあります。\r\n"),
-    ));
+    if rtf_only {
+        streams.push(("/__substg1.0_10090102".into(), COMPRESSED_RTF.to_vec()));
+    } else {
+        streams.push((
+            s(0x1000),
+            enc("花子さん\r\n資料は https://files.example.jp/a にもあります。\r\n"),
+        ));
+    }
     for (i, (name, addr, kind)) in [
         ("hanako@example.lg.jp", "hanako@example.lg.jp", 1u8),
         ("佐藤 次郎", "jiro@example.lg.jp", 2u8),

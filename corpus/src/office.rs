@@ -269,6 +269,24 @@ pub fn workbook_stream(dt: u8, filepass: bool) -> Vec<u8> {
     biff(&recs)
 }
 
+/// A BIFF8 workbook stream whose formula `=cmd|' /c calc'!A0` left its
+/// DDE link behind: SUPBOOK `cmd\x03 /c calc` and EXTERNNAME `A0`.
+pub fn workbook_dde_stream() -> Vec<u8> {
+    let path = b"cmd\x03 /c calc";
+    let mut sup = vec![0, 0, path.len() as u8, 0, 0];
+    sup.extend_from_slice(path);
+    // EXTERNNAME: flags (fWantAdvise), reserved, name `A0`.
+    let name = vec![0x02, 0, 0, 0, 0, 0, 2, 0, b'A', b'0'];
+    biff(&[
+        (0x0809, vec![0, 6, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        (0x01AE, vec![1, 0, 1, 4]),
+        (0x01AE, sup),
+        (0x0023, name),
+        (0x0085, vec![0, 0, 0, 0, 0, 0, 1, 0, b'S']),
+        (0x000A, vec![]),
+    ])
+}
+
 fn vba_storage(root: &str) -> Vec<(String, Vec<u8>)> {
     vec![
         (format!("{root}/VBA/dir"), vec![1, 2, 3, 4]),
@@ -1129,6 +1147,14 @@ fn ole_cases() -> Vec<Case> {
             OleXlmMacro,
             &[],
             "BIFF8 workbook with an Excel 4.0 macro sheet (BOUNDSHEET type 1)",
+        ),
+    ));
+    v.push(Case::new(
+        "office/dde_supbook.xls",
+        cfb_file(&[("/Workbook", workbook_dde_stream())]),
+        Expect::sanitized(
+            &[OleField],
+            "BIFF8 workbook with a DDE link (SUPBOOK cmd|' /c calc', EXTERNNAME A0): made an unused link in place",
         ),
     ));
     v.push(Case::new(

@@ -22,6 +22,23 @@ pub fn cases() -> Vec<Case> {
     use Code::*;
     vec![
         Case::new(
+            "text/sylk_exec.slk",
+            b"ID;PWXL;N;E\r\nC;Y1;X1;K0;EEXEC(\"calc.exe\")\r\nNN;NAuto_open;ER1C1\r\nC;Y2;X1;K\"total\"\r\nE\r\n"
+                .to_vec(),
+            Expect::sanitized(
+                &[TextFormula],
+                "SYLK with an EXEC formula and an Auto_open name: both removed, values kept, written as .txt",
+            ),
+        ),
+        Case::new(
+            "text/sylk_named.csv",
+            b"ID;P\nC;Y1;X1;K1;E=cmd|' /c calc'!A0\nE\n".to_vec(),
+            Expect::sanitized(
+                &[TextFormula],
+                "a .csv that starts with an ID record, which Excel opens as SYLK: the DDE formula is removed",
+            ),
+        ),
+        Case::new(
             "text/utf8.txt",
             ja.as_bytes().to_vec(),
             Expect::clean("UTF-8 Japanese"),

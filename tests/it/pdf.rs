@@ -123,6 +123,24 @@ fn text(p: &Path) -> Option<String> {
     )
 }
 
+/// pdftotext's text of `p` as qpdf repairs it (rewritten by a second
+/// reader); `None` when qpdf fails or either tool times out.
+fn repaired_text(p: &Path) -> Option<String> {
+    let tmp = tempfile::tempdir().ok()?;
+    let fixed = tmp.path().join("repaired.pdf");
+    let o = Command::new("timeout")
+        .args(["20", "qpdf"])
+        .arg(p)
+        .arg(&fixed)
+        .output()
+        .ok()?;
+    // 0: fine, 3: repaired with warnings.
+    if !matches!(o.status.code(), Some(0 | 3)) {
+        return None;
+    }
+    text(&fixed)
+}
+
 fn pdf_cases() -> Vec<mugai_corpus::Case> {
     mugai_corpus::pdf::cases()
 }
@@ -393,7 +411,10 @@ fn corpus_ext_pdfs_are_rebuilt_faithfully_or_blocked_with_a_reason() {
             assert_eq!(pi, po, "{}: page count", input.display());
         }
         let (ti, to) = (text(&input), text(&output));
-        if ti == to {
+        // Poppler reads some damaged inputs worse than the rebuild does
+        // (a broken trailer, garbage in a content stream): the text is
+        // also compared with the input as qpdf repairs it.
+        if ti == to || (to.is_some() && repaired_text(&input) == to) {
             same_text += 1;
         } else {
             exceptions.push(format!(
@@ -414,7 +435,7 @@ fn corpus_ext_pdfs_are_rebuilt_faithfully_or_blocked_with_a_reason() {
     }
     assert!(rebuilt > 0);
     assert!(
-        same_text * 100 >= rebuilt * 95,
+        same_text * 100 >= rebuilt * 97,
         "same text for {same_text} of {rebuilt}"
     );
 }

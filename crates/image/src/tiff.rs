@@ -85,6 +85,14 @@ pub fn rebuild(
             pos: 0,
         });
         let what = |w: &str| format!("page {}: {w}", n + 1);
+        if let Some(pal) = palette(input, ifd, little_endian) {
+            let img = decode_palette(input, patch, &pal, cx, n + 1)?;
+            pixels = pixels
+                .saturating_add(u64::from(img.width()).saturating_mul(u64::from(img.height())));
+            check_pixels(cx, FileType::Tiff, 1, 1, pixels)?;
+            pages.push(Page { img, icc: None });
+            continue;
+        }
         let mut dec = match TiffDecoder::new(reader) {
             Ok(d) => d,
             Err(image::ImageError::Unsupported(_)) => {
@@ -306,6 +314,139 @@ pub(crate) fn decode_other<R: Read + Seek>(
         }
     };
     img.ok_or_else(short)
+}
+
+/// A palette (indexed-colour) page: where its PhotometricInterpretation
+/// value sits, its bits per index and its colour map (red, green and blue
+/// tables of 2^bits 16-bit entries).
+struct Palette {
+    photometric_at: usize,
+    bits: u8,
+    map: Vec<u16>,
+}
+
+/// The palette of the IFD at `ifd`, read from its entries; `None` when the
+/// page is not indexed colour (or its tags are not in the usual shape, and
+/// the general decoder then says what it lacks).
+fn palette(input: &[u8], ifd: u32, le: bool) -> Option<Palette> {
+    let u16_at = |at: usize| {
+        let b = input.get(at..at + 2)?;
+        Some(if le {
+            u16::from_le_bytes([b[0], b[1]])
+        } else {
+            u16::from_be_bytes([b[0], b[1]])
+        })
+    };
+    let u32_at = |at: usize| {
+        let b = input.get(at..at + 4)?;
+        Some(if le {
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        } else {
+            u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+        })
+    };
+    let start = usize::try_from(ifd).ok()?;
+    let count = usize::from(u16_at(start)?);
+    let (mut photometric_at, mut bits, mut samples, mut map) = (None, 1u16, 1u16, None);
+    for i in 0..count {
+        let e = start + 2 + i * 12;
+        let (tag, ty, n) = (u16_at(e)?, u16_at(e + 2)?, u32_at(e + 4)?);
+        let short1 = ty == 3 && n == 1;
+        match tag {
+            262 if short1 => {
+                if u16_at(e + 8)? != 3 {
+                    return None;
+                }
+                photometric_at = Some(e + 8);
+            }
+            258 if short1 => bits = u16_at(e + 8)?,
+            277 if short1 => samples = u16_at(e + 8)?,
+            320 if ty == 3 => map = Some((n, usize::try_from(u32_at(e + 8)?).ok()?)),
+            _ => {}
+        }
+    }
+    let photometric_at = photometric_at?;
+    if samples != 1 || !matches!(bits, 1 | 2 | 4 | 8) {
+        return None;
+    }
+    let entries = 1usize << bits;
+    let (n, at) = map?;
+    if usize::try_from(n).ok()? != 3 * entries {
+        return None;
+    }
+    let map = (0..3 * entries)
+        .map(|i| u16_at(at + 2 * i))
+        .collect::<Option<Vec<u16>>>()?;
+    Some(Palette {
+        photometric_at,
+        bits: u8::try_from(bits).ok()?,
+        map,
+    })
+}
+
+/// Decodes a palette page: the indices are read as grey samples (the
+/// PhotometricInterpretation is patched to BlackIsZero in a copy) and
+/// expanded through the colour map to 8-bit RGB.
+fn decode_palette(
+    input: &[u8],
+    patch: [u8; 4],
+    pal: &Palette,
+    cx: &Context<'_>,
+    page: usize,
+) -> Result<DynamicImage, Blocked> {
+    use tiff::decoder::{Decoder, DecodingResult, Limits};
+    let fail = |what: String| {
+        cx.block(
+            Code::RebuildFailed,
+            format!("tiff: page {page}: palette: {what}"),
+        )
+    };
+    let terr = |e: tiff::TiffError| fail(one_line(&e.to_string()));
+    let mut grey = input.to_vec();
+    // BlackIsZero, in either byte order (one byte is 1, the other 0).
+    let le = input.first() == Some(&b'I');
+    let v: [u8; 2] = if le { [1, 0] } else { [0, 1] };
+    grey.get_mut(pal.photometric_at..pal.photometric_at + 2)
+        .ok_or_else(|| fail("tag out of range".into()))?
+        .copy_from_slice(&v);
+    let reader = BufReader::new(Patched {
+        data: &grey,
+        patch,
+        pos: 0,
+    });
+    let max = cx.policy().limits.max_image_pixels;
+    let mut limits = Limits::default();
+    limits.decoding_buffer_size =
+        usize::try_from(max.saturating_add(1 << 20)).unwrap_or(usize::MAX);
+    let mut dec = Decoder::new(reader).map_err(terr)?.with_limits(limits);
+    let (w, h) = dec.dimensions().map_err(terr)?;
+    check_pixels(cx, FileType::Tiff, w, h, 1)?;
+    cx.charge_expanded(u64::from(w) * u64::from(h) * 3)?;
+    let data = match dec.read_image().map_err(terr)? {
+        DecodingResult::U8(v) => v,
+        _ => return Err(fail("unexpected sample size".into())),
+    };
+    let (bits, entries) = (pal.bits, 1usize << pal.bits);
+    let row = (w as usize * usize::from(bits)).div_ceil(8);
+    let short = || fail(format!("fewer samples than {w}x{h} pixels"));
+    let mut out = Vec::with_capacity(w as usize * h as usize * 3);
+    for y in 0..h as usize {
+        let r = data.get(y * row..(y + 1) * row).ok_or_else(short)?;
+        for x in 0..w as usize {
+            let i = if bits == 8 {
+                usize::from(r[x])
+            } else {
+                usize::from(sample(r, x, bits))
+            };
+            for c in 0..3 {
+                let v = u32::from(pal.map[c * entries + i]);
+                out.push(((v * 255 + 32_767) / 65_535) as u8);
+            }
+        }
+    }
+    image::RgbImage::from_raw(w, h, out)
+        .map(DynamicImage::ImageRgb8)
+        .ok_or_else(short)
 }
 
 /// Sample `x` of a row packed at `bits` (1, 2, 4 or 8) bits, MSB first.

@@ -15,6 +15,7 @@ mod convert;
 pub mod encode;
 pub mod html;
 pub mod links;
+mod lzfu;
 mod msg;
 pub mod notice;
 pub mod payload;

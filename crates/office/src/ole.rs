@@ -153,6 +153,94 @@ fn check_workbook(cx: &Context<'_>, wb: &[u8]) -> Result<(), Blocked> {
     Ok(())
 }
 
+/// Excel BIFF8 supporting links (SUPBOOK): a reference to another
+/// workbook, a DDE link (`cmd|' /c calc'!A0` is a SUPBOOK `cmd\x03 /c
+/// calc` with an EXTERNNAME `A0`) or an OLE link. Only the self reference
+/// and the add-in list are kept; any other becomes an unused link (a
+/// virtual path of one space), in place, so every stream offset stays
+/// valid. Formulas that used it keep their cached values.
+fn neutralise_supbooks(cx: &mut Context<'_>, wb: &mut [u8]) -> Result<(), Blocked> {
+    let mut at = 0usize;
+    let mut records = 0u64;
+    while at + 4 <= wb.len() {
+        let ty = u16_at(wb, at).unwrap_or(0);
+        let len = u16_at(wb, at + 2).unwrap_or(0) as usize;
+        records += 1;
+        if records & 0xFFFF == 0 {
+            cx.check_deadline()?;
+        }
+        let end = (at + 4 + len).min(wb.len());
+        if ty == 0x01AE {
+            let body = &mut wb[at + 4..end];
+            if let Some(link) = supbook_link(body) {
+                let what = link.map_err(|e| {
+                    cx.block(
+                        Code::OleField,
+                        format!("an external link record (SUPBOOK at {at:#x}) cannot be read: {e}"),
+                    )
+                })?;
+                body.fill(0);
+                body[2] = 1; // cch = 1
+                body[5] = b' '; // an unused link
+                cx.removed(
+                    Code::OleField,
+                    format!("{what} (SUPBOOK at {at:#x}) made an unused link; cells keep their cached values"),
+                );
+            }
+        }
+        at += 4 + len;
+    }
+    Ok(())
+}
+
+/// What a SUPBOOK body links to: `None` for the kept kinds (self
+/// reference, add-ins, unused, same sheet), `Some(Err)` when it cannot be
+/// read.
+fn supbook_link(body: &[u8]) -> Option<Result<String, &'static str>> {
+    let (Some(ctab), Some(cch)) = (u16_at(body, 0), u16_at(body, 2)) else {
+        return Some(Err("shorter than 4 bytes"));
+    };
+    if cch == 0x0401 || cch == 0x3A01 {
+        return None;
+    }
+    if cch == 0 || cch > 0xFF {
+        return Some(Err("virtual path length out of range"));
+    }
+    let Some(&flags) = body.get(4) else {
+        return Some(Err("no virtual path"));
+    };
+    let wide = flags & 1 != 0;
+    let n = usize::from(cch) * if wide { 2 } else { 1 };
+    let Some(raw) = body.get(5..5 + n) else {
+        return Some(Err("the virtual path runs past the record"));
+    };
+    let chars: Vec<u16> = if wide {
+        raw.chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect()
+    } else {
+        raw.iter().map(|&b| u16::from(b)).collect()
+    };
+    if chars == [0x20] || chars == [0] {
+        return None;
+    }
+    let dde = ctab == 0 && chars.contains(&3);
+    let shown: String = char::decode_utf16(chars.iter().copied())
+        .map(|c| match c {
+            Ok('\u{3}') => '|',
+            Ok(c) if !c.is_control() => c,
+            _ => '?',
+        })
+        .collect();
+    Some(Ok(if dde {
+        format!("DDE link {shown}")
+    } else if ctab == 0 {
+        format!("DDE or OLE link {shown}")
+    } else {
+        format!("external workbook link {shown}")
+    }))
+}
+
 /// An empty compound file: what an emptied OLE storage holds.
 fn empty_storage() -> Option<Vec<u8>> {
     let mut c =
@@ -354,7 +442,10 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
                 replaced.push(t);
             }
         }
-        FileType::Xls => check_workbook(cx, &main_bytes)?,
+        FileType::Xls => {
+            check_workbook(cx, &main_bytes)?;
+            neutralise_supbooks(cx, &mut main_bytes)?;
+        }
         _ => rewrite_powerpoint(cx, &mut main_bytes)?,
     }
     replaced.push((main_path.clone(), main_bytes));
@@ -458,6 +549,52 @@ mod tests {
         assert_eq!(
             check_workbook(&cx, &[0x2F, 0, 0, 0]).unwrap_err().code,
             Code::OleEncrypted
+        );
+    }
+
+    #[test]
+    fn supbook_dde_links_become_unused_links() {
+        struct Nop;
+        impl mugai_core::Dispatch for Nop {
+            fn dispatch(
+                &self,
+                _: &str,
+                _: &[u8],
+                cx: &mut Context<'_>,
+            ) -> mugai_core::MemberOutcome {
+                Err(cx.block(Code::TypeUnknown, "no"))
+            }
+        }
+        let p = mugai_core::Policy::default();
+        let b = mugai_core::Budget::new(&p.limits);
+        let path = b"cmd\x03 /c calc";
+        let mut sup = vec![0, 0, path.len() as u8, 0, 0];
+        sup.extend_from_slice(path);
+        let mut wb = vec![0xAE, 0x01, sup.len() as u8, 0];
+        wb.extend_from_slice(&sup);
+        // A self reference stays.
+        wb.extend_from_slice(&[0xAE, 0x01, 4, 0, 1, 0, 1, 4]);
+        let before = wb.clone();
+        let mut cx = Context::new(&p, &b, &Nop, None);
+        neutralise_supbooks(&mut cx, &mut wb).unwrap_or_else(|e| panic!("{e}"));
+        let f = cx.findings();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].code, Code::OleField);
+        assert!(f[0].detail.contains("DDE link cmd| /c calc"), "{f:?}");
+        assert_eq!(wb.len(), before.len(), "same length");
+        assert_eq!(&wb[4..10], &[0, 0, 1, 0, 0, b' ']);
+        assert!(!wb.windows(4).any(|w| w == b"calc"));
+        assert_eq!(wb[wb.len() - 8..], before[before.len() - 8..]);
+        // A second pass finds nothing.
+        let mut cx = Context::new(&p, &b, &Nop, None);
+        neutralise_supbooks(&mut cx, &mut wb).unwrap_or_else(|e| panic!("{e}"));
+        assert!(cx.findings().is_empty());
+        // A record cut short is not guessed at.
+        let mut cut = vec![0xAE, 0x01, 6, 0, 0, 0, 9, 0, 0, b'c'];
+        let mut cx = Context::new(&p, &b, &Nop, None);
+        assert_eq!(
+            neutralise_supbooks(&mut cx, &mut cut).unwrap_err().code,
+            Code::OleField
         );
     }
 }

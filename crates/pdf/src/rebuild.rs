@@ -3,6 +3,7 @@
 use crate::names;
 use crate::pages;
 use crate::select::{Selected, Selector};
+use lopdf::xref::XrefEntry;
 use lopdf::{Document, LoadOptions, Object, ObjectId};
 use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
 use std::collections::{BTreeMap, BTreeSet};
@@ -183,6 +184,7 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
     };
     if doc.encryption_state.is_none() {
         repair_lengths(&mut doc, pdf);
+        recover_streams(&mut doc, pdf);
     }
     let selected =
         Selector::new(&doc, cx, usize::try_from(cap).unwrap_or(usize::MAX)).run(root, info)?;
@@ -265,6 +267,84 @@ fn repair_lengths(doc: &mut Document, pdf: &[u8]) {
             .unwrap_or(data);
         s.content = data.to_vec();
     }
+}
+
+/// Streams the parser could not read because the keyword after their
+/// data is damaged (`endstre?m`), while the data has its declared length:
+/// readers take the declared bytes, and so does the rebuild. Only objects
+/// the cross-reference table places, with a direct or resolvable integer
+/// `/Length` whose data ends before the next object, are recovered.
+fn recover_streams(doc: &mut Document, pdf: &[u8]) {
+    let mut starts: Vec<usize> = doc
+        .reference_table
+        .entries
+        .values()
+        .filter_map(|e| match e {
+            XrefEntry::Normal { offset, .. } => usize::try_from(*offset).ok(),
+            _ => None,
+        })
+        .collect();
+    starts.sort_unstable();
+    let missing: Vec<(ObjectId, usize)> = doc
+        .reference_table
+        .entries
+        .iter()
+        .filter_map(|(num, e)| match e {
+            XrefEntry::Normal { offset, generation } => {
+                Some(((*num, *generation), usize::try_from(*offset).ok()?))
+            }
+            _ => None,
+        })
+        .filter(|(id, _)| !doc.objects.contains_key(id))
+        .collect();
+    for (id, offset) in missing {
+        let end = starts
+            .iter()
+            .copied()
+            .find(|s| *s > offset)
+            .unwrap_or(pdf.len());
+        let Some(chunk) = pdf.get(offset..end) else {
+            continue;
+        };
+        if let Some(s) = damaged_end_stream(doc, id, chunk) {
+            doc.objects.insert(id, Object::Stream(s));
+        }
+    }
+}
+
+/// The stream of object `id` in `chunk` (its bytes up to the next
+/// object), read by its declared length; `None` when it is not that shape.
+fn damaged_end_stream(doc: &Document, id: ObjectId, chunk: &[u8]) -> Option<lopdf::Stream> {
+    let head = format!("{} {} obj", id.0, id.1);
+    let text = chunk.trim_ascii_start();
+    let rest = text.strip_prefix(head.as_bytes())?.trim_ascii_start();
+    if !rest.starts_with(b"<<") {
+        return None;
+    }
+    let kw = rest.windows(6).position(|w| w == b"stream")?;
+    let ops = lopdf::content::Content::decode(rest.get(..kw + 6)?).ok()?;
+    let [op] = ops.operations.as_slice() else {
+        return None;
+    };
+    let (true, [Object::Dictionary(dict)]) = (op.operator == "stream", op.operands.as_slice())
+    else {
+        return None;
+    };
+    let len = match dict.get(b"Length").ok()? {
+        Object::Integer(n) => *n,
+        Object::Reference(r) => match doc.objects.get(r)? {
+            Object::Integer(n) => *n,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let len = usize::try_from(len).ok()?;
+    let after = rest.get(kw + 6..)?;
+    let data = after
+        .strip_prefix(b"\r\n")
+        .or_else(|| after.strip_prefix(b"\n"))?;
+    let data = data.get(..len)?;
+    Some(lopdf::Stream::new(dict.clone(), data.to_vec()))
 }
 
 /// A safe version string for the header.
@@ -500,6 +580,116 @@ mod tests {
         let twice = r.unwrap_or_else(|b| panic!("blocked: {b}"));
         assert!(codes.is_empty(), "{codes:?}");
         assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn a_stream_with_a_damaged_endstream_is_read_by_its_length() {
+        let mut input = pdf("", "", &[]);
+        let at = input
+            .windows(9)
+            .position(|w| w == b"endstream")
+            .unwrap_or_else(|| panic!("no endstream"));
+        input[at + 7] = 0xa7;
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.is_empty(), "{codes:?}");
+        let doc = reparse(&out);
+        let page = doc.get_pages().into_values().next().unwrap_or((0, 0));
+        let text = doc.get_page_content(page);
+        assert!(
+            text.windows(4).any(|w| w == b"(hi)"),
+            "{}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+
+    #[test]
+    fn a_missing_content_stream_is_reported() {
+        let input = pdf("", "/Contents [4 0 R 99 0 R]", &[]);
+        let (r, codes) = run(&Policy::default(), &input);
+        assert!(r.is_ok());
+        assert_eq!(codes, vec![Code::PdfDropped]);
+    }
+
+    #[test]
+    fn xmp_metadata_and_thumbnails_are_kept_other_metadata_goes() {
+        let xmp =
+            "<?xpacket begin=\"\"?><x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF/></x:xmpmeta>";
+        let thumb = "<< /Width 1 /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length 1 >>\nstream\nA\nendstream";
+        let input = pdf(
+            "/Metadata 6 0 R /MarkInfo << /Marked true >>",
+            "/Thumb 7 0 R",
+            &[
+                &format!(
+                    "<< /Type /Metadata /Subtype /XML /Length {} >>\nstream\n{xmp}\nendstream",
+                    xmp.len()
+                ),
+                thumb,
+            ],
+        );
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.is_empty(), "{codes:?}");
+        let doc = reparse(&out);
+        let cat = doc.catalog().unwrap_or_else(|e| panic!("{e}"));
+        assert!(cat.has(b"Metadata") && cat.has(b"MarkInfo"));
+        let page = doc.get_pages().into_values().next().unwrap_or((0, 0));
+        let page = doc.get_dictionary(page).unwrap_or_else(|e| panic!("{e}"));
+        assert!(page.has(b"Thumb"));
+        // Not XMP, or with a DOCTYPE: dropped and said.
+        for bad in [
+            "abc",
+            "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x:xmpmeta/>",
+        ] {
+            let input = pdf(
+                "/Metadata 6 0 R",
+                "",
+                &[&format!(
+                    "<< /Length {} >>\nstream\n{bad}\nendstream",
+                    bad.len()
+                )],
+            );
+            let (r, codes) = run(&Policy::default(), &input);
+            assert!(r.is_ok());
+            assert_eq!(codes, vec![Code::PdfDropped], "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_structure_tree_is_kept_without_actions() {
+        let input = pdf(
+            "/StructTreeRoot 6 0 R /MarkInfo << /Marked true >>",
+            "/StructParents 0",
+            &[
+                "<< /Type /StructTreeRoot /K 7 0 R /ParentTree << /Nums [0 [7 0 R]] >> /RoleMap << /Heading /H1 >> >>",
+                "<< /S /P /P 6 0 R /Pg 3 0 R /K [0 << /Type /MCR /Pg 3 0 R /MCID 1 >>] /A [<< /O /Layout /Placement /Block >> 0 << /O /X /S /JavaScript /JS (app.alert\\(1\\)) >>] >>",
+            ],
+        );
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert_eq!(
+            codes,
+            vec![Code::PdfDropped],
+            "the action-shaped attributes go"
+        );
+        assert!(!out.windows(3).any(|w| w == b"/JS"));
+        let doc = reparse(&out);
+        let cat = doc.catalog().unwrap_or_else(|e| panic!("{e}"));
+        let root = cat
+            .get(b"StructTreeRoot")
+            .and_then(Object::as_reference)
+            .and_then(|r| doc.get_dictionary(r))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let elem = root
+            .get(b"K")
+            .and_then(Object::as_reference)
+            .and_then(|r| doc.get_dictionary(r))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(elem.has(b"Pg") && elem.has(b"K") && elem.has(b"A") && elem.has(b"P"));
+        assert!(root.has(b"ParentTree") && root.has(b"RoleMap"));
+        let (again, codes) = run(&Policy::default(), &out);
+        assert!(codes.is_empty(), "{codes:?}");
+        assert_eq!(again.ok(), Some(out));
     }
 
     #[test]

@@ -27,6 +27,13 @@ pub enum Role {
     /// A stream kept as plain data (`/CIDToGIDMap`, `/CIDSet`, an indexed
     /// colour table).
     Data,
+    /// An XMP metadata stream (`/Metadata`): kept when it is plain XMP XML.
+    Metadata,
+    /// The logical structure (tags for accessibility): its root, its
+    /// elements and the parent tree that maps content back to them.
+    StructTreeRoot,
+    StructElem,
+    StructParentTree,
     Function,
     Pattern,
     Shading,
@@ -118,6 +125,17 @@ pub enum Kind {
     OcGroups,
     /// A page of this document (an annotation's `/P`).
     PageRef,
+    /// `/K` of the structure: elements, marked-content ids and
+    /// references (`/MCR` to content on a page, `/OBJR` to an annotation).
+    StructKids,
+    /// `/A` of a structure element: attribute dictionaries (each with an
+    /// owner `/O` and plain values, none of an action's keys), or an array
+    /// of them with revision numbers.
+    StructAttrs,
+    /// `/P` of a structure element: the root or another element.
+    StructParent,
+    /// `/Nums` of the parent tree: number, element (or array of them).
+    StructNums,
     /// A key the rebuild sets itself (`/Parent`, `/Count`, `/Length`):
     /// skipped without a finding.
     Structural,
@@ -163,6 +181,7 @@ pub fn is_stream_role(role: Role) -> bool {
             | Role::CharProc
             | Role::IccProfile
             | Role::Data
+            | Role::Metadata
     )
 }
 
@@ -195,6 +214,26 @@ pub fn kind_of(role: Role, key: &[u8]) -> Option<Kind> {
         (R::Catalog, b"OpenAction") => DestOrAction,
         (R::Catalog, b"AcroForm") => Obj(R::AcroForm),
         (R::Catalog, b"OCProperties") => Obj(R::OcProperties),
+        (R::Catalog | R::Page | R::Image | R::Form, b"Metadata") => Obj(R::Metadata),
+        (R::Metadata, b"Subtype") => Plain,
+        (R::Catalog, b"StructTreeRoot") => Obj(R::StructTreeRoot),
+        (R::StructTreeRoot, b"K") => StructKids,
+        (R::StructTreeRoot, b"ParentTree") => Obj(R::StructParentTree),
+        (R::StructTreeRoot, b"ParentTreeNextKey") => Plain,
+        (R::StructTreeRoot, b"RoleMap") => PlainDict,
+        (
+            R::StructElem,
+            b"S" | b"T" | b"Lang" | b"Alt" | b"E" | b"ActualText" | b"ID" | b"C" | b"R",
+        ) => Plain,
+        (R::StructElem, b"A") => StructAttrs,
+        (R::StructElem, b"P") => StructParent,
+        (R::StructElem, b"Pg") => PageRef,
+        (R::StructElem, b"K") => StructKids,
+        (R::StructParentTree, b"Kids") => ArrayOf(R::StructParentTree),
+        (R::StructParentTree, b"Limits") => Plain,
+        (R::StructParentTree, b"Nums") => StructNums,
+        (R::Page | R::Form | R::Image, b"StructParents" | b"StructParent") => Plain,
+        (R::Annot, b"StructParent") => Plain,
 
         (R::PagesNode, b"Kids") => Kids,
         (R::PagesNode, b"Count" | b"Parent") => Structural,
@@ -211,6 +250,7 @@ pub fn kind_of(role: Role, key: &[u8]) -> Option<Kind> {
         (R::Page, b"Contents") => Contents,
         (R::Page, b"Annots") => ArrayOf(R::Annot),
         (R::Page, b"Group") => Obj(R::Group),
+        (R::Page, b"Thumb") => Obj(R::Image),
         (R::Page, b"Trans") => PlainDict,
 
         (R::Resources, b"Font") => MapOf(R::Font),

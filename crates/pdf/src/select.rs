@@ -86,6 +86,8 @@ pub struct Selector<'d, 'c, 'p> {
     /// Output ids of the pages placed in the page tree.
     in_tree: BTreeSet<ObjectId>,
     tally: Tally,
+    /// The input id of the catalog's `/StructTreeRoot`.
+    struct_root: Option<ObjectId>,
 }
 
 fn name_str(n: &[u8]) -> String {
@@ -118,6 +120,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             pages: BTreeSet::new(),
             in_tree: BTreeSet::new(),
             tally: Tally::default(),
+            struct_root: None,
         }
     }
 
@@ -125,6 +128,12 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
     /// `info`.
     pub fn run(mut self, root: ObjectId, info: Option<ObjectId>) -> Result<Selected, Blocked> {
         self.find_pages(root);
+        if let Some(Object::Dictionary(cat)) = self.doc.objects.get(&root) {
+            self.struct_root = cat
+                .get(b"StructTreeRoot")
+                .ok()
+                .and_then(|v| self.final_ref(v));
+        }
         let Some(new_root) = self.admit(root, Role::Catalog, "trailer/Root")? else {
             return Err(self
                 .cx
@@ -237,6 +246,19 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         }
     }
 
+    /// A fresh output object id, the next in number, within the policy's
+    /// object limit. Every output object is numbered here.
+    fn allocate(&mut self) -> Result<ObjectId, Blocked> {
+        self.next = self.next.saturating_add(1);
+        if u64::from(self.next) > self.max_objects {
+            return Err(self.cx.block(
+                Code::LimitCount,
+                format!("more than {} objects to write", self.max_objects),
+            ));
+        }
+        Ok((self.next, 0))
+    }
+
     /// The output id of input object `id` in `role`, judging it the first
     /// time; `None` when it is not kept in that role.
     fn admit(
@@ -262,14 +284,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 Ok(None)
             }
             Ok(data) => {
-                self.next = self.next.saturating_add(1);
-                if u64::from(self.next) > self.max_objects {
-                    return Err(self.cx.block(
-                        Code::LimitCount,
-                        format!("more than {} objects to write", self.max_objects),
-                    ));
-                }
-                let out = (self.next, 0);
+                let out = self.allocate()?;
                 self.memo.insert((id, role), Some(out));
                 self.queue.push_back(Job {
                     src: id,
@@ -539,6 +554,14 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 return Ok(Err(Reject::new(
                     Code::PdfFont,
                     format!("/{name} that does not parse ({e}); the text keeps its encoding"),
+                )));
+            }
+        }
+        if role == Role::Metadata {
+            if let Err(why) = streams::check_xmp(&data) {
+                return Ok(Err(Reject::new(
+                    Code::PdfDropped,
+                    format!("/Metadata that is not plain XMP ({why})"),
                 )));
             }
         }
@@ -966,6 +989,98 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 }
                 _ => None,
             },
+            Kind::StructKids => self.struct_kids(v, role, k, depth)?,
+            Kind::StructAttrs => {
+                let items: Vec<Object> = match r {
+                    Object::Array(a) => a.clone(),
+                    other => vec![other.clone()],
+                };
+                let single = !matches!(r, Object::Array(_));
+                let mut out = Vec::new();
+                for it in &items {
+                    match self.resolve(it) {
+                        Object::Integer(i) if !single => out.push(Object::Integer(*i)),
+                        Object::Dictionary(d) => {
+                            const ACTION_KEYS: &[&[u8]] = &[
+                                b"S",
+                                b"JS",
+                                b"JavaScript",
+                                b"URI",
+                                b"F",
+                                b"D",
+                                b"N",
+                                b"Next",
+                            ];
+                            let owner =
+                                matches!(d.get(b"O").map(|o| self.resolve(o)), Ok(Object::Name(_)));
+                            let mut a = Dictionary::new();
+                            let mut ok = owner;
+                            for (dk, dv) in d.iter() {
+                                if ACTION_KEYS.contains(&dk.as_slice()) {
+                                    ok = false;
+                                    break;
+                                }
+                                match self.plain(self.resolve(dv), depth + 1)? {
+                                    Some(x) => a.set(dk.clone(), x),
+                                    None => {
+                                        ok = false;
+                                        break;
+                                    }
+                                }
+                            }
+                            if ok {
+                                out.push(Object::Dictionary(a));
+                            } else {
+                                self.unexpected(role, k, it);
+                            }
+                        }
+                        _ => self.unexpected(role, k, it),
+                    }
+                }
+                match (single, out.len()) {
+                    (_, 0) => None,
+                    (true, _) => out.pop(),
+                    (false, _) => Some(Object::Array(out)),
+                }
+            }
+            Kind::StructParent => match self.final_ref(v) {
+                Some(id) if Some(id) == self.struct_root => self
+                    .admit(id, Role::StructTreeRoot, &at(role, k))?
+                    .map(Object::Reference),
+                _ => self.obj(Role::StructElem, v, role, k, depth)?,
+            },
+            Kind::StructNums => match r {
+                Object::Array(a) => {
+                    let mut out = Vec::new();
+                    for pair in a.clone().chunks(2) {
+                        let [key, val] = pair else { break };
+                        let key = self.resolve(key).clone();
+                        let val = match self.resolve(val) {
+                            Object::Array(elems) => {
+                                let mut kept = Vec::new();
+                                for e in elems.clone().iter() {
+                                    match self.resolve(e) {
+                                        Object::Null => kept.push(Object::Null),
+                                        _ => kept.push(
+                                            self.obj(Role::StructElem, e, role, k, depth + 1)?
+                                                .unwrap_or(Object::Null),
+                                        ),
+                                    }
+                                }
+                                Some(Object::Array(kept))
+                            }
+                            Object::Null => None,
+                            _ => self.obj(Role::StructElem, val, role, k, depth + 1)?,
+                        };
+                        if let (Object::Integer(_), Some(val)) = (&key, val) {
+                            out.push(key);
+                            out.push(val);
+                        }
+                    }
+                    Some(Object::Array(out))
+                }
+                _ => None,
+            },
             Kind::PageRef => match self.final_ref(v) {
                 Some(id) if self.pages.contains(&id) => self
                     .admit(id, Role::Page, &at(role, k))?
@@ -974,6 +1089,79 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             },
         };
         Ok(got)
+    }
+
+    /// `/K` of a structure element or root: marked-content ids, `/MCR`
+    /// and `/OBJR` references, elements, or an array of them.
+    fn struct_kids(
+        &mut self,
+        v: &Object,
+        role: Role,
+        k: &[u8],
+        depth: u32,
+    ) -> Result<Option<Object>, Blocked> {
+        self.too_deep(depth)?;
+        Ok(match self.resolve(v) {
+            Object::Integer(i) => Some(Object::Integer(*i)),
+            Object::Array(a) => {
+                let mut out = Vec::new();
+                for x in a.clone().iter() {
+                    if let Some(y) = self.struct_kids(x, role, k, depth + 1)? {
+                        out.push(y);
+                    }
+                }
+                Some(Object::Array(out))
+            }
+            Object::Dictionary(d) => match self.name_at(d, b"Type") {
+                Some(t @ (b"MCR" | b"OBJR")) => {
+                    let mcr = t == b"MCR";
+                    let d = d.clone();
+                    let mut out = Dictionary::new();
+                    out.set(
+                        "Type",
+                        Object::Name(if mcr {
+                            b"MCR".to_vec()
+                        } else {
+                            b"OBJR".to_vec()
+                        }),
+                    );
+                    if let Ok(pg) = d.get(b"Pg") {
+                        if let Some(p) = self.value(Kind::PageRef, pg, role, b"Pg", depth + 1)? {
+                            out.set("Pg", p);
+                        }
+                    }
+                    let (key, got) = if mcr {
+                        let id = d.get(b"MCID").map(|x| self.resolve(x).clone());
+                        (
+                            b"MCID".as_slice(),
+                            id.ok().filter(|x| matches!(x, Object::Integer(_))),
+                        )
+                    } else {
+                        let obj = d.get(b"Obj").cloned().unwrap_or(Object::Null);
+                        (
+                            b"Obj".as_slice(),
+                            self.obj(Role::Annot, &obj, role, k, depth + 1)?,
+                        )
+                    };
+                    match got {
+                        Some(x) => {
+                            out.set(key, x);
+                            Some(Object::Dictionary(out))
+                        }
+                        None => {
+                            self.unexpected(role, k, v);
+                            None
+                        }
+                    }
+                }
+                _ => self.obj(Role::StructElem, v, role, k, depth)?,
+            },
+            Object::Null => None,
+            _ => {
+                self.unexpected(role, k, v);
+                None
+            }
+        })
     }
 
     /// A dictionary mapping names to values judged by `each`.
@@ -1245,14 +1433,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
 
     /// A second output copy of page `id`.
     fn copy_page(&mut self, id: ObjectId) -> Result<ObjectId, Blocked> {
-        self.next = self.next.saturating_add(1);
-        if u64::from(self.next) > self.max_objects {
-            return Err(self.cx.block(
-                Code::LimitCount,
-                format!("more than {} objects to write", self.max_objects),
-            ));
-        }
-        let out = (self.next, 0);
+        let out = self.allocate()?;
         self.in_tree.insert(out);
         self.queue.push_back(Job {
             src: id,
@@ -1276,8 +1457,17 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             }
         };
         let mut joined = Vec::new();
-        for p in &parts {
+        for (i, p) in parts.iter().enumerate() {
             let Object::Stream(s) = self.resolve(p) else {
+                // A missing or unreadable part loses what it drew: said,
+                // not passed over.
+                self.tally.add(
+                    Code::PdfDropped,
+                    format!(
+                        "Page/Contents[{i}]: a {} where a content stream belongs (missing or unreadable)",
+                        self.resolve(p).enum_variant()
+                    ),
+                );
                 continue;
             };
             match self.decode(s)? {
@@ -1297,8 +1487,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             }
         }
         let data = self.rebuild_content(&joined, "Page");
-        self.next = self.next.saturating_add(1);
-        let id = (self.next, 0);
+        let id = self.allocate()?;
         let mut d = Dictionary::new();
         d.set("Filter", Object::Name(b"FlateDecode".to_vec()));
         self.out

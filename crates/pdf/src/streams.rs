@@ -239,6 +239,29 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap_or_default()
 }
 
+/// Whether `data` is plain XMP metadata: UTF-8 XML with an `x:xmpmeta`
+/// or `rdf:RDF` element and no document type declaration (entities).
+pub fn check_xmp(data: &[u8]) -> Result<(), &'static str> {
+    let text = std::str::from_utf8(data).map_err(|_| "not UTF-8")?;
+    let body = text.trim_start_matches('\u{feff}').trim_start();
+    if !body.starts_with('<') {
+        return Err("not XML");
+    }
+    if text.contains("<!DOCTYPE") || text.contains("<!ENTITY") {
+        return Err("a document type declaration");
+    }
+    if !(text.contains("<x:xmpmeta") || text.contains("<rdf:RDF")) {
+        return Err("no XMP packet");
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err("control characters");
+    }
+    Ok(())
+}
+
 /// Decodes JPEG data fully (bounded by `max_pixels`); `Err` says why it
 /// is not a JPEG a reader can show.
 pub fn check_jpeg(data: &[u8], max_pixels: u64) -> Result<(), String> {

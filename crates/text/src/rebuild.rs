@@ -60,6 +60,21 @@ impl Rebuilder for TextRebuilder {
         }
         cx.check_deadline()?;
 
+        // Excel reads any text that starts with an `ID` record as SYLK.
+        if crate::sylk::is_sylk(&text) {
+            let (kept, removed) = crate::sylk::neutralise(&text);
+            if removed != crate::sylk::Removed::default() {
+                cx.neutralised(
+                    Code::TextFormula,
+                    format!(
+                        "SYLK: {} cell formulas and {} records (names, links, options) removed; values kept",
+                        removed.fields, removed.records
+                    ),
+                );
+                text = kept;
+            }
+        }
+
         if cx.policy().text.csv_formula_guard && matches!(file_type, FileType::Csv | FileType::Tsv)
         {
             // Excel opens a UTF-16 file as tab-separated whatever its name.
