@@ -38,6 +38,10 @@ enum Command {
     Relay(cmd::relay::RelayArgs),
     /// Verify or summarise audit logs.
     Audit(cmd::audit::AuditArgs),
+    /// Run the web console: review held files, release with approval.
+    Console(cmd::console::ConsoleArgs),
+    /// Manage the console's accounts.
+    User(cmd::console::UserArgs),
     /// Validate a configuration file (and test the scanner connection).
     CheckConfig(cmd::check_config::CheckConfigArgs),
     /// Print a shell completion script (bash, zsh, fish) on stdout.
@@ -98,6 +102,8 @@ fn main() -> ExitCode {
         Command::Daemon(a) => cmd::daemon::run(a),
         Command::Relay(a) => cmd::relay::run(a),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Console(a) => cmd::console::run(a),
+        Command::User(a) => cmd::console::user(a),
         Command::CheckConfig(a) => cmd::check_config::run(a),
         Command::Completions(a) => cmd::docs::completions(a),
         Command::Man(a) => cmd::docs::man(a),
