@@ -44,7 +44,9 @@ fn reasons(q: &Path) -> usize {
             .flatten()
             .flatten()
         {
-            if item.path().join("reason.json").exists() {
+            // Done: the reason and the original (moved in last) are there.
+            let files = std::fs::read_dir(item.path()).map_or(0, |d| d.count());
+            if item.path().join("reason.json").exists() && files == 2 {
                 n += 1;
             }
         }
@@ -124,10 +126,15 @@ fn login_form(port: u16) -> (String, String) {
 }
 
 fn tool_missing() -> Option<String> {
-    for bin in ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/zip"] {
+    for bin in [
+        "/usr/bin/chromium",
+        "/usr/bin/chromedriver",
+        "/usr/bin/zip",
+        "/usr/bin/unzip",
+    ] {
         if !Path::new(bin).exists() {
             return Some(format!(
-                "{bin} is missing (Debian chromium, chromium-driver, zip)"
+                "{bin} is missing (Debian chromium, chromium-driver, zip, unzip)"
             ));
         }
     }
@@ -319,7 +326,13 @@ max_login_failures = 5
         String::from_utf8_lossy(&out.stderr),
         log()
     );
-    for s in ["list.png", "detail.png", "detail-ppap.png", "audit.png"] {
+    for s in [
+        "list.png",
+        "detail.png",
+        "detail-ppap.png",
+        "unlock.png",
+        "audit.png",
+    ] {
         let png = std::fs::read(shots.join(s)).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{s}");
     }
@@ -338,6 +351,25 @@ max_login_failures = 5
         !String::from_utf8_lossy(&bytes).contains(",=1+2"),
         "formula neutralised"
     );
+
+    // The PPAP zip, unlocked in the worker and rebuilt: its member is in
+    // a new, unencrypted ZIP in the clean folder.
+    let zips: Vec<PathBuf> = files_under(&dir("clean"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
+        .collect();
+    assert_eq!(zips.len(), 1, "{zips:?}");
+    let unzip = Command::new("unzip")
+        .arg("-p")
+        .arg(&zips[0])
+        .arg("doc.txt")
+        .output()
+        .unwrap();
+    assert!(
+        unzip.status.success(),
+        "the delivered zip needs no password"
+    );
+    assert_eq!(String::from_utf8_lossy(&unzip.stdout).trim(), "秘密の資料");
 
     // Login rate limiting: after max_login_failures (per account, and per
     // address: the browser's wrong password counts too), even the right
@@ -386,7 +418,13 @@ max_login_failures = 5
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
     let file = mugai_audit::files_in(&caudit).unwrap().pop().unwrap();
     let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !text.contains("himitsu") && !log().contains("himitsu"),
+        "no ZIP password kept"
+    );
     for ev in [
+        "\"unlock-failed\"",
+        "\"unlocked\"",
         "\"login-failed\"",
         "\"login-refused\"",
         "\"view\"",

@@ -125,6 +125,21 @@ try:
     check("暗号化" in text or "パスワード" in text, "encrypted finding in Japanese: " + text[:400])
     shot("detail-ppap.png")
 
+    # PPAP: the unlock page; a wrong password is refused, the right one
+    # (after a wrong one, as a list of tries) unlocks, sanitises, delivers.
+    click_and_wait(d.find_element(By.CSS_SELECTOR, "a.unlock"))
+    check("パスワード" in body() and "保存・記録されません" in body(), "unlock page in Japanese")
+    unlock_url = d.current_url
+    shot("unlock.png")
+    d.find_element(By.NAME, "passwords").send_keys("guess1")
+    click_and_wait(d.find_element(By.CSS_SELECTOR, "form.unlock button"))
+    check("パスワードが正しくありません" in body(), "wrong ZIP password refused: " + body()[:300])
+    seen["wrong_zip_password_refused"] = True
+    d.find_element(By.NAME, "passwords").send_keys("guess2\nhimitsu")
+    click_and_wait(d.find_element(By.CSS_SELECTOR, "form.unlock button"))
+    check("解除して無害化し、受け渡しました" in body(), "unlocked: " + body()[:300])
+    shot("unlocked.png")
+
     # The CSV's detail page: findings in Japanese, hashes, the notice.
     d.get(BASE + "/items?type=csv")
     click_and_wait(d.find_element(By.PARTIAL_LINK_TEXT, "申請書.csv"))
@@ -136,6 +151,7 @@ try:
     shot("detail.png")
 
     # A form posted without its token is refused.
+    check(len(d.find_elements(By.CSS_SELECTOR, "form.request")) == 1, "request form: " + d.page_source[-1500:])
     d.execute_script("document.querySelector('form.request input[name=csrf]').remove();")
     d.find_element(By.NAME, "reason").send_keys("業務で必要")
     click_and_wait(d.find_element(By.CSS_SELECTOR, "form.request button"))

@@ -124,6 +124,28 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
         "role_auditor" => ("監査担当", "auditor"),
         "back" => ("一覧へ戻る", "Back to the list"),
         "none" => ("なし", "none"),
+        "unlock" => ("パスワードで解除", "Unlock with password"),
+        "unlock_help" => (
+            "パスワード付き ZIP を解除します。入れ子の場合は 1 行に 1 つずつ入力してください。解除した内容は無害化してから受け渡します。パスワードは保存・記録されません。",
+            "Unlocks a password-protected ZIP. For nested archives enter one password per line. The contents are sanitised before delivery. Passwords are neither stored nor logged.",
+        ),
+        "passwords" => ("パスワード（1 行に 1 つ）", "Passwords (one per line)"),
+        "unlocked" => (
+            "解除して無害化し、受け渡しました。",
+            "Unlocked, sanitised and delivered.",
+        ),
+        "unlock_blocked" => (
+            "解除はできましたが、内容が無害化できないため受け渡していません。",
+            "Unlocked, but the contents could not be made safe and were not delivered.",
+        ),
+        "wrong_password" => (
+            "パスワードが正しくありません。",
+            "Wrong password.",
+        ),
+        "err_unlock_locked" => (
+            "パスワードの誤りが続いたため、しばらく解除できません。",
+            "Too many wrong passwords; try again later.",
+        ),
         _ => (key, key),
     };
     match lang {

@@ -1,5 +1,6 @@
 //! The web console: review of held files, release with a second person's
-//! approval under a named policy override; every step audited.
+//! approval under a named policy override, unlocking of password-protected
+//! ZIPs (in the worker); every step audited.
 //!
 //! - [`Console`] / [`Options`]: the shared state and [`serve`].
 //! - [`users::Users`]: the accounts file (argon2id, mode 0600) and
@@ -57,6 +58,7 @@ pub struct Console {
     pub sanitizer: Arc<dyn Sanitize>,
     pub(crate) sessions: Mutex<web::Sessions>,
     pub(crate) login_limits: Mutex<limiter::Limiter>,
+    pub(crate) unlock_limits: Mutex<limiter::Limiter>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -95,6 +97,7 @@ impl Console {
             sanitizer: o.sanitizer.clone(),
             sessions: Mutex::new(web::Sessions::default()),
             login_limits: Mutex::new(limiter::Limiter::new(c.max_login_failures, c.lockout_secs)),
+            unlock_limits: Mutex::new(limiter::Limiter::new(c.max_unlock_failures, c.lockout_secs)),
         })
     }
 
@@ -163,6 +166,37 @@ impl Console {
         }))
         .map_err(|_| "the rebuild failed unexpectedly".to_string())?;
         self.deliver(it, outcome, tag)
+    }
+
+    /// Unlocks a held password-protected ZIP with `passwords` in the worker,
+    /// sanitises what it held and places the result in the clean folder.
+    /// `Err(Ok(()))`: no password fits; `Err(Err(why))`: not delivered.
+    pub fn unlock(
+        &self,
+        it: &Item,
+        passwords: &mugai_core::Passwords,
+        tag: &str,
+    ) -> Result<(String, Outcome), Result<(), String>> {
+        let policy = &self.config.policy;
+        let bytes = self
+            .quarantine
+            .original_bytes(it, policy.limits.max_input_bytes)
+            .map_err(|e| Err(format!("original: {e}")))?;
+        let job = Job {
+            name: it.name().to_string(),
+            bytes,
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.sanitizer.sanitize_unlocked(policy, job, passwords)
+        }))
+        .map_err(|_| Err("the rebuild failed unexpectedly".to_string()))?;
+        if outcome.reason.as_ref().is_some_and(|r| {
+            r.code == mugai_core::Code::ArchiveEncrypted
+                && r.detail.starts_with(mugai_archive::unlock::WRONG_PASSWORD)
+        }) {
+            return Err(Ok(()));
+        }
+        self.deliver(it, outcome, tag).map_err(Err)
     }
 
     /// Places a sanitised outcome for `it` in the clean folder.

@@ -112,6 +112,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/items", get(list))
         .route("/items/{date}/{id}", get(detail))
         .route("/items/{date}/{id}/request", post(request_release))
+        .route("/items/{date}/{id}/unlock", get(unlock_page).post(unlock))
         .route("/requests", get(requests_page))
         .route("/requests/{rid}/approve", post(approve))
         .route("/requests/{rid}/reject", post(reject))
@@ -810,6 +811,13 @@ fn detail_page(
     }
     let base = format!("/items/{}/{}", url(&it.key.date), url(&it.key.id));
     if w.role != Role::Auditor && it.original.is_some() {
+        if it.codes().contains(&"archive.encrypted") {
+            let _ = write!(
+                body,
+                r#"<p><a class="unlock" href="{base}/unlock">{}</a></p>"#,
+                t(lang, "unlock")
+            );
+        }
         let allow = format!("allow-type:{}", it.file_type);
         let allow_opt = if Override::parse(&allow).is_some() {
             format!(
@@ -1103,6 +1111,225 @@ async fn reject(
     match who(&c, &h, ctx, addr) {
         Ok(w) => decide(c, w, rid, f.csrf, false).await,
         Err(r) => r,
+    }
+}
+
+// ---- unlocking ----
+
+fn unlock_form(
+    w: &Who,
+    it: &Item,
+    note: Option<(&'static str, bool)>,
+    status: StatusCode,
+) -> Response {
+    let lang = w.lang;
+    let mut body = String::new();
+    if let Some((k, bad)) = note {
+        let _ = write!(
+            body,
+            r#"<p class="{}">{}</p>"#,
+            if bad { "error" } else { "ok" },
+            t(lang, k)
+        );
+    }
+    let base = format!("/items/{}/{}", url(&it.key.date), url(&it.key.id));
+    let reason = it
+        .reason
+        .as_ref()
+        .map_or(String::new(), |r| code_text(lang, r));
+    let _ = write!(
+        body,
+        r#"<dl class="item"><dt>{file}</dt><dd class="name">{path}</dd><dt>SHA-256</dt><dd><code>{sha}</code></dd><dt>{rl}</dt><dd>{reason}</dd></dl>
+<form method="post" action="{base}/unlock" class="unlock">{csrf}
+<p class="note">{help}</p>
+<label>{pw}<textarea name="passwords" rows="3" autocomplete="off" spellcheck="false"></textarea></label>
+<button>{u}</button></form>
+<p><a href="{base}">{back}</a></p>"#,
+        file = t(lang, "file"),
+        path = esc(&it.path),
+        sha = esc(&it.sha256),
+        rl = t(lang, "reason"),
+        csrf = csrf_field(&w.csrf),
+        help = t(lang, "unlock_help"),
+        pw = t(lang, "passwords"),
+        u = t(lang, "unlock"),
+        back = t(lang, "detail"),
+    );
+    let title = format!("{}: {}", t(lang, "unlock"), it.name());
+    (status, Html(page(lang, &title, Some(w), &body))).into_response()
+}
+
+fn unlockable(w: &Who, it: &Item) -> Result<(), Response> {
+    if w.role == Role::Auditor {
+        return Err(message(
+            w.lang,
+            StatusCode::FORBIDDEN,
+            "err_forbidden",
+            Some(w),
+        ));
+    }
+    if !it.codes().contains(&"archive.encrypted") || it.original.is_none() {
+        return Err(message(
+            w.lang,
+            StatusCode::NOT_FOUND,
+            "err_not_found",
+            Some(w),
+        ));
+    }
+    Ok(())
+}
+
+async fn unlock_page(
+    State(c): State<Arc<Console>>,
+    ctx: Option<axum::Extension<Ctx>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    h: HeaderMap,
+    Path((date, id)): Path<(String, String)>,
+) -> Response {
+    let w = match who(&c, &h, ctx, addr) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let it = match load_item(&c, &date, &id) {
+        Ok(it) => it,
+        Err(st) => return item_error(&w, st),
+    };
+    if let Err(r) = unlockable(&w, &it) {
+        return r;
+    }
+    unlock_form(&w, &it, None, StatusCode::OK)
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct UnlockForm {
+    csrf: String,
+    passwords: String,
+}
+
+impl std::fmt::Debug for UnlockForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnlockForm { .. }")
+    }
+}
+
+async fn unlock(
+    State(c): State<Arc<Console>>,
+    ctx: Option<axum::Extension<Ctx>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    h: HeaderMap,
+    Path((date, id)): Path<(String, String)>,
+    Form(f): Form<UnlockForm>,
+) -> Response {
+    let w = match who(&c, &h, ctx, addr) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    if !check_csrf(&w, &f.csrf) {
+        return message(w.lang, StatusCode::FORBIDDEN, "err_csrf", Some(&w));
+    }
+    let it = match load_item(&c, &date, &id) {
+        Ok(it) => it,
+        Err(st) => return item_error(&w, st),
+    };
+    if let Err(r) = unlockable(&w, &it) {
+        return r;
+    }
+    let key = it.key.as_string();
+    let limit_key = format!("item:{key}");
+    let passwords = mugai_core::Passwords(
+        f.passwords
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .filter(|l| !l.is_empty())
+            .take(16)
+            .collect(),
+    );
+    let audit = |event: &str,
+                 fields: Vec<(&'static str, String)>,
+                 out: Option<(String, Option<String>)>| {
+        let (output, output_sha256) = out.map_or((None, None), |(o, s)| (Some(o), s));
+        c.record(Event {
+            event,
+            user: &w.name,
+            addr: &w.addr,
+            id: &key,
+            item: Some(&it),
+            fields,
+            output,
+            output_sha256,
+        })
+    };
+    if lock(&c.unlock_limits).refused(&limit_key) {
+        if let Err(e) = audit(
+            "unlock-refused",
+            vec![("why", "too many wrong passwords".into())],
+            None,
+        ) {
+            return internal(w.lang, Some(&w), "audit", e);
+        }
+        return unlock_form(
+            &w,
+            &it,
+            Some(("err_unlock_locked", true)),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
+    let tries = passwords.0.len().to_string();
+    let c2 = c.clone();
+    let it2 = it.clone();
+    let tag = random_token()[..16].to_string();
+    let result = tokio::task::spawn_blocking(move || c2.unlock(&it2, &passwords, &tag)).await;
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => return internal(w.lang, Some(&w), "unlock", e),
+    };
+    match result {
+        Ok((dest, outcome)) => {
+            lock(&c.unlock_limits).clear(&limit_key);
+            if let Err(e) = audit(
+                "unlocked",
+                vec![
+                    ("passwords_given", tries),
+                    ("result", outcome.verdict.as_str().into()),
+                ],
+                Some((format!("clean/{dest}"), outcome.output_sha256.clone())),
+            ) {
+                return internal(w.lang, Some(&w), "audit", e);
+            }
+            unlock_form(&w, &it, Some(("unlocked", false)), StatusCode::OK)
+        }
+        Err(Ok(())) => {
+            lock(&c.unlock_limits).fail(&limit_key);
+            if let Err(e) = audit(
+                "unlock-failed",
+                vec![("passwords_given", tries), ("why", "wrong password".into())],
+                None,
+            ) {
+                return internal(w.lang, Some(&w), "audit", e);
+            }
+            unlock_form(
+                &w,
+                &it,
+                Some(("wrong_password", true)),
+                StatusCode::FORBIDDEN,
+            )
+        }
+        Err(Err(why)) => {
+            if let Err(e) = audit(
+                "unlock-failed",
+                vec![("passwords_given", tries), ("why", why)],
+                None,
+            ) {
+                return internal(w.lang, Some(&w), "audit", e);
+            }
+            unlock_form(
+                &w,
+                &it,
+                Some(("unlock_blocked", true)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
     }
 }
 

@@ -23,6 +23,9 @@ pub struct ConsoleConfig {
     /// `lockout_secs`; further attempts are refused until it passes.
     pub max_login_failures: u32,
     pub lockout_secs: u64,
+    /// Wrong passwords allowed per held item within `lockout_secs` when
+    /// unlocking a password-protected ZIP.
+    pub max_unlock_failures: u32,
     /// Days a held item is kept in the quarantine; older ones are removed
     /// (and the removal audited). 0 keeps them until the daemon's retention.
     pub hold_days: u32,
@@ -41,6 +44,7 @@ impl Default for ConsoleConfig {
             idle_timeout_secs: 900,
             max_login_failures: 5,
             lockout_secs: 300,
+            max_unlock_failures: 5,
             hold_days: 0,
             language: "ja".into(),
         }
@@ -59,8 +63,11 @@ impl ConsoleConfig {
         if self.idle_timeout_secs == 0 {
             e.push("`console.idle_timeout_secs`: must be at least 1".into());
         }
-        if self.max_login_failures == 0 {
-            e.push("`console.max_login_failures`: must be at least 1".into());
+        if self.max_login_failures == 0 || self.max_unlock_failures == 0 {
+            e.push(
+                "`console.max_login_failures`, `console.max_unlock_failures`: must be at least 1"
+                    .into(),
+            );
         }
         if !matches!(self.language.as_str(), "ja" | "en") {
             e.push(format!(
