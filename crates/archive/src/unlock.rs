@@ -128,7 +128,11 @@ mod tests {
     use zip::write::SimpleFileOptions;
     use zip::AesMode;
 
-    fn make(entries: &[(&str, &[u8], Option<(&str, Option<AesMode>)>)]) -> Vec<u8> {
+    /// A member: name, content, and its password and AES mode (ZipCrypto
+    /// without one), if encrypted.
+    type Member<'a> = (&'a str, &'a [u8], Option<(&'a str, Option<AesMode>)>);
+
+    fn make(entries: &[Member<'_>]) -> Vec<u8> {
         let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
         for (name, data, enc) in entries {
             let o = SimpleFileOptions::default();

@@ -1,6 +1,9 @@
 //! Routes, sessions, CSRF tokens and security headers. Pages are built on
 //! the server with every untrusted string escaped; there is no script.
 
+// Checks return the page to send instead as their error; it is sent at once.
+#![allow(clippy::result_large_err)]
+
 use crate::i18n::{t, Lang};
 use crate::items::{Filter, Item, ItemKey};
 use crate::requests::{Override, Request, Status};
