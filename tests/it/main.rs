@@ -3,6 +3,7 @@
 
 mod archive;
 mod cli;
+mod console;
 mod corpus;
 mod corpus_ext;
 mod daemon;

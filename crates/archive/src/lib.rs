@@ -14,11 +14,14 @@
 //!   and neutralisation.
 //! - [`extract`]: streaming extraction under the limits.
 //! - [`write`]: the ZIP writer for the output.
+//! - [`unlock`]: decrypting a password-protected ZIP with given passwords
+//!   (ZipCrypto, WinZip AES), in the worker, before the rebuild.
 
 pub mod extract;
 pub mod names;
 pub mod read;
 mod rebuild;
+pub mod unlock;
 pub mod write;
 
 pub use rebuild::ZipRebuilder;

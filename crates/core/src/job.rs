@@ -75,4 +75,40 @@ pub trait Sanitize: Send + Sync {
         let _ = sha256;
         self.sanitize(policy, job)
     }
+
+    /// Rebuilds a password-protected ZIP after decrypting it, where the
+    /// rebuild runs (the worker process for the pool), with the first of
+    /// `passwords` that opens each member. Where that is not possible the
+    /// file stays blocked as encrypted.
+    fn sanitize_unlocked(&self, policy: &Policy, job: Job, passwords: &Passwords) -> Outcome {
+        let _ = (policy, passwords);
+        Outcome::blocked(
+            crate::FileType::Unknown,
+            crate::sha256_hex(&job.bytes),
+            Vec::new(),
+            Finding::new(
+                crate::Code::ArchiveEncrypted,
+                crate::Action::Blocked,
+                "unlocking is not available here",
+            ),
+        )
+    }
+}
+
+/// Passwords for [`Sanitize::sanitize_unlocked`]: never printed (the debug
+/// form is redacted), never stored.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Passwords(pub Vec<String>);
+
+impl std::fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Passwords([{} redacted])", self.0.len())
+    }
+}
+
+impl Passwords {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }

@@ -37,7 +37,7 @@ pub use context::{Context, Dispatch, MemberOutcome, ScanStage};
 pub use filetype::FileType;
 pub use finding::{Action, Code, Finding, Verdict};
 pub use hash::{sha256_hex, sha256_reader};
-pub use job::{Job, Outcome, Sanitize};
+pub use job::{Job, Outcome, Passwords, Sanitize};
 pub use reader::Reader;
 pub use rebuild::{Blocked, Rebuilder, Rebuilt};
 pub use scan::{ScanResult, Scanner};

@@ -40,6 +40,10 @@ enum Command {
     Icap(cmd::icap::IcapArgs),
     /// Verify or summarise audit logs.
     Audit(cmd::audit::AuditArgs),
+    /// Run the web console: review held files, release with approval.
+    Console(cmd::console::ConsoleArgs),
+    /// Manage the console's accounts.
+    User(cmd::console::UserArgs),
     /// Validate a configuration file (and test the scanner connection).
     CheckConfig(cmd::check_config::CheckConfigArgs),
     /// Print a shell completion script (bash, zsh, fish) on stdout.
@@ -101,6 +105,8 @@ fn main() -> ExitCode {
         Command::Relay(a) => cmd::relay::run(a),
         Command::Icap(a) => cmd::icap::run(a),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Console(a) => cmd::console::run(a),
+        Command::User(a) => cmd::console::user(a),
         Command::CheckConfig(a) => cmd::check_config::run(a),
         Command::Completions(a) => cmd::docs::completions(a),
         Command::Man(a) => cmd::docs::man(a),

@@ -4,7 +4,9 @@ use crate::protocol::{read_frame, write_frame, FromWorker, ToWorker, WireScan};
 use crate::recheck::{recheck, Scans};
 use crate::sandbox::Layers;
 use mugai_core::config::SandboxConfig;
-use mugai_core::{sha256_hex, Blocked, Code, Config, FileType, Job, Outcome, Policy, Sanitize};
+use mugai_core::{
+    sha256_hex, Blocked, Code, Config, FileType, Job, Outcome, Passwords, Policy, Sanitize,
+};
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, BufReader, Read};
@@ -251,10 +253,12 @@ impl Pool {
         w: &mut Worker,
         policy: &Policy,
         job: &Job,
+        passwords: &Passwords,
     ) -> Result<(Outcome, Vec<u8>, Scans), JobError> {
         let req = ToWorker::Job {
             name: job.name.clone(),
             policy: Box::new(policy.clone()),
+            passwords: passwords.clone(),
         };
         write_frame(&mut w.stdin, &req, &job.bytes).map_err(JobError::Pipe)?;
         let max_body = policy
@@ -304,6 +308,17 @@ impl Pool {
 
 impl Sanitize for Pool {
     fn sanitize(&self, policy: &Policy, job: Job) -> Outcome {
+        self.run(policy, job, &Passwords::default())
+    }
+
+    fn sanitize_unlocked(&self, policy: &Policy, job: Job, passwords: &Passwords) -> Outcome {
+        self.run(policy, job, passwords)
+    }
+}
+
+impl Pool {
+    /// One file through a worker: send, watch, check the reply.
+    fn run(&self, policy: &Policy, job: Job, passwords: &Passwords) -> Outcome {
         let sha256 = sha256_hex(&job.bytes);
         self.sanitize_hashed(policy, job, sha256)
     }
@@ -331,8 +346,9 @@ impl Sanitize for Pool {
 
         let limit = Duration::from_secs(policy.limits.deadline_secs) + KILL_GRACE;
         let child = Arc::clone(&w.child);
-        let (timed_out, result) =
-            with_watchdog(&child, limit, || self.run_job(&mut w, policy, &job));
+        let (timed_out, result) = with_watchdog(&child, limit, || {
+            self.run_job(&mut w, policy, &job, passwords)
+        });
 
         match result {
             Ok((outcome, body, scans)) => {

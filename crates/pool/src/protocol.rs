@@ -10,7 +10,7 @@
 //! socket of its own: only the parent reaches the malware scanner.
 
 use crate::sandbox::Layers;
-use mugai_core::{Outcome, Policy, ScanResult};
+use mugai_core::{Outcome, Passwords, Policy, ScanResult};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
@@ -21,8 +21,14 @@ pub const MAX_HEADER: u32 = 16 << 20;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "msg", rename_all = "snake_case")]
 pub enum ToWorker {
-    /// Rebuild the file in the body.
-    Job { name: String, policy: Box<Policy> },
+    /// Rebuild the file in the body (first unlocking it with `passwords`,
+    /// when there are any).
+    Job {
+        name: String,
+        policy: Box<Policy>,
+        #[serde(default, skip_serializing_if = "Passwords::is_empty")]
+        passwords: Passwords,
+    },
     /// The answer to the last [`FromWorker::Scan`].
     Scanned { result: WireScan },
 }
@@ -132,6 +138,7 @@ mod tests {
         let req = ToWorker::Job {
             name: "a.txt".into(),
             policy: Box::default(),
+            passwords: Passwords::default(),
         };
         let mut buf = Vec::new();
         write_frame(&mut buf, &req, b"hello").unwrap();

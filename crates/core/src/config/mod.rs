@@ -6,12 +6,14 @@
 //! once, naming the key, and then [`Config::validate`] checks the values
 //! against each other.
 
+mod console;
 mod daemon;
 mod icap;
 mod policy;
 mod relay;
 mod sandbox;
 
+pub use console::ConsoleConfig;
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
 pub use icap::IcapConfig;
 pub use policy::{
@@ -43,6 +45,7 @@ pub struct Config {
     pub icap: IcapConfig,
     pub log: LogConfig,
     pub sandbox: SandboxConfig,
+    pub console: ConsoleConfig,
 }
 
 /// Everything wrong with a configuration, each naming its key.
@@ -115,6 +118,7 @@ impl Config {
                 "icap" => config.icap = load_section(section, body, &mut errors),
                 "log" => config.log = load_section(section, body, &mut errors),
                 "sandbox" => config.sandbox = load_section(section, body, &mut errors),
+                "console" => config.console = load_section(section, body, &mut errors),
                 other => errors.push(format!("`{other}`: unknown section")),
             }
         }
@@ -135,6 +139,7 @@ impl Config {
         errors.extend(self.relay.validate());
         errors.extend(self.icap.validate());
         errors.extend(self.sandbox.validate());
+        errors.extend(self.console.validate());
         errors
     }
 }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod check_config;
 pub mod common;
+pub mod console;
 pub mod daemon;
 pub mod docs;
 pub mod icap;
