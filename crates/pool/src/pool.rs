@@ -308,25 +308,26 @@ impl Pool {
 
 impl Sanitize for Pool {
     fn sanitize(&self, policy: &Policy, job: Job) -> Outcome {
-        self.run(policy, job, &Passwords::default())
+        let sha256 = sha256_hex(&job.bytes);
+        self.run(policy, job, sha256, &Passwords::default())
+    }
+
+    fn sanitize_hashed(&self, policy: &Policy, job: Job, sha256: String) -> Outcome {
+        self.run(policy, job, sha256, &Passwords::default())
     }
 
     fn sanitize_unlocked(&self, policy: &Policy, job: Job, passwords: &Passwords) -> Outcome {
-        self.run(policy, job, passwords)
+        let sha256 = sha256_hex(&job.bytes);
+        self.run(policy, job, sha256, passwords)
     }
 }
 
 impl Pool {
-    /// One file through a worker: send, watch, check the reply.
-    fn run(&self, policy: &Policy, job: Job, passwords: &Passwords) -> Outcome {
-        let sha256 = sha256_hex(&job.bytes);
-        self.sanitize_hashed(policy, job, sha256)
-    }
-
-    /// The input's hash comes from the caller (this side of the boundary);
-    /// the worker's reply is checked against it, and the output is hashed
-    /// here once, from the bytes received ([`recheck`]).
-    fn sanitize_hashed(&self, policy: &Policy, job: Job, sha256: String) -> Outcome {
+    /// One file through a worker: send, watch, check the reply. The
+    /// input's hash comes from the caller (this side of the boundary); the
+    /// worker's reply is checked against it, and the output is hashed here
+    /// once, from the bytes received ([`recheck`]).
+    fn run(&self, policy: &Policy, job: Job, sha256: String, passwords: &Passwords) -> Outcome {
         let fail = |b: Blocked| {
             if b.code == Code::WorkerViolation {
                 tracing::error!(file = %job.name, sha256 = %sha256, code = %b.code, "{}", b.detail);
