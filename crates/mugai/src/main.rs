@@ -36,6 +36,8 @@ enum Command {
     Daemon(cmd::daemon::DaemonArgs),
     /// Run the mail text-ization SMTP relay.
     Relay(cmd::relay::RelayArgs),
+    /// Run the REST API (sanitise files over HTTP).
+    Serve(cmd::serve::ServeArgs),
     /// Verify or summarise audit logs.
     Audit(cmd::audit::AuditArgs),
     /// Validate a configuration file (and test the scanner connection).
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd::sanitize::run_inspect(a),
         Command::Daemon(a) => cmd::daemon::run(a),
         Command::Relay(a) => cmd::relay::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::CheckConfig(a) => cmd::check_config::run(a),
         Command::Completions(a) => cmd::docs::completions(a),

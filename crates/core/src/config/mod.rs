@@ -10,6 +10,7 @@ mod daemon;
 mod policy;
 mod relay;
 mod sandbox;
+mod serve;
 
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
 pub use policy::{
@@ -20,6 +21,7 @@ pub use policy::{
 };
 pub use relay::{OnBlockedMail, RelayConfig};
 pub use sandbox::{Requirement, SandboxConfig};
+pub use serve::{ApiToken, ServeConfig};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,7 @@ pub struct Config {
     pub relay: RelayConfig,
     pub log: LogConfig,
     pub sandbox: SandboxConfig,
+    pub serve: ServeConfig,
 }
 
 /// Everything wrong with a configuration, each naming its key.
@@ -111,6 +114,7 @@ impl Config {
                 "relay" => config.relay = load_section(section, body, &mut errors),
                 "log" => config.log = load_section(section, body, &mut errors),
                 "sandbox" => config.sandbox = load_section(section, body, &mut errors),
+                "serve" => config.serve = load_section(section, body, &mut errors),
                 other => errors.push(format!("`{other}`: unknown section")),
             }
         }
@@ -130,6 +134,7 @@ impl Config {
         errors.extend(self.daemon.validate());
         errors.extend(self.relay.validate());
         errors.extend(self.sandbox.validate());
+        errors.extend(self.serve.validate());
         errors
     }
 }

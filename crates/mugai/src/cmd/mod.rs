@@ -7,4 +7,5 @@ pub mod daemon;
 pub mod docs;
 pub mod relay;
 pub mod sanitize;
+pub mod serve;
 pub mod worker;
