@@ -14,5 +14,6 @@ mod pdf;
 mod pool;
 mod postfix;
 mod relay;
+mod rest;
 mod scanner;
 mod util;
