@@ -524,31 +524,44 @@ async fn sanitize_now(
         ));
     }
     let id = JobId::new().map_err(|e| Problem::internal(e.to_string()))?;
-    let size = up.body.len;
-    let started = Instant::now();
-    let outcome = sanitize(&s, up.name.clone(), up.body).await.map_err(|e| {
-        tracing::error!(error = %e, "cannot read a spooled body");
-        Problem::internal("the body could not be read back")
-    })?;
-    let note = AuditNote {
-        id: id.as_str(),
-        client: &client,
-        api: "sanitize",
-        name: &up.name,
-        size,
-        client_job_id: None,
-        output: None,
-        duration_ms: started.elapsed().as_millis() as u64,
+    // Sanitised and audited in a task of its own: a client that goes away
+    // meanwhile does not leave a decision unrecorded.
+    let task = {
+        let s = Arc::clone(&s);
+        let (id, client, name) = (id.clone(), client.clone(), up.name.clone());
+        let body = up.body;
+        tokio::spawn(async move {
+            let size = body.len;
+            let started = Instant::now();
+            let outcome = sanitize(&s, name.clone(), body).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot read a spooled body");
+                Problem::internal("the body could not be read back")
+            })?;
+            let note = AuditNote {
+                id: id.as_str(),
+                client: &client,
+                api: "sanitize",
+                name: &name,
+                size,
+                client_job_id: None,
+                output: None,
+                duration_ms: started.elapsed().as_millis() as u64,
+            };
+            if let Err(e) = write_audit(&s, audit_record(&note, &outcome), false).await {
+                tracing::error!(error = %e, "cannot write the audit record");
+                return Err(Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit-unavailable",
+                    "Audit log unavailable",
+                    "the decision could not be recorded, so nothing is given out",
+                ));
+            }
+            Ok(outcome)
+        })
     };
-    if let Err(e) = write_audit(&s, audit_record(&note, &outcome), false).await {
-        tracing::error!(error = %e, "cannot write the audit record");
-        return Err(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "audit-unavailable",
-            "Audit log unavailable",
-            "the decision could not be recorded, so nothing is given out",
-        ));
-    }
+    let outcome = task
+        .await
+        .map_err(|e| Problem::internal(format!("the request failed: {e}")))??;
     tracing::info!(
         id = %id, client = %client, name = %up.name, verdict = %outcome.verdict,
         "file sanitised"
