@@ -304,6 +304,11 @@ async fn upload(
 /// threads. A panic below is a blocked file, never a lost one.
 async fn sanitize(s: &Shared, name: String, body: Received) -> io::Result<Outcome> {
     let _slot = s.slots.acquire().await.map_err(io::Error::other)?;
+    sanitize_on_slot(s, name, body).await
+}
+
+/// [`sanitize`] for a caller that already holds a slot.
+async fn sanitize_on_slot(s: &Shared, name: String, body: Received) -> io::Result<Outcome> {
     let sha = body.sha256.clone();
     let sanitizer = Arc::clone(&s.sanitizer);
     let policy = Arc::clone(&s.policy);
@@ -729,6 +734,8 @@ async fn run_job(s: Shared, id: JobId, recovered: bool) {
 }
 
 async fn run_job_inner(s: &Shared, id: &JobId, recovered: bool) -> io::Result<()> {
+    // The input is read only once a slot is free: waiting jobs stay on disk.
+    let _slot = s.slots.acquire().await.map_err(io::Error::other)?;
     let started = Instant::now();
     let rec = {
         let s2 = Arc::clone(s);
@@ -747,7 +754,7 @@ async fn run_job_inner(s: &Shared, id: &JobId, recovered: bool) -> io::Result<()
     let Some((mut rec, input)) = rec else {
         return Ok(());
     };
-    let outcome = sanitize(s, rec.name.clone(), Received::from_bytes(input)).await?;
+    let outcome = sanitize_on_slot(s, rec.name.clone(), Received::from_bytes(input)).await?;
     let blocked = outcome.verdict == Verdict::Blocked;
     let note = AuditNote {
         id: id.as_str(),

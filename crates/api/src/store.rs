@@ -105,7 +105,16 @@ impl Store {
                 continue;
             };
             let dir = entry.path();
-            match read_record(&dir)? {
+            let rec = match read_record(&dir) {
+                Ok(r) => r,
+                // Left alone (and never expired): an administrator looks.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    tracing::warn!(error = %e, "job record unreadable; job left as it is");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match rec {
                 Some(rec) => {
                     if let Some(c) = &rec.client_job_id {
                         clients.insert(
@@ -326,8 +335,11 @@ mod tests {
         store.finish(&rb, Some(b"out")).unwrap();
         assert!(store.input(&b).is_err());
         assert_eq!(std::fs::read(store.output_path(&b)).unwrap(), b"out");
-        // A folder without a record and a stray spool file.
+        // A folder without a record, one with a damaged record, and a
+        // stray spool file.
         std::fs::create_dir(d.path().join("0".repeat(32))).unwrap();
+        std::fs::create_dir(d.path().join("1".repeat(32))).unwrap();
+        std::fs::write(d.path().join("1".repeat(32)).join(RECORD), "{").unwrap();
         std::fs::write(d.path().join(SPOOL).join(".mugai-tmp-x"), "x").unwrap();
         drop(store);
 
@@ -335,6 +347,7 @@ mod tests {
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].id, a.as_str());
         assert!(!d.path().join("0".repeat(32)).exists());
+        assert!(d.path().join("1".repeat(32)).join(RECORD).exists());
         assert_eq!(std::fs::read_dir(d.path().join(SPOOL)).unwrap().count(), 0);
         assert_eq!(store.load(&b).unwrap().unwrap(), rb);
         // The client job id is still known after the reopen.
