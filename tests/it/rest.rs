@@ -664,3 +664,76 @@ fn rest_results_survive_a_restart_and_expire() {
     assert_eq!(r.status, 202);
     assert_ne!(r.json()["id"], id.as_str());
 }
+
+#[test]
+fn rest_jobs_waiting_at_a_stop_run_after_the_restart_once_each() {
+    if !have_curl() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let pdf_file = util::corpus_dir().join("pdf/open_action_js.pdf");
+    // One file at a time, so that most jobs still wait when the server stops.
+    let mut s = Server::start(d.path(), "max_jobs = 1");
+    let ids: Vec<String> = (0..8)
+        .map(|i| {
+            let r = post_file(&s, &format!("/v1/jobs?name=f{i}.pdf"), &pdf_file, &[]);
+            assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+            r.json()["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    s.stop();
+    // Whether or not they finished before the stop, two are set back as a
+    // crash would leave them: one running (its audit record may already be
+    // written), one copied as a new job still queued.
+    let results = d.path().join("results");
+    let mut ids = ids;
+    let set_back = |dir: &Path, id: &str, state: &str| {
+        let mut rec: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("job.json")).unwrap()).unwrap();
+        rec["id"] = id.into();
+        rec["state"] = state.into();
+        for k in ["outcome", "finished", "finished_unix", "error"] {
+            rec[k] = Value::Null;
+        }
+        std::fs::write(dir.join("job.json"), rec.to_string()).unwrap();
+        std::fs::copy(&pdf_file, dir.join("input")).unwrap();
+        let _ = std::fs::remove_file(dir.join("output"));
+    };
+    set_back(&results.join(&ids[0]), &ids[0].clone(), "running");
+    let fresh = "0123456789abcdef0123456789abcdef".to_string();
+    std::fs::create_dir(results.join(&fresh)).unwrap();
+    std::fs::copy(
+        results.join(&ids[1]).join("job.json"),
+        results.join(&fresh).join("job.json"),
+    )
+    .unwrap();
+    set_back(&results.join(&fresh), &fresh, "queued");
+    ids.push(fresh);
+
+    let s = Server::start(d.path(), "max_jobs = 1");
+    for id in &ids {
+        let done = wait_done(&s, id);
+        assert_eq!(done["verdict"], "sanitized", "{done}");
+        let out = get(&s, &format!("/v1/jobs/{id}/output"), TOKEN);
+        assert_eq!(out.status, 200);
+        assert_eq!(
+            done["output_sha256"].as_str(),
+            Some(mugai_core::sha256_hex(&out.body).as_str())
+        );
+    }
+    // Inputs are gone once done; each job has exactly one audit record.
+    for id in &ids {
+        assert!(!d.path().join("results").join(id).join("input").exists());
+    }
+    let audit = d.path().join("results/audit");
+    let text: String = mugai_audit::files_in(&audit)
+        .unwrap()
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    for id in &ids {
+        assert_eq!(text.matches(&format!("\"id\":\"{id}\"")).count(), 1, "{id}");
+    }
+    let o = util::run(&["audit".as_ref(), "verify".as_ref(), audit.as_os_str()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
