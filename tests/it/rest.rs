@@ -569,7 +569,8 @@ fn rest_refuses_bodies_over_the_limit_while_they_stream() {
     let d = tempfile::tempdir().unwrap();
     let s = Server::start(
         d.path(),
-        "max_body_bytes = 100000\nspool_above_bytes = 1000",
+        "max_body_bytes = 100000\nspool_above_bytes = 1000\n\
+         client_timeout_secs = 2\nmin_data_rate = 100000",
     );
     let big = d.path().join("big.csv");
     std::fs::write(&big, "a,b\n".repeat(50_000)).unwrap();
@@ -597,6 +598,9 @@ fn rest_refuses_bodies_over_the_limit_while_they_stream() {
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.body, std::fs::read(&mid).unwrap());
+    // A body that trickles in slower than serve.min_data_rate: 408.
+    let p = post_file(&s, "/v1/jobs", &mid, &["--limit-rate", "4K"]).problem(408);
+    assert_eq!(p["type"], "urn:mugai:problem:too-slow");
     // No job was made and no spool file is left.
     let results = d.path().join("results");
     let entries: Vec<String> = std::fs::read_dir(&results)

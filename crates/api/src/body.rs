@@ -15,6 +15,8 @@ use tokio::io::AsyncWriteExt as _;
 pub enum ReceiveError {
     #[error("the body is larger than {0} bytes")]
     TooLarge(u64),
+    #[error("the body did not arrive in time ({0} bytes received)")]
+    TooSlow(u64),
     #[error("the body could not be read: {0}")]
     Client(String),
     #[error("cannot spool the body: {0}")]
@@ -50,20 +52,43 @@ impl Drop for Spool {
     }
 }
 
-/// Reads `body` whole: at most `limit` bytes, in memory up to
-/// `spool_above` bytes, in a new file of `spool_dir` beyond.
+/// How long a body may take: `base`, plus one second per `min_rate`
+/// bytes received.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub base: std::time::Duration,
+    pub min_rate: u64,
+}
+
+impl Pace {
+    /// The time allowed once `received` bytes have arrived.
+    pub fn allowed(&self, received: u64) -> std::time::Duration {
+        self.base
+            + std::time::Duration::from_secs_f64(received as f64 / self.min_rate.max(1) as f64)
+    }
+}
+
+/// Reads `body` whole: at most `limit` bytes, at the `pace` given, in
+/// memory up to `spool_above` bytes, in a new file of `spool_dir` beyond.
 pub async fn receive(
     body: axum::body::Body,
     limit: u64,
     spool_above: u64,
     spool_dir: &Path,
+    pace: Pace,
 ) -> Result<Received, ReceiveError> {
+    let started = tokio::time::Instant::now();
     let mut stream = body.into_data_stream();
     let mut hash = Sha256::new();
     let mut len = 0u64;
     let mut memory: Vec<u8> = Vec::new();
     let mut file: Option<(tokio::fs::File, Spool)> = None;
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let deadline = started + pace.allowed(len);
+        let next = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .map_err(|_| ReceiveError::TooSlow(len))?;
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| ReceiveError::Client(e.to_string()))?;
         len += chunk.len() as u64;
         if len > limit {
@@ -169,6 +194,52 @@ mod tests {
         axum::body::Body::from_stream(s)
     }
 
+    const PACE: Pace = Pace {
+        base: std::time::Duration::from_secs(60),
+        min_rate: 1000,
+    };
+
+    #[test]
+    fn a_body_that_stops_coming_is_given_up() {
+        let d = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let first = futures_util::stream::iter([Ok::<_, io::Error>(
+                axum::body::Bytes::from_static(b"0123456789abcdef"),
+            )]);
+            let stalled = first.chain(futures_util::stream::pending());
+            let pace = Pace {
+                base: std::time::Duration::from_secs(5),
+                min_rate: 4,
+            };
+            let e = receive(
+                axum::body::Body::from_stream(stalled),
+                100,
+                4,
+                d.path(),
+                pace,
+            )
+            .await
+            .unwrap_err();
+            assert!(matches!(e, ReceiveError::TooSlow(16)), "{e}");
+        });
+        // 16 bytes at 4 bytes/s: 5 + 4 seconds were allowed.
+        assert_eq!(PACE.allowed(0), std::time::Duration::from_secs(60));
+        assert_eq!(
+            Pace {
+                base: std::time::Duration::from_secs(5),
+                min_rate: 4
+            }
+            .allowed(16),
+            std::time::Duration::from_secs(9)
+        );
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+    }
+
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -180,16 +251,22 @@ mod tests {
     fn small_bodies_stay_in_memory_large_ones_are_spooled() {
         let d = tempfile::tempdir().unwrap();
         rt().block_on(async {
-            let r = receive(body(vec![b"abc", b"def"]), 100, 10, d.path())
+            let r = receive(body(vec![b"abc", b"def"]), 100, 10, d.path(), PACE)
                 .await
                 .unwrap();
             assert!(!r.spooled());
             assert_eq!(r.sha256, mugai_core::sha256_hex(b"abcdef"));
             assert_eq!(r.into_bytes().unwrap(), b"abcdef");
 
-            let r = receive(body(vec![b"abcdefgh", b"ijklmnop"]), 100, 10, d.path())
-                .await
-                .unwrap();
+            let r = receive(
+                body(vec![b"abcdefgh", b"ijklmnop"]),
+                100,
+                10,
+                d.path(),
+                PACE,
+            )
+            .await
+            .unwrap();
             assert!(r.spooled());
             assert_eq!(r.len, 16);
             assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
@@ -203,11 +280,17 @@ mod tests {
     fn the_limit_is_enforced_while_streaming() {
         let d = tempfile::tempdir().unwrap();
         rt().block_on(async {
-            let e = receive(body(vec![b"abcdefgh", b"ijklmnop", b"q"]), 16, 4, d.path())
-                .await
-                .unwrap_err();
+            let e = receive(
+                body(vec![b"abcdefgh", b"ijklmnop", b"q"]),
+                16,
+                4,
+                d.path(),
+                PACE,
+            )
+            .await
+            .unwrap_err();
             assert!(matches!(e, ReceiveError::TooLarge(16)), "{e}");
-            let ok = receive(body(vec![b"abcdefgh", b"ijklmnop"]), 16, 4, d.path()).await;
+            let ok = receive(body(vec![b"abcdefgh", b"ijklmnop"]), 16, 4, d.path(), PACE).await;
             assert!(ok.is_ok());
         });
         // Nothing is left behind.
@@ -219,7 +302,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let dest = tempfile::tempdir().unwrap();
         rt().block_on(async {
-            let r = receive(body(vec![b"0123456789", b"abc"]), 100, 4, d.path())
+            let r = receive(body(vec![b"0123456789", b"abc"]), 100, 4, d.path(), PACE)
                 .await
                 .unwrap();
             r.persist(dest.path(), "input", "t").unwrap();

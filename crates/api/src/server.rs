@@ -74,6 +74,7 @@ pub struct Api {
 struct Inner {
     tokens: Tokens,
     max_body: u64,
+    pace: crate::body::Pace,
     spool_above: u64,
     keep_secs: u64,
     policy: Arc<Policy>,
@@ -107,6 +108,10 @@ impl Api {
             inner: Arc::new(Inner {
                 tokens,
                 max_body: o.config.max_body_bytes,
+                pace: crate::body::Pace {
+                    base: Duration::from_secs(o.config.client_timeout_secs),
+                    min_rate: o.config.min_data_rate,
+                },
                 spool_above: o.config.spool_above_bytes,
                 keep_secs: o.config.keep_results_secs,
                 policy: Arc::new(o.policy),
@@ -280,7 +285,7 @@ async fn upload(
         );
         return Err(Problem::too_large(s.max_body));
     }
-    let body = receive(body, s.max_body, s.spool_above, s.store.spool_dir())
+    let body = receive(body, s.max_body, s.spool_above, s.store.spool_dir(), s.pace)
         .await
         .map_err(|e| match e {
             ReceiveError::TooLarge(limit) => {
@@ -288,6 +293,17 @@ async fn upload(
                 Problem::too_large(limit)
             }
             ReceiveError::Client(d) => Problem::bad_request(d),
+            ReceiveError::TooSlow(n) => {
+                tracing::warn!(received = n, "body given up: too slow");
+                Problem::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "too-slow",
+                    "Request body too slow",
+                    format!(
+                        "the body did not arrive in time ({n} bytes received); nothing was kept"
+                    ),
+                )
+            }
             ReceiveError::Io(e) => {
                 tracing::error!(error = %e, "cannot spool a body");
                 Problem::internal("the body could not be stored")

@@ -24,6 +24,13 @@ pub struct ServeConfig {
     pub max_jobs: usize,
     /// Folder of the API's hash-chained audit log; `RESULTS/audit` when unset.
     pub audit: Option<PathBuf>,
+    /// Seconds a request body may take to arrive, beyond what
+    /// `min_data_rate` allows; then 408 and nothing is kept.
+    pub client_timeout_secs: u64,
+    /// Bytes per second a client must keep up while sending a body: the
+    /// time allowed is `client_timeout_secs` plus the bytes received
+    /// divided by this.
+    pub min_data_rate: u64,
 }
 
 /// One accepted bearer token.
@@ -48,6 +55,8 @@ impl Default for ServeConfig {
             keep_results_secs: 86400,
             max_jobs: 0,
             audit: None,
+            client_timeout_secs: 60,
+            min_data_rate: 10_000,
         }
     }
 }
@@ -63,6 +72,12 @@ impl ServeConfig {
         }
         if self.max_body_bytes == 0 {
             e.push("`serve.max_body_bytes`: must be greater than 0".into());
+        }
+        if self.client_timeout_secs == 0 {
+            e.push("`serve.client_timeout_secs`: must be greater than 0".into());
+        }
+        if self.min_data_rate == 0 {
+            e.push("`serve.min_data_rate`: must be greater than 0".into());
         }
         if self.keep_results_secs == 0 {
             e.push("`serve.keep_results_secs`: must be greater than 0".into());
