@@ -7,6 +7,7 @@ mod corpus;
 mod corpus_ext;
 mod daemon;
 mod fixpoint;
+mod icap;
 mod image;
 mod mail;
 mod office;

@@ -7,13 +7,18 @@
 //!   inserted or reordered record ([`Problem`]) with its position.
 //! - [`summary`]: counts by verdict, type and finding code over a period.
 //! - [`clock`]: local time with the offset found once at start-up.
+//! - [`group`]: group commit ([`GroupSync`], [`Pending`]): one fsync for
+//!   every record written before it, for the audit log and the daemon's
+//!   journal alike.
 
 pub mod clock;
+pub mod group;
 mod log;
 mod record;
 mod summary;
 mod verify;
 
+pub use group::{GroupSync, Pending};
 pub use log::{files_in, AuditLog, FILE_PREFIX, FILE_SUFFIX};
 pub use record::{Record, GENESIS};
 pub use summary::{summary, Summary};

@@ -1,10 +1,12 @@
 //! The writer: append, fsync, rotate daily, continue the chain.
 
 use crate::clock;
+use crate::group::{GroupSync, Pending};
 use crate::record::{self, Record, GENESIS};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const FILE_PREFIX: &str = "audit-";
 pub const FILE_SUFFIX: &str = ".jsonl";
@@ -15,6 +17,7 @@ pub struct AuditLog {
     dir: PathBuf,
     date: String,
     file: File,
+    sync: Arc<GroupSync>,
     seq: u64,
     prev: String,
 }
@@ -94,6 +97,7 @@ impl AuditLog {
         Ok(AuditLog {
             dir: dir.to_path_buf(),
             date,
+            sync: GroupSync::new(file.try_clone()?),
             file,
             seq,
             prev,
@@ -112,14 +116,29 @@ impl AuditLog {
 
     /// Appends one record (filling in `time` when empty) and fsyncs it.
     /// Returns the record's sequence number.
-    pub fn append(&mut self, mut record: Record) -> io::Result<u64> {
+    pub fn append(&mut self, record: Record) -> io::Result<u64> {
+        let (seq, pending) = self.write(record)?;
+        pending.wait()?;
+        Ok(seq)
+    }
+
+    /// Appends one record without waiting for the disk: the record is
+    /// durable once the returned ticket has been waited on, which a caller
+    /// does after releasing its lock on the log, so that concurrent
+    /// writers share one fsync (group commit). Returns the record's
+    /// sequence number with the ticket.
+    pub fn write(&mut self, mut record: Record) -> io::Result<(u64, Pending)> {
         let now = clock::now();
         if record.time.is_empty() {
             record.time = clock::rfc3339(now);
         }
         let today = clock::date(now);
         if today != self.date {
+            // Yesterday's file is complete and durable before today's
+            // continues the chain.
+            self.sync.sync_all_written()?;
             self.file = Self::open_file(&self.dir, &today)?;
+            self.sync = GroupSync::new(self.file.try_clone()?);
             self.date = today;
         }
         let seq = self.seq + 1;
@@ -127,10 +146,14 @@ impl AuditLog {
             record::encode(seq, &self.prev, &record).map_err(io::Error::other)?;
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
-        self.file.sync_data()?;
         self.seq = seq;
         self.prev = hash;
-        Ok(seq)
+        Ok((seq, self.sync.wrote()))
+    }
+
+    /// Records written but not yet known durable (group commit).
+    pub fn unsynced(&self) -> u64 {
+        self.sync.unsynced()
     }
 
     /// The sequence number of the last record written (0 when none).

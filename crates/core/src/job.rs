@@ -65,4 +65,14 @@ impl Outcome {
 /// `dyn Sanitize`; the worker pool and the in-process engine implement it.
 pub trait Sanitize: Send + Sync {
     fn sanitize(&self, policy: &Policy, job: Job) -> Outcome;
+
+    /// The same, for a caller that has already hashed the input on this
+    /// side of the worker boundary: `sha256` is the SHA-256 of
+    /// `job.bytes` (lower-case hex), so that it is not computed again.
+    /// The outcome's `output_sha256` is, as always, the hash of `output`
+    /// computed on this side.
+    fn sanitize_hashed(&self, policy: &Policy, job: Job, sha256: String) -> Outcome {
+        let _ = sha256;
+        self.sanitize(policy, job)
+    }
 }

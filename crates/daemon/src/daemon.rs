@@ -75,6 +75,12 @@ impl std::fmt::Debug for Daemon {
     }
 }
 
+/// Jobs in flight per worker process. The pool still rebuilds at most
+/// `workers` files at once; the other jobs wait on the disk meanwhile
+/// (reading, placing, fsyncing), and their journal and audit records share
+/// fsyncs (group commit). Each job in flight holds its input in memory.
+const JOBS_PER_WORKER: usize = 4;
+
 fn workers(c: &Config) -> usize {
     if c.daemon.workers > 0 {
         c.daemon.workers
@@ -92,7 +98,7 @@ impl Daemon {
         let (config, _) = self.options.effective()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .max_blocking_threads(workers(&config) + 8)
+            .max_blocking_threads(workers(&config) * JOBS_PER_WORKER + 8)
             .enable_all()
             .build()?;
         rt.block_on(self.main())
@@ -116,6 +122,7 @@ impl Daemon {
         let audit = AuditLog::open(&dirs.audit).context("cannot open the audit log")?;
         let metrics = Arc::new(Metrics::default());
         let n_workers = workers(&config);
+        let n_jobs = n_workers * JOBS_PER_WORKER;
         let shared = Arc::new(
             Shared::new(
                 dirs.clone(),
@@ -322,7 +329,7 @@ impl Daemon {
                     queue.push_back(r);
                 }
             }
-            while running.len() < n_workers {
+            while running.len() < n_jobs {
                 let Some(r) = queue.pop_front() else { break };
                 let sh = shared.clone();
                 running.spawn_blocking(move || {

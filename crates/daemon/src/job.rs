@@ -16,6 +16,14 @@
 //! 6. the input moves to `originals/<date>/<id>/` (or beside `reason.json`);
 //!    once it is gone from the work directory the job is complete;
 //! 7. `Done`, and the work directory is removed.
+//!
+//! Journal entries and audit records are made durable by group commit:
+//! a job waits for the fsync that covers its own entry, outside the locks,
+//! so that the jobs in flight share fsyncs. A step waits before it acts
+//! wherever recovery needs the entry (claim, output, notice, the audit
+//! record before the original leaves the work directory); `Audit` and
+//! `Done` are not waited on (a redo recognises the finished step) and
+//! become durable with the next entry that is.
 
 use crate::dirs::Dirs;
 use crate::inbox::{self, FileId, Inbox, Kind};
@@ -29,6 +37,7 @@ use mugai_core::{
     sha256_hex, Action, Code, Config, FileType, Finding, Job, Outcome, Sanitize, Verdict,
 };
 use mugai_detect::name;
+use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +70,9 @@ pub struct Shared {
     pub audit: Mutex<AuditLog>,
     /// Serialises choosing a free name and linking to it.
     place_lock: Mutex<()>,
+    /// Day folders (of originals and quarantine) whose entry in their
+    /// parent is known to be durable.
+    durable_days: Mutex<HashSet<PathBuf>>,
     pub metrics: Arc<Metrics>,
     counter: AtomicU64,
 }
@@ -107,6 +119,7 @@ impl Shared {
             journal: Mutex::new(journal),
             audit: Mutex::new(audit),
             place_lock: Mutex::new(()),
+            durable_days: Mutex::new(HashSet::new()),
             metrics,
             counter: AtomicU64::new(0),
         })
@@ -123,8 +136,29 @@ impl Shared {
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = c;
     }
 
+    /// Journals an entry and waits until it is durable (group commit: the
+    /// wait is outside the journal's lock).
     fn journal(&self, e: Entry) -> io::Result<()> {
-        lock(&self.journal).append(e)
+        let pending = lock(&self.journal).write(e)?;
+        pending.wait()
+    }
+
+    /// Journals an entry whose loss a redo tolerates, without waiting.
+    fn journal_lazy(&self, e: Entry) -> io::Result<()> {
+        lock(&self.journal).write(e).map(drop)
+    }
+
+    /// Makes the entry of the day folder `day` in its parent durable, once
+    /// per folder and process (every job of the day adds to it).
+    fn day_durable(&self, day: &Path) -> io::Result<()> {
+        if lock(&self.durable_days).contains(day) {
+            return Ok(());
+        }
+        if let Some(root) = day.parent() {
+            place::sync_dir(root)?;
+        }
+        lock(&self.durable_days).insert(day.to_path_buf());
+        Ok(())
     }
 
     pub(crate) fn new_id(&self) -> String {
@@ -197,11 +231,15 @@ impl Shared {
         self.run(st, true, Instant::now())
     }
 
+    /// `Done`, then the work directory goes. Neither is waited on: if
+    /// either is lost, the redo finds the input gone from the work
+    /// directory and recognises the finished job, and a work directory
+    /// left without an open job is removed at start-up.
     fn finish(&self, id: &str) -> io::Result<()> {
-        self.journal(Entry::Done { id: id.to_string() })?;
+        self.journal_lazy(Entry::Done { id: id.to_string() })?;
         let work = self.dirs.job_dir(id);
         match std::fs::remove_dir_all(&work) {
-            Ok(()) => place::sync_dir(&self.dirs.work()),
+            Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
         }
@@ -288,7 +326,7 @@ impl Shared {
                     bytes,
                 };
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    self.sanitizer.sanitize(policy, job)
+                    self.sanitizer.sanitize_hashed(policy, job, sha.clone())
                 }))
                 .unwrap_or_else(|_| {
                     Outcome::blocked(
@@ -326,8 +364,8 @@ impl Shared {
         let (dest_shown, output_sha, out_len, dest_dir) = if blocked {
             let (qdir, _) = self.original_place(st, true);
             std::fs::create_dir_all(&qdir)?;
-            place::sync_dir(&self.dirs.quarantine)?;
             if let Some(day) = qdir.parent() {
+                self.day_durable(day)?;
                 place::sync_dir(day)?;
             }
             let reason = serde_json::json!({
@@ -364,7 +402,12 @@ impl Shared {
                     (dest.clone(), sha.clone())
                 }
                 None => {
-                    let out_sha = sha256_hex(out);
+                    // Hashed once on this side, by the sanitizer (the pool
+                    // hashes the bytes its worker returned).
+                    let out_sha = match &outcome.output_sha256 {
+                        Some(s) => s.clone(),
+                        None => sha256_hex(out),
+                    };
                     place::write_synced(&tmp, out)?;
                     place::share_with_reader(&tmp)?;
                     let _g = lock(&self.place_lock);
@@ -401,6 +444,7 @@ impl Shared {
         // The audit record.
         if !st.audited {
             let mut audit = lock(&self.audit);
+            let mut pending = None;
             if !(recovered && audit.contains_id(&st.id)?) {
                 let mut codes: Vec<String> = outcome
                     .findings
@@ -409,7 +453,7 @@ impl Shared {
                     .collect();
                 codes.sort();
                 codes.dedup();
-                audit.append(Record {
+                let (_, p) = audit.write(Record {
                     time: time.clone(),
                     id: st.id.clone(),
                     path: st.rel.clone(),
@@ -432,19 +476,23 @@ impl Shared {
                     }),
                     extra: Default::default(),
                 })?;
+                pending = Some(p);
             }
             drop(audit);
-            self.journal(Entry::Audit { id: st.id.clone() })?;
+            // The record is durable before the original leaves the work
+            // directory (which is what acknowledges the job).
+            if let Some(p) = pending {
+                p.wait()?;
+            }
+            self.journal_lazy(Entry::Audit { id: st.id.clone() })?;
         }
 
         // The original.
         let (odir, oname) = self.original_place(st, blocked);
         std::fs::create_dir_all(&odir)?;
         if let Some(day) = odir.parent() {
+            self.day_durable(day)?;
             place::sync_dir(day)?;
-            if let Some(root) = day.parent() {
-                place::sync_dir(root)?;
-            }
         }
         place::move_file(&input, &odir, &oname, &st.id)?;
         self.metrics.file(

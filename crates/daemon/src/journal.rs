@@ -2,13 +2,18 @@
 //!
 //! Each step is written (and fsynced) before it is carried out, naming what
 //! it will create, so that after a crash a job can be redone and every
-//! step recognises its own earlier work instead of repeating it.
+//! step recognises its own earlier work instead of repeating it. Entries
+//! are made durable by group commit ([`Journal::write`] returns a ticket
+//! that the caller waits on after releasing the journal): jobs running at
+//! the same time share one fsync.
 
+use mugai_audit::{GroupSync, Pending};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Compact the journal when no job is open and it is larger than this.
 const COMPACT_BYTES: u64 = 1 << 20;
@@ -81,6 +86,7 @@ impl JobState {
 pub struct Journal {
     path: PathBuf,
     file: File,
+    sync: Arc<GroupSync>,
     open: BTreeMap<String, JobState>,
 }
 
@@ -125,6 +131,7 @@ impl Journal {
         let file = OpenOptions::new().append(true).open(path)?;
         Ok(Journal {
             path: path.to_path_buf(),
+            sync: GroupSync::new(file.try_clone()?),
             file,
             open,
         })
@@ -141,10 +148,19 @@ impl Journal {
 
     /// Writes and fsyncs one entry.
     pub fn append(&mut self, e: Entry) -> io::Result<()> {
+        self.write(e)?.wait()
+    }
+
+    /// Writes one entry; it is durable once the ticket has been waited on
+    /// (after releasing the journal, so that other jobs' entries share the
+    /// fsync). An entry whose loss recovery tolerates (`Audit`, `Done`: a
+    /// redo recognises the finished step) need not be waited on; it
+    /// becomes durable with the next one that is.
+    pub fn write(&mut self, e: Entry) -> io::Result<Pending> {
         let mut line = serde_json::to_string(&e).map_err(io::Error::other)?;
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
-        self.file.sync_data()?;
+        let pending = self.sync.wrote();
         if let Entry::Done { id } = &e {
             self.open.remove(id);
             if self.open.is_empty() && self.file.metadata()?.len() > COMPACT_BYTES {
@@ -153,7 +169,12 @@ impl Journal {
         } else {
             self.open.entry(e.id().to_string()).or_default().apply(&e);
         }
-        Ok(())
+        Ok(pending)
+    }
+
+    /// Syncs made so far (group commit shares them between entries).
+    pub fn syncs(&self) -> u64 {
+        self.sync.syncs()
     }
 
     /// Replaces the journal with an empty one (only when no job is open).
@@ -165,6 +186,7 @@ impl Journal {
             crate::place::sync_dir(parent)?;
         }
         self.file = OpenOptions::new().append(true).open(&self.path)?;
+        self.sync = GroupSync::new(self.file.try_clone()?);
         Ok(())
     }
 }

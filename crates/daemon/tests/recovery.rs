@@ -224,3 +224,102 @@ fn a_dropped_file_cannot_pass_for_a_notice() {
         vec!["_mugai-notice-2026-01-01.txt", "_report.pdf.mugai.txt"]
     );
 }
+
+/// Group commit: jobs running at once share the fsyncs of the journal and
+/// the audit log, yet each job is acknowledged (its original moved, `take`
+/// returned) only once its audit record is on disk; every file ends in
+/// exactly one place with one record, and the chain verifies.
+#[test]
+fn concurrent_jobs_are_durable_when_acknowledged_and_end_in_one_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dirs(tmp.path());
+    let (threads, per) = (8, 12);
+    for t in 0..threads {
+        for i in 0..per {
+            let (name, body) = if i % 2 == 0 {
+                (format!("t{t}-{i}.txt"), format!("text {t} {i}\n"))
+            } else {
+                (format!("t{t}-{i}.csv"), format!("{i},=SUM(A{i}:B{i})\n"))
+            };
+            std::fs::write(d.inbox.join(name), body).unwrap();
+        }
+    }
+    let s = start(&d);
+    std::thread::scope(|sc| {
+        for t in 0..threads {
+            let s = &s;
+            sc.spawn(move || {
+                for i in 0..per {
+                    let ext = if i % 2 == 0 { "txt" } else { "csv" };
+                    let h = take(s, &format!("t{t}-{i}.{ext}")).unwrap();
+                    assert!(matches!(h, Handled::Done { .. }), "{h:?}");
+                }
+            });
+        }
+    });
+    let n = threads * per;
+    // Acknowledged means durable: no audit record is left unsynced, and
+    // of the journal only entries whose loss a redo tolerates may be.
+    assert_eq!(s.audit.lock().unwrap().unsynced(), 0);
+    let journal = s.journal.lock().unwrap();
+    assert!(journal.open_jobs().is_empty());
+    assert!(journal.syncs() >= 1);
+    drop(journal);
+    drop(s);
+    let clean = files(&d.clean);
+    let outputs = clean.iter().filter(|f| !f.ends_with(".mugai.txt")).count();
+    assert_eq!(outputs, n, "{clean:?}");
+    assert_eq!(clean.len(), n + n / 2, "one notice per sanitised CSV");
+    assert_eq!(files(&d.originals).len(), n);
+    assert!(files(&d.inbox).is_empty());
+    assert!(files(&d.work()).is_empty());
+    let lines = audit_lines(&d);
+    assert_eq!(lines.len(), n);
+    let mut ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n);
+    let report = mugai_audit::verify(&mugai_audit::files_in(&d.audit).unwrap()).unwrap();
+    assert!(report.problem.is_none(), "{report:?}");
+}
+
+/// A crash right after a job was acknowledged may lose the entries that
+/// are not waited on (`Audit`, `Done`): the redo recognises the finished
+/// job and places nothing twice.
+#[test]
+fn losing_the_entries_not_waited_on_loses_and_duplicates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dirs(tmp.path());
+    std::fs::write(d.inbox.join("a.csv"), "x,=1+1\n").unwrap();
+    let s = start(&d);
+    assert!(matches!(take(&s, "a.csv").unwrap(), Handled::Done { .. }));
+    drop(s);
+    let rec = audit_lines(&d).remove(0);
+    let id = rec["id"].as_str().unwrap().to_string();
+    // The journal as the disk may hold it: the waited-on entries only.
+    std::fs::remove_file(d.journal()).unwrap();
+    let mut j = Journal::open(&d.journal()).unwrap();
+    j.append(Entry::Claim {
+        id: id.clone(),
+        rel: "a.csv".into(),
+        date: rec["time"].as_str().unwrap()[..10].into(),
+    })
+    .unwrap();
+    j.append(Entry::Out {
+        id: id.clone(),
+        dest: "a.csv".into(),
+        sha: rec["output_sha256"].as_str().unwrap().into(),
+    })
+    .unwrap();
+    j.append(Entry::Notice {
+        id,
+        dest: "a.csv.mugai.txt".into(),
+    })
+    .unwrap();
+    drop(j);
+    let before = (files(&d.clean), files(&d.originals));
+    assert_eq!(resume_all(&d), vec![Handled::AlreadyDone]);
+    assert_eq!((files(&d.clean), files(&d.originals)), before);
+    assert_eq!(files(&d.clean), vec!["a.csv", "a.csv.mugai.txt"]);
+    assert_eq!(audit_lines(&d).len(), 1);
+}

@@ -15,8 +15,19 @@ pub struct Engine;
 impl Engine {
     /// Sanitises one top-level file.
     pub fn sanitize(&self, policy: &Policy, scanner: Option<&dyn Scanner>, job: &Job) -> Outcome {
+        self.sanitize_hashed(policy, scanner, job, sha256_hex(&job.bytes))
+    }
+
+    /// [`Engine::sanitize`] for a caller in this process that has already
+    /// hashed the input (`sha256`, lower-case hex).
+    pub fn sanitize_hashed(
+        &self,
+        policy: &Policy,
+        scanner: Option<&dyn Scanner>,
+        job: &Job,
+        sha256: String,
+    ) -> Outcome {
         let bytes = &job.bytes[..];
-        let sha256 = sha256_hex(bytes);
         let names = mugai_detect::check_name(&job.name);
         let mut findings = names.findings.clone();
         let detected = true_type(bytes, &job.name);
@@ -342,6 +353,16 @@ impl Sanitize for InProcess {
     fn sanitize(&self, policy: &Policy, job: Job) -> Outcome {
         let scanner = mugai_clamd::from_policy(&policy.av);
         Engine.sanitize(policy, scanner.as_ref().map(|s| s as &dyn Scanner), &job)
+    }
+
+    fn sanitize_hashed(&self, policy: &Policy, job: Job, sha256: String) -> Outcome {
+        let scanner = mugai_clamd::from_policy(&policy.av);
+        Engine.sanitize_hashed(
+            policy,
+            scanner.as_ref().map(|s| s as &dyn Scanner),
+            &job,
+            sha256,
+        )
     }
 }
 

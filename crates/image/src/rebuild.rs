@@ -4,7 +4,6 @@
 use crate::icc;
 use crate::survey::{survey, Survey};
 use image::codecs::bmp::BmpEncoder;
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::codecs::tiff::TiffEncoder;
 use image::codecs::webp::WebPEncoder;
@@ -202,10 +201,7 @@ fn still(
 
     let mut out = Vec::new();
     let encoded = match ty {
-        FileType::Jpeg => {
-            let q = cx.policy().image.jpeg_quality;
-            encode(JpegEncoder::new_with_quality(&mut out, q), &img, icc)
-        }
+        FileType::Jpeg => encode_jpeg(&mut out, &img, icc, cx.policy().image.jpeg_quality),
         FileType::Png => encode(
             PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive),
             &img,
@@ -240,6 +236,42 @@ fn encode(
         img.height(),
         img.color().into(),
     )
+}
+
+/// Encodes baseline JPEG with the SIMD encoder (several times faster than
+/// `image`'s own), chroma subsampled 4:2:2 as before; `convert_for` has
+/// left 8-bit grey or RGB.
+fn encode_jpeg(
+    out: &mut Vec<u8>,
+    img: &DynamicImage,
+    icc: Option<Vec<u8>>,
+    quality: u8,
+) -> Result<(), ImageError> {
+    use image::error::{EncodingError, LimitError};
+    let too_large = || ImageError::Limits(LimitError::from_kind(LimitErrorKind::DimensionError));
+    let w = u16::try_from(img.width()).map_err(|_| too_large())?;
+    let h = u16::try_from(img.height()).map_err(|_| too_large())?;
+    let color = match img.color() {
+        ColorType::L8 => jpeg_encoder::ColorType::Luma,
+        ColorType::Rgb8 => jpeg_encoder::ColorType::Rgb,
+        _ => {
+            return Err(ImageError::Unsupported(
+                image::error::UnsupportedError::from_format_and_kind(
+                    ImageFormat::Jpeg.into(),
+                    image::error::UnsupportedErrorKind::Color(img.color().into()),
+                ),
+            ))
+        }
+    };
+    let failed = |e: jpeg_encoder::EncodingError| {
+        ImageError::Encoding(EncodingError::new(ImageFormat::Jpeg.into(), e))
+    };
+    let mut enc = jpeg_encoder::Encoder::new(out, quality.clamp(1, 100));
+    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_2);
+    if let Some(p) = icc {
+        enc.add_icc_profile(&p).map_err(failed)?;
+    }
+    enc.encode(img.as_bytes(), w, h, color).map_err(failed)
 }
 
 /// Converts the pixels to a layout the output encoder writes; lossless
@@ -291,6 +323,7 @@ fn convert_for(ty: FileType, img: DynamicImage) -> DynamicImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::codecs::jpeg::JpegEncoder;
     use mugai_core::{Budget, Dispatch, MemberOutcome, Policy};
 
     /// Images have no members; any call back is a failure.

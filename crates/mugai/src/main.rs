@@ -36,6 +36,8 @@ enum Command {
     Daemon(cmd::daemon::DaemonArgs),
     /// Run the mail text-ization SMTP relay.
     Relay(cmd::relay::RelayArgs),
+    /// Run the ICAP server (icap://ADDR/mugai) for web proxies.
+    Icap(cmd::icap::IcapArgs),
     /// Run the REST API (sanitise files over HTTP).
     Serve(cmd::serve::ServeArgs),
     /// Verify or summarise audit logs.
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd::sanitize::run_inspect(a),
         Command::Daemon(a) => cmd::daemon::run(a),
         Command::Relay(a) => cmd::relay::run(a),
+        Command::Icap(a) => cmd::icap::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::CheckConfig(a) => cmd::check_config::run(a),

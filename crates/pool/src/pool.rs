@@ -305,6 +305,13 @@ impl Pool {
 impl Sanitize for Pool {
     fn sanitize(&self, policy: &Policy, job: Job) -> Outcome {
         let sha256 = sha256_hex(&job.bytes);
+        self.sanitize_hashed(policy, job, sha256)
+    }
+
+    /// The input's hash comes from the caller (this side of the boundary);
+    /// the worker's reply is checked against it, and the output is hashed
+    /// here once, from the bytes received ([`recheck`]).
+    fn sanitize_hashed(&self, policy: &Policy, job: Job, sha256: String) -> Outcome {
         let fail = |b: Blocked| {
             if b.code == Code::WorkerViolation {
                 tracing::error!(file = %job.name, sha256 = %sha256, code = %b.code, "{}", b.detail);

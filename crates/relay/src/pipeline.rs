@@ -91,8 +91,11 @@ pub(crate) async fn process(
         name: "message.eml".into(),
         bytes: data,
     };
+    let known = sha.clone();
     let outcome: Outcome =
-        match tokio::task::spawn_blocking(move || sanitizer.sanitize(&policy, job)).await {
+        match tokio::task::spawn_blocking(move || sanitizer.sanitize_hashed(&policy, job, known))
+            .await
+        {
             Ok(o) => o,
             Err(e) => {
                 discard(shared, original.as_deref()).await;

@@ -7,12 +7,14 @@
 //! against each other.
 
 mod daemon;
+mod icap;
 mod policy;
 mod relay;
 mod sandbox;
 mod serve;
 
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
+pub use icap::IcapConfig;
 pub use policy::{
     ArchivePolicy, AvPolicy, AvScan, BlockedMember, DamagedStreams, FontPrograms, ImageCodecs,
     ImagePolicy, Limits, LinkAction, MailAttachments, MailCharset, MailPolicy, MismatchAction,
@@ -40,6 +42,7 @@ pub struct Config {
     pub policy: Policy,
     pub daemon: DaemonConfig,
     pub relay: RelayConfig,
+    pub icap: IcapConfig,
     pub log: LogConfig,
     pub sandbox: SandboxConfig,
     pub serve: ServeConfig,
@@ -112,6 +115,7 @@ impl Config {
                 "av" => config.policy.av = load_section(section, body, &mut errors),
                 "daemon" => config.daemon = load_section(section, body, &mut errors),
                 "relay" => config.relay = load_section(section, body, &mut errors),
+                "icap" => config.icap = load_section(section, body, &mut errors),
                 "log" => config.log = load_section(section, body, &mut errors),
                 "sandbox" => config.sandbox = load_section(section, body, &mut errors),
                 "serve" => config.serve = load_section(section, body, &mut errors),
@@ -133,6 +137,7 @@ impl Config {
         let mut errors = self.policy.validate();
         errors.extend(self.daemon.validate());
         errors.extend(self.relay.validate());
+        errors.extend(self.icap.validate());
         errors.extend(self.sandbox.validate());
         errors.extend(self.serve.validate());
         errors

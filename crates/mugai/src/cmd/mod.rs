@@ -5,6 +5,7 @@ pub mod check_config;
 pub mod common;
 pub mod daemon;
 pub mod docs;
+pub mod icap;
 pub mod relay;
 pub mod sanitize;
 pub mod serve;
