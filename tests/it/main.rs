@@ -16,5 +16,6 @@ mod pdf;
 mod pool;
 mod postfix;
 mod relay;
+mod rest;
 mod scanner;
 mod util;

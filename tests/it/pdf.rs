@@ -35,7 +35,7 @@ const NEVER: &[&str] = &[
     "/Encrypt",
 ];
 
-fn tool(name: &str) -> bool {
+pub(crate) fn tool(name: &str) -> bool {
     Command::new(name).arg("--version").output().is_ok()
 }
 
@@ -52,7 +52,7 @@ fn qpdf_check(p: &Path, password: Option<&str>) -> i32 {
 /// Every object of `p` as text, object streams expanded by qpdf and names
 /// written without escapes; stream data (page text may mention any name)
 /// is left out.
-fn expanded(p: &Path) -> String {
+pub(crate) fn expanded(p: &Path) -> String {
     let o = Command::new("qpdf")
         .args(["--qdf", "--object-streams=disable"])
         .arg(p)
@@ -76,7 +76,7 @@ fn expanded(p: &Path) -> String {
 }
 
 /// Whether the name `key` (with its `/`) occurs as a whole token.
-fn has_name(text: &str, key: &str) -> bool {
+pub(crate) fn has_name(text: &str, key: &str) -> bool {
     let b = text.as_bytes();
     let mut from = 0;
     while let Some(pos) = text[from..].find(key) {

@@ -4,7 +4,8 @@
 //!
 //! - [`Code`], [`Action`] and [`Finding`]: the danger factors of the threat
 //!   catalogue with their stable string names, and what was done about them.
-//! - [`Verdict`] and [`Outcome`]: the result for one file.
+//! - [`Verdict`] and [`Outcome`]: the result for one file; [`Report`]: its
+//!   JSON form for machines (`sanitize --json`, the REST API).
 //! - [`FileType`]: the true type of a file, found from its content.
 //! - [`Policy`] and [`Config`]: what is allowed and the limits, loaded from
 //!   TOML with every error reported at once; [`Config::embedded`] is the
@@ -29,6 +30,7 @@ pub mod hash;
 pub mod job;
 pub mod reader;
 pub mod rebuild;
+pub mod report;
 pub mod scan;
 
 pub use budget::Budget;
@@ -40,4 +42,5 @@ pub use hash::{sha256_hex, sha256_reader};
 pub use job::{Job, Outcome, Passwords, Sanitize};
 pub use reader::Reader;
 pub use rebuild::{Blocked, Rebuilder, Rebuilt};
+pub use report::Report;
 pub use scan::{ScanResult, Scanner};

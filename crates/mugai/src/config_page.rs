@@ -39,7 +39,7 @@ pub fn render(toml_text: &str, version: &str) -> String {
     out.push_str(".SH SYNOPSIS\n/etc/mugai/mugai.toml\n");
     out.push_str(
         ".SH DESCRIPTION\nOne TOML file configures the policy (what may cross the gateway, and \
-         how), the transfer\\-share daemon, the mail relay, the ICAP server and logging. \
+         how), the transfer\\-share daemon, the mail relay, the ICAP server, the REST API and logging. \
          The file in force is the one named with \\fB\\-\\-config\\fR (or \
          \\fB\\-\\-policy\\fR), else the one named by \\fBMUGAI_CONFIG\\fR, else \
          \\fI/etc/mugai/mugai.toml\\fR if it exists, else the default compiled \
@@ -213,7 +213,7 @@ mod tests {
         for (name, section) in v["policy"].as_object().unwrap() {
             add(name, section);
         }
-        for name in ["daemon", "relay", "icap", "log"] {
+        for name in ["daemon", "relay", "icap", "log", "serve"] {
             add(name, &v[name]);
         }
         keys

@@ -38,6 +38,8 @@ enum Command {
     Relay(cmd::relay::RelayArgs),
     /// Run the ICAP server (icap://ADDR/mugai) for web proxies.
     Icap(cmd::icap::IcapArgs),
+    /// Run the REST API (sanitise files over HTTP).
+    Serve(cmd::serve::ServeArgs),
     /// Verify or summarise audit logs.
     Audit(cmd::audit::AuditArgs),
     /// Run the web console: review held files, release with approval.
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         Command::Daemon(a) => cmd::daemon::run(a),
         Command::Relay(a) => cmd::relay::run(a),
         Command::Icap(a) => cmd::icap::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Console(a) => cmd::console::run(a),
         Command::User(a) => cmd::console::user(a),

@@ -12,6 +12,7 @@ mod icap;
 mod policy;
 mod relay;
 mod sandbox;
+mod serve;
 
 pub use console::ConsoleConfig;
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
@@ -24,6 +25,7 @@ pub use policy::{
 };
 pub use relay::{OnBlockedMail, RelayConfig};
 pub use sandbox::{Requirement, SandboxConfig};
+pub use serve::{ApiToken, ServeConfig};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -46,6 +48,7 @@ pub struct Config {
     pub log: LogConfig,
     pub sandbox: SandboxConfig,
     pub console: ConsoleConfig,
+    pub serve: ServeConfig,
 }
 
 /// Everything wrong with a configuration, each naming its key.
@@ -119,6 +122,7 @@ impl Config {
                 "log" => config.log = load_section(section, body, &mut errors),
                 "sandbox" => config.sandbox = load_section(section, body, &mut errors),
                 "console" => config.console = load_section(section, body, &mut errors),
+                "serve" => config.serve = load_section(section, body, &mut errors),
                 other => errors.push(format!("`{other}`: unknown section")),
             }
         }
@@ -140,6 +144,7 @@ impl Config {
         errors.extend(self.icap.validate());
         errors.extend(self.sandbox.validate());
         errors.extend(self.console.validate());
+        errors.extend(self.serve.validate());
         errors
     }
 }

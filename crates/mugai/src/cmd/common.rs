@@ -148,6 +148,40 @@ pub fn init_logging(log: &mugai_core::config::LogConfig) {
     };
 }
 
+/// Under systemd (Type=notify), for a network service: ready once
+/// listening, the watchdog fed while the runtime serves; the signature
+/// watcher runs. Call inside the runtime, after binding.
+pub fn service_ready(av: mugai_core::config::AvPolicy) {
+    use mugai_daemon::sdnotify;
+    tokio::spawn(mugai_daemon::signatures::watch(move || av.clone(), |_| {}));
+    sdnotify::notify("READY=1");
+    if let Some(every) = sdnotify::watchdog_interval() {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every / 2);
+            loop {
+                tick.tick().await;
+                sdnotify::notify("WATCHDOG=1");
+            }
+        });
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

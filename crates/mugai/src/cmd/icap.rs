@@ -110,7 +110,7 @@ pub fn run(a: IcapArgs) -> anyhow::Result<u8> {
         // and, with bypass off, serves an error rather than the body.
         tokio::select! {
             r = server.run() => r.context("ICAP server stopped")?,
-            _ = super::relay::shutdown() => {
+            _ = super::common::shutdown_signal() => {
                 sdnotify::notify("STOPPING=1");
                 tracing::info!("ICAP server stopping")
             }

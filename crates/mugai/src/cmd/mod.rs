@@ -9,4 +9,5 @@ pub mod docs;
 pub mod icap;
 pub mod relay;
 pub mod sanitize;
+pub mod serve;
 pub mod worker;

@@ -62,45 +62,17 @@ pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
             mugai_relay::Relay::bind(config.relay.clone(), config.policy.clone(), sanitizer)
                 .await
                 .with_context(|| format!("cannot start the relay on {}", config.relay.listen))?;
-        // Under systemd (Type=notify): ready once listening; the watchdog
-        // is fed while the runtime serves.
+        common::service_ready(config.policy.av.clone());
         use mugai_daemon::sdnotify;
-        let av = config.policy.av.clone();
-        tokio::spawn(mugai_daemon::signatures::watch(move || av.clone(), |_| {}));
-        sdnotify::notify("READY=1");
-        if let Some(every) = sdnotify::watchdog_interval() {
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every / 2);
-                loop {
-                    tick.tick().await;
-                    sdnotify::notify("WATCHDOG=1");
-                }
-            });
-        }
         // Stopping mid-message is safe: nothing was answered 250 yet, so
         // the sending MTA still holds the message and retries.
         tokio::select! {
             r = relay.run() => r.context("relay stopped")?,
-            _ = shutdown() => {
+            _ = common::shutdown_signal() => {
                 sdnotify::notify("STOPPING=1");
                 tracing::info!("relay stopping")
             }
         }
         Ok(crate::exit::OK)
     })
-}
-
-pub(crate) async fn shutdown() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }

@@ -3,8 +3,7 @@
 use crate::exit;
 use anyhow::{bail, Context as _};
 use clap::Args;
-use mugai_core::{Code, Finding, Job, Outcome, Policy, Sanitize, Verdict};
-use serde::Serialize;
+use mugai_core::{Code, Job, Outcome, Policy, Report, Sanitize, Verdict};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{IsTerminal, Write};
@@ -62,20 +61,6 @@ pub struct InspectArgs {
     /// Files or directories (recursed).
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
-}
-
-/// One line of `--json` output.
-#[derive(Debug, Serialize)]
-struct Report<'a> {
-    input: String,
-    output: Option<String>,
-    verdict: Verdict,
-    #[serde(rename = "type")]
-    file_type: &'a str,
-    sha256: &'a str,
-    output_sha256: Option<&'a str>,
-    findings: &'a [Finding],
-    reason: Option<String>,
 }
 
 /// An input file found under an input argument.
@@ -533,23 +518,18 @@ fn unique() -> u64 {
 }
 
 fn render(s: &Settings, item: &Item, o: &Outcome, written: Option<&Path>) -> String {
-    let reason = o
-        .reason
-        .as_ref()
-        .map(|r| format!("{}: {}", r.code, r.detail));
     if s.json {
-        let r = Report {
-            input: item.path.display().to_string(),
-            output: written.map(|p| p.display().to_string()),
-            verdict: o.verdict,
-            file_type: o.input_type.name(),
-            sha256: &o.sha256,
-            output_sha256: o.output_sha256.as_deref(),
-            findings: &o.findings,
-            reason,
-        };
-        serde_json::to_string(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        Report::new(
+            item.path.display().to_string(),
+            written.map(|p| p.display().to_string()),
+            o,
+        )
+        .to_json_line()
     } else {
+        let reason = o
+            .reason
+            .as_ref()
+            .map(|r| format!("{}: {}", r.code, r.detail));
         let mut codes: Vec<&str> = o.findings.iter().map(|f| f.code.as_str()).collect();
         codes.dedup();
         match (o.verdict, written) {
