@@ -3,6 +3,7 @@
 
 mod archive;
 mod cli;
+mod cluster;
 mod corpus;
 mod corpus_ext;
 mod daemon;

@@ -14,7 +14,7 @@ mod record;
 mod summary;
 mod verify;
 
-pub use log::{files_in, AuditLog, FILE_PREFIX, FILE_SUFFIX};
+pub use log::{contains_id_in, files_in, AuditLog, FILE_PREFIX, FILE_SUFFIX};
 pub use record::{Record, GENESIS};
 pub use summary::{summary, Summary};
 pub use verify::{verify, Problem, ProblemKind, VerifyReport};

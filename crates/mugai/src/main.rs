@@ -38,6 +38,8 @@ enum Command {
     Relay(cmd::relay::RelayArgs),
     /// Verify or summarise audit logs.
     Audit(cmd::audit::AuditArgs),
+    /// Cluster nodes on NATS JetStream: `worker` and `submit`.
+    Cluster(cmd::cluster::ClusterArgs),
     /// Validate a configuration file (and test the scanner connection).
     CheckConfig(cmd::check_config::CheckConfigArgs),
     /// Print a shell completion script (bash, zsh, fish) on stdout.
@@ -98,6 +100,7 @@ fn main() -> ExitCode {
         Command::Daemon(a) => cmd::daemon::run(a),
         Command::Relay(a) => cmd::relay::run(a),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Cluster(a) => cmd::cluster::run(a),
         Command::CheckConfig(a) => cmd::check_config::run(a),
         Command::Completions(a) => cmd::docs::completions(a),
         Command::Man(a) => cmd::docs::man(a),

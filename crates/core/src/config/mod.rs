@@ -6,11 +6,13 @@
 //! once, naming the key, and then [`Config::validate`] checks the values
 //! against each other.
 
+mod cluster;
 mod daemon;
 mod policy;
 mod relay;
 mod sandbox;
 
+pub use cluster::ClusterConfig;
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
 pub use policy::{
     ArchivePolicy, AvPolicy, AvScan, BlockedMember, DamagedStreams, FontPrograms, ImageCodecs,
@@ -40,6 +42,7 @@ pub struct Config {
     pub relay: RelayConfig,
     pub log: LogConfig,
     pub sandbox: SandboxConfig,
+    pub cluster: ClusterConfig,
 }
 
 /// Everything wrong with a configuration, each naming its key.
@@ -111,6 +114,7 @@ impl Config {
                 "relay" => config.relay = load_section(section, body, &mut errors),
                 "log" => config.log = load_section(section, body, &mut errors),
                 "sandbox" => config.sandbox = load_section(section, body, &mut errors),
+                "cluster" => config.cluster = load_section(section, body, &mut errors),
                 other => errors.push(format!("`{other}`: unknown section")),
             }
         }
@@ -130,6 +134,7 @@ impl Config {
         errors.extend(self.daemon.validate());
         errors.extend(self.relay.validate());
         errors.extend(self.sandbox.validate());
+        errors.extend(self.cluster.validate());
         errors
     }
 }

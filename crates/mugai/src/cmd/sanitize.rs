@@ -80,10 +80,10 @@ struct Report<'a> {
 
 /// An input file found under an input argument.
 #[derive(Debug)]
-struct Item {
-    path: PathBuf,
+pub(crate) struct Item {
+    pub(crate) path: PathBuf,
     /// Path relative to the input argument (its file name for a file).
-    rel: PathBuf,
+    pub(crate) rel: PathBuf,
 }
 
 struct Settings {
@@ -194,7 +194,7 @@ fn absolute_lenient(p: &Path) -> PathBuf {
 
 /// Expands inputs to files. Symlinks inside directories are not followed;
 /// errors (an unreadable input) are returned with the items found.
-fn collect(inputs: &[PathBuf]) -> (Vec<Item>, Vec<String>) {
+pub(crate) fn collect(inputs: &[PathBuf]) -> (Vec<Item>, Vec<String>) {
     let mut items = Vec::new();
     let mut errors = Vec::new();
     for input in inputs {
@@ -532,23 +532,31 @@ fn unique() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The `--json` line for one input (also printed by `mugai cluster submit`).
+pub(crate) fn json_line(input: &Path, o: &Outcome, written: Option<&Path>) -> String {
+    let r = Report {
+        input: input.display().to_string(),
+        output: written.map(|p| p.display().to_string()),
+        verdict: o.verdict,
+        file_type: o.input_type.name(),
+        sha256: &o.sha256,
+        output_sha256: o.output_sha256.as_deref(),
+        findings: &o.findings,
+        reason: o
+            .reason
+            .as_ref()
+            .map(|r| format!("{}: {}", r.code, r.detail)),
+    };
+    serde_json::to_string(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
 fn render(s: &Settings, item: &Item, o: &Outcome, written: Option<&Path>) -> String {
     let reason = o
         .reason
         .as_ref()
         .map(|r| format!("{}: {}", r.code, r.detail));
     if s.json {
-        let r = Report {
-            input: item.path.display().to_string(),
-            output: written.map(|p| p.display().to_string()),
-            verdict: o.verdict,
-            file_type: o.input_type.name(),
-            sha256: &o.sha256,
-            output_sha256: o.output_sha256.as_deref(),
-            findings: &o.findings,
-            reason,
-        };
-        serde_json::to_string(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        json_line(&item.path, o, written)
     } else {
         let mut codes: Vec<&str> = o.findings.iter().map(|f| f.code.as_str()).collect();
         codes.dedup();
