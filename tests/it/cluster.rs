@@ -304,7 +304,8 @@ fn check_exactly_once(l: &Layout, out: &Path, n: usize) {
 
     let records = l.audit_records();
     let mut ids = BTreeMap::new();
-    for (node, recs) in &records {
+    for (node, recs) in records.iter().filter(|(_, r)| !r.is_empty()) {
+        // (A node that placed nothing has an empty log, which verify refuses.)
         let o = util::run(&["audit".as_ref(), "verify".as_ref(), l.audit.join(node).as_os_str()]);
         assert!(o.status.success(), "audit of {node}: {}", String::from_utf8_lossy(&o.stdout));
         for r in recs {

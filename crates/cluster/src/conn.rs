@@ -103,17 +103,30 @@ impl Cluster {
         let results = retry("results bucket", || async {
             match js.get_key_value(&config.results).await {
                 Ok(s) => Ok(s),
-                Err(_) => js
-                    .create_key_value(kv::Config {
-                        bucket: config.results.clone(),
-                        history: 1,
+                // The bucket's stream as the client library would make it;
+                // its own `create_key_value` first reads the account
+                // information in a form that server 2.9 does not send.
+                Err(_) => {
+                    js.create_stream(stream::Config {
+                        name: format!("KV_{}", config.results),
+                        subjects: vec![format!("$KV.{}.>", config.results)],
+                        max_messages_per_subject: 1,
                         max_age: ttl,
                         storage: stream::StorageType::File,
                         num_replicas: replicas,
+                        allow_rollup: true,
+                        deny_delete: true,
+                        allow_direct: true,
+                        discard: stream::DiscardPolicy::New,
+                        duplicate_window: ttl.min(Duration::from_secs(120)),
                         ..Default::default()
                     })
                     .await
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| e.to_string())?;
+                    js.get_key_value(&config.results)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
             }
         })
         .await?;
