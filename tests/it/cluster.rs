@@ -12,7 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn nats_server() -> Option<PathBuf> {
-    for p in ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"] {
+    for p in [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ] {
         if Path::new(p).exists() {
             return Some(PathBuf::from(p));
         }
@@ -73,13 +77,24 @@ impl Server {
             .args(["-n", &self.name]);
         if !self.routes.is_empty() {
             cmd.args(["--cluster_name", "mugai"])
-                .args(["--cluster", &format!("nats://127.0.0.1:{}", self.cluster_port)])
+                .args([
+                    "--cluster",
+                    &format!("nats://127.0.0.1:{}", self.cluster_port),
+                ])
                 .args(["--routes", &self.routes]);
         }
-        let child = cmd.stdout(Stdio::null()).stderr(log).spawn().expect("start nats-server");
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start nats-server");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server {} did not listen", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "nats-server {} did not listen",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Proc(child)
@@ -146,7 +161,8 @@ impl Layout {
             .open(self.base.join(format!("{node}.log")))
             .unwrap();
         let mut cmd = util::mugai();
-        cmd.args(["cluster", "worker", "--config"]).arg(&self.config);
+        cmd.args(["cluster", "worker", "--config"])
+            .arg(&self.config);
         self.nats_args(&mut cmd);
         cmd.arg("--clean")
             .arg(&self.clean)
@@ -156,13 +172,19 @@ impl Layout {
             .arg(self.audit.join(node))
             .args(["--node", node, "--workers", "1"])
             .env("RUST_LOG", "info");
-        Proc(cmd.stdout(Stdio::null()).stderr(log).spawn().expect("start worker"))
+        Proc(
+            cmd.stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start worker"),
+        )
     }
 
     fn submit(&self, inputs: &[&Path]) -> (Proc, PathBuf) {
         let out = self.base.join("submit.jsonl");
         let mut cmd = util::mugai();
-        cmd.args(["cluster", "submit", "--config"]).arg(&self.config);
+        cmd.args(["cluster", "submit", "--config"])
+            .arg(&self.config);
         self.nats_args(&mut cmd);
         cmd.args(["--submitter", "test"]).args(inputs);
         let child = cmd
@@ -176,14 +198,20 @@ impl Layout {
     /// Job folders in clean and quarantine that are final.
     fn placed(&self) -> (BTreeSet<String>, BTreeSet<String>) {
         let list = |dir: &Path, quarantine: bool| -> BTreeSet<String> {
-            let Ok(rd) = fs::read_dir(dir) else { return BTreeSet::new() };
+            let Ok(rd) = fs::read_dir(dir) else {
+                return BTreeSet::new();
+            };
             rd.filter_map(|e| e.ok())
                 .filter(|e| {
                     if quarantine {
                         e.path().join("reason.json").is_file()
                     } else {
                         fs::read_dir(e.path()).is_ok_and(|mut r| {
-                            r.any(|f| f.is_ok_and(|f| !f.file_name().to_string_lossy().starts_with(".mugai-tmp-")))
+                            r.any(|f| {
+                                f.is_ok_and(|f| {
+                                    !f.file_name().to_string_lossy().starts_with(".mugai-tmp-")
+                                })
+                            })
                         })
                     }
                 })
@@ -196,7 +224,9 @@ impl Layout {
     /// Every audit record of every node, by node.
     fn audit_records(&self) -> BTreeMap<String, Vec<Value>> {
         let mut out = BTreeMap::new();
-        let Ok(rd) = fs::read_dir(&self.audit) else { return out };
+        let Ok(rd) = fs::read_dir(&self.audit) else {
+            return out;
+        };
         for node in rd.filter_map(|e| e.ok()) {
             let mut recs = Vec::new();
             for f in fs::read_dir(node.path()).unwrap().filter_map(|e| e.ok()) {
@@ -216,7 +246,10 @@ fn wait_child(p: &mut Proc, limit: Duration) -> std::process::ExitStatus {
         if let Some(s) = p.0.try_wait().unwrap() {
             return s;
         }
-        assert!(Instant::now() < deadline, "process still running after {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "process still running after {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -228,7 +261,11 @@ fn show_logs(base: &Path) -> String {
         if p.extension().is_some_and(|x| x == "log" || x == "err") {
             let text = fs::read_to_string(&p).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(15).collect();
-            s += &format!("--- {}\n{}\n", p.display(), tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            s += &format!(
+                "--- {}\n{}\n",
+                p.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
         }
     }
     s
@@ -243,8 +280,14 @@ fn mixed_files(dir: &Path, n: usize) {
     let exe = mugai_corpus::archive::pe_bytes();
     for i in 0..n {
         let (name, bytes) = match i % 4 {
-            0 => (format!("note{i:03}.txt"), format!("議事録 {i}\nline two\n").into_bytes()),
-            1 => (format!("list{i:03}.csv"), format!("name,value\n=1+{i},{i}\n").into_bytes()),
+            0 => (
+                format!("note{i:03}.txt"),
+                format!("議事録 {i}\nline two\n").into_bytes(),
+            ),
+            1 => (
+                format!("list{i:03}.csv"),
+                format!("name,value\n=1+{i},{i}\n").into_bytes(),
+            ),
             2 => (format!("form{i:03}.pdf"), pdf.clone()),
             _ => (format!("tool{i:03}.exe"), exe.clone()),
         };
@@ -289,34 +332,58 @@ fn check_exactly_once(l: &Layout, out: &Path, n: usize) {
     assert!(clean.is_disjoint(&quarantine), "a job in both trees");
     assert_eq!(clean.len() + quarantine.len(), n, "placements");
     assert_eq!(clean.len(), outputs.len());
-    assert_eq!(quarantine.len(), lines.iter().filter(|x| x["verdict"] == "blocked").count());
+    assert_eq!(
+        quarantine.len(),
+        lines.iter().filter(|x| x["verdict"] == "blocked").count()
+    );
     for id in &clean {
         let files: Vec<_> = fs::read_dir(l.clean.join(id)).unwrap().collect();
-        assert_eq!(files.len(), 1, "job {id}: one output, no temporary file left");
+        assert_eq!(
+            files.len(),
+            1,
+            "job {id}: one output, no temporary file left"
+        );
     }
     for id in &quarantine {
         let files: Vec<String> = fs::read_dir(l.quarantine.join(id))
             .unwrap()
             .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(files.len(), 2, "job {id}: the original and reason.json: {files:?}");
+        assert_eq!(
+            files.len(),
+            2,
+            "job {id}: the original and reason.json: {files:?}"
+        );
     }
 
     let records = l.audit_records();
     let mut ids = BTreeMap::new();
     for (node, recs) in records.iter().filter(|(_, r)| !r.is_empty()) {
         // (A node that placed nothing has an empty log, which verify refuses.)
-        let o = util::run(&["audit".as_ref(), "verify".as_ref(), l.audit.join(node).as_os_str()]);
-        assert!(o.status.success(), "audit of {node}: {}", String::from_utf8_lossy(&o.stdout));
+        let o = util::run(&[
+            "audit".as_ref(),
+            "verify".as_ref(),
+            l.audit.join(node).as_os_str(),
+        ]);
+        assert!(
+            o.status.success(),
+            "audit of {node}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
         for r in recs {
-            *ids.entry(r["id"].as_str().unwrap().to_string()).or_insert(0) += 1;
+            *ids.entry(r["id"].as_str().unwrap().to_string())
+                .or_insert(0) += 1;
         }
     }
     let total: usize = records.values().map(Vec::len).sum();
     assert_eq!(total, n, "audit records over all nodes");
     assert!(ids.values().all(|&c| c == 1), "a job audited twice");
     let all: BTreeSet<String> = clean.union(&quarantine).cloned().collect();
-    assert_eq!(ids.keys().cloned().collect::<BTreeSet<_>>(), all, "audited jobs = placed jobs");
+    assert_eq!(
+        ids.keys().cloned().collect::<BTreeSet<_>>(),
+        all,
+        "audited jobs = placed jobs"
+    );
 }
 
 #[test]
@@ -345,7 +412,11 @@ fn cluster_three_nodes_survive_a_killed_worker_and_a_killed_server() {
             assert!(c.len() + q.len() < N, "the run ended before the kill");
             break;
         }
-        assert!(Instant::now() < deadline, "nothing placed\n{}", show_logs(base));
+        assert!(
+            Instant::now() < deadline,
+            "nothing placed\n{}",
+            show_logs(base)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     workers[1].kill();
@@ -355,7 +426,12 @@ fn cluster_three_nodes_survive_a_killed_worker_and_a_killed_server() {
     workers[1] = l.worker("w2");
 
     let status = wait_child(&mut submit, Duration::from_secs(240));
-    assert_eq!(status.code(), Some(1), "some files are blocked, none failed\n{}", show_logs(base));
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "some files are blocked, none failed\n{}",
+        show_logs(base)
+    );
     check_exactly_once(&l, &out, N);
     drop(workers);
 }
@@ -382,7 +458,10 @@ fn cluster_job_of_a_killed_worker_is_redelivered_and_placed_once() {
     let (mut submit, out) = l.submit(&[&file]);
     // Wait until node a has the job in hand (its rebuild runs), then kill it.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !fs::read_to_string(base.join("a.log")).unwrap_or_default().contains("cluster worker ready") {
+    while !fs::read_to_string(base.join("a.log"))
+        .unwrap_or_default()
+        .contains("cluster worker ready")
+    {
         assert!(Instant::now() < deadline, "{}", show_logs(base));
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -397,6 +476,10 @@ fn cluster_job_of_a_killed_worker_is_redelivered_and_placed_once() {
     let records = l.audit_records();
     let b = &records["b"];
     assert_eq!(b.len(), 1);
-    assert!(b[0]["delivery"].as_i64().unwrap() >= 2, "redelivered: {}", b[0]);
+    assert!(
+        b[0]["delivery"].as_i64().unwrap() >= 2,
+        "redelivered: {}",
+        b[0]
+    );
     assert!(records.get("a").is_none_or(Vec::is_empty));
 }

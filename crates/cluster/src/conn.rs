@@ -29,6 +29,8 @@ impl std::fmt::Debug for Cluster {
 /// How long one operation is retried while the NATS cluster elects a new
 /// leader or the client reconnects to another server.
 const RETRY_FOR: Duration = Duration::from_secs(60);
+/// How long one attempt may take.
+const ATTEMPT: Duration = Duration::from_secs(15);
 
 /// Runs `op` until it succeeds or [`RETRY_FOR`] has passed.
 pub(crate) async fn retry<T, E, F, Fut>(what: &'static str, mut op: F) -> Result<T, ClusterError>
@@ -40,14 +42,19 @@ where
     let start = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(100);
     loop {
-        match op().await {
+        // An attempt whose server went away may never answer: bounded.
+        let attempt = match tokio::time::timeout(ATTEMPT, op()).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("no answer in time".to_string()),
+        };
+        match attempt {
             Ok(v) => return Ok(v),
             Err(e) if start.elapsed() < RETRY_FOR => {
                 tracing::debug!(what, error = %e, "retrying");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(2));
             }
-            Err(e) => return Err(ClusterError::nats(what)(e.to_string())),
+            Err(e) => return Err(ClusterError::nats(what)(e)),
         }
     }
 }
@@ -165,12 +172,14 @@ impl Cluster {
         let v = retry("read result", || self.results.get(id)).await?;
         match v {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                ClusterError::Malformed {
-                    what: "result",
-                    detail: e.to_string(),
-                }
-            }),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| ClusterError::Malformed {
+                        what: "result",
+                        detail: e.to_string(),
+                    })
+            }
         }
     }
 }

@@ -14,8 +14,8 @@ pub enum ClusterError {
         source: std::io::Error,
     },
     /// No outcome arrived in time.
-    #[error("no outcome for job {0} within the submit timeout")]
-    Timeout(String),
+    #[error("no outcome within the submit timeout ({0} jobs still waiting)")]
+    Timeout(usize),
     /// A message or result that does not parse.
     #[error("malformed {what}: {detail}")]
     Malformed { what: &'static str, detail: String },

@@ -176,7 +176,9 @@ mod tests {
         assert!(qd.created());
         let qd2 = place_quarantine(&c, &q, id2, Some(("b.exe", b"MZ")), b"{}", "t5").unwrap();
         assert!(!qd2.created());
-        assert!(!place_clean(&c, &q, id2, "b.txt", b"x", "t6").unwrap().created());
+        assert!(!place_clean(&c, &q, id2, "b.txt", b"x", "t6")
+            .unwrap()
+            .created());
         assert_eq!(std::fs::read_dir(q.join(id2)).unwrap().count(), 2);
     }
 }

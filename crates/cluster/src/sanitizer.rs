@@ -7,7 +7,9 @@ use crate::error::ClusterError;
 use crate::job::{job_id, JobMsg, Mode};
 use crate::submit::Waiter;
 use mugai_core::config::ClusterConfig;
-use mugai_core::{sha256_hex, Action, Code, FileType, Finding, Job, Outcome, Policy, Sanitize, Verdict};
+use mugai_core::{
+    sha256_hex, Action, Code, FileType, Finding, Job, Outcome, Policy, Sanitize, Verdict,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -102,15 +104,21 @@ impl ClusterSanitizer {
                 path: "cluster client thread".into(),
                 source,
             })?;
-        ready_rx.recv().unwrap_or_else(|_| {
-            Err(ClusterError::nats("connect")("client thread ended".into()))
-        })?;
+        ready_rx
+            .recv()
+            .unwrap_or_else(|_| Err(ClusterError::nats("connect")("client thread ended".into())))?;
         Ok(ClusterSanitizer { tx })
     }
 }
 
 /// One job through the cluster in return mode.
-async fn one(cluster: &Cluster, node: &str, n: u64, job: Job, sha: &str) -> Result<Outcome, ClusterError> {
+async fn one(
+    cluster: &Cluster,
+    node: &str,
+    n: u64,
+    job: Job,
+    sha: &str,
+) -> Result<Outcome, ClusterError> {
     // A fresh job every time: the caller journals and places by itself.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -137,7 +145,7 @@ async fn one(cluster: &Cluster, node: &str, n: u64, job: Job, sha: &str) -> Resu
         )
         .await?;
     let Some(result) = got else {
-        return Err(ClusterError::Timeout(id));
+        return Err(ClusterError::Timeout(1));
     };
     let mut outcome = result.outcome;
     if outcome.verdict == Verdict::Blocked {
@@ -148,14 +156,21 @@ async fn one(cluster: &Cluster, node: &str, n: u64, job: Job, sha: &str) -> Resu
     };
     let bytes = retry("read output", || async {
         let mut bytes = Vec::new();
-        let mut o = cluster.files.get(&object).await.map_err(|e| e.to_string())?;
+        let mut o = cluster
+            .files
+            .get(&object)
+            .await
+            .map_err(|e| e.to_string())?;
         o.read_to_end(&mut bytes).await.map_err(|e| e.to_string())?;
         Ok::<_, String>(bytes)
     })
     .await?;
     let _ = cluster.files.delete(&object).await;
     if outcome.output_sha256.as_deref() != Some(sha256_hex(&bytes).as_str()) {
-        return Ok(failed(sha, "the returned output does not match its SHA-256".into()));
+        return Ok(failed(
+            sha,
+            "the returned output does not match its SHA-256".into(),
+        ));
     }
     outcome.output = Some(bytes);
     Ok(outcome)

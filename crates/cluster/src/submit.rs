@@ -5,8 +5,8 @@
 use crate::conn::{retry, Cluster};
 use crate::error::ClusterError;
 use crate::job::{JobMsg, JobResult};
-use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::kv;
+use async_nats::jetstream::message::PublishMessage;
 use futures_util::StreamExt;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -104,7 +104,10 @@ impl<'a> Waiter<'a> {
                     Some(Err(_)) | None => {
                         // Lost with its server: watch again; the sweep
                         // covers what passed meanwhile.
-                        self.watch = self.cluster.results.watch_all().await.ok();
+                        self.watch = tokio::time::timeout(Duration::from_secs(10), self.cluster.results.watch_all())
+                            .await
+                            .ok()
+                            .and_then(Result::ok);
                         if self.watch.is_none() {
                             tokio::time::sleep(Duration::from_millis(500)).await;
                         }
@@ -120,12 +123,14 @@ impl<'a> Waiter<'a> {
                         }
                     }
                     if self.watch.is_none() {
-                        self.watch = self.cluster.results.watch_all().await.ok();
+                        self.watch = tokio::time::timeout(Duration::from_secs(10), self.cluster.results.watch_all())
+                            .await
+                            .ok()
+                            .and_then(Result::ok);
                     }
                 }
                 _ = tokio::time::sleep_until(deadline) => {
-                    let first = pending.iter().next().cloned().unwrap_or_default();
-                    return Err(ClusterError::Timeout(first));
+                    return Err(ClusterError::Timeout(pending.len()));
                 }
             }
         }

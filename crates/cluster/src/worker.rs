@@ -33,7 +33,9 @@ use crate::placement::{self, Placed};
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
 use mugai_audit::{AuditLog, Record};
-use mugai_core::{sha256_hex, Action, Code, FileType, Finding, Job, Outcome, Policy, Sanitize, Verdict};
+use mugai_core::{
+    sha256_hex, Action, Code, FileType, Finding, Job, Outcome, Policy, Sanitize, Verdict,
+};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,6 +54,14 @@ pub struct WorkerOptions {
     /// Jobs rebuilt at once.
     pub concurrency: usize,
 }
+
+/// How long reading one file from the object store may take.
+const READ_FOR: Duration = Duration::from_secs(60);
+/// How long an acknowledgement or a clean-up request may take.
+const SHORT: Duration = Duration::from_secs(10);
+/// A pull that has brought nothing for this long is made anew (a server
+/// that went away may leave it silent).
+const IDLE_PULL: Duration = Duration::from_secs(20);
 
 struct Shared {
     cluster: Arc<Cluster>,
@@ -116,7 +126,10 @@ pub async fn run(
                 _ = stopped(&mut stop) => break 'outer,
             };
             let next = tokio::select! {
-                m = messages.next() => m,
+                m = tokio::time::timeout(IDLE_PULL, messages.next()) => match m {
+                    Ok(m) => m,
+                    Err(_) => break,
+                },
                 _ = stopped(&mut stop) => break 'outer,
             };
             match next {
@@ -178,7 +191,7 @@ async fn handle(sh: &Arc<Shared>, msg: jetstream::Message) {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let _ = msg.ack_with(AckKind::Progress).await;
+                let _ = tokio::time::timeout(SHORT, msg.ack_with(AckKind::Progress)).await;
             }
         })
     };
@@ -186,15 +199,22 @@ async fn handle(sh: &Arc<Shared>, msg: jetstream::Message) {
     ticker.abort();
     match result {
         Ok(()) => {
-            if let Err(e) = msg.double_ack().await {
+            if !matches!(
+                tokio::time::timeout(SHORT, msg.double_ack()).await,
+                Ok(Ok(()))
+            ) {
                 // The job is final; a redelivery finds its result and acks.
-                tracing::warn!(id = %job.id, error = %e, "acknowledgement not confirmed");
+                tracing::warn!(id = %job.id, "acknowledgement not confirmed");
             }
-            let _ = sh.cluster.files.delete(&job.id).await;
+            let _ = tokio::time::timeout(SHORT, sh.cluster.files.delete(&job.id)).await;
         }
         Err(e) => {
             tracing::warn!(id = %job.id, name = %job.name, error = %e, "job not finished; it will be delivered again");
-            let _ = msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+            let _ = tokio::time::timeout(
+                SHORT,
+                msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))),
+            )
+            .await;
         }
     }
 }
@@ -212,18 +232,25 @@ fn blocked(sha: &str, code: Code, detail: String) -> Outcome {
 /// `None` when it is not there.
 async fn fetch(cluster: &Cluster, id: &str, max: u64) -> Result<Option<Vec<u8>>, ClusterError> {
     use async_nats::jetstream::object_store::GetErrorKind;
-    let object = match cluster.files.get(id).await {
-        Ok(o) => o,
-        Err(e) if e.kind() == GetErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ClusterError::nats("read file")(e.to_string())),
+    // The chunks come from a consumer on one server: if it goes away the
+    // read may never end, so it is bounded (and the job delivered again).
+    let read = async {
+        let object = match cluster.files.get(id).await {
+            Ok(o) => o,
+            Err(e) if e.kind() == GetErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ClusterError::nats("read file")(e.to_string())),
+        };
+        let mut bytes = Vec::new();
+        object
+            .take(max.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| ClusterError::nats("read file")(e.to_string()))?;
+        Ok(Some(bytes))
     };
-    let mut bytes = Vec::new();
-    object
-        .take(max.saturating_add(1))
-        .read_to_end(&mut bytes)
+    tokio::time::timeout(READ_FOR, read)
         .await
-        .map_err(|e| ClusterError::nats("read file")(e.to_string()))?;
-    Ok(Some(bytes))
+        .unwrap_or_else(|_| Err(ClusterError::nats("read file")("no answer in time".into())))
 }
 
 async fn process(sh: &Arc<Shared>, job: &JobMsg, delivered: i64) -> Result<(), ClusterError> {
@@ -249,6 +276,14 @@ async fn process(sh: &Arc<Shared>, job: &JobMsg, delivered: i64) -> Result<(), C
         )
     } else {
         match fetch(cluster, &job.id, max).await? {
+            // A replica that has just rejoined can answer "not found" for a
+            // file the others hold: deliver again; only a file still
+            // missing on the last allowed delivery is given up.
+            None if delivered < limit => {
+                return Err(ClusterError::nats("read file")(
+                    "not found (yet) in the object store".into(),
+                ))
+            }
             None => blocked(
                 &job.sha256,
                 Code::RebuildFailed,
@@ -276,12 +311,20 @@ async fn process(sh: &Arc<Shared>, job: &JobMsg, delivered: i64) -> Result<(), C
                         sanitizer.sanitize(&policy, Job { name, bytes: input })
                     }))
                     .unwrap_or_else(|_| {
-                        blocked(&sha, Code::WorkerCrashed, "the rebuild failed unexpectedly".into())
+                        blocked(
+                            &sha,
+                            Code::WorkerCrashed,
+                            "the rebuild failed unexpectedly".into(),
+                        )
                     })
                 })
                 .await
                 .unwrap_or_else(|_| {
-                    blocked(&job.sha256, Code::WorkerCrashed, "the rebuild failed unexpectedly".into())
+                    blocked(
+                        &job.sha256,
+                        Code::WorkerCrashed,
+                        "the rebuild failed unexpectedly".into(),
+                    )
                 })
             }
         }
@@ -294,11 +337,17 @@ async fn process(sh: &Arc<Shared>, job: &JobMsg, delivered: i64) -> Result<(), C
             outcome.input_type,
             job.sha256.clone(),
             outcome.findings.clone(),
-            Finding::new(Code::RebuildFailed, Action::Blocked, "no output was produced"),
+            Finding::new(
+                Code::RebuildFailed,
+                Action::Blocked,
+                "no output was produced",
+            ),
         );
     }
     let output = match job.mode {
-        Mode::Place => Some(place_and_audit(sh, job, &outcome, original, started, delivered).await?),
+        Mode::Place => {
+            Some(place_and_audit(sh, job, &outcome, original, started, delivered).await?)
+        }
         Mode::Return => match outcome.output.as_deref() {
             Some(bytes) if outcome.verdict != Verdict::Blocked => {
                 let name = format!("{}.out", job.id);
@@ -325,7 +374,10 @@ async fn process(sh: &Arc<Shared>, job: &JobMsg, delivered: i64) -> Result<(), C
         what: "result",
         detail: e.to_string(),
     })?;
-    retry("post result", || cluster.results.put(&job.id, value.clone().into())).await?;
+    retry("post result", || {
+        cluster.results.put(&job.id, value.clone().into())
+    })
+    .await?;
     Ok(())
 }
 
@@ -368,12 +420,14 @@ async fn place_and_audit(
     let sh2 = Arc::clone(sh);
     let job = job.clone();
     let outcome = outcome.clone();
-    tokio::task::spawn_blocking(move || place_and_audit_blocking(&sh2, &job, &outcome, original, started, delivered))
-        .await
-        .map_err(|e| ClusterError::Malformed {
-            what: "placement task",
-            detail: e.to_string(),
-        })?
+    tokio::task::spawn_blocking(move || {
+        place_and_audit_blocking(&sh2, &job, &outcome, original, started, delivered)
+    })
+    .await
+    .map_err(|e| ClusterError::Malformed {
+        what: "placement task",
+        detail: e.to_string(),
+    })?
 }
 
 fn place_and_audit_blocking(
@@ -420,7 +474,8 @@ fn place_and_audit_blocking(
         )
         .map_err(io(&o.quarantine))?
     } else {
-        let name = mugai_detect::name::safe_component(outcome.output_name.as_deref().unwrap_or("unnamed"));
+        let name =
+            mugai_detect::name::safe_component(outcome.output_name.as_deref().unwrap_or("unnamed"));
         let bytes = outcome.output.as_deref().unwrap_or_default();
         placement::place_clean(&o.clean, &o.quarantine, &job.id, &name, bytes, &tag)
             .map_err(io(&o.clean))?
@@ -459,7 +514,10 @@ fn place_and_audit_blocking(
                 output_type: outcome.output_type.map(|t| t.name().to_string()),
                 verdict: outcome.verdict.as_str().to_string(),
                 codes,
-                reason: outcome.reason.as_ref().map(|r| format!("{}: {}", r.code, r.detail)),
+                reason: outcome
+                    .reason
+                    .as_ref()
+                    .map(|r| format!("{}: {}", r.code, r.detail)),
                 duration_ms: started.elapsed().as_millis() as u64,
                 output: Some(shown.clone()),
                 extra,
@@ -468,8 +526,12 @@ fn place_and_audit_blocking(
     }
     drop(audit);
     match &placed {
-        Placed::Created(_) => tracing::info!(id = %job.id, name = %job.name, verdict = outcome.verdict.as_str(), output = %shown, "placed"),
-        Placed::Existing(_) => tracing::info!(id = %job.id, name = %job.name, output = %shown, audited = write, "placed by an earlier delivery"),
+        Placed::Created(_) => {
+            tracing::info!(id = %job.id, name = %job.name, verdict = outcome.verdict.as_str(), output = %shown, "placed")
+        }
+        Placed::Existing(_) => {
+            tracing::info!(id = %job.id, name = %job.name, output = %shown, audited = write, "placed by an earlier delivery")
+        }
     }
     Ok(shown)
 }

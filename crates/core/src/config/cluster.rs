@@ -105,7 +105,9 @@ impl ClusterConfig {
             e.push("`cluster.ack_wait_secs`: must be greater than 0".into());
         }
         if self.progress_secs == 0 || self.progress_secs >= self.ack_wait_secs {
-            e.push("`cluster.progress_secs`: must be at least 1 and less than `ack_wait_secs`".into());
+            e.push(
+                "`cluster.progress_secs`: must be at least 1 and less than `ack_wait_secs`".into(),
+            );
         }
         if self.max_deliver < 1 {
             e.push("`cluster.max_deliver`: must be at least 1".into());

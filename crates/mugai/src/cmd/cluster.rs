@@ -145,9 +145,10 @@ fn run_worker(a: WorkerArgs) -> anyhow::Result<u8> {
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             use tokio::signal::unix::{signal, SignalKind};
-            if let (Ok(mut term), Ok(mut int)) =
-                (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-            {
+            if let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = int.recv() => {}
@@ -217,7 +218,12 @@ fn run_submit(a: SubmitArgs) -> anyhow::Result<u8> {
                     format!("{} bytes is over the input limit of {limit} bytes", m.len()),
                 );
                 entry.line = Some(Ok((
-                    Outcome::blocked(mugai_core::FileType::Unknown, sha, Vec::new(), b.into_finding()),
+                    Outcome::blocked(
+                        mugai_core::FileType::Unknown,
+                        sha,
+                        Vec::new(),
+                        b.into_finding(),
+                    ),
                     None,
                 )));
             }
@@ -275,14 +281,17 @@ fn run_submit(a: SubmitArgs) -> anyhow::Result<u8> {
     let outcome: anyhow::Result<()> = runtime()?.block_on(async {
         let cluster = Cluster::connect(&cluster_config, "mugai-submit").await?;
         let mut waiter = Waiter::start(&cluster).await?;
-        let paths: HashMap<usize, PathBuf> =
-            jobs.iter().map(|(i, _)| (*i, entries[*i].path.clone())).collect();
+        let paths: HashMap<usize, PathBuf> = jobs
+            .iter()
+            .map(|(i, _)| (*i, entries[*i].path.clone()))
+            .collect();
         let results = futures_util::stream::iter(jobs.iter())
             .map(|(i, job)| {
                 let cluster = &cluster;
                 let path = paths[i].clone();
                 async move {
-                    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    let bytes =
+                        std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
                     if mugai_core::sha256_hex(&bytes) != job.sha256 {
                         return Err(format!("{}: changed while being submitted", path.display()));
                     }
@@ -319,7 +328,10 @@ fn run_submit(a: SubmitArgs) -> anyhow::Result<u8> {
             })
             .await;
         if let Err(e) = waited {
-            for e2 in entries.iter_mut().filter(|e| e.line.is_none() && e.id.is_some()) {
+            for e2 in entries
+                .iter_mut()
+                .filter(|e| e.line.is_none() && e.id.is_some())
+            {
                 e2.line = Some(Err(format!("{}: {e}", e2.path.display())));
             }
             print_ready(&mut entries, &mut errors);

@@ -56,7 +56,10 @@ pub fn run(a: DaemonArgs) -> anyhow::Result<u8> {
         // Files go to the cluster's workers; this node still journals,
         // places and audits them itself.
         let node = format!("daemon@{}", super::cluster::host_name());
-        std::sync::Arc::new(mugai_cluster::ClusterSanitizer::connect(&effective.cluster, &node)?)
+        std::sync::Arc::new(mugai_cluster::ClusterSanitizer::connect(
+            &effective.cluster,
+            &node,
+        )?)
     } else {
         super::common::sanitizer(&effective, effective.daemon.workers, a.in_process)?
     };
