@@ -91,28 +91,42 @@ impl Cluster {
         })
         .await?;
         let ttl = Duration::from_secs(config.results_ttl_secs);
+        // Both buckets' streams are made here rather than by the client
+        // library: reads must go to the stream leader (no direct get),
+        // since a replica that has just rejoined answers "not found" for
+        // what the others hold; and the library's own `create_key_value`
+        // first reads account information in a form server 2.9 does not
+        // send.
         let files = retry("file bucket", || async {
             match js.get_object_store(&config.objects).await {
                 Ok(s) => Ok(s),
-                Err(_) => js
-                    .create_object_store(object_store::Config {
-                        bucket: config.objects.clone(),
+                Err(_) => {
+                    js.create_stream(stream::Config {
+                        name: format!("OBJ_{}", config.objects),
+                        subjects: vec![
+                            format!("$O.{}.C.>", config.objects),
+                            format!("$O.{}.M.>", config.objects),
+                        ],
                         max_age: ttl,
                         storage: stream::StorageType::File,
                         num_replicas: replicas,
+                        discard: stream::DiscardPolicy::New,
+                        allow_rollup: true,
+                        allow_direct: false,
                         ..Default::default()
                     })
                     .await
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| e.to_string())?;
+                    js.get_object_store(&config.objects)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
             }
         })
         .await?;
         let results = retry("results bucket", || async {
             match js.get_key_value(&config.results).await {
                 Ok(s) => Ok(s),
-                // The bucket's stream as the client library would make it;
-                // its own `create_key_value` first reads the account
-                // information in a form that server 2.9 does not send.
                 Err(_) => {
                     js.create_stream(stream::Config {
                         name: format!("KV_{}", config.results),
@@ -123,7 +137,7 @@ impl Cluster {
                         num_replicas: replicas,
                         allow_rollup: true,
                         deny_delete: true,
-                        allow_direct: true,
+                        allow_direct: false,
                         discard: stream::DiscardPolicy::New,
                         duplicate_window: ttl.min(Duration::from_secs(120)),
                         ..Default::default()

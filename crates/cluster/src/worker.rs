@@ -104,12 +104,15 @@ pub async fn run(
         if *stop.borrow() {
             break;
         }
-        let mut messages = match consumer
+        let pull = consumer
             .stream()
             .max_messages_per_batch(concurrency)
-            .messages()
-            .await
-        {
+            .messages();
+        let pulled = match tokio::time::timeout(SHORT, pull).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("no answer in time".to_string()),
+        };
+        let mut messages = match pulled {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot pull jobs; retrying");
