@@ -4,6 +4,7 @@
 mod archive;
 mod cli;
 mod console;
+mod cluster;
 mod corpus;
 mod corpus_ext;
 mod daemon;

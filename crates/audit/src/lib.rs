@@ -19,7 +19,7 @@ mod summary;
 mod verify;
 
 pub use group::{GroupSync, Pending};
-pub use log::{files_in, AuditLog, FILE_PREFIX, FILE_SUFFIX};
+pub use log::{contains_id_in, files_in, AuditLog, FILE_PREFIX, FILE_SUFFIX};
 pub use record::{Record, GENESIS};
 pub use summary::{summary, Summary};
 pub use verify::{verify, Problem, ProblemKind, VerifyReport};

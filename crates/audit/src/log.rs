@@ -168,22 +168,28 @@ impl AuditLog {
     /// Whether a record with this id is in the current or the previous
     /// file (used after a crash to avoid writing a job's record twice).
     pub fn contains_id(&self, id: &str) -> io::Result<bool> {
-        let files = files_in(&self.dir)?;
-        let needle = format!(
-            "\"id\":{}",
-            serde_json::to_string(id).map_err(io::Error::other)?
-        );
-        for path in files.iter().rev().take(2) {
-            let mut f = File::open(path)?;
-            f.seek(SeekFrom::Start(0))?;
-            for line in BufReader::new(f).lines() {
-                if line?.contains(&needle) {
-                    return Ok(true);
-                }
+        contains_id_in(&self.dir, id)
+    }
+}
+
+/// Whether a record with this id is in the current or the previous file
+/// of the log in `dir` (read only; another writer's log may be given).
+pub fn contains_id_in(dir: &Path, id: &str) -> io::Result<bool> {
+    let files = files_in(dir)?;
+    let needle = format!(
+        "\"id\":{}",
+        serde_json::to_string(id).map_err(io::Error::other)?
+    );
+    for path in files.iter().rev().take(2) {
+        let mut f = File::open(path)?;
+        f.seek(SeekFrom::Start(0))?;
+        for line in BufReader::new(f).lines() {
+            if line?.contains(&needle) {
+                return Ok(true);
             }
         }
-        Ok(false)
     }
+    Ok(false)
 }
 
 #[cfg(test)]

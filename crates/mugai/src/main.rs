@@ -46,6 +46,8 @@ enum Command {
     Console(cmd::console::ConsoleArgs),
     /// Manage the console's accounts.
     User(cmd::console::UserArgs),
+    /// Cluster nodes on NATS JetStream: `worker` and `submit`.
+    Cluster(cmd::cluster::ClusterArgs),
     /// Validate a configuration file (and test the scanner connection).
     CheckConfig(cmd::check_config::CheckConfigArgs),
     /// Print a shell completion script (bash, zsh, fish) on stdout.
@@ -110,6 +112,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => cmd::audit::run(a),
         Command::Console(a) => cmd::console::run(a),
         Command::User(a) => cmd::console::user(a),
+        Command::Cluster(a) => cmd::cluster::run(a),
         Command::CheckConfig(a) => cmd::check_config::run(a),
         Command::Completions(a) => cmd::docs::completions(a),
         Command::Man(a) => cmd::docs::man(a),

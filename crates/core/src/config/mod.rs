@@ -7,6 +7,7 @@
 //! against each other.
 
 mod console;
+mod cluster;
 mod daemon;
 mod icap;
 mod policy;
@@ -15,6 +16,7 @@ mod sandbox;
 mod serve;
 
 pub use console::ConsoleConfig;
+pub use cluster::ClusterConfig;
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
 pub use icap::IcapConfig;
 pub use policy::{
@@ -49,6 +51,7 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     pub console: ConsoleConfig,
     pub serve: ServeConfig,
+    pub cluster: ClusterConfig,
 }
 
 /// Everything wrong with a configuration, each naming its key.
@@ -123,6 +126,7 @@ impl Config {
                 "sandbox" => config.sandbox = load_section(section, body, &mut errors),
                 "console" => config.console = load_section(section, body, &mut errors),
                 "serve" => config.serve = load_section(section, body, &mut errors),
+                "cluster" => config.cluster = load_section(section, body, &mut errors),
                 other => errors.push(format!("`{other}`: unknown section")),
             }
         }
@@ -145,6 +149,7 @@ impl Config {
         errors.extend(self.sandbox.validate());
         errors.extend(self.console.validate());
         errors.extend(self.serve.validate());
+        errors.extend(self.cluster.validate());
         errors
     }
 }

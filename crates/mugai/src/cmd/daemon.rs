@@ -52,7 +52,17 @@ pub fn run(a: DaemonArgs) -> anyhow::Result<u8> {
         },
     };
     let (effective, _) = options.effective()?;
-    let sanitizer = super::common::sanitizer(&effective, effective.daemon.workers, a.in_process)?;
+    let sanitizer: std::sync::Arc<dyn mugai_core::Sanitize> = if effective.cluster.daemon {
+        // Files go to the cluster's workers; this node still journals,
+        // places and audits them itself.
+        let node = format!("daemon@{}", super::cluster::host_name());
+        std::sync::Arc::new(mugai_cluster::ClusterSanitizer::connect(
+            &effective.cluster,
+            &node,
+        )?)
+    } else {
+        super::common::sanitizer(&effective, effective.daemon.workers, a.in_process)?
+    };
     Daemon::new(options, sanitizer).run()?;
     Ok(crate::exit::OK)
 }

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod check_config;
+pub mod cluster;
 pub mod common;
 pub mod console;
 pub mod daemon;

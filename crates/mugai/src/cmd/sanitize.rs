@@ -65,10 +65,10 @@ pub struct InspectArgs {
 
 /// An input file found under an input argument.
 #[derive(Debug)]
-struct Item {
-    path: PathBuf,
+pub(crate) struct Item {
+    pub(crate) path: PathBuf,
     /// Path relative to the input argument (its file name for a file).
-    rel: PathBuf,
+    pub(crate) rel: PathBuf,
 }
 
 struct Settings {
@@ -179,7 +179,7 @@ fn absolute_lenient(p: &Path) -> PathBuf {
 
 /// Expands inputs to files. Symlinks inside directories are not followed;
 /// errors (an unreadable input) are returned with the items found.
-fn collect(inputs: &[PathBuf]) -> (Vec<Item>, Vec<String>) {
+pub(crate) fn collect(inputs: &[PathBuf]) -> (Vec<Item>, Vec<String>) {
     let mut items = Vec::new();
     let mut errors = Vec::new();
     for input in inputs {
@@ -517,14 +517,19 @@ fn unique() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The `--json` line for one input (also printed by `mugai cluster submit`).
+pub(crate) fn json_line(input: &Path, o: &Outcome, written: Option<&Path>) -> String {
+    Report::new(
+        input.display().to_string(),
+        written.map(|p| p.display().to_string()),
+        o,
+    )
+    .to_json_line()
+}
+
 fn render(s: &Settings, item: &Item, o: &Outcome, written: Option<&Path>) -> String {
     if s.json {
-        Report::new(
-            item.path.display().to_string(),
-            written.map(|p| p.display().to_string()),
-            o,
-        )
-        .to_json_line()
+        json_line(&item.path, o, written)
     } else {
         let reason = o
             .reason
