@@ -10,6 +10,9 @@ fn keep_all(_: &[(Vec<u8>, Operand)], _: &[u8]) -> bool {
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let (once, _) = rebuild(data, &mut keep_all);
     let (twice, removed) = rebuild(&once, &mut keep_all);
-    assert!(removed.is_empty(), "rewriting the output removed {removed:?}");
+    assert!(
+        removed.is_empty(),
+        "rewriting the output removed {removed:?}"
+    );
     assert!(once == twice, "the output is not a fixpoint");
 });
