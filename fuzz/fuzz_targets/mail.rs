@@ -1,2 +1,5 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mugai_engine::fuzz::rebuild_as(mugai_core::FileType::Eml, data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mugai_engine::fuzz::rebuild_as(
+    mugai_core::FileType::Eml,
+    data
+));

@@ -8,9 +8,19 @@ use mugai_core::{Budget, Context, FileType, Policy};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-/// Rebuilds `data` as `ty` with the default policy; for fuzz targets.
+/// The default policy with the smaller limits of fuzzing runs: the limit
+/// checks still run, but one input cannot take seconds of a run that
+/// stops at the first 10-second input.
+fn fuzz_policy() -> Policy {
+    let mut policy = Policy::default();
+    policy.limits.max_expanded_bytes = 64 << 20;
+    policy.limits.max_image_pixels = 16_000_000;
+    policy
+}
+
+/// Rebuilds `data` as `ty` with the fuzzing policy; for fuzz targets.
 pub fn rebuild_as(ty: FileType, data: &[u8]) {
-    let policy = Policy::default();
+    let policy = fuzz_policy();
     let budget = Budget::new(&policy.limits);
     let mut cx = Context::new(&policy, &budget, &crate::Engine, None);
     let _ = rebuild_unguarded(ty, data, &mut cx);
@@ -18,7 +28,7 @@ pub fn rebuild_as(ty: FileType, data: &[u8]) {
 
 /// Detects and sanitises `data` through the whole engine; for fuzz targets.
 pub fn sanitize(data: &[u8]) {
-    let policy = Policy::default();
+    let policy = fuzz_policy();
     let job = mugai_core::Job {
         name: "fuzz.bin".into(),
         bytes: data.to_vec(),
@@ -119,10 +129,8 @@ pub fn smoke(
     if seeds.is_empty() {
         return report;
     }
-    let mut policy = Policy::default();
     // Keep each run small so that many fit in the budget.
-    policy.limits.max_expanded_bytes = 64 << 20;
-    policy.limits.max_image_pixels = 16_000_000;
+    let policy = fuzz_policy();
     let mut rng = Rng::new(0x006d_7567_6169 ^ ty.name().len() as u64);
     let started = Instant::now();
     let prev_hook = std::panic::take_hook();

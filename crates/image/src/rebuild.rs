@@ -154,6 +154,24 @@ pub(crate) fn image_error(cx: &Context<'_>, ty: FileType, what: &str, e: ImageEr
     }
 }
 
+/// Whether every chunk of the RIFF container in `input` (after its
+/// 12-byte header) lies inside the file.
+fn riff_chunks_fit(input: &[u8]) -> bool {
+    let mut pos = 12usize;
+    while let Some(head) = input.get(pos..pos.saturating_add(8)) {
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let Some(end) = (pos + 8).checked_add(len) else {
+            return false;
+        };
+        if end > input.len() {
+            return false;
+        }
+        // Chunks are padded to an even length.
+        pos = end + len % 2;
+    }
+    true
+}
+
 pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -176,6 +194,14 @@ fn still(
     // The decoder's own idea of the size, in case the survey missed it.
     check_pixels(cx, ty, w, h, 1)?;
     cx.charge_expanded(dec.total_bytes())?;
+    // The WebP decoder allocates a metadata chunk at its declared size
+    // before reading it: a chunk that runs past the file is refused first.
+    if ty == FileType::Webp && !riff_chunks_fit(input) {
+        return Err(cx.block(
+            Code::RebuildFailed,
+            "webp: a chunk runs past the end of the file",
+        ));
+    }
     let orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
     let profile = dec.icc_profile().ok().flatten();
     let mut img = DynamicImage::from_decoder(dec)
@@ -339,6 +365,19 @@ mod tests {
         let mut cx = Context::new(policy, &budget, &NoMembers, None);
         let r = ImageRebuilder.rebuild(bytes, ty, &mut cx);
         (r, cx.findings().iter().map(|f| f.code).collect())
+    }
+
+    #[test]
+    fn fuzz_image_webp_exif_chunk_past_end() {
+        // 258 bytes whose EXIF chunk claims 3.4 GB: the decoder would
+        // allocate that before reading. Blocked without the allocation.
+        let bytes = include_bytes!("../tests/data/fuzz_image_webp_exif_chunk_past_end.bin");
+        let (r, _) = run(&Policy::default(), bytes, FileType::Webp);
+        let e = r.expect_err("blocked");
+        assert_eq!(e.code, Code::RebuildFailed);
+        assert!(e.detail.contains("past the end"), "{}", e.detail);
+        assert!(riff_chunks_fit(b"RIFF\x0e\0\0\0WEBPABCD\x01\0\0\0x\0"));
+        assert!(!riff_chunks_fit(b"RIFF\x0e\0\0\0WEBPABCD\x03\0\0\0x\0"));
     }
 
     fn two_page_tiff() -> Vec<u8> {

@@ -446,7 +446,13 @@ pub fn rebuild(data: &[u8], inline: &mut InlineCheck<'_>) -> (Vec<u8>, Removed) 
                 operands.clear();
                 match inline_image(&mut lx) {
                     Ok((dict, img)) => {
-                        if inline(&dict, &img) {
+                        // Unfiltered data whose length is not the one its
+                        // dictionary gives would be read differently by a
+                        // viewer (and by this lexer on the output): dropped.
+                        let filtered = dict.iter().any(|(k, _)| full_key(k) == b"Filter");
+                        let consistent =
+                            filtered || inline_length(&dict).is_none_or(|n| n == img.len());
+                        if consistent && inline(&dict, &img) {
                             write_inline(&mut out, &dict, &img);
                         } else {
                             let f = dict
@@ -618,6 +624,21 @@ mod tests {
         let (out, removed) = rebuild(b"BI /W 1 /H 1 /F /CCF ID xyz EI n", &mut no);
         assert_eq!(out, b"n\n".to_vec());
         assert_eq!(removed.inline_images, vec![b"CCITTFaxDecode".to_vec()]);
+    }
+
+    #[test]
+    fn fuzz_pdf_content_inline_image_length() {
+        // Unfiltered data shorter than /W x /H x /BPC says: dropped, the
+        // operators after it kept.
+        let (out, removed) = run(b"q BI /W 1 /H 4 /BPC 8 /CS /G ID \x00\xff EI Q");
+        assert_eq!(out, b"q\nQ\n".to_vec());
+        assert_eq!(removed.inline_images, vec![b"none".to_vec()]);
+        // The input the fuzzer found: its output read again was different.
+        let data = include_bytes!("../tests/data/fuzz_pdf_content_inline_image_length.bin");
+        let (once, _) = run(data);
+        let (twice, removed) = run(&once);
+        assert!(removed.is_empty(), "{removed:?}");
+        assert_eq!(once, twice, "{}", String::from_utf8_lossy(&once));
     }
 
     #[test]
