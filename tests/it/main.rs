@@ -3,8 +3,8 @@
 
 mod archive;
 mod cli;
-mod console;
 mod cluster;
+mod console;
 mod corpus;
 mod corpus_ext;
 mod daemon;

@@ -6,8 +6,8 @@
 //! once, naming the key, and then [`Config::validate`] checks the values
 //! against each other.
 
-mod console;
 mod cluster;
+mod console;
 mod daemon;
 mod icap;
 mod policy;
@@ -15,8 +15,8 @@ mod relay;
 mod sandbox;
 mod serve;
 
-pub use console::ConsoleConfig;
 pub use cluster::ClusterConfig;
+pub use console::ConsoleConfig;
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
 pub use icap::IcapConfig;
 pub use policy::{
