@@ -3,6 +3,7 @@
 use crate::names;
 use crate::pages;
 use crate::select::{Selected, Selector};
+use crate::xref;
 use lopdf::xref::XrefEntry;
 use lopdf::{Document, LoadOptions, Object, ObjectId};
 use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
@@ -113,7 +114,51 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
     let pdf = input.get(offset..).unwrap_or_default();
     precheck(pdf, cx)?;
     cx.check_deadline()?;
+    let before = cx.findings().len();
+    let first = match rebuild_from(pdf, pdf, cx) {
+        Err(b) if b.code == Code::PdfMalformed => b,
+        done => return done,
+    };
+    // The table or the catalog could not be read: rebuild the table from
+    // the object headers and run the same selection on the result.
+    let max = cx.policy().limits.max_objects;
+    let fixed = match xref::reconstruct(pdf, max) {
+        Ok(f) => f,
+        Err(xref::Failure::NoCatalog) => return Err(first),
+        Err(xref::Failure::TooMany(max)) => {
+            return Err(cx.block(
+                Code::LimitCount,
+                format!("rebuilding the cross-reference table: more than {max} objects"),
+            ))
+        }
+    };
+    cx.truncate_findings(before);
+    cx.check_deadline()?;
+    match rebuild_from(&fixed.bytes, pdf, cx) {
+        Ok(out) => {
+            cx.neutralised(
+                Code::PdfRepaired,
+                format!(
+                    "the cross-reference table or catalog could not be read: table rebuilt from {} object headers",
+                    fixed.objects
+                ),
+            );
+            Ok(out)
+        }
+        Err(b) if b.code == Code::PdfMalformed => Err(Blocked::new(
+            Code::PdfMalformed,
+            format!(
+                "{} (with the cross-reference table rebuilt: {})",
+                first.detail, b.detail
+            ),
+        )),
+        Err(b) => Err(b),
+    }
+}
 
+/// Loads `pdf` (the input, or the input with a rebuilt table appended;
+/// `original` is the input) and selects, checks and writes it.
+fn rebuild_from(pdf: &[u8], original: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>, Blocked> {
     let limits = &cx.policy().limits;
     let cap = MAX_STREAM_DECODED.min(limits.max_expanded_bytes);
     let options = LoadOptions {
@@ -153,7 +198,7 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
             "encryption removed: the file opened with the empty user password (owner password only)",
         );
     }
-    if has_incremental_update(pdf) {
+    if has_incremental_update(original) {
         cx.removed(
             Code::PdfIncrementalUpdate,
             "content after the first %%EOF (incremental updates): written as one fresh revision",
@@ -723,5 +768,53 @@ mod tests {
         assert!(has_incremental_update(
             b"%PDF-1.4\n1 0 obj <</Linearized 1>> endobj\n%%EOF\nmore\n%%EOF\nupdate\n%%EOF"
         ));
+    }
+
+    #[test]
+    fn a_table_with_wrong_offsets_is_rebuilt_and_selected_as_usual() {
+        let good = pdf("/OpenAction 6 0 R", "", &["<< /S /JavaScript /JS (app.alert(1)) >>"]);
+        let x = find(&good, b"\nxref\n", 0).unwrap_or(0) + 1;
+        let mut bad = good.get(..x).unwrap_or_default().to_vec();
+        let table = String::from_utf8_lossy(good.get(x..).unwrap_or_default()).into_owned();
+        // Every offset points 7 bytes off.
+        let shifted: Vec<String> = table
+            .lines()
+            .map(|l| match l.split(' ').collect::<Vec<_>>()[..] {
+                [o, "00000", "n", ""] if o.len() == 10 => {
+                    format!("{:010} 00000 n ", o.parse::<usize>().unwrap_or(0) + 7)
+                }
+                _ => l.to_string(),
+            })
+            .collect();
+        bad.extend_from_slice(shifted.join("\n").as_bytes());
+        assert_ne!(bad, good);
+        let (r, codes) = run(&Policy::default(), &bad);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.contains(&Code::PdfRepaired), "{codes:?}");
+        assert!(codes.contains(&Code::PdfAction), "{codes:?}");
+        let doc = reparse(&out);
+        assert_eq!(doc.get_pages().len(), 1);
+        let cat = doc.catalog().unwrap_or_else(|e| panic!("{e}"));
+        assert!(!cat.has(b"OpenAction"));
+        // The output reads without repair: a second pass finds nothing.
+        let (again, codes) = run(&Policy::default(), &out);
+        assert_eq!(again.ok(), Some(out));
+        assert!(codes.is_empty(), "{codes:?}");
+    }
+
+    #[test]
+    fn a_file_without_any_table_is_rebuilt_with_its_pages() {
+        let good = pdf("", "", &[]);
+        let x = find(&good, b"\nxref\n", 0).unwrap_or(0) + 1;
+        let bare = good.get(..x).unwrap_or_default().to_vec();
+        let (r, codes) = run(&Policy::default(), &bare);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert_eq!(codes, vec![Code::PdfRepaired]);
+        let doc = reparse(&out);
+        assert_eq!(doc.get_pages().len(), 1);
+        // Without a catalog among the headers the file stays blocked.
+        let none = String::from_utf8_lossy(&bare).replace("/Catalog", "/Katalog");
+        let (r, _) = run(&Policy::default(), none.as_bytes());
+        assert_eq!(r.err().map(|b| b.code), Some(Code::PdfMalformed));
     }
 }
