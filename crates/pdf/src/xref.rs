@@ -41,10 +41,17 @@ fn digits_before(pdf: &[u8], end: usize) -> Option<(u64, usize)> {
     while start > 0 && end - start < 10 && pdf.get(start - 1)?.is_ascii_digit() {
         start -= 1;
     }
-    if start == end || pdf.get(start.checked_sub(1)?).is_some_and(u8::is_ascii_digit) {
+    if start == end
+        || pdf
+            .get(start.checked_sub(1)?)
+            .is_some_and(u8::is_ascii_digit)
+    {
         return None;
     }
-    let n = std::str::from_utf8(pdf.get(start..end)?).ok()?.parse().ok()?;
+    let n = std::str::from_utf8(pdf.get(start..end)?)
+        .ok()?
+        .parse()
+        .ok()?;
     Some((n, start))
 }
 
@@ -99,12 +106,13 @@ fn reference_after(dict: &[u8], key: &[u8]) -> Option<(u32, u16)> {
             continue; // `/Root` inside `/RootX`
         }
         let rest = dict.get(from..)?;
-        let mut words = rest
-            .split(|&b| is_ws(b))
-            .filter(|w| !w.is_empty())
-            .take(3);
-        let n = words.next().and_then(|w| std::str::from_utf8(w).ok()?.parse().ok());
-        let g = words.next().and_then(|w| std::str::from_utf8(w).ok()?.parse().ok());
+        let mut words = rest.split(|&b| is_ws(b)).filter(|w| !w.is_empty()).take(3);
+        let n = words
+            .next()
+            .and_then(|w| std::str::from_utf8(w).ok()?.parse().ok());
+        let g = words
+            .next()
+            .and_then(|w| std::str::from_utf8(w).ok()?.parse().ok());
         let r = words.next().is_some_and(|w| w.first() == Some(&b'R'));
         if let (Some(n), Some(g), true) = (n, g, r) {
             return Some((n, g));
@@ -125,6 +133,62 @@ fn object_text(pdf: &[u8], offset: usize) -> &[u8] {
         .min()
         .unwrap_or(chunk.len());
     chunk.get(..stop).unwrap_or(chunk)
+}
+
+/// The length of the balanced dictionary `<< ... >>` at the start of
+/// `text` (strings and hex strings skipped), if it closes.
+fn dict_len(text: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
+        match b {
+            b'(' => {
+                let mut parens = 0usize;
+                while let Some(&c) = text.get(i) {
+                    match c {
+                        b'\\' => i += 1,
+                        b'(' => parens += 1,
+                        b')' => {
+                            parens -= 1;
+                            if parens == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'<' if text.get(i + 1) == Some(&b'<') => {
+                depth += 1;
+                i += 1;
+            }
+            b'<' => i += text.get(i..)?.iter().position(|&c| c == b'>')?,
+            b'>' if text.get(i + 1) == Some(&b'>') => {
+                depth = depth.checked_sub(1)?;
+                i += 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A catalog written directly into the last trailer (`/Root << ... >>`).
+fn direct_root(pdf: &[u8]) -> Option<&[u8]> {
+    let t = rfind(pdf, b"trailer")?;
+    let text = pdf.get(t..pdf.len().min(t.saturating_add(64 << 10)))?;
+    let key = find(text, b"/Root", 0)? + 5;
+    let start = key + text.get(key..)?.iter().position(|&b| !is_ws(b))?;
+    let dict = text.get(start..)?;
+    if !dict.starts_with(b"<<") {
+        return None;
+    }
+    dict.get(..dict_len(dict)?)
 }
 
 fn is_catalog(text: &[u8]) -> bool {
@@ -157,9 +221,7 @@ pub fn reconstruct(pdf: &[u8], max_objects: u64) -> Result<Reconstructed, Failur
         table.values().rev().find_map(|&(_, offset)| {
             let text = object_text(pdf, offset);
             let squeezed: Vec<u8> = text.iter().copied().filter(|&b| !is_ws(b)).collect();
-            if find(&squeezed, b"/Type/XRef", 0).is_none() {
-                return None;
-            }
+            find(&squeezed, b"/Type/XRef", 0)?;
             reference_after(text, b"/Root").filter(|&r| referenced(r))
         })
     };
@@ -171,20 +233,36 @@ pub fn reconstruct(pdf: &[u8], max_objects: u64) -> Result<Reconstructed, Failur
             .map(|(&n, &(g, _))| (n, g))
     };
     let root = trailer_root
-        .filter(|r| table.get(&r.0).is_some_and(|&(_, o)| is_catalog(object_text(pdf, o))))
+        .filter(|r| {
+            table
+                .get(&r.0)
+                .is_some_and(|&(_, o)| is_catalog(object_text(pdf, o)))
+        })
         .or_else(stream_root)
         .or_else(typed_catalog)
-        .or(trailer_root)
-        .ok_or(Failure::NoCatalog)?;
+        .or(trailer_root);
     let info = rfind(pdf, b"trailer")
         .and_then(|t| reference_after(object_text(pdf, t), b"/Info"))
         .filter(|&r| referenced(r));
-
     let mut out = Vec::with_capacity(pdf.len() + table.len() * 20 + 256);
     out.extend_from_slice(pdf);
     if !out.ends_with(b"\n") {
         out.push(b'\n');
     }
+    let root = match (root, direct_root(pdf)) {
+        (Some(r), _) => r,
+        (None, Some(dict)) => {
+            // Written out as an object of its own after the last one.
+            let n = table.keys().next_back().map_or(1, |&n| n.saturating_add(1));
+            table.insert(n, (0, out.len()));
+            out.extend_from_slice(format!("{n} 0 obj\n").as_bytes());
+            out.extend_from_slice(dict);
+            out.extend_from_slice(b"\nendobj\n");
+            (n, 0)
+        }
+        (None, None) => return Err(Failure::NoCatalog),
+    };
+
     let start = out.len();
     let mut text = String::from("xref\n0 1\n0000000000 65535 f \n");
     let entries: Vec<(u32, (u16, usize))> = table.iter().map(|(&n, &e)| (n, e)).collect();
@@ -204,7 +282,11 @@ pub fn reconstruct(pdf: &[u8], max_objects: u64) -> Result<Reconstructed, Failur
         i = j + 1;
     }
     let size = table.keys().next_back().map_or(1, |&n| u64::from(n) + 1);
-    let _ = write!(text, "trailer\n<< /Size {size} /Root {} {} R", root.0, root.1);
+    let _ = write!(
+        text,
+        "trailer\n<< /Size {size} /Root {} {} R",
+        root.0, root.1
+    );
     if let Some(info) = info {
         let _ = write!(text, " /Info {} {} R", info.0, info.1);
     }
