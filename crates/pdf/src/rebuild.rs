@@ -769,4 +769,82 @@ mod tests {
             b"%PDF-1.4\n1 0 obj <</Linearized 1>> endobj\n%%EOF\nmore\n%%EOF\nupdate\n%%EOF"
         ));
     }
+
+    /// `pdf(..)` with object 1 (the catalog) blanked out and the catalog
+    /// written into the trailer instead, as some generators do; with
+    /// `shift`, every offset of the table and startxref is that far off.
+    fn catalog_in_trailer(catalog: &str, extra: &[&str], shift: usize) -> Vec<u8> {
+        let good = pdf("", "", extra);
+        let text = String::from_utf8_lossy(&good).into_owned();
+        let end = text.find("endobj\n").unwrap_or(0) + 7;
+        let start = text.find("1 0 obj").unwrap_or(0);
+        let blank = " ".repeat(end - start);
+        let text = format!("{}{blank}{}", &text[..start], &text[end..]);
+        let x = text.find("\nxref\n").unwrap_or(0) + 1;
+        let mut out = text[..x].to_string();
+        for line in text[x..].lines() {
+            let parts: Vec<&str> = line.split(' ').collect();
+            match parts[..] {
+                [o, "00000", "n", ""] if o.len() == 10 && o != "0000000000" => {
+                    let o = o.parse::<usize>().unwrap_or(0) + shift;
+                    out.push_str(&format!("{o:010} 00000 n \n"));
+                }
+                _ if line.starts_with("trailer") => out.push_str("trailer\n"),
+                _ if line.starts_with("<< /Size") => out.push_str(&format!(
+                    "<< /Size 9 /Root << /Type /Catalog /Pages 2 0 R {catalog} >> >>\n"
+                )),
+                _ if line.chars().all(|c| c.is_ascii_digit()) && !line.is_empty() => {
+                    out.push_str(&format!("{}\n", x + shift));
+                }
+                _ => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        out.into_bytes()
+    }
+
+    #[test]
+    fn a_table_with_wrong_offsets_is_rebuilt_and_selected_as_usual() {
+        let bad = catalog_in_trailer(
+            "/OpenAction 6 0 R",
+            &["<< /S /JavaScript /JS (app.alert(1)) >>"],
+            7,
+        );
+        assert!(Document::load_mem(&bad).is_err());
+        let (r, codes) = run(&Policy::default(), &bad);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.contains(&Code::PdfRepaired), "{codes:?}");
+        assert!(codes.contains(&Code::PdfAction), "{codes:?}");
+        let doc = reparse(&out);
+        assert_eq!(doc.get_pages().len(), 1);
+        let cat = doc.catalog().unwrap_or_else(|e| panic!("{e}"));
+        assert!(!cat.has(b"OpenAction"));
+        // The output reads without repair: a second pass finds nothing.
+        let (again, codes) = run(&Policy::default(), &out);
+        assert_eq!(again.ok(), Some(out));
+        assert!(codes.is_empty(), "{codes:?}");
+    }
+
+    #[test]
+    fn a_file_without_any_table_is_rebuilt_with_its_pages() {
+        let with_table = catalog_in_trailer("", &[], 0);
+        let x = find(&with_table, b"\nxref\n", 0).unwrap_or(0) + 1;
+        let t = find(&with_table, b"trailer", x).unwrap_or(x);
+        let mut bare = with_table.get(..x).unwrap_or_default().to_vec();
+        let trailer = with_table.get(t..).unwrap_or_default();
+        let sx = find(trailer, b"startxref", 0).unwrap_or(trailer.len());
+        bare.extend_from_slice(trailer.get(..sx).unwrap_or_default());
+        assert!(find(&bare, b"xref", 0).is_none());
+        let (r, codes) = run(&Policy::default(), &bare);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert_eq!(codes, vec![Code::PdfRepaired]);
+        assert_eq!(reparse(&out).get_pages().len(), 1);
+        // Without a catalog anywhere the file stays blocked.
+        let none = String::from_utf8_lossy(&bare).replace("/Root", "/Rot");
+        let (r, codes) = run(&Policy::default(), none.as_bytes());
+        assert_eq!(r.err().map(|b| b.code), Some(Code::PdfMalformed));
+        assert!(codes.is_empty(), "{codes:?}");
+    }
 }
