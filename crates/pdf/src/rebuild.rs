@@ -115,7 +115,7 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
     precheck(pdf, cx)?;
     cx.check_deadline()?;
     let before = cx.findings().len();
-    let first = match rebuild_from(pdf, pdf, cx) {
+    let first = match rebuild_from(pdf, pdf, false, cx) {
         Err(b) if b.code == Code::PdfMalformed => b,
         done => return done,
     };
@@ -134,7 +134,7 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
     };
     cx.truncate_findings(before);
     cx.check_deadline()?;
-    match rebuild_from(&fixed.bytes, pdf, cx) {
+    match rebuild_from(&fixed.bytes, pdf, true, cx) {
         Ok(out) => {
             cx.neutralised(
                 Code::PdfRepaired,
@@ -158,7 +158,14 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
 
 /// Loads `pdf` (the input, or the input with a rebuilt table appended;
 /// `original` is the input) and selects, checks and writes it.
-fn rebuild_from(pdf: &[u8], original: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>, Blocked> {
+/// With `repaired`, page tree nodes written directly into their parent
+/// are first made objects of their own.
+fn rebuild_from(
+    pdf: &[u8],
+    original: &[u8],
+    repaired: bool,
+    cx: &mut Context<'_>,
+) -> Result<Vec<u8>, Blocked> {
     let limits = &cx.policy().limits;
     let cap = MAX_STREAM_DECODED.min(limits.max_expanded_bytes);
     let options = LoadOptions {
@@ -209,6 +216,9 @@ fn rebuild_from(pdf: &[u8], original: &[u8], cx: &mut Context<'_>) -> Result<Vec
         Ok(Object::Reference(r)) => *r,
         _ => return Err(malformed(cx, "the trailer has no /Root reference")),
     };
+    if repaired {
+        promote_page_tree(&mut doc, root, cx.policy().limits.max_objects);
+    }
     match doc.objects.get(&root) {
         Some(Object::Dictionary(c)) if matches!(c.get(b"Pages"), Ok(Object::Reference(_))) => {}
         Some(Object::Dictionary(_)) => {
@@ -258,6 +268,69 @@ fn rebuild_from(pdf: &[u8], original: &[u8], cx: &mut Context<'_>) -> Result<Vec
     }
     cx.check_deadline()?;
     write(&doc, objects, new_root, new_info, cx)
+}
+
+/// Makes the page tree nodes written directly into the catalog's `/Pages`
+/// or a node's `/Kids` objects of their own (with `/Parent` set), at most
+/// `max` of them, so that the page tree can be checked as usual.
+fn promote_page_tree(doc: &mut Document, root: ObjectId, max: u64) {
+    let mut made = 0u64;
+    let mut promote = |doc: &mut Document, obj: &mut Object, parent: Option<ObjectId>| {
+        if made >= max {
+            return None;
+        }
+        let Object::Dictionary(d) = obj else {
+            return None;
+        };
+        let mut d = d.clone();
+        if let Some(p) = parent {
+            d.set("Parent", Object::Reference(p));
+        }
+        made += 1;
+        let id = doc.add_object(Object::Dictionary(d));
+        *obj = Object::Reference(id);
+        Some(id)
+    };
+    let mut stack = Vec::new();
+    let mut pages = match doc.objects.get(&root) {
+        Some(Object::Dictionary(c)) => c.get(b"Pages").ok().cloned(),
+        _ => None,
+    };
+    if let Some(p) = pages.as_mut() {
+        if let Some(id) = promote(doc, p, None) {
+            if let Some(Object::Dictionary(c)) = doc.objects.get_mut(&root) {
+                c.set("Pages", Object::Reference(id));
+            }
+        }
+        if let Object::Reference(id) = p {
+            stack.push(*id);
+        }
+    }
+    let mut seen = BTreeSet::new();
+    while let Some(node) = stack.pop() {
+        if !seen.insert(node) || seen.len() as u64 > max {
+            continue;
+        }
+        let Some(Object::Dictionary(d)) = doc.objects.get(&node) else {
+            continue;
+        };
+        let Ok(Object::Array(kids)) = d.get(b"Kids") else {
+            continue;
+        };
+        let mut kids = kids.clone();
+        let mut changed = false;
+        for kid in &mut kids {
+            changed |= promote(doc, kid, Some(node)).is_some();
+            if let Object::Reference(id) = kid {
+                stack.push(*id);
+            }
+        }
+        if changed {
+            if let Some(Object::Dictionary(d)) = doc.objects.get_mut(&node) {
+                d.set("Kids", Object::Array(kids));
+            }
+        }
+    }
 }
 
 /// `pdf.obfuscated_name` for every escaped spelling of a name that made
