@@ -158,8 +158,8 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
 
 /// Loads `pdf` (the input, or the input with a rebuilt table appended;
 /// `original` is the input) and selects, checks and writes it.
-/// With `repaired`, page tree nodes written directly into their parent
-/// are first made objects of their own.
+/// With `repaired`, a page tree root written directly into the catalog
+/// is first made an object of its own.
 fn rebuild_from(
     pdf: &[u8],
     original: &[u8],
@@ -217,7 +217,7 @@ fn rebuild_from(
         _ => return Err(malformed(cx, "the trailer has no /Root reference")),
     };
     if repaired {
-        promote_page_tree(&mut doc, root, cx.policy().limits.max_objects);
+        promote_page_tree(&mut doc, root);
     }
     match doc.objects.get(&root) {
         Some(Object::Dictionary(c)) if matches!(c.get(b"Pages"), Ok(Object::Reference(_))) => {}
@@ -270,66 +270,21 @@ fn rebuild_from(
     write(&doc, objects, new_root, new_info, cx)
 }
 
-/// Makes the page tree nodes written directly into the catalog's `/Pages`
-/// or a node's `/Kids` objects of their own (with `/Parent` set), at most
-/// `max` of them, so that the page tree can be checked as usual.
-fn promote_page_tree(doc: &mut Document, root: ObjectId, max: u64) {
-    let mut made = 0u64;
-    let mut promote = |doc: &mut Document, obj: &mut Object, parent: Option<ObjectId>| {
-        if made >= max {
-            return None;
-        }
-        let Object::Dictionary(d) = obj else {
-            return None;
-        };
-        let mut d = d.clone();
-        if let Some(p) = parent {
-            d.set("Parent", Object::Reference(p));
-        }
-        made += 1;
-        let id = doc.add_object(Object::Dictionary(d));
-        *obj = Object::Reference(id);
-        Some(id)
+/// Makes a page tree root written directly into the catalog's `/Pages`
+/// an object of its own, so that the page tree can be checked as usual.
+/// Kids written inline stay as they are (the page tree check refuses
+/// them): qpdf and MuPDF do not count them as pages either.
+fn promote_page_tree(doc: &mut Document, root: ObjectId) {
+    let pages = match doc.objects.get(&root) {
+        Some(Object::Dictionary(c)) => match c.get(b"Pages") {
+            Ok(Object::Dictionary(p)) => p.clone(),
+            _ => return,
+        },
+        _ => return,
     };
-    let mut stack = Vec::new();
-    let mut pages = match doc.objects.get(&root) {
-        Some(Object::Dictionary(c)) => c.get(b"Pages").ok().cloned(),
-        _ => None,
-    };
-    if let Some(p) = pages.as_mut() {
-        if let Some(id) = promote(doc, p, None) {
-            if let Some(Object::Dictionary(c)) = doc.objects.get_mut(&root) {
-                c.set("Pages", Object::Reference(id));
-            }
-        }
-        if let Object::Reference(id) = p {
-            stack.push(*id);
-        }
-    }
-    let mut seen = BTreeSet::new();
-    while let Some(node) = stack.pop() {
-        if !seen.insert(node) || seen.len() as u64 > max {
-            continue;
-        }
-        let Some(Object::Dictionary(d)) = doc.objects.get(&node) else {
-            continue;
-        };
-        let Ok(Object::Array(kids)) = d.get(b"Kids") else {
-            continue;
-        };
-        let mut kids = kids.clone();
-        let mut changed = false;
-        for kid in &mut kids {
-            changed |= promote(doc, kid, Some(node)).is_some();
-            if let Object::Reference(id) = kid {
-                stack.push(*id);
-            }
-        }
-        if changed {
-            if let Some(Object::Dictionary(d)) = doc.objects.get_mut(&node) {
-                d.set("Kids", Object::Array(kids));
-            }
-        }
+    let id = doc.add_object(Object::Dictionary(pages));
+    if let Some(Object::Dictionary(c)) = doc.objects.get_mut(&root) {
+        c.set("Pages", Object::Reference(id));
     }
 }
 
