@@ -103,6 +103,12 @@ impl<'a> Context<'a> {
         &self.findings
     }
 
+    /// Forgets the findings recorded after the first `len`, e.g. those of
+    /// an attempt that is about to be made again.
+    pub fn truncate_findings(&mut self, len: usize) {
+        self.findings.truncate(len);
+    }
+
     pub fn take_findings(&mut self) -> Vec<Finding> {
         std::mem::take(&mut self.findings)
     }

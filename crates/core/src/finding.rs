@@ -79,6 +79,8 @@ codes! {
     PdfImageCodec = "pdf.image_codec", Removed;
     /// A stream that does not decode with its declared filters.
     PdfDamagedStream = "pdf.damaged_stream", Removed;
+    /// A broken cross-reference table rebuilt from the object headers.
+    PdfRepaired = "pdf.repaired", Neutralised;
 
     OoxmlVba = "ooxml.vba", Removed;
     OoxmlXlmMacro = "ooxml.xlm_macro", Removed;

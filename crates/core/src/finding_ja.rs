@@ -37,6 +37,7 @@ impl Code {
             PdfMalformed => "PDF の構造が壊れているため、受け渡しを止めました。",
             PdfAction => "PDF の動作（アクション）を除去しました。",
             PdfDropped => "安全と確認できない PDF の要素を除去しました。",
+            PdfRepaired => "PDF の壊れた相互参照表を作り直して読み込みました。",
             PdfFont => "安全と確認できない PDF のフォントを除去しました。",
             PdfImageCodec => "安全と確認できない形式の PDF 内画像を除去しました。",
             PdfDamagedStream => "PDF 内の壊れたデータを除去しました。",

@@ -6,7 +6,9 @@
 //! only the keys its role allows ([`roles`]), every kept stream is decoded
 //! and encoded anew ([`streams`]), content streams are re-serialised from
 //! the known operators ([`content`]), the page tree is checked ([`pages`]),
-//! and one fresh revision is written.
+//! and one fresh revision is written. A file whose cross-reference table
+//! or catalog cannot be read is loaded again with a table rebuilt from its
+//! object headers ([`xref`]).
 
 pub mod codecs;
 pub mod content;
@@ -17,5 +19,6 @@ mod report;
 pub mod roles;
 pub mod select;
 pub mod streams;
+pub mod xref;
 
 pub use rebuild::PdfRebuilder;

@@ -3,6 +3,7 @@
 use crate::names;
 use crate::pages;
 use crate::select::{Selected, Selector};
+use crate::xref;
 use lopdf::xref::XrefEntry;
 use lopdf::{Document, LoadOptions, Object, ObjectId};
 use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
@@ -113,7 +114,58 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
     let pdf = input.get(offset..).unwrap_or_default();
     precheck(pdf, cx)?;
     cx.check_deadline()?;
+    let before = cx.findings().len();
+    let first = match rebuild_from(pdf, pdf, false, cx) {
+        Err(b) if b.code == Code::PdfMalformed => b,
+        done => return done,
+    };
+    // The table or the catalog could not be read: rebuild the table from
+    // the object headers and run the same selection on the result.
+    let max = cx.policy().limits.max_objects;
+    let fixed = match xref::reconstruct(pdf, max) {
+        Ok(f) => f,
+        Err(xref::Failure::NoCatalog) => return Err(first),
+        Err(xref::Failure::TooMany(max)) => {
+            return Err(cx.block(
+                Code::LimitCount,
+                format!("rebuilding the cross-reference table: more than {max} objects"),
+            ))
+        }
+    };
+    cx.truncate_findings(before);
+    cx.check_deadline()?;
+    match rebuild_from(&fixed.bytes, pdf, true, cx) {
+        Ok(out) => {
+            cx.neutralised(
+                Code::PdfRepaired,
+                format!(
+                    "the cross-reference table or catalog could not be read: table rebuilt from {} object headers",
+                    fixed.objects
+                ),
+            );
+            Ok(out)
+        }
+        Err(b) if b.code == Code::PdfMalformed => Err(Blocked::new(
+            Code::PdfMalformed,
+            format!(
+                "{} (with the cross-reference table rebuilt: {})",
+                first.detail, b.detail
+            ),
+        )),
+        Err(b) => Err(b),
+    }
+}
 
+/// Loads `pdf` (the input, or the input with a rebuilt table appended;
+/// `original` is the input) and selects, checks and writes it.
+/// With `repaired`, a page tree root written directly into the catalog
+/// is first made an object of its own.
+fn rebuild_from(
+    pdf: &[u8],
+    original: &[u8],
+    repaired: bool,
+    cx: &mut Context<'_>,
+) -> Result<Vec<u8>, Blocked> {
     let limits = &cx.policy().limits;
     let cap = MAX_STREAM_DECODED.min(limits.max_expanded_bytes);
     let options = LoadOptions {
@@ -153,7 +205,7 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
             "encryption removed: the file opened with the empty user password (owner password only)",
         );
     }
-    if has_incremental_update(pdf) {
+    if has_incremental_update(original) {
         cx.removed(
             Code::PdfIncrementalUpdate,
             "content after the first %%EOF (incremental updates): written as one fresh revision",
@@ -164,6 +216,9 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
         Ok(Object::Reference(r)) => *r,
         _ => return Err(malformed(cx, "the trailer has no /Root reference")),
     };
+    if repaired {
+        promote_page_tree(&mut doc, root);
+    }
     match doc.objects.get(&root) {
         Some(Object::Dictionary(c)) if matches!(c.get(b"Pages"), Ok(Object::Reference(_))) => {}
         Some(Object::Dictionary(_)) => {
@@ -213,6 +268,24 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
     }
     cx.check_deadline()?;
     write(&doc, objects, new_root, new_info, cx)
+}
+
+/// Makes a page tree root written directly into the catalog's `/Pages`
+/// an object of its own, so that the page tree can be checked as usual.
+/// Kids written inline stay as they are (the page tree check refuses
+/// them): qpdf and MuPDF do not count them as pages either.
+fn promote_page_tree(doc: &mut Document, root: ObjectId) {
+    let pages = match doc.objects.get(&root) {
+        Some(Object::Dictionary(c)) => match c.get(b"Pages") {
+            Ok(Object::Dictionary(p)) => p.clone(),
+            _ => return,
+        },
+        _ => return,
+    };
+    let id = doc.add_object(Object::Dictionary(pages));
+    if let Some(Object::Dictionary(c)) = doc.objects.get_mut(&root) {
+        c.set("Pages", Object::Reference(id));
+    }
 }
 
 /// `pdf.obfuscated_name` for every escaped spelling of a name that made
@@ -723,5 +796,83 @@ mod tests {
         assert!(has_incremental_update(
             b"%PDF-1.4\n1 0 obj <</Linearized 1>> endobj\n%%EOF\nmore\n%%EOF\nupdate\n%%EOF"
         ));
+    }
+
+    /// `pdf(..)` with object 1 (the catalog) blanked out and the catalog
+    /// written into the trailer instead, as some generators do; with
+    /// `shift`, every offset of the table and startxref is that far off.
+    fn catalog_in_trailer(catalog: &str, extra: &[&str], shift: usize) -> Vec<u8> {
+        let good = pdf("", "", extra);
+        let text = String::from_utf8_lossy(&good).into_owned();
+        let end = text.find("endobj\n").unwrap_or(0) + 7;
+        let start = text.find("1 0 obj").unwrap_or(0);
+        let blank = " ".repeat(end - start);
+        let text = format!("{}{blank}{}", &text[..start], &text[end..]);
+        let x = text.find("\nxref\n").unwrap_or(0) + 1;
+        let mut out = text[..x].to_string();
+        for line in text[x..].lines() {
+            let parts: Vec<&str> = line.split(' ').collect();
+            match parts[..] {
+                [o, "00000", "n", ""] if o.len() == 10 && o != "0000000000" => {
+                    let o = o.parse::<usize>().unwrap_or(0) + shift;
+                    out.push_str(&format!("{o:010} 00000 n \n"));
+                }
+                _ if line.starts_with("trailer") => out.push_str("trailer\n"),
+                _ if line.starts_with("<< /Size") => out.push_str(&format!(
+                    "<< /Size 9 /Root << /Type /Catalog /Pages 2 0 R {catalog} >> >>\n"
+                )),
+                _ if line.chars().all(|c| c.is_ascii_digit()) && !line.is_empty() => {
+                    out.push_str(&format!("{}\n", x + shift));
+                }
+                _ => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        out.into_bytes()
+    }
+
+    #[test]
+    fn a_table_with_wrong_offsets_is_rebuilt_and_selected_as_usual() {
+        let bad = catalog_in_trailer(
+            "/OpenAction 6 0 R",
+            &["<< /S /JavaScript /JS (app.alert(1)) >>"],
+            7,
+        );
+        assert!(Document::load_mem(&bad).is_err());
+        let (r, codes) = run(&Policy::default(), &bad);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.contains(&Code::PdfRepaired), "{codes:?}");
+        assert!(codes.contains(&Code::PdfAction), "{codes:?}");
+        let doc = reparse(&out);
+        assert_eq!(doc.get_pages().len(), 1);
+        let cat = doc.catalog().unwrap_or_else(|e| panic!("{e}"));
+        assert!(!cat.has(b"OpenAction"));
+        // The output reads without repair: a second pass finds nothing.
+        let (again, codes) = run(&Policy::default(), &out);
+        assert_eq!(again.ok(), Some(out));
+        assert!(codes.is_empty(), "{codes:?}");
+    }
+
+    #[test]
+    fn a_file_without_any_table_is_rebuilt_with_its_pages() {
+        let with_table = catalog_in_trailer("", &[], 0);
+        let x = find(&with_table, b"\nxref\n", 0).unwrap_or(0) + 1;
+        let t = find(&with_table, b"trailer", x).unwrap_or(x);
+        let mut bare = with_table.get(..x).unwrap_or_default().to_vec();
+        let trailer = with_table.get(t..).unwrap_or_default();
+        let sx = find(trailer, b"startxref", 0).unwrap_or(trailer.len());
+        bare.extend_from_slice(trailer.get(..sx).unwrap_or_default());
+        assert!(find(&bare, b"xref", 0).is_none());
+        let (r, codes) = run(&Policy::default(), &bare);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert_eq!(codes, vec![Code::PdfRepaired]);
+        assert_eq!(reparse(&out).get_pages().len(), 1);
+        // Without a catalog anywhere the file stays blocked.
+        let none = String::from_utf8_lossy(&bare).replace("/Root", "/Rot");
+        let (r, codes) = run(&Policy::default(), none.as_bytes());
+        assert_eq!(r.err().map(|b| b.code), Some(Code::PdfMalformed));
+        assert!(codes.is_empty(), "{codes:?}");
     }
 }
