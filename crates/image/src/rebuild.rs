@@ -265,7 +265,8 @@ fn encode(
 }
 
 /// Encodes baseline JPEG with the SIMD encoder (several times faster than
-/// `image`'s own), chroma subsampled 4:2:2 as before; `convert_for` has
+/// `image`'s own), no chroma subsampling (4:4:4, as `image`'s encoder
+/// wrote), so text and fine lines keep their colour; `convert_for` has
 /// left 8-bit grey or RGB.
 fn encode_jpeg(
     out: &mut Vec<u8>,
@@ -293,7 +294,7 @@ fn encode_jpeg(
         ImageError::Encoding(EncodingError::new(ImageFormat::Jpeg.into(), e))
     };
     let mut enc = jpeg_encoder::Encoder::new(out, quality.clamp(1, 100));
-    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_2);
+    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
     if let Some(p) = icc {
         enc.add_icc_profile(&p).map_err(failed)?;
     }
