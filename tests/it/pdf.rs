@@ -344,6 +344,141 @@ fn uri_links_are_kept_when_the_policy_says_so() {
     assert!(all.contains("https://example.invalid/login"));
 }
 
+/// A committed JPEG 2000 fixture (corpus/fixtures/jpx, written by its
+/// make.py with Pillow's OpenJPEG writer).
+fn jpx_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../corpus/fixtures/jpx")
+        .join(name)
+}
+
+fn jpx_fixtures() -> Vec<PathBuf> {
+    ["rgb.pdf", "gray.pdf", "alpha.pdf", "garbage.pdf"]
+        .iter()
+        .map(|n| jpx_fixture(n))
+        .collect()
+}
+
+/// The rows of `pdfimages -list`: (type, color, bpc, enc).
+fn image_rows(p: &Path) -> Vec<(String, String, String, String)> {
+    let o = Command::new("pdfimages")
+        .arg("-list")
+        .arg(p)
+        .output()
+        .expect("pdfimages");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .skip(2)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            (c.len() > 9).then(|| {
+                (
+                    c[2].to_string(),
+                    c[5].to_string(),
+                    c[7].to_string(),
+                    c[8].to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Page 1 rendered by poppler at 36 dpi: (width, height, RGB bytes).
+fn render(p: &Path) -> (usize, usize, Vec<u8>) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let prefix = tmp.path().join("page");
+    let o = Command::new("pdftoppm")
+        .args(["-r", "36", "-f", "1", "-l", "1", "-singlefile"])
+        .arg(p)
+        .arg(&prefix)
+        .output()
+        .expect("pdftoppm");
+    assert!(o.status.success(), "pdftoppm {}: {o:?}", p.display());
+    let ppm = std::fs::read(prefix.with_extension("ppm")).expect("ppm");
+    // "P6\n<w> <h>\n255\n" then the samples.
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8_lossy(&ppm[start..at]).into_owned());
+    }
+    let (w, h): (usize, usize) = (fields[1].parse().expect("w"), fields[2].parse().expect("h"));
+    let data = ppm[at + 1..].to_vec();
+    assert_eq!(data.len(), w * h * 3);
+    (w, h, data)
+}
+
+#[test]
+fn jpx_images_are_decoded_and_kept_as_flate_images() {
+    for t in ["pdfimages", "pdftoppm"] {
+        if !tool(t) {
+            util::skip(&format!("{t} (poppler-utils) is missing"));
+            return;
+        }
+    }
+    for (name, colour, smask) in [
+        ("rgb.pdf", "rgb", false),
+        ("gray.pdf", "gray", false),
+        ("alpha.pdf", "rgb", true),
+    ] {
+        let input = jpx_fixture(name);
+        let (r, _dir) = run_one(&input, &[]);
+        assert_eq!(r["verdict"], "sanitized", "{name}: {r}");
+        assert!(util::codes(&r).contains("pdf.image_codec"), "{name}: {r}");
+        let output = PathBuf::from(r["output"].as_str().expect("output"));
+        assert_eq!(qpdf_check(&output, None), 0, "{name}: qpdf --check");
+        let rows = image_rows(&output);
+        let image = rows
+            .iter()
+            .find(|r| r.0 == "image")
+            .unwrap_or_else(|| panic!("{name}: no image left: {rows:?}"));
+        // Flate data shows as "image" in the encoding column.
+        assert_eq!(
+            (image.1.as_str(), image.2.as_str(), image.3.as_str()),
+            (colour, "8", "image"),
+            "{name}: {rows:?}"
+        );
+        assert_eq!(
+            rows.iter().any(|r| r.0 == "smask"),
+            smask,
+            "{name}: soft mask {rows:?}"
+        );
+        let all = expanded(&output);
+        assert!(!has_name(&all, "/JPXDecode"), "{name}: JPX data left");
+        // The page looks as poppler (with OpenJPEG) shows the input.
+        let (wi, hi, a) = render(&input);
+        let (wo, ho, b) = render(&output);
+        assert_eq!((wi, hi), (wo, ho), "{name}: page size");
+        let diff: u64 = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| u64::from(x.abs_diff(*y)))
+            .sum();
+        let mean = diff as f64 / a.len() as f64;
+        assert!(mean < 2.0, "{name}: mean difference {mean:.2} per sample");
+        let dark = b.iter().filter(|&&v| v < 200).count();
+        assert!(dark > b.len() / 50, "{name}: the page renders blank");
+    }
+    // Data that is not JPEG 2000 is dropped with a reason, never copied.
+    let (r, _dir) = run_one(&jpx_fixture("garbage.pdf"), &[]);
+    let codes = util::codes(&r);
+    assert!(
+        codes.contains("pdf.image_codec") || codes.contains("pdf.damaged_stream"),
+        "{r}"
+    );
+    if r["verdict"] != "blocked" {
+        let output = PathBuf::from(r["output"].as_str().expect("output"));
+        assert!(image_rows(&output).is_empty(), "garbage JPX kept");
+        assert!(!has_name(&expanded(&output), "/JPXDecode"));
+    }
+}
+
 #[test]
 fn corpus_ext_pdfs_are_rebuilt_faithfully_or_blocked_with_a_reason() {
     let Some(ext) = util::corpus_ext() else {
@@ -371,6 +506,10 @@ fn corpus_ext_pdfs_are_rebuilt_faithfully_or_blocked_with_a_reason() {
     let reports = util::json_lines(&o);
     assert_eq!(reports.len(), files.len(), "one report per file");
     let (mut rebuilt, mut same_text, mut exceptions) = (0usize, 0usize, Vec::new());
+    // Inputs in which qpdf finds no page while the rebuild keeps some: the
+    // pages are written directly into /Kids, which qpdf and poppler skip
+    // (Acrobat shows them). Nothing to compare with; listed apart.
+    let mut unread = Vec::new();
     for r in &reports {
         let input = PathBuf::from(r["input"].as_str().expect("input"));
         match r["verdict"].as_str() {
@@ -407,6 +546,14 @@ fn corpus_ext_pdfs_are_rebuilt_faithfully_or_blocked_with_a_reason() {
             );
         }
         let (pi, po) = (npages(&input, None), npages(&output, None));
+        if pi == Some(0) && po.is_some_and(|n| n > 0) {
+            unread.push(format!(
+                "{}: 0 -> {} pages",
+                input.display(),
+                po.unwrap_or(0)
+            ));
+            continue;
+        }
         if pi.is_some() {
             assert_eq!(pi, po, "{}: page count", input.display());
         }
@@ -425,18 +572,24 @@ fn corpus_ext_pdfs_are_rebuilt_faithfully_or_blocked_with_a_reason() {
             ));
         }
     }
+    let compared = rebuilt - unread.len();
     eprintln!(
-        "corpus-ext PDFs: {} files, {rebuilt} rebuilt, {} blocked, same text {same_text}/{rebuilt}",
+        "corpus-ext PDFs: {} files, {rebuilt} rebuilt, {} blocked, same text {same_text}/{compared}, \
+         {} with pages qpdf does not read",
         reports.len(),
-        reports.len() - rebuilt
+        reports.len() - rebuilt,
+        unread.len()
     );
     for e in &exceptions {
         eprintln!("  text differs: {e}");
     }
-    assert!(rebuilt > 0);
+    for e in &unread {
+        eprintln!("  pages qpdf does not read (inline /Kids): {e}");
+    }
+    assert!(compared > 0);
     assert!(
-        same_text * 100 >= rebuilt * 97,
-        "same text for {same_text} of {rebuilt}"
+        same_text * 100 >= compared * 97,
+        "same text for {same_text} of {compared}"
     );
 }
 
@@ -484,6 +637,7 @@ fn outputs_are_a_fixpoint_pass_qpdf_and_the_independent_judge() {
     let mut files: Vec<PathBuf> = pdf_cases()
         .iter()
         .map(|c| util::corpus_dir().join(&c.path))
+        .chain(jpx_fixtures())
         .collect();
     if let Some(ext) = util::corpus_ext() {
         let manifest = std::fs::read_to_string(ext.join("MANIFEST.tsv")).expect("manifest");

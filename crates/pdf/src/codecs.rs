@@ -1,7 +1,8 @@
-//! Bi-level image codecs with a history of exploits in readers (JBIG2,
-//! CCITT fax) decoded by memory-safe decoders into plain rows, which the
-//! output stores with Flate: no reader's JBIG2 or fax decoder ever sees
-//! the original data.
+//! Image codecs with a history of exploits in readers (JBIG2, CCITT fax,
+//! JPEG 2000) decoded by memory-safe decoders into plain rows, which the
+//! output stores with Flate: no reader's JBIG2, fax or JPX decoder ever
+//! sees the original data. Main items: [`jbig2`], [`ccitt`], [`jpx`] and
+//! its result [`Jpx`].
 
 use lopdf::{Dictionary, Object};
 
@@ -199,6 +200,129 @@ pub fn ccitt(
         return Err("CCITT: no row decodes".into());
     }
     Ok(out.finish())
+}
+
+/// The colour space of decoded JPEG 2000 samples, as a PDF device space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JpxSpace {
+    Gray,
+    Rgb,
+    Cmyk,
+}
+
+impl JpxSpace {
+    pub fn channels(self) -> usize {
+        match self {
+            JpxSpace::Gray => 1,
+            JpxSpace::Rgb => 3,
+            JpxSpace::Cmyk => 4,
+        }
+    }
+
+    /// The PDF name of the device colour space.
+    pub fn pdf_name(self) -> &'static [u8] {
+        match self {
+            JpxSpace::Gray => b"DeviceGray",
+            JpxSpace::Rgb => b"DeviceRGB",
+            JpxSpace::Cmyk => b"DeviceCMYK",
+        }
+    }
+}
+
+/// A decoded JPEG 2000 image: 8-bit interleaved colour samples and, when
+/// the image has an opacity channel, its 8-bit alpha plane apart.
+#[derive(Debug)]
+pub struct Jpx {
+    pub width: u32,
+    pub height: u32,
+    pub space: JpxSpace,
+    pub samples: Vec<u8>,
+    pub alpha: Option<Vec<u8>>,
+    /// The bit depth the samples were coded in (they are scaled to 8).
+    pub depth: u8,
+    /// Whether the image carried its own ICC profile (or a colour space
+    /// decoded through one), replaced by the device space of the same
+    /// number of channels.
+    pub had_profile: bool,
+}
+
+/// Decodes JPEG 2000 data (a JP2 file or a bare codestream) into 8-bit
+/// samples. `palette` resolves palette indices into colours; without it a
+/// paletted image comes out as its 1-channel indices (for a PDF
+/// `/Indexed` colour space). Every sample the decoder holds counts
+/// against `max_pixels`.
+pub fn jpx(data: &[u8], palette: bool, max_pixels: u64) -> Result<Jpx, String> {
+    let settings = hayro_jpeg2000::DecodeSettings {
+        resolve_palette_indices: palette,
+        ..Default::default()
+    };
+    let image = hayro_jpeg2000::Image::new(data, &settings).map_err(|e| format!("JPX: {e}"))?;
+    let (width, height) = (image.width(), image.height());
+    checked(width, height, max_pixels)?;
+    let (space, had_profile) = match image.color_space() {
+        hayro_jpeg2000::ColorSpace::Gray => (JpxSpace::Gray, false),
+        hayro_jpeg2000::ColorSpace::RGB => (JpxSpace::Rgb, false),
+        hayro_jpeg2000::ColorSpace::CMYK => (JpxSpace::Cmyk, false),
+        hayro_jpeg2000::ColorSpace::Icc { num_channels, .. } => match num_channels {
+            1 => (JpxSpace::Gray, true),
+            3 => (JpxSpace::Rgb, true),
+            4 => (JpxSpace::Cmyk, true),
+            n => return Err(format!("JPX: an ICC colour space of {n} channels")),
+        },
+        hayro_jpeg2000::ColorSpace::Unknown { num_channels } => match num_channels {
+            1 => (JpxSpace::Gray, false),
+            3 => (JpxSpace::Rgb, false),
+            4 => (JpxSpace::Cmyk, false),
+            n => return Err(format!("JPX: {n} channels of unknown colour")),
+        },
+    };
+    let has_alpha = image.has_alpha();
+    let depth = image.original_bit_depth();
+    let channels = space.channels() + usize::from(has_alpha);
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels.saturating_mul(channels as u64) > max_pixels {
+        return Err(format!(
+            "JPX: {width}x{height} pixels of {channels} channels, past the limit"
+        ));
+    }
+    let mut ctx = hayro_jpeg2000::DecoderContext::default();
+    let decoded = image.decode(&mut ctx).map_err(|e| format!("JPX: {e}"))?;
+    let comps = decoded.components();
+    if comps.len() != channels {
+        return Err(format!(
+            "JPX: {} components for {channels} channels",
+            comps.len()
+        ));
+    }
+    let plane = usize::try_from(pixels).map_err(|_| "JPX: too many pixels".to_string())?;
+    if comps.iter().any(|c| c.samples().len() != plane) {
+        return Err("JPX: components of unequal sizes".into());
+    }
+    let all = decoded.data_u8();
+    if all.len() != plane * channels {
+        return Err("JPX: short sample data".into());
+    }
+    let (samples, alpha) = if has_alpha {
+        let n = space.channels();
+        let mut colour = Vec::with_capacity(plane * n);
+        let mut alpha = Vec::with_capacity(plane);
+        for px in all.chunks_exact(channels) {
+            colour.extend_from_slice(&px[..n]);
+            alpha.push(px[n]);
+        }
+        (colour, Some(alpha))
+    } else {
+        (all, None)
+    };
+    Ok(Jpx {
+        width,
+        height,
+        space,
+        samples,
+        alpha,
+        depth,
+        had_profile,
+    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 
 pub mod codecs;
 pub mod content;
+pub mod jpx;
 pub mod names;
 pub mod pages;
 mod rebuild;

@@ -12,6 +12,7 @@
 
 use crate::codecs;
 use crate::content;
+use crate::jpx;
 use crate::report::{self, Tally};
 use crate::roles::{self, FontKind, Kind, Role};
 use crate::streams::{self, StreamError};
@@ -88,6 +89,9 @@ pub struct Selector<'d, 'c, 'p> {
     tally: Tally,
     /// The input id of the catalog's `/StructTreeRoot`.
     struct_root: Option<ObjectId>,
+    /// Dictionary changes of a JPX image just prepared, then by output id.
+    jpx_pending: Option<jpx::Reshape>,
+    jpx_reshape: HashMap<ObjectId, jpx::Reshape>,
 }
 
 fn name_str(n: &[u8]) -> String {
@@ -121,6 +125,8 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             in_tree: BTreeSet::new(),
             tally: Tally::default(),
             struct_root: None,
+            jpx_pending: None,
+            jpx_reshape: HashMap::new(),
         }
     }
 
@@ -149,7 +155,12 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             if steps.is_multiple_of(256) {
                 self.cx.check_deadline()?;
             }
-            let obj = self.build(job.src, job.role, job.data)?;
+            let mut obj = self.build(job.src, job.role, job.data)?;
+            if let Some(r) = self.jpx_reshape.remove(&job.out) {
+                if let Some((id, smask)) = r.apply(&mut obj, || self.allocate())? {
+                    self.out.insert(id, smask);
+                }
+            }
             self.out.insert(job.out, obj);
         }
         Ok(Selected {
@@ -278,7 +289,9 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         // Memoised before judging: a loop back to this object in the same
         // role gets the same answer without judging again.
         self.memo.insert((id, role), None);
-        match self.judge(role, obj)? {
+        let judged = self.judge(role, obj)?;
+        let reshape = self.jpx_pending.take();
+        match judged {
             Err(r) => {
                 self.reject(where_, r, obj);
                 Ok(None)
@@ -286,6 +299,9 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             Ok(data) => {
                 let out = self.allocate()?;
                 self.memo.insert((id, role), Some(out));
+                if let Some(r) = reshape {
+                    self.jpx_reshape.insert(out, r);
+                }
                 self.queue.push_back(Job {
                     src: id,
                     role,
@@ -499,16 +515,14 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             }
             (Role::Image, Some(c)) => {
                 let name = name_str(c);
-                if self.codecs == ImageCodecs::Drop || c == b"JPXDecode" {
-                    let why = if self.codecs == ImageCodecs::Drop {
-                        "the policy drops this codec"
-                    } else {
-                        "no memory-safe decoder is used for it"
-                    };
+                if self.codecs == ImageCodecs::Drop {
                     return Ok(Err(Reject::new(
                         Code::PdfImageCodec,
-                        format!("/{name} image ({why})"),
+                        format!("/{name} image (the policy drops this codec)"),
                     )));
+                }
+                if c == b"JPXDecode" {
+                    return self.prepare_jpx(s, &decoded.data);
                 }
                 return Ok(match self.reencode(s, c, &decoded.data)? {
                     Ok(rows) => {
@@ -595,6 +609,33 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             }
             _ => None,
         }
+    }
+
+    /// A JPX image decoded and stored with Flate; its dictionary changes
+    /// wait in `jpx_pending` for the output id.
+    fn prepare_jpx(
+        &mut self,
+        s: &Stream,
+        data: &[u8],
+    ) -> Result<Result<Prepared, Reject>, Blocked> {
+        Ok(
+            match jpx::rebuild(self.doc, &s.dict, data, self.max_pixels) {
+                Ok(r) => {
+                    self.cx.charge_expanded(r.decoded)?;
+                    self.tally.add(Code::PdfImageCodec, r.note);
+                    self.jpx_pending = Some(r.reshape);
+                    Ok(Prepared {
+                        data: r.data,
+                        filter: b"FlateDecode",
+                        params: None,
+                    })
+                }
+                Err(e) => Err(Reject::new(
+                    Code::PdfImageCodec,
+                    format!("/JPXDecode image that does not decode ({e})"),
+                )),
+            },
+        )
     }
 
     /// A JBIG2 or CCITT image decoded into plain 1-bit rows.

@@ -1,0 +1,250 @@
+//! JPEG 2000 (`/JPXDecode`) images rebuilt as Flate images: the data is
+//! decoded by a memory-safe decoder ([`crate::codecs::jpx`]) and the
+//! image dictionary is given the explicit `/ColorSpace`,
+//! `/BitsPerComponent` and, for an image with its own opacity, `/SMask`
+//! that match the decoded samples ([`Reshape`]), since a Flate image
+//! cannot take them from the data as JPX does.
+
+use crate::codecs::{self, JpxSpace};
+use crate::streams;
+use lopdf::{Dictionary, Document, Object, Stream};
+
+/// What the image dictionary of a re-encoded JPX image needs changed
+/// once it is cleaned.
+#[derive(Debug)]
+pub struct Reshape {
+    /// Entries set (replacing what the input had).
+    set: Vec<(&'static [u8], Object)>,
+    /// Entries that mean something for JPX data only (`/Decode` is
+    /// ignored for JPX but not for Flate; `/SMaskInData`).
+    remove: &'static [&'static [u8]],
+    /// The colour space written when the cleaned dictionary has none.
+    fallback: JpxSpace,
+    /// The image's own alpha, as a Flate-compressed 8-bit plane.
+    smask: Option<Vec<u8>>,
+    width: u32,
+    height: u32,
+}
+
+/// A JPX image decoded: the Flate data, the dictionary changes, and a
+/// note on what changed for the report.
+#[derive(Debug)]
+pub struct Rebuilt {
+    pub data: Vec<u8>,
+    /// Bytes of decoded samples (colour and alpha), for the byte budget.
+    pub decoded: u64,
+    pub reshape: Reshape,
+    pub note: String,
+}
+
+fn resolve<'a>(doc: &'a Document, o: &'a Object) -> &'a Object {
+    let mut cur = o;
+    for _ in 0..8 {
+        match cur {
+            Object::Reference(id) => match doc.objects.get(id) {
+                Some(t) => cur = t,
+                None => return &Object::Null,
+            },
+            _ => return cur,
+        }
+    }
+    &Object::Null
+}
+
+/// The number of colour components of a PDF colour space, when known;
+/// `Some(0)` marks `/Indexed` (one index per pixel, kept as it is).
+fn components(doc: &Document, cs: &Object) -> Option<usize> {
+    match resolve(doc, cs) {
+        Object::Name(n) => match n.as_slice() {
+            b"DeviceGray" | b"CalGray" | b"G" => Some(1),
+            b"DeviceRGB" | b"CalRGB" | b"RGB" => Some(3),
+            b"DeviceCMYK" | b"CMYK" => Some(4),
+            _ => None,
+        },
+        Object::Array(a) => {
+            let family = match a.first().map(|f| resolve(doc, f)) {
+                Some(Object::Name(n)) => n.as_slice(),
+                _ => return None,
+            };
+            match family {
+                b"Indexed" | b"I" => Some(0),
+                b"CalGray" | b"Separation" => Some(1),
+                b"CalRGB" | b"Lab" => Some(3),
+                b"DeviceN" => match a.get(1).map(|x| resolve(doc, x)) {
+                    Some(Object::Array(names)) => Some(names.len()),
+                    _ => None,
+                },
+                b"ICCBased" => match a.get(1).map(|x| resolve(doc, x)) {
+                    Some(Object::Stream(s)) => match s.dict.get(b"N").map(|n| resolve(doc, n)) {
+                        Ok(Object::Integer(n)) => usize::try_from(*n).ok(),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => components(doc, a.first()?),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Decodes the JPX `data` of the image with dictionary `dict`.
+pub fn rebuild(
+    doc: &Document,
+    dict: &Dictionary,
+    data: &[u8],
+    max_pixels: u64,
+) -> Result<Rebuilt, String> {
+    let get = |k: &[u8]| dict.get(k).ok().map(|v| resolve(doc, v));
+    if matches!(get(b"ImageMask"), Some(Object::Boolean(true))) {
+        return Err("a JPX image mask".into());
+    }
+    let declared = get(b"ColorSpace").and_then(|cs| components(doc, cs));
+    let indexed = declared == Some(0);
+    let mut img = codecs::jpx(data, !indexed, max_pixels)?;
+    let mut set: Vec<(&'static [u8], Object)> = vec![
+        (b"Width", Object::Integer(img.width.into())),
+        (b"Height", Object::Integer(img.height.into())),
+        (b"BitsPerComponent", Object::Integer(8)),
+    ];
+    let mut note = String::from("/JPXDecode image: decoded and stored with Flate");
+    if indexed {
+        // Palette indices, one channel, scaled back from 8 bits to the
+        // depth they were coded in.
+        if img.space != JpxSpace::Gray || img.depth > 8 || img.depth == 0 {
+            return Err("JPX: an /Indexed image that is not one channel of 8 bits or less".into());
+        }
+        let max = (1u32 << img.depth) - 1;
+        for s in &mut img.samples {
+            *s = ((u32::from(*s) * max + 127) / 255) as u8;
+        }
+        img.alpha = None;
+    } else if declared != Some(img.space.channels()) {
+        // No colour space, or one that does not match the decoded samples:
+        // the data's own (device) space, written explicitly.
+        set.push((b"ColorSpace", Object::Name(img.space.pdf_name().to_vec())));
+        if img.had_profile {
+            note.push_str(&format!(
+                "; its ICC profile replaced by /{}",
+                String::from_utf8_lossy(img.space.pdf_name())
+            ));
+        }
+    }
+    // The data's alpha is the soft mask when /SMaskInData asks for it
+    // (1, or 2 for colour premultiplied by it) and no /SMask overrides.
+    let smask_in_data = match get(b"SMaskInData") {
+        Some(Object::Integer(i)) => *i,
+        _ => 0,
+    };
+    let smask_len = img.alpha.as_ref().map_or(0, Vec::len);
+    let smask = match img.alpha.take() {
+        Some(alpha) if smask_in_data > 0 && get(b"SMask").is_none() => {
+            if smask_in_data == 2 {
+                unpremultiply(&mut img.samples, &alpha, img.space.channels());
+            }
+            Some(streams::deflate(&alpha))
+        }
+        _ => None,
+    };
+    let decoded = (img.samples.len() + smask_len) as u64;
+    Ok(Rebuilt {
+        data: streams::deflate(&img.samples),
+        decoded,
+        reshape: Reshape {
+            set,
+            remove: &[b"Decode", b"SMaskInData"],
+            fallback: img.space,
+            smask,
+            width: img.width,
+            height: img.height,
+        },
+        note,
+    })
+}
+
+fn unpremultiply(samples: &mut [u8], alpha: &[u8], n: usize) {
+    for (px, &a) in samples.chunks_exact_mut(n).zip(alpha) {
+        if a == 0 {
+            continue;
+        }
+        for c in px {
+            *c = ((u32::from(*c) * 255 + u32::from(a) / 2) / u32::from(a)).min(255) as u8;
+        }
+    }
+}
+
+impl Reshape {
+    /// Applies the changes to the cleaned image stream; `alloc` numbers
+    /// the soft mask's new object, returned with it.
+    pub fn apply<E>(
+        self,
+        image: &mut Object,
+        alloc: impl FnOnce() -> Result<lopdf::ObjectId, E>,
+    ) -> Result<Option<(lopdf::ObjectId, Object)>, E> {
+        let Object::Stream(s) = image else {
+            return Ok(None);
+        };
+        for k in self.remove {
+            s.dict.remove(k);
+        }
+        for (k, v) in self.set {
+            s.dict.set(k, v);
+        }
+        if !s.dict.has(b"ColorSpace") {
+            s.dict.set(
+                "ColorSpace",
+                Object::Name(self.fallback.pdf_name().to_vec()),
+            );
+        }
+        let Some(alpha) = self.smask else {
+            return Ok(None);
+        };
+        let id = alloc()?;
+        let mut d = Dictionary::new();
+        d.set("Type", Object::Name(b"XObject".to_vec()));
+        d.set("Subtype", Object::Name(b"Image".to_vec()));
+        d.set("Width", Object::Integer(self.width.into()));
+        d.set("Height", Object::Integer(self.height.into()));
+        d.set("ColorSpace", Object::Name(b"DeviceGray".to_vec()));
+        d.set("BitsPerComponent", Object::Integer(8));
+        d.set("Filter", Object::Name(b"FlateDecode".to_vec()));
+        s.dict.set("SMask", Object::Reference(id));
+        Ok(Some((id, Object::Stream(Stream::new(d, alpha)))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_space_components() {
+        let doc = Document::new();
+        let n = |o: Object| components(&doc, &o);
+        assert_eq!(n(Object::Name(b"DeviceRGB".to_vec())), Some(3));
+        assert_eq!(n(Object::Name(b"DeviceGray".to_vec())), Some(1));
+        assert_eq!(
+            n(Object::Array(vec![
+                Object::Name(b"Indexed".to_vec()),
+                Object::Name(b"DeviceRGB".to_vec())
+            ])),
+            Some(0)
+        );
+        assert_eq!(n(Object::Name(b"Pattern".to_vec())), None);
+    }
+
+    #[test]
+    fn premultiplied_colour_is_restored() {
+        let mut s = vec![64, 128, 0, 10];
+        unpremultiply(&mut s, &[128, 0], 2);
+        assert_eq!(s, vec![128, 255, 0, 10]);
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        let d = Dictionary::new();
+        let doc = Document::new();
+        assert!(rebuild(&doc, &d, b"\x00\x00\x00\x0cjP  garbage", 1 << 20).is_err());
+        assert!(rebuild(&doc, &d, b"", 1 << 20).is_err());
+    }
+}
