@@ -97,6 +97,13 @@ impl Budget {
         self.expanded.get()
     }
 
+    /// Gives back `n` bytes charged by work whose output was thrown away
+    /// (a parse that failed and is run again on a repaired input), so the
+    /// retry gets the allowance the file had; never below zero.
+    pub fn refund_expanded(&self, n: u64) {
+        self.expanded.set(self.expanded.get().saturating_sub(n));
+    }
+
     pub fn entries(&self) -> u64 {
         self.entries.get()
     }

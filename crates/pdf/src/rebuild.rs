@@ -115,10 +115,16 @@ pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>,
     precheck(pdf, cx)?;
     cx.check_deadline()?;
     let before = cx.findings().len();
+    let spent = cx.budget().expanded();
     let first = match rebuild_from(pdf, pdf, false, cx) {
         Err(b) if b.code == Code::PdfMalformed => b,
         done => return done,
     };
+    // What the failed pass decoded is thrown away: the repair pass gets
+    // the byte budget the file had, and charges its own work against it
+    // (so a file costs at most two passes).
+    cx.budget()
+        .refund_expanded(cx.budget().expanded().saturating_sub(spent));
     // The table or the catalog could not be read: rebuild the table from
     // the object headers and run the same selection on the result.
     let max = cx.policy().limits.max_objects;
@@ -231,6 +237,7 @@ fn rebuild_from(
             ))
         }
     }
+    promote_inline_kids(&mut doc, root);
     let info = match doc.trailer.get(b"Info") {
         Ok(Object::Reference(r)) if matches!(doc.objects.get(r), Some(Object::Dictionary(_))) => {
             Some(*r)
@@ -271,9 +278,8 @@ fn rebuild_from(
 }
 
 /// Makes a page tree root written directly into the catalog's `/Pages`
-/// an object of its own, so that the page tree can be checked as usual.
-/// Kids written inline stay as they are (the page tree check refuses
-/// them): qpdf and MuPDF do not count them as pages either.
+/// an object of its own, so that the page tree can be checked as usual
+/// (kids written inline are made objects by [`promote_inline_kids`]).
 fn promote_page_tree(doc: &mut Document, root: ObjectId) {
     let pages = match doc.objects.get(&root) {
         Some(Object::Dictionary(c)) => match c.get(b"Pages") {
@@ -285,6 +291,69 @@ fn promote_page_tree(doc: &mut Document, root: ObjectId) {
     let id = doc.add_object(Object::Dictionary(pages));
     if let Some(Object::Dictionary(c)) = doc.objects.get_mut(&root) {
         c.set("Pages", Object::Reference(id));
+    }
+}
+
+/// Makes every page or page tree node written directly into a `/Kids`
+/// array an object of its own: such a kid is still a page (readers show
+/// it), and the selection and the page tree check work on references.
+/// The walk is loop-safe and visits each node once.
+fn promote_inline_kids(doc: &mut Document, root: ObjectId) {
+    let top = match doc.objects.get(&root) {
+        Some(Object::Dictionary(c)) => match c.get(b"Pages") {
+            Ok(Object::Reference(r)) => *r,
+            _ => return,
+        },
+        _ => return,
+    };
+    let limit = doc.objects.len().saturating_mul(2).saturating_add(16);
+    let mut seen: BTreeSet<ObjectId> = BTreeSet::new();
+    let mut stack = vec![top];
+    while let Some(node) = stack.pop() {
+        if !seen.insert(node) || seen.len() > limit {
+            continue;
+        }
+        // The array holding the kids: in the node, or an object of its own.
+        let holder = match doc.objects.get(&node) {
+            Some(Object::Dictionary(d)) => match d.get(b"Kids") {
+                Ok(Object::Array(_)) => node,
+                Ok(Object::Reference(r)) => *r,
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let kids = match doc.objects.get(&holder) {
+            Some(Object::Dictionary(d)) if holder == node => match d.get(b"Kids") {
+                Ok(Object::Array(a)) => a.clone(),
+                _ => continue,
+            },
+            Some(Object::Array(a)) if holder != node => a.clone(),
+            _ => continue,
+        };
+        if !kids.iter().any(|k| matches!(k, Object::Dictionary(_))) {
+            stack.extend(kids.iter().filter_map(|k| k.as_reference().ok()));
+            continue;
+        }
+        let mut out = Vec::with_capacity(kids.len());
+        for kid in kids {
+            match kid {
+                Object::Dictionary(d) => {
+                    let id = doc.add_object(Object::Dictionary(d));
+                    stack.push(id);
+                    out.push(Object::Reference(id));
+                }
+                Object::Reference(r) => {
+                    stack.push(r);
+                    out.push(Object::Reference(r));
+                }
+                other => out.push(other),
+            }
+        }
+        match doc.objects.get_mut(&holder) {
+            Some(Object::Dictionary(d)) => d.set("Kids", Object::Array(out)),
+            Some(o @ Object::Array(_)) => *o = Object::Array(out),
+            _ => {}
+        }
     }
 }
 
@@ -530,6 +599,37 @@ mod tests {
 
     fn reparse(out: &[u8]) -> Document {
         Document::load_mem(out).unwrap_or_else(|e| panic!("output does not parse: {e}"))
+    }
+
+    #[test]
+    fn the_repair_pass_gets_the_byte_budget_back() {
+        // A catalog stream decoded by the first pass, which then fails on
+        // a page the table points wrongly at; the repair pass decodes it
+        // again. Either pass fits the budget, both together do not.
+        let xmp = format!(
+            "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><!-- {} --></x:xmpmeta>",
+            "a".repeat(3000)
+        );
+        let meta = format!(
+            "<< /Type /Metadata /Subtype /XML /Length {} >>\nstream\n{xmp}\nendstream",
+            xmp.len()
+        );
+        let good = pdf("/Metadata 6 0 R", "", &[&meta]);
+        let page_at = find(&good, b"3 0 obj", 0).expect("page");
+        let entry = format!("{page_at:010} 00000 n");
+        let at = find(&good, entry.as_bytes(), 0).expect("xref entry");
+        let mut input = good.clone();
+        input[at..at + 10].copy_from_slice(b"0000000009");
+        let mut policy = Policy::default();
+        policy.limits.max_expanded_bytes = xmp.len() as u64 + 1000;
+        let (r, codes) = run(&policy, &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.contains(&Code::PdfRepaired), "{codes:?}");
+        assert_eq!(reparse(&out).get_pages().len(), 1);
+        // The bound still holds for the repair pass alone.
+        policy.limits.max_expanded_bytes = xmp.len() as u64 / 2;
+        let (r, _) = run(&policy, &input);
+        assert_eq!(r.map(|_| ()).unwrap_err().code, Code::LimitSize);
     }
 
     #[test]
