@@ -240,10 +240,10 @@ pub struct Jpx {
     pub alpha: Option<Vec<u8>>,
     /// The bit depth the samples were coded in (they are scaled to 8).
     pub depth: u8,
-    /// Whether the image carried its own ICC profile (or a colour space
-    /// decoded through one), replaced by the device space of the same
-    /// number of channels.
-    pub had_profile: bool,
+    /// The ICC profile the samples are in: the image's own, or the one
+    /// the decoder gives for a space it decodes through a profile (CIELab,
+    /// ROMM-RGB); the device space when `None`.
+    pub profile: Option<Vec<u8>>,
 }
 
 /// Decodes JPEG 2000 data (a JP2 file or a bare codestream) into 8-bit
@@ -259,20 +259,23 @@ pub fn jpx(data: &[u8], palette: bool, max_pixels: u64) -> Result<Jpx, String> {
     let image = hayro_jpeg2000::Image::new(data, &settings).map_err(|e| format!("JPX: {e}"))?;
     let (width, height) = (image.width(), image.height());
     checked(width, height, max_pixels)?;
-    let (space, had_profile) = match image.color_space() {
-        hayro_jpeg2000::ColorSpace::Gray => (JpxSpace::Gray, false),
-        hayro_jpeg2000::ColorSpace::RGB => (JpxSpace::Rgb, false),
-        hayro_jpeg2000::ColorSpace::CMYK => (JpxSpace::Cmyk, false),
-        hayro_jpeg2000::ColorSpace::Icc { num_channels, .. } => match num_channels {
-            1 => (JpxSpace::Gray, true),
-            3 => (JpxSpace::Rgb, true),
-            4 => (JpxSpace::Cmyk, true),
+    let (space, profile) = match image.color_space() {
+        hayro_jpeg2000::ColorSpace::Gray => (JpxSpace::Gray, None),
+        hayro_jpeg2000::ColorSpace::RGB => (JpxSpace::Rgb, None),
+        hayro_jpeg2000::ColorSpace::CMYK => (JpxSpace::Cmyk, None),
+        hayro_jpeg2000::ColorSpace::Icc {
+            num_channels,
+            profile,
+        } => match num_channels {
+            1 => (JpxSpace::Gray, Some(profile.clone())),
+            3 => (JpxSpace::Rgb, Some(profile.clone())),
+            4 => (JpxSpace::Cmyk, Some(profile.clone())),
             n => return Err(format!("JPX: an ICC colour space of {n} channels")),
         },
         hayro_jpeg2000::ColorSpace::Unknown { num_channels } => match num_channels {
-            1 => (JpxSpace::Gray, false),
-            3 => (JpxSpace::Rgb, false),
-            4 => (JpxSpace::Cmyk, false),
+            1 => (JpxSpace::Gray, None),
+            3 => (JpxSpace::Rgb, None),
+            4 => (JpxSpace::Cmyk, None),
             n => return Err(format!("JPX: {n} channels of unknown colour")),
         },
     };
@@ -321,7 +324,7 @@ pub fn jpx(data: &[u8], palette: bool, max_pixels: u64) -> Result<Jpx, String> {
         samples,
         alpha,
         depth,
-        had_profile,
+        profile,
     })
 }
 

@@ -3,7 +3,9 @@
 //! image dictionary is given the explicit `/ColorSpace`,
 //! `/BitsPerComponent` and, for an image with its own opacity, `/SMask`
 //! that match the decoded samples ([`Reshape`]), since a Flate image
-//! cannot take them from the data as JPX does.
+//! cannot take them from the data as JPX does. Samples in an ICC space
+//! (the image's own profile, or CIELab and ROMM-RGB, which the decoder
+//! gives through a profile) keep it as an `/ICCBased` colour space.
 
 use crate::codecs::{self, JpxSpace};
 use crate::streams;
@@ -22,6 +24,9 @@ pub struct Reshape {
     fallback: JpxSpace,
     /// The image's own alpha, as a Flate-compressed 8-bit plane.
     smask: Option<Vec<u8>>,
+    /// The ICC profile of the samples, Flate-compressed, for an
+    /// `/ICCBased` colour space.
+    icc: Option<Vec<u8>>,
     width: u32,
     height: u32,
 }
@@ -121,14 +126,13 @@ pub fn rebuild(
         img.alpha = None;
     } else if declared != Some(img.space.channels()) {
         // No colour space, or one that does not match the decoded samples:
-        // the data's own (device) space, written explicitly.
+        // the data's own space, written explicitly.
         set.push((b"ColorSpace", Object::Name(img.space.pdf_name().to_vec())));
-        if img.had_profile {
-            note.push_str(&format!(
-                "; its ICC profile replaced by /{}",
-                String::from_utf8_lossy(img.space.pdf_name())
-            ));
+        if img.profile.is_some() {
+            note.push_str("; its ICC colour space kept as /ICCBased");
         }
+    } else {
+        img.profile = None;
     }
     // The data's alpha is the soft mask when /SMaskInData asks for it
     // (1, or 2 for colour premultiplied by it) and no /SMask overrides.
@@ -155,6 +159,7 @@ pub fn rebuild(
             remove: &[b"Decode", b"SMaskInData"],
             fallback: img.space,
             smask,
+            icc: img.profile.as_deref().map(streams::deflate),
             width: img.width,
             height: img.height,
         },
@@ -175,14 +180,16 @@ fn unpremultiply(samples: &mut [u8], alpha: &[u8], n: usize) {
 
 impl Reshape {
     /// Applies the changes to the cleaned image stream; `alloc` numbers
-    /// the soft mask's new object, returned with it.
+    /// the new objects (ICC profile, soft mask), returned with them. They
+    /// are numbered in the order a second pass over the output meets them.
     pub fn apply<E>(
         self,
         image: &mut Object,
-        alloc: impl FnOnce() -> Result<lopdf::ObjectId, E>,
-    ) -> Result<Option<(lopdf::ObjectId, Object)>, E> {
+        mut alloc: impl FnMut() -> Result<lopdf::ObjectId, E>,
+    ) -> Result<Vec<(lopdf::ObjectId, Object)>, E> {
+        let mut added = Vec::new();
         let Object::Stream(s) = image else {
-            return Ok(None);
+            return Ok(added);
         };
         for k in self.remove {
             s.dict.remove(k);
@@ -196,21 +203,53 @@ impl Reshape {
                 Object::Name(self.fallback.pdf_name().to_vec()),
             );
         }
-        let Some(alpha) = self.smask else {
-            return Ok(None);
-        };
-        let id = alloc()?;
-        let mut d = Dictionary::new();
-        d.set("Type", Object::Name(b"XObject".to_vec()));
-        d.set("Subtype", Object::Name(b"Image".to_vec()));
-        d.set("Width", Object::Integer(self.width.into()));
-        d.set("Height", Object::Integer(self.height.into()));
-        d.set("ColorSpace", Object::Name(b"DeviceGray".to_vec()));
-        d.set("BitsPerComponent", Object::Integer(8));
-        d.set("Filter", Object::Name(b"FlateDecode".to_vec()));
-        s.dict.set("SMask", Object::Reference(id));
-        Ok(Some((id, Object::Stream(Stream::new(d, alpha)))))
+        if let Some(profile) = self.icc {
+            // Last but for the soft mask, so that a second pass numbers
+            // the profile after everything else the image holds.
+            s.dict.remove(b"ColorSpace");
+            let id = alloc()?;
+            let mut d = Dictionary::new();
+            d.set("N", Object::Integer(self.fallback.channels() as i64));
+            d.set("Alternate", Object::Name(self.fallback.pdf_name().to_vec()));
+            d.set("Filter", Object::Name(b"FlateDecode".to_vec()));
+            s.dict.set(
+                "ColorSpace",
+                Object::Array(vec![
+                    Object::Name(b"ICCBased".to_vec()),
+                    Object::Reference(id),
+                ]),
+            );
+            added.push((id, Object::Stream(Stream::new(d, profile))));
+        }
+        if let Some(alpha) = self.smask {
+            let id = alloc()?;
+            s.dict.set("SMask", Object::Reference(id));
+            added.push((
+                id,
+                Object::Stream(Stream::new(soft_mask(self.width, self.height), alpha)),
+            ));
+        }
+        // The filter entries last, where a second pass puts them.
+        for k in [b"Filter".as_slice(), b"DecodeParms", b"Length"] {
+            if let Some(v) = s.dict.remove(k) {
+                s.dict.set(k, v);
+            }
+        }
+        Ok(added)
     }
+}
+
+/// The dictionary of an 8-bit soft mask of `width` by `height`.
+fn soft_mask(width: u32, height: u32) -> Dictionary {
+    let mut d = Dictionary::new();
+    d.set("Type", Object::Name(b"XObject".to_vec()));
+    d.set("Subtype", Object::Name(b"Image".to_vec()));
+    d.set("Width", Object::Integer(width.into()));
+    d.set("Height", Object::Integer(height.into()));
+    d.set("ColorSpace", Object::Name(b"DeviceGray".to_vec()));
+    d.set("BitsPerComponent", Object::Integer(8));
+    d.set("Filter", Object::Name(b"FlateDecode".to_vec()));
+    d
 }
 
 #[cfg(test)]

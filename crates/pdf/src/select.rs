@@ -157,8 +157,8 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             }
             let mut obj = self.build(job.src, job.role, job.data)?;
             if let Some(r) = self.jpx_reshape.remove(&job.out) {
-                if let Some((id, smask)) = r.apply(&mut obj, || self.allocate())? {
-                    self.out.insert(id, smask);
+                for (id, added) in r.apply(&mut obj, || self.allocate())? {
+                    self.out.insert(id, added);
                 }
             }
             self.out.insert(job.out, obj);
