@@ -229,11 +229,14 @@ impl Reshape {
                 Object::Stream(Stream::new(soft_mask(self.width, self.height), alpha)),
             ));
         }
-        // The filter entries last, where a second pass puts them.
-        for k in [b"Filter".as_slice(), b"DecodeParms", b"Length"] {
-            if let Some(v) = s.dict.remove(k) {
-                s.dict.set(k, v);
-            }
+        // The filter entries last, where a second pass puts them (all
+        // taken out first: removing moves the last entry into the gap).
+        let tail: Vec<(&[u8], Object)> = [b"Filter".as_slice(), b"DecodeParms", b"Length"]
+            .into_iter()
+            .filter_map(|k| s.dict.remove(k).map(|v| (k, v)))
+            .collect();
+        for (k, v) in tail {
+            s.dict.set(k, v);
         }
         Ok(added)
     }
