@@ -341,7 +341,7 @@ pub fn cases() -> Vec<Case> {
         outlook(false, true),
         Expect::sanitized(
             &[Code::MailAttachment],
-            "Outlook .msg whose body is only compressed RTF: decompressed and carried as body.rtf",
+            "Outlook .msg whose body is only compressed RTF: decompressed, its text is the body (never the RTF), the attachment listed",
         ),
     ));
     v.push(Case::new(

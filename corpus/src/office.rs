@@ -76,6 +76,42 @@ pub fn package(
     zip(&entries)
 }
 
+/// A Word package whose `[Content_Types].xml` has the two usual defaults,
+/// `defaults` (raw `<Default>` elements), an override for each of `parts`
+/// (written as named, whatever their case), and no entry for `untyped`.
+/// The main part is the first of `parts`, named in `_rels/.rels` in lower
+/// case.
+pub fn package_typed(
+    defaults: &str,
+    parts: &[Part<'_>],
+    rels: &[(&str, Vec<u8>)],
+    untyped: &[(&str, Vec<u8>)],
+) -> Vec<u8> {
+    let mut ct = format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/><Default Extension=\"xml\" ContentType=\"application/xml\"/>{defaults}");
+    for (name, t, _) in parts {
+        ct.push_str(&format!(
+            "<Override PartName=\"/{name}\" ContentType=\"{t}\"/>"
+        ));
+    }
+    ct.push_str("</Types>");
+    let main = parts
+        .first()
+        .map(|p| p.0.to_ascii_lowercase())
+        .unwrap_or_default();
+    let root = rels_xml(&[("rId1", format!("{RELS}/officeDocument"), &main, false)]);
+    let mut entries: Vec<(&str, &[u8])> = vec![
+        ("[Content_Types].xml", ct.as_bytes()),
+        ("_rels/.rels", &root),
+    ];
+    for (name, _, b) in parts {
+        entries.push((name, b));
+    }
+    for (name, b) in rels.iter().chain(untyped) {
+        entries.push((name, b));
+    }
+    zip(&entries)
+}
+
 fn para(text: &str) -> String {
     format!("<w:p><w:r><w:t>{text}</w:t></w:r></w:p>")
 }
@@ -243,6 +279,89 @@ pub fn word97_field(before: &str, instr: &str, result: &str, after: &str) -> (Ve
     text.extend_from_slice(after.as_bytes());
     text.push(b'\r');
     word97(&text, &[(b, 0x13, 0x2E), (s, 0x14, 0), (e, 0x15, 0x80)])
+}
+
+/// A Word 6/95 WordDocument stream (wIdent 0xA5DC, nFib 101) with the
+/// FIB `flags` and 8-bit `text` from fcMin = 0x200.
+pub fn word6_stream(flags: u16, text: &[u8]) -> Vec<u8> {
+    let mut v = vec![0u8; 0x200];
+    v[0..2].copy_from_slice(&0xA5DCu16.to_le_bytes());
+    v[2..4].copy_from_slice(&101u16.to_le_bytes());
+    v[0x0A..0x0C].copy_from_slice(&flags.to_le_bytes());
+    v[0x18..0x1C].copy_from_slice(&0x200u32.to_le_bytes());
+    v[0x1C..0x20].copy_from_slice(&(0x200 + text.len() as u32).to_le_bytes());
+    v.extend_from_slice(text);
+    v.resize(v.len().div_ceil(512) * 512, 0);
+    v
+}
+
+/// A Word 97 document with a HYPERLINK field to `url` whose instruction
+/// ends in a picture character carrying the hyperlink's data: a CHPX FKP
+/// gives that character `sprmCPicLocation` = 0, and the Data stream holds
+/// a `NilPICFAndBinData` with the target. (WordDocument, 1Table, Data.)
+pub fn word97_hyperlink(url: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let instr = format!(" HYPERLINK \"{url}\" ");
+    let mut text = b"See ".to_vec();
+    let b = text.len() as u32;
+    text.push(0x13);
+    text.extend_from_slice(instr.as_bytes());
+    let pic = text.len() as u32;
+    text.push(0x01);
+    let sep = text.len() as u32;
+    text.push(0x14);
+    text.extend_from_slice(b"the page");
+    let e = text.len() as u32;
+    text.push(0x15);
+    text.extend_from_slice(b" now.\r");
+    let (mut wd, mut table) = word97(&text, &[(b, 0x13, 0x58), (sep, 0x14, 0), (e, 0x15, 0x80)]);
+    // One FKP page after the text: runs [0x400, pic), [pic, pic+1), [pic+1, end).
+    let page_no = wd.len() / 512;
+    let mut page = vec![0u8; 512];
+    let fcs = [
+        0x400,
+        0x400 + pic,
+        0x400 + pic + 1,
+        0x400 + text.len() as u32,
+    ];
+    for (i, fc) in fcs.iter().enumerate() {
+        page[i * 4..i * 4 + 4].copy_from_slice(&fc.to_le_bytes());
+    }
+    // The second run's Chpx at word offset 0xF0 (byte 0x1E0): sprmCFSpec,
+    // sprmCFData, sprmCPicLocation 0.
+    page[16 + 1] = 0xF0;
+    let grpprl = [0x55, 0x08, 1, 0x06, 0x08, 1, 0x03, 0x6A, 0, 0, 0, 0];
+    page[0x1E0] = grpprl.len() as u8;
+    page[0x1E1..0x1E1 + grpprl.len()].copy_from_slice(&grpprl);
+    page[511] = 3;
+    wd.extend_from_slice(&page);
+    // PlcBteChpx in the table stream, FibRgFcLcb97 index 12.
+    let at = table.len() as u32;
+    table.extend_from_slice(&0x400u32.to_le_bytes());
+    table.extend_from_slice(&(0x400 + text.len() as u32).to_le_bytes());
+    table.extend_from_slice(&(page_no as u32).to_le_bytes());
+    wd[154 + 12 * 8..158 + 12 * 8].copy_from_slice(&at.to_le_bytes());
+    wd[158 + 12 * 8..162 + 12 * 8].copy_from_slice(&12u32.to_le_bytes());
+    // NilPICFAndBinData: lcb, cbHeader 0x44, 62 zero bytes, then the HFD
+    // (bits, the StdHlink CLSID, a hyperlink object naming the URL).
+    let mut hfd = vec![0x00];
+    hfd.extend_from_slice(&[
+        0xD0, 0xC9, 0xEA, 0x79, 0xF9, 0xBA, 0xCE, 0x11, 0x8C, 0x82, 0x00, 0xAA, 0x00, 0x4B, 0xA9,
+        0x0B,
+    ]);
+    hfd.extend_from_slice(&2u32.to_le_bytes());
+    hfd.extend_from_slice(&3u32.to_le_bytes());
+    let wide: Vec<u8> = url
+        .encode_utf16()
+        .chain([0])
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    hfd.extend_from_slice(&(wide.len() as u32).to_le_bytes());
+    hfd.extend_from_slice(&wide);
+    let mut data = ((0x44 + hfd.len()) as u32).to_le_bytes().to_vec();
+    data.extend_from_slice(&0x44u16.to_le_bytes());
+    data.resize(0x44, 0);
+    data.extend_from_slice(&hfd);
+    (wd, table, data)
 }
 
 fn biff(records: &[(u16, Vec<u8>)]) -> Vec<u8> {
@@ -584,6 +703,131 @@ fn ooxml_cases() -> Vec<Case> {
         Expect::sanitized(
             &[OoxmlContentTypeLie],
             "[Content_Types].xml names a part the package does not have",
+        ),
+    ));
+
+    // Content types on the kept list, by the role of each part.
+    let styles_rel = |target: &'static str| [("rId3", format!("{RELS}/styles"), target, false)];
+    let styles_xml =
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:styles {W_NS}/>")
+            .into_bytes();
+    v.push(Case::new(
+        "office/ct_outside_kept_list.docx",
+        docx(
+            CT_DOCX,
+            &plain,
+            &styles_rel("styles.xml"),
+            vec![(
+                "word/styles.xml",
+                "application/vnd.example.stylesheet+xml",
+                styles_xml.clone(),
+            )],
+            vec![],
+        ),
+        Expect::sanitized(
+            &[OfficeUnsupported],
+            "a styles part whose content type is on no kept list: dropped and reported",
+        ),
+    ));
+    v.push(Case::new(
+        "office/ct_other_role.docx",
+        docx(
+            CT_DOCX,
+            &plain,
+            &styles_rel("styles.xml"),
+            vec![("word/styles.xml", CT_SHEET, styles_xml.clone())],
+            vec![],
+        ),
+        Expect::sanitized(
+            &[OoxmlContentTypeLie],
+            "a styles relationship to a part declared a worksheet: dropped",
+        ),
+    ));
+    v.push(Case::new(
+        "office/ct_picture_as_styles.docx",
+        docx(
+            CT_DOCX,
+            &plain,
+            &styles_rel("media/s.png"),
+            vec![(
+                "word/media/s.png",
+                "image/png",
+                crate::image::png(&image::RgbImage::new(2, 2)),
+            )],
+            vec![],
+        ),
+        Expect::sanitized(
+            &[OoxmlContentTypeLie],
+            "a styles relationship to a picture: only picture relationships keep pictures",
+        ),
+    ));
+    v.push(Case::new(
+        "office/ct_picture_rel_to_text.docx",
+        docx(
+            CT_DOCX,
+            &plain,
+            &[(
+                "rId5",
+                format!("{RELS}/image"),
+                "media/image1.png",
+                false,
+            )],
+            vec![(
+                "word/media/image1.png",
+                "image/png",
+                b"=cmd|' /c calc'!A0\r\nnot a picture at all\r\n".to_vec(),
+            )],
+            vec![],
+        ),
+        Expect::sanitized(
+            &[OoxmlContentTypeLie],
+            "a picture relationship to a part declared image/png that holds text: dropped, never kept as another type",
+        ),
+    ));
+    v.push(Case::new(
+        "office/ct_default_bin_activex.docx",
+        package_typed(
+            "<Default Extension=\"bin\" ContentType=\"application/vnd.ms-office.activeX\"/>",
+            &[("word/document.xml", CT_DOCX, word_doc(&plain))],
+            &[(
+                "word/_rels/document.xml.rels",
+                rels_xml(&[("rId5", format!("{RELS}/image"), "media/image1.bin", false)]),
+            )],
+            &[(
+                "word/media/image1.bin",
+                b"\xD0\xCF\x11\xE0 ActiveX control".to_vec(),
+            )],
+        ),
+        Expect::sanitized(
+            &[OoxmlActivex],
+            "a picture relationship to a .bin part typed ActiveX by a Default entry: removed",
+        ),
+    ));
+    v.push(Case::new(
+        "office/ct_case_variants.docm",
+        package_typed(
+            "",
+            &[
+                (
+                    "WORD/Document.XML",
+                    "APPLICATION/VND.MS-WORD.DOCUMENT.MACROENABLED.MAIN+XML",
+                    word_doc(&plain),
+                ),
+                (
+                    "word/STYLES.xml",
+                    "Application/Vnd.OpenXmlFormats-OfficeDocument.WordprocessingML.Styles+XML",
+                    styles_xml.clone(),
+                ),
+            ],
+            &[(
+                "word/_rels/document.xml.rels",
+                rels_xml(&styles_rel("styles.xml")),
+            )],
+            &[],
+        ),
+        Expect::sanitized(
+            &[OoxmlVba],
+            "part names and content types in other case: matched without case, written as the kept list spells them (the macro-enabled main part as docx)",
         ),
     ));
 
@@ -1064,6 +1308,38 @@ fn ole_cases() -> Vec<Case> {
         Expect::sanitized(
             &[OleField],
             "Word binary with a DDEAUTO field found through PlcfFldMom: instruction blanked in place, result kept",
+        ),
+    ));
+    let (wd, tbl, data) = word97_hyperlink("http://evil.example/x");
+    v.push(Case::new(
+        "office/hyperlink_data.doc",
+        cfb_file(&[("/WordDocument", wd), ("/1Table", tbl), ("/Data", data)]),
+        Expect::sanitized(
+            &[OleField],
+            "Word binary HYPERLINK field with its target in the Data stream: instruction blanked and the target data cleared with it",
+        ),
+    ));
+    v.push(Case::new(
+        "office/word6_fast_saved.doc",
+        cfb_file(&[(
+            "/WordDocument",
+            word6_stream(0x0004, b"Fast saved \x13 DDEAUTO cmd \x14x\x15\r"),
+        )]),
+        Expect::blocked(
+            OleField,
+            &[],
+            "fast-saved Word 6/95 document: its text lies in pieces the FIB does not give; fields cannot be checked",
+        ),
+    ));
+    v.push(Case::new(
+        "office/word6_dde_field.doc",
+        cfb_file(&[(
+            "/WordDocument",
+            word6_stream(0, b"Word 6 \x13 DDEAUTO cmd \"/c calc\" \x14x\x15 end\r"),
+        )]),
+        Expect::sanitized(
+            &[OleField],
+            "Word 6/95 document without fast saves: the DDEAUTO field is found in the text and blanked",
         ),
     ));
     let (wd, tbl) = word97_field("Page ", " PAGE \\* MERGEFORMAT ", "1", "");

@@ -6,7 +6,7 @@
 //! subject, message ids, the plain-text body (or the HTML body, which the
 //! converter turns into text), and the attachments (by value, or embedded
 //! messages, recursively); a compressed-RTF body, when there is no other,
-//! is decompressed ([`crate::lzfu`]) and carried as an RTF attachment.
+//! is decompressed ([`crate::lzfu`]) and its text becomes the body.
 //! Named properties, transport headers and everything else are not read. Every stream is
 //! size-checked against the budget before it is read.
 
@@ -319,17 +319,15 @@ fn write_message(
     } else if let Some(h) = string(cfb, dir, HTML, cp, cx)? {
         parts.push(text_part("html", &h));
     } else if let Some(rtf) = read_stream(cfb, &substg(dir, RTF_COMPRESSED, PT_BINARY), cx)? {
-        // Only a compressed-RTF body: decompressed (bounded) and carried
-        // as an RTF attachment, which is sanitised or listed like any
-        // other; when it does not decompress, listed as it is stored.
+        // Only a compressed-RTF body: decompressed (bounded), and its text
+        // (never the RTF itself) is the body; when it does not decompress,
+        // it is listed as it is stored.
         let max = usize::try_from(cx.policy().limits.max_expanded_bytes).unwrap_or(usize::MAX);
         match crate::lzfu::decompress(&rtf, max) {
             Ok(plain) => {
                 cx.charge_expanded(plain.len() as u64)?;
-                parts.push(
-                    crate::convert::attachment_part("body.rtf", "application/rtf", &plain)
-                        .into_bytes(),
-                );
+                let text = mugai_office::rtf::plain_text(&plain, cp, max);
+                parts.push(text_part("plain", &text));
             }
             Err(_) => parts.push(
                 crate::convert::attachment_part("body.rtf.lzfu", "application/octet-stream", &rtf)

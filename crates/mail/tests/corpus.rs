@@ -199,6 +199,11 @@ fn every_mail_case_converts_as_expected() {
             &["https://files"],
         ),
         (
+            "mail/outlook_rtf_only.msg",
+            &["hello world", "議事録.pdf [削除]"],
+            &["rtf1", "ansicpg", "body.rtf"],
+        ),
+        (
             "mail/outlook_string8.msg",
             &["花子さん", "議事録.pdf [削除]"],
             &["https://files"],

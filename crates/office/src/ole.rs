@@ -430,17 +430,21 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
                 Some((p, len)) => Some((p.clone(), read_stream(&mut comp, cx, &p, len)?)),
                 None => None,
             };
+            let mut data = match root_entry("Data", true) {
+                Some((p, len)) => Some((p.clone(), read_stream(&mut comp, cx, &p, len)?)),
+                None => None,
+            };
             let neutralise =
                 cx.policy().office.hyperlinks == mugai_core::config::LinkAction::Neutralise;
             crate::word::neutralise_fields(
                 cx,
                 &mut main_bytes,
                 table.as_mut().map(|(_, t)| t),
+                data.as_mut().map(|(_, d)| d),
                 neutralise,
             )?;
-            if let Some(t) = table {
-                replaced.push(t);
-            }
+            replaced.extend(table);
+            replaced.extend(data);
         }
         FileType::Xls => {
             check_workbook(cx, &main_bytes)?;
@@ -550,6 +554,118 @@ mod tests {
             check_workbook(&cx, &[0x2F, 0, 0, 0]).unwrap_err().code,
             Code::OleEncrypted
         );
+    }
+
+    /// The streams of a compound file, by name.
+    fn streams(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let mut c = cfb::CompoundFile::open(Cursor::new(bytes)).expect("cfb");
+        let paths: Vec<PathBuf> = c
+            .walk()
+            .filter(|e| e.is_stream())
+            .map(|e| e.path().to_path_buf())
+            .collect();
+        paths
+            .into_iter()
+            .map(|p| {
+                let mut v = Vec::new();
+                c.open_stream(&p)
+                    .expect("stream")
+                    .read_to_end(&mut v)
+                    .expect("read");
+                (p.display().to_string(), v)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_neutralised_hyperlink_takes_its_data_with_it() {
+        struct Nop;
+        impl mugai_core::Dispatch for Nop {
+            fn dispatch(
+                &self,
+                _: &str,
+                _: &[u8],
+                cx: &mut Context<'_>,
+            ) -> mugai_core::MemberOutcome {
+                Err(cx.block(Code::TypeUnknown, "no"))
+            }
+        }
+        use mugai_core::config::LinkAction;
+        let has = |b: &[u8], n: &[u8]| b.windows(n.len()).any(|w| w == n);
+        for (url, hyperlinks, cleared) in [
+            ("http://example.jp/x", LinkAction::Neutralise, true),
+            ("http://example.jp/x", LinkAction::Keep, false),
+            // A share is never a kept target.
+            ("\\\\evil.example\\share", LinkAction::Keep, true),
+        ] {
+            let (wd, table, data) = mugai_corpus::office::word97_hyperlink(url);
+            let file = mugai_corpus::office::cfb_file(&[
+                ("/WordDocument", wd),
+                ("/1Table", table),
+                ("/Data", data.clone()),
+            ]);
+            let wide: Vec<u8> = url.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            assert!(has(&data, &wide));
+            let mut p = mugai_core::Policy::default();
+            p.office.hyperlinks = hyperlinks;
+            let b = mugai_core::Budget::new(&p.limits);
+            let mut cx = Context::new(&p, &b, &Nop, None);
+            let out = rebuild(&file, FileType::Doc, &mut cx).unwrap_or_else(|e| panic!("{e}"));
+            let s = streams(&out.bytes);
+            let new_data = &s["/Data"];
+            assert_eq!(new_data.len(), data.len(), "offsets stay valid");
+            let wd = &s["/WordDocument"];
+            // The NilPICFAndBinData keeps its size and header.
+            assert_eq!(new_data[..6], data[..6]);
+            if cleared {
+                assert!(!has(new_data, &wide), "target left in the Data stream");
+                assert!(new_data[0x44..].iter().all(|&b| b == 0));
+                assert!(!has(wd, url.as_bytes()), "instruction left");
+                assert!(has(wd, b"the page"), "result kept");
+                let details: Vec<&str> = cx.findings().iter().map(|f| f.detail.as_str()).collect();
+                assert!(
+                    details.iter().any(|d| d.contains("Data stream cleared")),
+                    "{details:?}"
+                );
+            } else {
+                assert_eq!(new_data, &data, "a kept hyperlink keeps its data");
+                assert!(has(wd, url.as_bytes()));
+            }
+        }
+    }
+
+    #[test]
+    fn word6_fast_saved_is_blocked_and_plain_word6_is_read() {
+        struct Nop;
+        impl mugai_core::Dispatch for Nop {
+            fn dispatch(
+                &self,
+                _: &str,
+                _: &[u8],
+                cx: &mut Context<'_>,
+            ) -> mugai_core::MemberOutcome {
+                Err(cx.block(Code::TypeUnknown, "no"))
+            }
+        }
+        let p = mugai_core::Policy::default();
+        let b = mugai_core::Budget::new(&p.limits);
+        let text = b"A \x13 INCLUDETEXT \"\\\\h\\s\\a.doc\" \x14x\x15\r";
+        let run = |flags: u16| {
+            let file = mugai_corpus::office::cfb_file(&[(
+                "/WordDocument",
+                mugai_corpus::office::word6_stream(flags, text),
+            )]);
+            let mut cx = Context::new(&p, &b, &Nop, None);
+            rebuild(&file, FileType::Doc, &mut cx).map(|r| (r, cx.findings().to_vec()))
+        };
+        let e = run(0x0004).err().expect("fast-saved Word 6 blocked");
+        assert_eq!(e.code, Code::OleField);
+        assert!(e.detail.contains("fast-saved"), "{}", e.detail);
+        let (r, findings) = run(0).unwrap_or_else(|e| panic!("{e}"));
+        assert!(findings.iter().any(|f| f.code == Code::OleField));
+        let wd = &streams(&r.bytes)["/WordDocument"];
+        assert!(!wd.windows(11).any(|w| w == b"INCLUDETEXT"));
+        assert!(wd.windows(3).any(|w| w == b"\x14x\x15"), "result kept");
     }
 
     #[test]

@@ -26,8 +26,9 @@ struct Rel {
 /// What becomes of a part.
 #[derive(Debug, Clone)]
 enum Fate {
-    /// An XML part, rewritten when its turn in the walk comes.
-    Xml,
+    /// An XML part, rewritten when its turn in the walk comes, with its
+    /// content type as the kept list spells it.
+    Xml(&'static str),
     /// Bytes already final (a sanitised image), with their content type.
     Ready(Vec<u8>, String),
     Dropped,
@@ -151,6 +152,302 @@ const KEPT_RELS: &[&str] = &[
     "commentauthors",
     "authors",
 ];
+
+/// Content types a kept XML part may declare, by the relationship type
+/// (last segment, lower-cased) that reaches it. Compared without regard to
+/// case (MIME types are case-insensitive); the spelling here is the one the
+/// rebuilt `[Content_Types].xml` carries. A part whose content type is not
+/// listed for its role is dropped. Pictures (`image`, `thumbnail`) are
+/// judged by the image rules instead.
+const KEPT_CONTENT_TYPES: &[(&str, &[&str])] = &[
+    (
+        "officedocument",
+        &[
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml",
+            "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml",
+            "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml",
+            // Macro-enabled main parts: kept, and written as the macro-free
+            // type (see `macro_free_main`).
+            "application/vnd.ms-word.document.macroEnabled.main+xml",
+            "application/vnd.ms-word.template.macroEnabledTemplate.main+xml",
+            "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+            "application/vnd.ms-excel.template.macroEnabled.main+xml",
+            "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml",
+            "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml",
+            "application/vnd.ms-powerpoint.template.macroEnabled.main+xml",
+        ],
+    ),
+    (
+        "core-properties",
+        &["application/vnd.openxmlformats-package.core-properties+xml"],
+    ),
+    (
+        "extended-properties",
+        &["application/vnd.openxmlformats-officedocument.extended-properties+xml"],
+    ),
+    (
+        "custom-properties",
+        &["application/vnd.openxmlformats-officedocument.custom-properties+xml"],
+    ),
+    ("customxml", &["application/xml", "text/xml"]),
+    (
+        "customxmlprops",
+        &["application/vnd.openxmlformats-officedocument.customXmlProperties+xml"],
+    ),
+    (
+        "styles",
+        &[
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml",
+        ],
+    ),
+    (
+        "theme",
+        &["application/vnd.openxmlformats-officedocument.theme+xml"],
+    ),
+    (
+        "themeoverride",
+        &["application/vnd.openxmlformats-officedocument.themeOverride+xml"],
+    ),
+    (
+        "chart",
+        &["application/vnd.openxmlformats-officedocument.drawingml.chart+xml"],
+    ),
+    (
+        "chartusershapes",
+        &["application/vnd.openxmlformats-officedocument.drawingml.chartshapes+xml"],
+    ),
+    ("chartstyle", &["application/vnd.ms-office.chartstyle+xml"]),
+    (
+        "chartcolorstyle",
+        &["application/vnd.ms-office.chartcolorstyle+xml"],
+    ),
+    (
+        "diagramdata",
+        &["application/vnd.openxmlformats-officedocument.drawingml.diagramData+xml"],
+    ),
+    (
+        "diagramlayout",
+        &["application/vnd.openxmlformats-officedocument.drawingml.diagramLayout+xml"],
+    ),
+    (
+        "diagramquickstyle",
+        &["application/vnd.openxmlformats-officedocument.drawingml.diagramStyle+xml"],
+    ),
+    (
+        "diagramcolors",
+        &["application/vnd.openxmlformats-officedocument.drawingml.diagramColors+xml"],
+    ),
+    (
+        "diagramdrawing",
+        &["application/vnd.ms-office.drawingml.diagramDrawing+xml"],
+    ),
+    (
+        "drawing",
+        &["application/vnd.openxmlformats-officedocument.drawing+xml"],
+    ),
+    (
+        "vmldrawing",
+        &["application/vnd.openxmlformats-officedocument.vmlDrawing"],
+    ),
+    (
+        "comments",
+        &[
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.comments+xml",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml",
+            "application/vnd.openxmlformats-officedocument.presentationml.comments+xml",
+            "application/vnd.ms-powerpoint.comments+xml",
+        ],
+    ),
+    (
+        "styleswitheffects",
+        &["application/vnd.ms-word.stylesWithEffects+xml"],
+    ),
+    (
+        "numbering",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.numbering+xml"],
+    ),
+    (
+        "settings",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.settings+xml"],
+    ),
+    (
+        "websettings",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.webSettings+xml"],
+    ),
+    (
+        "fonttable",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.fontTable+xml"],
+    ),
+    (
+        "header",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.header+xml"],
+    ),
+    (
+        "footer",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"],
+    ),
+    (
+        "footnotes",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"],
+    ),
+    (
+        "endnotes",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.endnotes+xml"],
+    ),
+    (
+        "commentsextended",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.commentsExtended+xml"],
+    ),
+    (
+        "commentsids",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.commentsIds+xml"],
+    ),
+    (
+        "commentsextensible",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.commentsExtensible+xml"],
+    ),
+    (
+        "people",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.people+xml"],
+    ),
+    (
+        "glossarydocument",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.document.glossary+xml"],
+    ),
+    (
+        "worksheet",
+        &["application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"],
+    ),
+    (
+        "chartsheet",
+        &["application/vnd.openxmlformats-officedocument.spreadsheetml.chartsheet+xml"],
+    ),
+    (
+        "sharedstrings",
+        &["application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"],
+    ),
+    (
+        "calcchain",
+        &["application/vnd.openxmlformats-officedocument.spreadsheetml.calcChain+xml"],
+    ),
+    (
+        "table",
+        &["application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml"],
+    ),
+    (
+        "tablesinglecells",
+        &["application/vnd.openxmlformats-officedocument.spreadsheetml.tableSingleCells+xml"],
+    ),
+    (
+        "pivottable",
+        &["application/vnd.openxmlformats-officedocument.spreadsheetml.pivotTable+xml"],
+    ),
+    (
+        "pivotcachedefinition",
+        &["application/vnd.openxmlformats-officedocument.spreadsheetml.pivotCacheDefinition+xml"],
+    ),
+    (
+        "pivotcacherecords",
+        &["application/vnd.openxmlformats-officedocument.spreadsheetml.pivotCacheRecords+xml"],
+    ),
+    ("slicer", &["application/vnd.ms-excel.slicer+xml"]),
+    ("slicercache", &["application/vnd.ms-excel.slicerCache+xml"]),
+    ("timeline", &["application/vnd.ms-excel.timeline+xml"]),
+    (
+        "timelinecache",
+        &["application/vnd.ms-excel.timelineCache+xml"],
+    ),
+    (
+        "sheetmetadata",
+        &["application/vnd.openxmlformats-officedocument.spreadsheetml.sheetMetadata+xml"],
+    ),
+    (
+        "threadedcomment",
+        &["application/vnd.ms-excel.threadedcomments+xml"],
+    ),
+    ("person", &["application/vnd.ms-excel.person+xml"]),
+    (
+        "slide",
+        &["application/vnd.openxmlformats-officedocument.presentationml.slide+xml"],
+    ),
+    (
+        "slidelayout",
+        &["application/vnd.openxmlformats-officedocument.presentationml.slideLayout+xml"],
+    ),
+    (
+        "slidemaster",
+        &["application/vnd.openxmlformats-officedocument.presentationml.slideMaster+xml"],
+    ),
+    (
+        "notesslide",
+        &["application/vnd.openxmlformats-officedocument.presentationml.notesSlide+xml"],
+    ),
+    (
+        "notesmaster",
+        &["application/vnd.openxmlformats-officedocument.presentationml.notesMaster+xml"],
+    ),
+    (
+        "handoutmaster",
+        &["application/vnd.openxmlformats-officedocument.presentationml.handoutMaster+xml"],
+    ),
+    (
+        "presprops",
+        &["application/vnd.openxmlformats-officedocument.presentationml.presProps+xml"],
+    ),
+    (
+        "viewprops",
+        &["application/vnd.openxmlformats-officedocument.presentationml.viewProps+xml"],
+    ),
+    (
+        "tablestyles",
+        &["application/vnd.openxmlformats-officedocument.presentationml.tableStyles+xml"],
+    ),
+    (
+        "tags",
+        &["application/vnd.openxmlformats-officedocument.presentationml.tags+xml"],
+    ),
+    (
+        "commentauthors",
+        &["application/vnd.openxmlformats-officedocument.presentationml.commentAuthors+xml"],
+    ),
+    ("authors", &["application/vnd.ms-powerpoint.authors+xml"]),
+];
+
+/// The verdict on the content type `ct` of a part reached through a
+/// relationship of type `suffix`.
+#[derive(Debug, PartialEq, Eq)]
+enum TypeCheck {
+    /// On the kept list for this role: the canonical spelling.
+    Kept(&'static str),
+    /// On the kept list, but for another role (a worksheet reached as
+    /// styles): the content types lie about the part.
+    OtherRole,
+    /// On no kept list.
+    Unknown,
+}
+
+fn check_content_type(suffix: &str, ct: &str) -> TypeCheck {
+    let ct = ct.trim();
+    let mut elsewhere = false;
+    for (role, types) in KEPT_CONTENT_TYPES {
+        if let Some(t) = types.iter().find(|t| t.eq_ignore_ascii_case(ct)) {
+            if *role == suffix {
+                return TypeCheck::Kept(t);
+            }
+            elsewhere = true;
+        }
+    }
+    if elsewhere {
+        TypeCheck::OtherRole
+    } else {
+        TypeCheck::Unknown
+    }
+}
 
 fn rel_suffix(ty: &str) -> String {
     ty.rsplit('/').next().unwrap_or(ty).to_ascii_lowercase()
@@ -661,7 +958,7 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
                     let f = decide(cx, &mut pkg, &types, &rel, &target, first, ty)?;
                     fates.insert(key.clone(), f.clone());
                     match &f {
-                        Fate::Xml => {
+                        Fate::Xml(_) => {
                             if first && suffix == "officedocument" && main_part.is_none() {
                                 main_part = Some(key.clone());
                             }
@@ -690,7 +987,10 @@ pub fn rebuild(input: &[u8], ty: FileType, cx: &mut Context<'_>) -> Result<Rebui
             let bytes = pkg
                 .read(cx, &source)?
                 .ok_or_else(|| cx.block(Code::RebuildFailed, format!("{source}: missing")))?;
-            let mut ct = types.of(&source).unwrap_or("application/xml").to_string();
+            let mut ct = match fates.get(&source.to_ascii_lowercase()) {
+                Some(Fate::Xml(t)) => t.to_string(),
+                _ => return Err(cx.block(Code::RebuildFailed, format!("{source}: no kept type"))),
+            };
             let spreadsheet =
                 ct.to_ascii_lowercase().contains("spreadsheetml") || ct.contains("ms-excel");
             let rules = XmlRules {
@@ -847,7 +1147,14 @@ fn decide(
     }
     let image_rel = suffix == "image" || suffix == "thumbnail";
     let ct_lower = ct.to_ascii_lowercase();
-    if ct_lower.starts_with("image/") || image_rel {
+    if ct_lower.starts_with("image/") && !image_rel {
+        cx.removed(
+            Code::OoxmlContentTypeLie,
+            format!("/{target}: {suffix} relationship but content type {ct}; removed"),
+        );
+        return Ok(Fate::Dropped);
+    }
+    if image_rel {
         if !ct_lower.starts_with("image/") && is_xml_content_type(&ct) {
             cx.removed(
                 Code::OoxmlContentTypeLie,
@@ -867,6 +1174,13 @@ fn decide(
         };
         let actual = mugai_detect::detect(&bytes);
         return Ok(match cx.member(member_name, &bytes) {
+            Ok(r) if !r.file_type.mime().starts_with("image/") => {
+                cx.removed(
+                    Code::OoxmlContentTypeLie,
+                    format!("/{target}: {suffix} relationship to a part that is {actual}, not a picture; removed"),
+                );
+                Fate::Dropped
+            }
             Ok(r) => {
                 let mime = r.file_type.mime().to_string();
                 if !ct_lower.starts_with("image/") || !same_image_type(&ct_lower, actual) {
@@ -886,14 +1200,23 @@ fn decide(
             }
         });
     }
-    if is_xml_content_type(&ct) {
-        return Ok(Fate::Xml);
+    match check_content_type(&suffix, &ct) {
+        TypeCheck::Kept(t) => Ok(Fate::Xml(t)),
+        TypeCheck::OtherRole => {
+            cx.removed(
+                Code::OoxmlContentTypeLie,
+                format!("/{target}: {suffix} relationship but content type {ct} (a part of another kind); removed"),
+            );
+            Ok(Fate::Dropped)
+        }
+        TypeCheck::Unknown => {
+            cx.removed(
+                Code::OfficeUnsupported,
+                format!("/{target}: content type {ct} ({suffix} relationship) is outside the kept list; removed"),
+            );
+            Ok(Fate::Dropped)
+        }
     }
-    cx.removed(
-        Code::OfficeUnsupported,
-        format!("/{target}: {ct} part ({suffix} relationship) removed"),
-    );
-    Ok(Fate::Dropped)
 }
 
 fn same_image_type(ct: &str, t: FileType) -> bool {
@@ -1000,6 +1323,43 @@ mod tests {
             resolve_target("w/d.xml", "my%20pic.png").as_deref(),
             Some("w/my pic.png")
         );
+    }
+
+    #[test]
+    fn content_types_are_kept_by_role() {
+        let styles = "application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml";
+        assert_eq!(
+            check_content_type("styles", &styles.to_ascii_uppercase()),
+            TypeCheck::Kept(styles)
+        );
+        assert_eq!(
+            check_content_type(
+                "styles",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+            ),
+            TypeCheck::OtherRole
+        );
+        assert_eq!(
+            check_content_type("styles", "application/x-anything+xml"),
+            TypeCheck::Unknown
+        );
+        assert_eq!(
+            check_content_type("control", "application/vnd.ms-office.activeX+xml"),
+            TypeCheck::Unknown
+        );
+        // Every kept main type is either macro-free or has a macro-free twin.
+        for (role, types) in KEPT_CONTENT_TYPES {
+            for t in *types {
+                assert!(
+                    KEPT_RELS.contains(role),
+                    "{role} is not a kept relationship"
+                );
+                assert!(danger_of_content_type(t).is_none(), "{t} is dangerous");
+                if t.to_ascii_lowercase().contains("macroenabled") {
+                    assert!(macro_free_main(t).is_some(), "{t} has no macro-free type");
+                }
+            }
+        }
     }
 
     #[test]

@@ -910,6 +910,210 @@ pub fn text_of(b: &[u8]) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The encoding of a Windows code page as RTF names it (`\ansicpgN`).
+pub fn code_page(n: i64) -> Option<&'static encoding_rs::Encoding> {
+    Some(match n {
+        932 => encoding_rs::SHIFT_JIS,
+        936 => encoding_rs::GBK,
+        949 => encoding_rs::EUC_KR,
+        950 => encoding_rs::BIG5,
+        20932 | 51932 => encoding_rs::EUC_JP,
+        65001 => encoding_rs::UTF_8,
+        866 => encoding_rs::IBM866,
+        10000 => encoding_rs::MACINTOSH,
+        874 | 1250..=1258 => {
+            return encoding_rs::Encoding::for_label(format!("windows-{n}").as_bytes())
+        }
+        _ => return None,
+    })
+}
+
+/// The text of an RTF document as a reader sees it, to show it as plain
+/// text (a mail body): `\'hh` bytes decoded in the document's code page
+/// (`\ansicpgN`, else `fallback`), `\uN` characters (their `\ucN` fallback
+/// skipped), paragraphs, lines and cells as line breaks, tabs as tabs, and
+/// nothing from ignorable destinations (`{\*...}`: the HTML tags of
+/// encapsulated HTML among them) or from fonts, styles, pictures, objects,
+/// field instructions and the like. At most `max` bytes of text.
+pub fn plain_text(b: &[u8], fallback: &'static encoding_rs::Encoding, max: usize) -> String {
+    const SKIP: &[&str] = &[
+        "fonttbl",
+        "colortbl",
+        "stylesheet",
+        "info",
+        "pict",
+        "object",
+        "objclass",
+        "objdata",
+        "template",
+        "listtable",
+        "listoverridetable",
+        "rsidtbl",
+        "generator",
+        "themedata",
+        "colorschememapping",
+        "latentstyles",
+        "datastore",
+        "xmlnstbl",
+        "fldinst",
+        "header",
+        "footer",
+        "headerl",
+        "headerr",
+        "headerf",
+        "footerl",
+        "footerr",
+        "footerf",
+        "nonshppict",
+        "shpinst",
+        "filetbl",
+        "revtbl",
+        "pgdsctbl",
+        "mmathpr",
+        "bkmkstart",
+        "bkmkend",
+        "fonttable",
+        "pntext",
+        "pntxta",
+        "pntxtb",
+        "listtext",
+    ];
+    struct State {
+        uc: usize,
+        skip: bool,
+    }
+    let mut enc = fallback;
+    let mut out = String::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let flush = |out: &mut String, pending: &mut Vec<u8>, enc: &'static encoding_rs::Encoding| {
+        if !pending.is_empty() {
+            let (t, _) = enc.decode_without_bom_handling(pending);
+            out.push_str(&t);
+            pending.clear();
+        }
+    };
+    let mut stack: Vec<State> = vec![State { uc: 1, skip: false }];
+    // Fallback characters still to skip after a `\uN`.
+    let mut to_skip = 0usize;
+    let mut i = 0;
+    while i < b.len() && out.len() + pending.len() < max {
+        let skip = stack.last().is_some_and(|s| s.skip);
+        match b[i] {
+            b'{' => {
+                to_skip = 0;
+                let uc = stack.last().map_or(1, |s| s.uc);
+                let skip_group = skip
+                    || destination(b, i)
+                        .is_some_and(|(w, _, starred)| starred || SKIP.contains(&word_str(w)));
+                if stack.len() < 4096 {
+                    stack.push(State {
+                        uc,
+                        skip: skip_group,
+                    });
+                }
+                i += 1;
+            }
+            b'}' => {
+                to_skip = 0;
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+                i += 1;
+            }
+            b'\\' => {
+                let t = control(b, i);
+                let n = t.raw.len().max(1);
+                if t.word == Some(b"bin") {
+                    let len = param(t.raw, 3).max(0) as usize;
+                    i = (i + n).saturating_add(len);
+                    to_skip = to_skip.saturating_sub(1);
+                    continue;
+                }
+                if to_skip > 0 {
+                    to_skip -= 1;
+                    i += n;
+                    continue;
+                }
+                match (t.word.map(word_str), skip) {
+                    (Some("ansicpg"), _) => {
+                        if let Some(e) = code_page(param(t.raw, 7)) {
+                            flush(&mut out, &mut pending, enc);
+                            enc = e;
+                        }
+                    }
+                    (Some("uc"), _) => {
+                        if let Some(s) = stack.last_mut() {
+                            s.uc = param(t.raw, 2).clamp(0, 16) as usize;
+                        }
+                    }
+                    (_, true) => {}
+                    (Some("par" | "line" | "row" | "sect" | "page"), _) => {
+                        flush(&mut out, &mut pending, enc);
+                        out.push('\n');
+                    }
+                    (Some("cell"), _) | (Some("tab"), _) => {
+                        flush(&mut out, &mut pending, enc);
+                        out.push('\t');
+                    }
+                    (Some("u"), _) => {
+                        flush(&mut out, &mut pending, enc);
+                        let v = param(t.raw, 1);
+                        let v = if v < 0 { v + 65536 } else { v };
+                        out.push(
+                            u32::try_from(v)
+                                .ok()
+                                .and_then(char::from_u32)
+                                .unwrap_or('\u{FFFD}'),
+                        );
+                        to_skip = stack.last().map_or(1, |s| s.uc);
+                    }
+                    (Some(_), _) => {}
+                    (None, _) if t.raw.starts_with(b"\\'") && t.raw.len() == 4 => {
+                        if let Ok(v) =
+                            u8::from_str_radix(&String::from_utf8_lossy(&t.raw[2..4]), 16)
+                        {
+                            pending.push(v);
+                        }
+                    }
+                    (None, _) if t.raw.len() == 2 && matches!(t.raw[1], b'\\' | b'{' | b'}') => {
+                        pending.push(t.raw[1]);
+                    }
+                    (None, _) if t.raw == b"\\~" => pending.push(b' '),
+                    (None, _) => {}
+                }
+                i += n;
+            }
+            b'\r' | b'\n' => i += 1,
+            c => {
+                if to_skip > 0 {
+                    to_skip -= 1;
+                } else if !skip {
+                    pending.push(c);
+                }
+                i += 1;
+            }
+        }
+    }
+    flush(&mut out, &mut pending, enc);
+    // Trailing spaces on lines, and runs of blank lines, say nothing.
+    let mut text = String::with_capacity(out.len());
+    let mut blank = 0;
+    for line in out.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.trim_matches('\n').to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -935,6 +1139,20 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&again.bytes), out, "fixpoint");
         assert!(cx2.findings().is_empty(), "{:?}", cx2.findings());
         (out, codes)
+    }
+
+    #[test]
+    fn plain_text_decodes_code_pages_and_unicode() {
+        let rtf = b"{\\rtf1\\ansi\\ansicpg932{\\fonttbl{\\f0 MS Mincho;}}{\\*\\htmltag <b>}\\f0 \\'82\\'b1\\'82\\'f1 A\\par \\uc1\\u26085?\\u26412?\\tab x{\\object{\\*\\objdata 01}}\\par}";
+        let t = plain_text(rtf, encoding_rs::WINDOWS_1252, 1 << 20);
+        assert_eq!(t, "\u{3053}\u{3093} A\n\u{65E5}\u{672C}\tx");
+        // Bounded.
+        assert!(
+            plain_text(rtf, encoding_rs::WINDOWS_1252, 4)
+                .chars()
+                .count()
+                <= 8
+        );
     }
 
     #[test]

@@ -11,6 +11,13 @@ use mugai_core::{Blocked, Code, Context};
 const FIELD_BEGIN: u8 = 0x13;
 const FIELD_SEPARATE: u8 = 0x14;
 const FIELD_END: u8 = 0x15;
+/// The picture character: in a field's instruction it carries the field's
+/// data (a HYPERLINK's target, a form field's settings) in the Data stream.
+const PICTURE_CHAR: u32 = 0x01;
+/// `sprmCPicLocation`: the Data stream offset of a picture character's data.
+const SPRM_PIC_LOCATION: u16 = 0x6A03;
+/// The size of the `NilPICFAndBinData` header before the field's data.
+const NIL_PICF_HEADER: usize = 0x44;
 /// `grffldEnd.fLocked`: Word does not update a locked field.
 const FLD_LOCKED: u8 = 0x10;
 
@@ -145,9 +152,18 @@ fn push_char(s: &mut String, c: u32) {
     }
 }
 
+/// What neutralising the fields of one story leaves to do.
+#[derive(Default)]
+struct Neutralised {
+    /// Table stream offsets of the end marks to lock.
+    lock: Vec<usize>,
+    /// WordDocument stream offsets of picture characters that stood in a
+    /// blanked instruction: their data in the Data stream goes too.
+    pictures: Vec<usize>,
+}
+
 /// Judges the fields marked by `marks` (CPs relative to `base`) and
-/// neutralises those off the kept list. Returns the table offsets of the
-/// end marks to lock.
+/// neutralises those off the kept list.
 fn judge(
     cx: &mut Context<'_>,
     wd: &mut [u8],
@@ -156,9 +172,9 @@ fn judge(
     marks: &[Marker],
     where_: &str,
     neutralise_links: bool,
-) -> Result<Vec<usize>, Blocked> {
+) -> Result<Neutralised, Blocked> {
     let mut stack: Vec<Open> = Vec::new();
-    let mut lock = Vec::new();
+    let mut done = Neutralised::default();
     for (k, m) in marks.iter().enumerate() {
         let cp = base
             .checked_add(m.cp)
@@ -203,12 +219,17 @@ fn judge(
                         let stop = f.separate.unwrap_or(cp);
                         for c in f.begin + 1..stop {
                             let ch = map.char_at(wd, c).unwrap_or(0);
+                            if ch == PICTURE_CHAR {
+                                if let Some((off, _)) = map.locate(c) {
+                                    done.pictures.push(off);
+                                }
+                            }
                             if !(FIELD_BEGIN as u32..=FIELD_END as u32).contains(&ch) {
                                 map.blank(wd, c);
                             }
                         }
                         if let Some(at) = m.flags_at {
-                            lock.push(at);
+                            done.lock.push(at);
                         }
                     }
                     // Word reads a nested field as its result. One in the
@@ -256,7 +277,91 @@ fn judge(
             format!("Word {where_} field at CP {} never closes", f.begin),
         ));
     }
-    Ok(lock)
+    Ok(done)
+}
+
+/// The value of `sprmCPicLocation` in the character properties of the
+/// character at WordDocument offset `fc`, found through the CHPX bin table
+/// (`PlcBteChpx` at `fc_plc`/`lcb_plc` in the table stream) and its FKPs.
+fn pic_location(wd: &[u8], table: &[u8], fc_plc: usize, lcb_plc: usize, fc: usize) -> Option<u32> {
+    if lcb_plc < 4 || !(lcb_plc - 4).is_multiple_of(8) {
+        return None;
+    }
+    let plc = table.get(fc_plc..fc_plc.checked_add(lcb_plc)?)?;
+    let n = (lcb_plc - 4) / 8;
+    let fc32 = u32::try_from(fc).ok()?;
+    let k = (0..n).find(|&i| {
+        let (a, b) = (
+            u32_at(plc, i * 4).unwrap_or(0),
+            u32_at(plc, i * 4 + 4).unwrap_or(0),
+        );
+        a <= fc32 && fc32 < b
+    })?;
+    let pn = (u32_at(plc, 4 * (n + 1) + 4 * k)? & 0x003F_FFFF) as usize;
+    let page = wd.get(pn.checked_mul(512)?..pn.checked_mul(512)?.checked_add(512)?)?;
+    let crun = page[511] as usize;
+    let run = (0..crun).find(|&j| {
+        let (a, b) = (
+            u32_at(page, j * 4).unwrap_or(0),
+            u32_at(page, j * 4 + 4).unwrap_or(0),
+        );
+        a <= fc32 && fc32 < b
+    })?;
+    let at = *page.get(4 * (crun + 1) + run)? as usize * 2;
+    if at == 0 {
+        return None;
+    }
+    let cb = *page.get(at)? as usize;
+    let grpprl = page.get(at + 1..(at + 1 + cb).min(511))?;
+    let mut i = 0;
+    while i + 2 <= grpprl.len() {
+        let op = u16_at(grpprl, i)?;
+        i += 2;
+        let size = match op >> 13 {
+            0 | 1 => 1,
+            2 | 4 | 5 => 2,
+            3 => 4,
+            7 => 3,
+            _ => 1 + *grpprl.get(i)? as usize,
+        };
+        if op == SPRM_PIC_LOCATION {
+            return u32_at(grpprl, i);
+        }
+        i += size;
+    }
+    None
+}
+
+/// Clears the data of the picture characters at `pictures` (WordDocument
+/// offsets) in the Data stream: the `NilPICFAndBinData` keeps its header
+/// and size, its content (a HYPERLINK's target) becomes zeros. Returns the
+/// bytes cleared.
+fn clear_field_data(
+    wd: &[u8],
+    table: &[u8],
+    (fc_plc, lcb_plc): (usize, usize),
+    pictures: &[usize],
+    data: &mut [u8],
+) -> usize {
+    let mut cleared = 0;
+    for &fc in pictures {
+        let Some(loc) = pic_location(wd, table, fc_plc, lcb_plc, fc) else {
+            continue;
+        };
+        let loc = loc as usize;
+        let (Some(lcb), Some(cb_header)) = (u32_at(data, loc), u16_at(data, loc + 4)) else {
+            continue;
+        };
+        if cb_header as usize != NIL_PICF_HEADER {
+            continue;
+        }
+        let end = loc.saturating_add(lcb as usize).min(data.len());
+        if let Some(s) = data.get_mut(loc + NIL_PICF_HEADER..end) {
+            cleared += s.len();
+            s.fill(0);
+        }
+    }
+    cleared
 }
 
 /// Neutralises the fields of a Word document off the kept list, in the
@@ -265,12 +370,26 @@ pub fn neutralise_fields(
     cx: &mut Context<'_>,
     wd: &mut [u8],
     table: Option<&mut Vec<u8>>,
+    data: Option<&mut Vec<u8>>,
     neutralise_links: bool,
 ) -> Result<(), Blocked> {
     let bad = |cx: &Context<'_>, what: &str| {
         cx.block(Code::RebuildFailed, format!("Word binary: {what}"))
     };
     let n_fib = u16_at(wd, 2).ok_or_else(|| bad(cx, "FIB too short"))?;
+    let flags = u16_at(wd, 0x0A).ok_or_else(|| bad(cx, "FIB too short"))?;
+    if n_fib < 101 {
+        return Err(cx.block(
+            Code::OleField,
+            format!("Word 2.0 or older document (nFib {n_fib}): its fields cannot be read, so they cannot be checked"),
+        ));
+    }
+    if n_fib < 0x00C1 && flags & 0x0004 != 0 {
+        return Err(cx.block(
+            Code::OleField,
+            "fast-saved Word 6/95 document (FIB fComplex): its text, and so its fields, cannot be read reliably; save it again without fast save",
+        ));
+    }
     if n_fib < 0x00C1 {
         // Word 6/95: fields are found in the text itself.
         let fc_min = u32_at(wd, 0x18).ok_or_else(|| bad(cx, "FIB too short"))? as usize;
@@ -341,6 +460,7 @@ pub fn neutralise_fields(
         ),
     ];
     let mut lock_all = Vec::new();
+    let mut pictures = Vec::new();
     for (name, idx, base) in stories {
         let (fc, lcb) = fclcb(idx);
         if lcb == 0 {
@@ -377,7 +497,20 @@ pub fn neutralise_fields(
             );
         }
         if let Some(map) = map.as_ref() {
-            lock_all.extend(judge(cx, wd, map, base, &marks, name, neutralise_links)?);
+            let done = judge(cx, wd, map, base, &marks, name, neutralise_links)?;
+            lock_all.extend(done.lock);
+            pictures.extend(done.pictures);
+        }
+    }
+    if !pictures.is_empty() {
+        if let Some(data) = data {
+            let cleared = clear_field_data(wd, table, fclcb(12), &pictures, data);
+            if cleared > 0 {
+                cx.neutralised(
+                    Code::OleField,
+                    format!("data of {} neutralised field(s) in the Data stream cleared ({cleared} bytes)", pictures.len()),
+                );
+            }
         }
     }
     for at in lock_all {
