@@ -172,6 +172,8 @@ fn console_in_a_browser_review_release_with_two_people_audit() {
         format!(
             r#"[types]
 allow = ["text", "pdf", "zip", "png"]
+[relay]
+held = "{held}"
 [daemon]
 settle_ms = 300
 rescan_secs = 1
@@ -187,6 +189,7 @@ max_login_failures = 5
             users = users.display(),
             state = dir("console-state").display(),
             caudit = dir("console-audit").display(),
+            held = dir("held").display(),
         ),
     )
     .unwrap();
@@ -234,6 +237,31 @@ max_login_failures = 5
         reasons(&dir("quarantine")) == 3
     });
     drop(daemon);
+    // A PPAP attachment the relay kept, with its one-time link.
+    let held = mugai_relay::held::Hold {
+        dir: dir("held"),
+        public_url: format!("http://127.0.0.1:{port}"),
+        link_days: 7,
+        max_tries: 5,
+    }
+    .keep(
+        &mugai_relay::held::MailInfo {
+            from: "sender@internet.example".into(),
+            to: vec!["kakari@lg.example.jp".into()],
+            message_id: None,
+            original: None,
+        },
+        vec![(
+            "mail-ppap.zip".into(),
+            std::fs::read(root.join("ppap.zip")).unwrap(),
+        )],
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let link_path = held[0]
+        .url
+        .trim_start_matches(&format!("http://127.0.0.1:{port}"))
+        .to_string();
 
     // Accounts: two operators' worth of people in three roles.
     for (name, role) in [
@@ -316,6 +344,7 @@ max_login_failures = 5
         .env("CONSOLE_URL", format!("http://127.0.0.1:{port}"))
         .env("SCREENSHOTS", &shots)
         .env("ACCOUNT_PASSWORD", PASSWORD)
+        .env("LINK_PATH", &link_path)
         .output()
         .unwrap();
     let log = || std::fs::read_to_string(dir("console.log")).unwrap_or_default();
@@ -327,6 +356,9 @@ max_login_failures = 5
         log()
     );
     for s in [
+        "link.png",
+        "link-wrong.png",
+        "link-done.png",
         "list.png",
         "detail.png",
         "detail-ppap.png",
@@ -357,6 +389,23 @@ max_login_failures = 5
     let zips: Vec<PathBuf> = files_under(&dir("clean"))
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "zip"))
+        .collect();
+    assert_eq!(zips.len(), 2, "{zips:?}");
+    // The recipient's unlock (mail.attachments = "list": to the clean
+    // folder) and the operator's.
+    for z in &zips {
+        let unzip = Command::new("unzip")
+            .arg("-p")
+            .arg(z)
+            .arg("doc.txt")
+            .output()
+            .unwrap();
+        assert!(unzip.status.success(), "{z:?} needs no password");
+        assert_eq!(String::from_utf8_lossy(&unzip.stdout).trim(), "秘密の資料");
+    }
+    let zips: Vec<PathBuf> = zips
+        .into_iter()
+        .filter(|p| !p.ends_with("mail-ppap.zip"))
         .collect();
     assert_eq!(zips.len(), 1, "{zips:?}");
     let unzip = Command::new("unzip")
@@ -431,6 +480,9 @@ max_login_failures = 5
         "\"release-requested\"",
         "\"released\"",
         "\"approval-refused\"",
+        "\"link-view\"",
+        "\"link-unlock-failed\"",
+        "\"link-unlocked\"",
     ] {
         assert!(text.contains(ev), "{ev} recorded");
     }
@@ -455,4 +507,478 @@ max_login_failures = 5
         .output()
         .unwrap();
     assert!(!v.status.success(), "a tampered console record is reported");
+}
+
+/// Adds `name` with `role` to the accounts file.
+fn add_user(users: &Path, name: &str, role: &str) {
+    let mut c = util::mugai()
+        .args(["user", "add", name, "--role", role, "--password-stdin"])
+        .arg("--users")
+        .arg(users)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    assert!(c.wait().unwrap().success());
+}
+
+fn start_console(config: &Path, quarantine: &Path, clean: &Path, log: &Path, port: u16) -> Kill {
+    let k = Kill(
+        util::mugai()
+            .arg("console")
+            .arg("--config")
+            .arg(config)
+            .arg("--quarantine")
+            .arg(quarantine)
+            .arg("--clean")
+            .arg(clean)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                    .unwrap(),
+            )
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the console", Duration::from_secs(60), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    k
+}
+
+/// The CSRF token in a page's form.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no form in {page}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn session_cookie(resp: &str) -> Option<String> {
+    header(resp, "set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("mugai_session="))
+        .map(|c| c.split(';').next().unwrap().to_string())
+}
+
+/// Logs `user` in; returns the session cookie.
+fn log_in(port: u16, user: &str) -> String {
+    let (c, t) = login_form(port);
+    let r = post(
+        port,
+        "/login",
+        &c,
+        &format!("csrf={t}&user={user}&password={}", PASSWORD.replace(' ', "+")),
+    );
+    assert!(r.starts_with("HTTP/1.1 303"), "{r}");
+    session_cookie(&r).unwrap()
+}
+
+fn console_audit_text(dir: &Path) -> String {
+    mugai_audit::files_in(dir)
+        .unwrap()
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect()
+}
+
+/// A PPAP mail through the real relay: the recipients get a one-time link;
+/// the page refuses a wrong password (counted), another item's token, a
+/// spent, expired or tried-out link, and with the right password sends the
+/// sanitised contents as a follow-up mail. Logged-in sessions survive a
+/// restart of the console; logout and `mugai user disable` end them.
+#[test]
+fn console_one_time_link_for_mail_ppap_and_sessions_across_restarts() {
+    use crate::relay::{free_port as port_for, received, start_sink, swaks, tools_present, SINK};
+    if !tools_present() {
+        return;
+    }
+    if let Some(why) = tool_missing() {
+        util::skip(&why);
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let dir = |d: &str| root.join(d);
+    for d in ["quarantine", "clean", "held", "lgwan", "relay-audit"] {
+        std::fs::create_dir_all(dir(d)).unwrap();
+    }
+    let (relay_port, hop_port, port) = (port_for(), port_for(), port_for());
+    let users = dir("users.toml");
+    let config = dir("mugai.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[types]
+allow = ["text", "pdf", "zip", "png"]
+[mail]
+attachments = "sanitize"
+[relay]
+listen = "127.0.0.1:{relay_port}"
+next_hop = "127.0.0.1:{hop_port}"
+held = "{held}"
+audit = "{raudit}"
+hostname = "mugai.test"
+[console]
+listen = "127.0.0.1:{port}"
+users = "{users}"
+state = "{state}"
+audit = "{caudit}"
+secure_cookies = false
+max_unlock_failures = 20
+public_url = "http://127.0.0.1:{port}/"
+link_max_tries = 3
+"#,
+            held = dir("held").display(),
+            raudit = dir("relay-audit").display(),
+            users = users.display(),
+            state = dir("console-state").display(),
+            caudit = dir("console-audit").display(),
+        ),
+    )
+    .unwrap();
+    let script = dir("sink.py");
+    std::fs::write(&script, SINK).unwrap();
+    let _sink = start_sink(&script, &dir("lgwan"), hop_port);
+    let _relay = Kill(
+        util::mugai()
+            .arg("relay")
+            .arg("--config")
+            .arg(&config)
+            .args(["--workers", "1"])
+            .stderr(std::fs::File::create(dir("relay.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    crate::relay::wait_for_port(relay_port);
+
+    // Three mails, each with a password-protected ZIP.
+    std::fs::write(dir("doc.txt"), "秘密の資料\n").unwrap();
+    let st = Command::new("zip")
+        .current_dir(root)
+        .args(["-q", "-P", "himitsu", "ppap.zip", "doc.txt"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let zip = std::fs::read(dir("ppap.zip")).unwrap();
+    let b64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&zip)
+    };
+    let mut links = Vec::new();
+    for n in 0..3 {
+        let eml = dir(&format!("m{n}.eml"));
+        std::fs::write(
+            &eml,
+            format!(
+                "From: sender@internet.example\r\nTo: kakari@lg.example.jp\r\nSubject: mitsumori {n}\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+Content-Type: text/plain; charset=UTF-8\r\n\r\nPassword follows in another mail.\r\n--b\r\n\
+Content-Type: application/zip; name=\"mitsumori{n}.zip\"\r\nContent-Disposition: attachment; filename=\"mitsumori{n}.zip\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
+            ),
+        )
+        .unwrap();
+        let before = received(&dir("lgwan")).len();
+        let (ok, out) = swaks(
+            relay_port,
+            "sender@internet.example",
+            "kakari@lg.example.jp",
+            &eml,
+        );
+        assert!(ok && out.contains("<-  250 2.0.0"), "{out}");
+        let got = received(&dir("lgwan"));
+        assert_eq!(got.len(), before + 2, "the message and the link notice");
+        let notice = &got[before + 1];
+        assert_eq!(notice.1, ["kakari@lg.example.jp"]);
+        let parsed = mail_parser::MessageParser::default()
+            .parse(notice.2.as_bytes())
+            .unwrap();
+        let text = parsed.body_text(0).unwrap().into_owned();
+        assert!(text.contains("パスワード付きZIP"), "{text}");
+        assert!(text.contains(&format!("mitsumori{n}.zip")), "{text}");
+        let url = text
+            .split_whitespace()
+            .find(|w| w.starts_with(&format!("http://127.0.0.1:{port}/recipient/")))
+            .unwrap_or_else(|| panic!("no link in {text}"))
+            .to_string();
+        links.push(url.trim_start_matches(&format!("http://127.0.0.1:{port}")).to_string());
+    }
+    let token_of = |l: &str| l.rsplit('/').next().unwrap().to_string();
+    let item_of = |l: &str| {
+        let p: Vec<&str> = l.split('/').collect();
+        format!("{}/{}", p[2], p[3])
+    };
+
+    add_user(&users, "alice", "operator");
+    let log = dir("console.log");
+    let console = start_console(&config, &dir("quarantine"), &dir("clean"), &log, port);
+
+    // The page: no account, a form with its token, security headers.
+    let (a, b, c) = (&links[0], &links[1], &links[2]);
+    let r = get(port, a, "");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(r.contains("mitsumori0.zip") && r.contains("<textarea name=\"passwords\""));
+    assert_eq!(header(&r, "x-frame-options"), ["DENY"]);
+    assert!(header(&r, "content-security-policy")
+        .join(" ")
+        .contains("script-src 'none'"));
+    let cookie = session_cookie(&r).unwrap();
+    let csrf = csrf_of(&r);
+
+    // Without its CSRF token: refused, not counted.
+    let r = post(port, a, &cookie, "passwords=himitsu");
+    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    // A wrong password: refused and counted.
+    let r = post(port, a, &cookie, &format!("csrf={csrf}&passwords=nope"));
+    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    assert!(r.contains("<dd class=\"tries\">2</dd>"), "{r}");
+    // The token of another item, and a token one digit off: invalid.
+    let other = format!("/recipient/{}/{}", item_of(b), token_of(a));
+    for l in [other, format!("{}0", &a[..a.len() - 1])] {
+        let r = get(port, &l, "");
+        assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+        let r = post(port, &l, &cookie, &format!("csrf={csrf}&passwords=himitsu"));
+        assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+    }
+    // The right password (after a wrong one, for a nested archive's sake):
+    // the sanitised contents go by mail; the link is spent.
+    let before = received(&dir("lgwan")).len();
+    let r = post(
+        port,
+        a,
+        &cookie,
+        &format!("csrf={csrf}&passwords=wrong%0D%0Ahimitsu"),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(r.contains("kakari@lg.example.jp"), "{r}");
+    let got = received(&dir("lgwan"));
+    assert_eq!(got.len(), before + 1, "one follow-up mail");
+    let (from, rcpts, data) = &got[before];
+    assert_eq!(from, "");
+    assert_eq!(rcpts, &["kakari@lg.example.jp"]);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(data.as_bytes())
+        .unwrap();
+    let att = parsed.attachment(0).expect("the sanitised zip attached");
+    std::fs::write(dir("followup.zip"), att.contents()).unwrap();
+    assert_ne!(att.contents(), &zip[..], "never the original");
+    let unzip = Command::new("unzip")
+        .arg("-p")
+        .arg(dir("followup.zip"))
+        .arg("doc.txt")
+        .output()
+        .unwrap();
+    assert!(unzip.status.success(), "no password needed any more");
+    assert_eq!(String::from_utf8_lossy(&unzip.stdout).trim(), "秘密の資料");
+    for r in [
+        get(port, a, ""),
+        post(port, a, &cookie, &format!("csrf={csrf}&passwords=himitsu")),
+    ] {
+        assert!(r.starts_with("HTTP/1.1 410"), "{r}");
+        assert!(r.contains("すでに使われました"), "{r}");
+    }
+    assert_eq!(received(&dir("lgwan")).len(), before + 1, "sent once");
+
+    // Over its tries: three wrong passwords, then even the right one is
+    // refused.
+    for left in [2, 1] {
+        let r = post(port, b, &cookie, &format!("csrf={csrf}&passwords=nope"));
+        assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+        assert!(r.contains(&format!("<dd class=\"tries\">{left}</dd>")), "{r}");
+    }
+    let r = post(port, b, &cookie, &format!("csrf={csrf}&passwords=nope"));
+    assert!(r.starts_with("HTTP/1.1 410"), "{r}");
+    let r = post(port, b, &cookie, &format!("csrf={csrf}&passwords=himitsu"));
+    assert!(r.starts_with("HTTP/1.1 410") && r.contains("上限"), "{r}");
+
+    // Expired: the link's time has passed.
+    let link_file = dir("held").join(item_of(c)).join("link.json");
+    let mut l: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&link_file).unwrap()).unwrap();
+    l["expires"] = (l["created"].as_u64().unwrap() - 1).into();
+    std::fs::write(&link_file, serde_json::to_vec(&l).unwrap()).unwrap();
+    let r = get(port, &format!("{c}?lang=en"), "");
+    assert!(r.starts_with("HTTP/1.1 410") && r.contains("expired"), "{r}");
+    let r = post(port, c, &cookie, &format!("csrf={csrf}&passwords=himitsu"));
+    assert!(r.starts_with("HTTP/1.1 410"), "{r}");
+    assert_eq!(received(&dir("lgwan")).len(), before + 1);
+
+    // The held mail parts are in the operators' list as mail.
+    let alice = log_in(port, "alice");
+    let r = get(port, "/items?source=mail", &alice);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert_eq!(r.matches("mitsumori").count(), 3, "{r}");
+
+    // Sessions: a restart keeps the login; the file holds no session id.
+    let state_file = dir("console-state").join("sessions.json");
+    let sid = alice.trim_start_matches("mugai_session=");
+    let kept = std::fs::read_to_string(&state_file).unwrap();
+    assert!(!kept.contains(sid) && kept.contains("alice"), "{kept}");
+    drop(console);
+    let console = start_console(&config, &dir("quarantine"), &dir("clean"), &log, port);
+    let r = get(port, "/items", &alice);
+    assert!(r.starts_with("HTTP/1.1 200"), "still logged in: {r}");
+    // Logout ends it, across a restart too.
+    let r = post(port, "/logout", &alice, &format!("csrf={}", csrf_of(&r)));
+    assert!(r.starts_with("HTTP/1.1 303"), "{r}");
+    drop(console);
+    let console = start_console(&config, &dir("quarantine"), &dir("clean"), &log, port);
+    let r = get(port, "/items", &alice);
+    assert!(r.starts_with("HTTP/1.1 303"), "logged out: {r}");
+    // Disabling the account ends its live sessions.
+    let alice = log_in(port, "alice");
+    assert!(get(port, "/items", &alice).starts_with("HTTP/1.1 200"));
+    let st = util::mugai()
+        .args(["user", "disable", "alice", "--users"])
+        .arg(&users)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let r = get(port, "/items", &alice);
+    assert!(r.starts_with("HTTP/1.1 303"), "disabled: {r}");
+    drop(console);
+
+    // Every step audited, the chain intact, no password or token kept.
+    let text = console_audit_text(&dir("console-audit"));
+    for ev in [
+        "\"link-view\"",
+        "\"link-unlock-failed\"",
+        "\"link-unlocked\"",
+        "\"link-refused\"",
+    ] {
+        assert!(text.contains(ev), "{ev} recorded");
+    }
+    for why in ["\"spent\"", "\"expired\"", "\"no tries left\"", "\"invalid\""] {
+        assert!(text.contains(why), "{why} recorded");
+    }
+    let unlocked = text
+        .lines()
+        .find(|l| l.contains("\"verdict\":\"link-unlocked\""))
+        .unwrap();
+    assert!(
+        unlocked.contains("mail:kakari@lg.example.jp") && unlocked.contains(&item_of(a)),
+        "{unlocked}"
+    );
+    let relay_audit: String = mugai_audit::files_in(&dir("relay-audit"))
+        .unwrap()
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert!(relay_audit.contains("\"held\""), "{relay_audit}");
+    let logs = std::fs::read_to_string(&log).unwrap() + &std::fs::read_to_string(dir("relay.log")).unwrap();
+    for l in &links {
+        let t = token_of(l);
+        assert!(
+            !text.contains(&t) && !relay_audit.contains(&t) && !logs.contains(&t),
+            "a token was logged"
+        );
+    }
+    assert!(!text.contains("himitsu") && !logs.contains("himitsu"));
+    let v = util::mugai()
+        .arg("audit")
+        .arg("verify")
+        .arg(dir("console-audit"))
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
+
+/// Held items (the daemon's and the relay's mail parts) older than
+/// `console.hold_days` are removed with their originals, each removal
+/// audited; newer ones stay.
+#[test]
+fn console_expires_held_items_and_audits_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let dir = |d: &str| root.join(d);
+    let today = mugai_audit::clock::today();
+    let reason = |path: &str| {
+        serde_json::json!({
+            "path": path, "time": "2020-01-01T00:00:00Z", "size": 4, "sha256": "00",
+            "type": "csv",
+            "reason": {"code": "type.unknown", "action": "blocked", "detail": "csv"},
+            "findings": []
+        })
+        .to_string()
+    };
+    let old = dir("quarantine/2020-01-01/20200101T000000000-000001");
+    let new = dir(&format!("quarantine/{today}/20991231T000000000-000002"));
+    let old_mail = dir("held/2020-01-01/mail-20200101T000000-00aa11");
+    for (d, name) in [(&old, "old.csv"), (&new, "new.csv"), (&old_mail, "original.zip")] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("reason.json"), reason(name)).unwrap();
+        std::fs::write(d.join(name), "a,b\n").unwrap();
+    }
+    std::fs::write(
+        old_mail.join("mail.json"),
+        r#"{"from":"a@example.com","to":["b@lg.example.jp"],"message_id":null,"original":null}"#,
+    )
+    .unwrap();
+    let users = dir("users.toml");
+    add_user(&users, "olga", "operator");
+    let port = free_port();
+    let config = dir("mugai.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[relay]
+held = "{held}"
+[console]
+listen = "127.0.0.1:{port}"
+users = "{users}"
+state = "{state}"
+audit = "{caudit}"
+secure_cookies = false
+hold_days = 1
+"#,
+            held = dir("held").display(),
+            users = users.display(),
+            state = dir("state").display(),
+            caudit = dir("audit").display(),
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir("clean")).unwrap();
+    let console = start_console(
+        &config,
+        &dir("quarantine"),
+        &dir("clean"),
+        &dir("console.log"),
+        port,
+    );
+    wait_for("the expiry", Duration::from_secs(60), || {
+        !old.exists() && !old_mail.exists()
+    });
+    assert!(new.join("new.csv").exists(), "a newer item stays");
+    let olga = log_in(port, "olga");
+    let r = get(port, "/items", &olga);
+    assert!(r.contains("new.csv"), "{r}");
+    assert!(!r.contains("old.csv") && !r.contains("original.zip"), "{r}");
+    drop(console);
+    let text = console_audit_text(&dir("audit"));
+    for key in [
+        "2020-01-01/20200101T000000000-000001",
+        "2020-01-01/mail-20200101T000000-00aa11",
+    ] {
+        let rec = text
+            .lines()
+            .find(|l| l.contains("\"verdict\":\"expired\"") && l.contains(key))
+            .unwrap_or_else(|| panic!("no expiry record for {key}: {text}"));
+        assert!(rec.contains("\"hold_days\":\"1\""), "{rec}");
+    }
+    assert!(!text.contains(&format!("{today}/20991231")), "{text}");
 }

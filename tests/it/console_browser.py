@@ -18,6 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 BASE = os.environ["CONSOLE_URL"]
 SHOTS = os.environ["SCREENSHOTS"]
 PW = os.environ["ACCOUNT_PASSWORD"]
+LINK = os.environ["LINK_PATH"]
 seen = {}
 
 
@@ -85,6 +86,27 @@ def csrf():
 
 
 try:
+    # A mail recipient's one-time link: no account; a wrong password is
+    # refused and counted, the right one unpacks, sanitises and delivers;
+    # the link is then spent.
+    d.get(BASE + LINK)
+    text = body()
+    check("パスワード付きZIPの解除" in text and "有効期限" in text, "link page in Japanese: " + text[:300])
+    check("mail-ppap.zip" in text and "sender@internet.example" in text, "the held part is named")
+    shot("link.png")
+    d.find_element(By.NAME, "passwords").send_keys("guess1")
+    click_and_wait(d.find_element(By.CSS_SELECTOR, "form.unlock button"))
+    text = body()
+    check("パスワードが正しくありません" in text and "残りの入力回数: 4" in text, "wrong link password: " + text[:300])
+    shot("link-wrong.png")
+    d.find_element(By.NAME, "passwords").send_keys("himitsu")
+    click_and_wait(d.find_element(By.CSS_SELECTOR, "form.unlock button"))
+    check("展開して無害化し" in body(), "link unlocked: " + body()[:300])
+    shot("link-done.png")
+    d.get(BASE + LINK)
+    check("すでに使われました" in body(), "the link is spent")
+    seen["link_spent"] = True
+
     # The login page is Japanese by default and carries the headers.
     d.get(BASE + "/login")
     check("ログイン" in body() and "アカウント名" in body(), "login page in Japanese")

@@ -146,6 +146,42 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
             "パスワードの誤りが続いたため、しばらく解除できません。",
             "Too many wrong passwords; try again later.",
         ),
+        "link_title" => ("パスワード付きZIPの解除", "Unlock a password-protected ZIP"),
+        "link_help" => (
+            "メールに添付されていたパスワード付きZIPを、パスワードで展開し無害化してからお届けします。入れ子の場合は 1 行に 1 つずつ入力してください。パスワードは保存・記録されません。",
+            "The password-protected ZIP attached to your mail is unpacked with the password, sanitised, then sent to you. For nested archives enter one password per line. Passwords are neither stored nor logged.",
+        ),
+        "link_expires" => ("有効期限", "Expires"),
+        "link_tries_left" => ("残りの入力回数", "Tries left"),
+        "recipients" => ("宛先", "Recipients"),
+        "link_invalid" => (
+            "このリンクは無効です。メールに書かれたリンクをそのまま開いてください。",
+            "This link is not valid. Open the link exactly as it is in the mail.",
+        ),
+        "link_expired" => (
+            "このリンクは有効期限が切れています。管理者にお問い合わせください。",
+            "This link has expired. Ask the administrator.",
+        ),
+        "link_spent" => (
+            "このリンクはすでに使われました（内容はお届け済みです）。",
+            "This link was used already; the contents were delivered.",
+        ),
+        "link_no_tries" => (
+            "パスワードの入力回数の上限に達したため、このリンクは使えません。管理者にお問い合わせください。",
+            "No tries are left on this link. Ask the administrator.",
+        ),
+        "link_sent_mail" => (
+            "展開して無害化し、次の宛先へメールでお届けしました",
+            "Unpacked, sanitised and mailed to",
+        ),
+        "link_placed" => (
+            "展開して無害化し、受け渡し用フォルダに置きました",
+            "Unpacked, sanitised and placed in the delivery folder as",
+        ),
+        "link_failed" => (
+            "展開はできましたが、内容を安全に受け渡せませんでした。管理者にお問い合わせください。",
+            "The contents could not be delivered safely. Ask the administrator.",
+        ),
         _ => (key, key),
     };
     match lang {

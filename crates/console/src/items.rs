@@ -1,8 +1,11 @@
 //! Held items: what the daemon left in its quarantine folder,
-//! `quarantine/<date>/<id>/` with `reason.json` and the original beside it.
-//! Ids are checked against the daemon's form before any path is built.
+//! `quarantine/<date>/<id>/` with `reason.json` and the original beside it,
+//! and the password-protected ZIPs the mail relay kept
+//! (`held/<date>/mail-.../`, see [`mugai_relay::held`]). Ids are checked
+//! against their form before any path is built.
 
 use mugai_core::{FileType, Finding, Outcome};
+use mugai_relay::held::{self, Link, MailInfo};
 use serde::Deserialize;
 use std::io::Read;
 use std::path::PathBuf;
@@ -76,8 +79,10 @@ pub struct Item {
     pub file_type: String,
     pub reason: Option<Finding>,
     pub findings: Vec<Finding>,
-    /// `share` (the transfer-share daemon); mail is not held here.
+    /// `share` (the transfer-share daemon) or `mail` (the relay).
     pub source: &'static str,
+    /// For a mail part: its envelope.
+    pub mail: Option<MailInfo>,
     /// The original's file name in the item's folder, if it is still there.
     pub original: Option<String>,
 }
@@ -139,27 +144,61 @@ impl Filter {
             && (self.code.is_empty() || it.codes().contains(&self.code.as_str()))
             && (self.file_type.is_empty() || it.file_type == self.file_type)
             && (self.source.is_empty() || it.source == self.source)
-            && self.sender.is_empty()
+            && (self.sender.is_empty()
+                || it
+                    .mail
+                    .as_ref()
+                    .is_some_and(|m| m.from.to_lowercase().contains(&self.sender.to_lowercase())))
     }
 }
 
-/// The quarantine folder.
+/// The quarantine folder, and the relay's folder of held mail parts.
 #[derive(Debug, Clone)]
 pub struct Quarantine {
     pub root: PathBuf,
+    pub mail: Option<PathBuf>,
+}
+
+/// Whether `name` in an item's folder is one of the item's own files
+/// rather than the original.
+fn bookkeeping(name: &str) -> bool {
+    name == "reason.json"
+        || name == held::MAIL
+        || name == held::LINK
+        || name.starts_with(mugai_daemon::place::TMP_PREFIX)
 }
 
 /// Largest `reason.json` read.
 const MAX_REASON: u64 = 4 << 20;
 
+/// A small JSON file of an item, never through a link.
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Option<T> {
+    if !std::fs::symlink_metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut text = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_REASON)
+        .read_to_end(&mut text)
+        .ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
 impl Quarantine {
-    fn dir(&self, key: &ItemKey) -> PathBuf {
-        self.root.join(&key.date).join(&key.id)
+    /// The folder of `key`; `None` for a mail part without a mail folder.
+    fn dir(&self, key: &ItemKey) -> Option<PathBuf> {
+        let root = if key.id.starts_with(held::ID_PREFIX) {
+            self.mail.as_ref()?
+        } else {
+            &self.root
+        };
+        Some(root.join(&key.date).join(&key.id))
     }
 
     /// Loads one item; `None` if it is not there or not an item.
     pub fn get(&self, key: &ItemKey) -> Option<Item> {
-        let dir = self.dir(key);
+        let dir = self.dir(key)?;
         if !std::fs::symlink_metadata(&dir).ok()?.is_dir() {
             return None;
         }
@@ -177,9 +216,13 @@ impl Quarantine {
         let original = std::fs::read_dir(&dir).ok()?.flatten().find_map(|e| {
             let n = e.file_name().to_str()?.to_string();
             let is_file = e.file_type().ok()?.is_file();
-            (is_file && n != "reason.json" && !n.starts_with(mugai_daemon::place::TMP_PREFIX))
-                .then_some(n)
+            (is_file && !bookkeeping(&n)).then_some(n)
         });
+        let mail: Option<MailInfo> = if key.id.starts_with(held::ID_PREFIX) {
+            Some(read_json(&dir.join(held::MAIL))?)
+        } else {
+            None
+        };
         Some(Item {
             key: key.clone(),
             path: r.path,
@@ -189,16 +232,33 @@ impl Quarantine {
             file_type: r.file_type,
             reason: r.reason,
             findings: r.findings,
-            source: "share",
+            source: if mail.is_some() { "mail" } else { "share" },
+            mail,
             original,
         })
+    }
+
+    /// The one-time link of a held mail part.
+    pub fn link(&self, it: &Item) -> Option<Link> {
+        it.mail.as_ref()?;
+        read_json(&self.dir(&it.key)?.join(held::LINK))
+    }
+
+    /// Replaces the link's state (temporary file, fsync, rename).
+    pub fn save_link(&self, it: &Item, link: &Link) -> std::io::Result<()> {
+        let dir = self
+            .dir(&it.key)
+            .ok_or_else(|| std::io::Error::other("no folder of held mail"))?;
+        let bytes = serde_json::to_vec_pretty(link).map_err(std::io::Error::other)?;
+        mugai_daemon::place::replace_file(&dir, held::LINK, &bytes, "console-link")
     }
 
     /// Every item, newest first.
     pub fn list(&self) -> Vec<Item> {
         let mut keys = Vec::new();
-        for day in std::fs::read_dir(&self.root)
-            .into_iter()
+        let roots = std::iter::once(&self.root).chain(self.mail.as_ref());
+        for day in roots
+            .flat_map(std::fs::read_dir)
             .flatten()
             .flatten()
         {
@@ -223,6 +283,7 @@ impl Quarantine {
             }
         }
         keys.sort_by(|a, b| b.cmp(a));
+        keys.dedup();
         keys.iter().filter_map(|k| self.get(k)).collect()
     }
 
@@ -232,7 +293,10 @@ impl Quarantine {
             .original
             .as_deref()
             .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "original gone"))?;
-        let path = self.dir(&it.key).join(name);
+        let path = self
+            .dir(&it.key)
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "original gone"))?
+            .join(name);
         let f = std::fs::File::from(rustix::fs::open(
             &path,
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
@@ -256,7 +320,9 @@ impl Quarantine {
         let mut gone = Vec::new();
         for it in self.list() {
             if it.key.date.as_str() < keep_from {
-                std::fs::remove_dir_all(self.dir(&it.key))?;
+                if let Some(dir) = self.dir(&it.key) {
+                    std::fs::remove_dir_all(dir)?;
+                }
                 gone.push(it.key);
             }
         }

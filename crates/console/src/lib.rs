@@ -9,13 +9,18 @@
 //!   [`items::Item`]s, with ids checked before any path is built.
 //! - [`requests::Store`]: release requests and decisions;
 //!   [`requests::Override`], the named policy change a release runs under.
-//! - [`web`]: the axum routes, sessions, CSRF tokens, rate limits and
+//! - [`links`]: the one-time password page of a mail recipient for a held
+//!   password-protected ZIP, and the follow-up mail with its contents.
+//! - `sessions`: browser sessions, kept across restarts (hashed ids).
+//! - [`web`]: the axum routes, CSRF tokens, rate limits and
 //!   security headers; [`i18n`]: Japanese and English words.
 
 pub mod i18n;
 pub mod items;
 mod limiter;
+pub mod links;
 pub mod requests;
+mod sessions;
 pub mod users;
 pub mod web;
 
@@ -32,6 +37,8 @@ pub struct Options {
     pub listen: std::net::SocketAddr,
     pub users: PathBuf,
     pub quarantine: PathBuf,
+    /// The relay's held mail parts (`relay.held`), if any.
+    pub mail_held: Option<PathBuf>,
     pub clean: PathBuf,
     pub state: PathBuf,
     pub audit: PathBuf,
@@ -44,6 +51,8 @@ pub enum ConsoleError {
     Store(#[from] requests::StoreError),
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
+    #[error("{0}")]
+    Sessions(String),
 }
 
 /// Everything the handlers share.
@@ -56,9 +65,11 @@ pub struct Console {
     pub audit: Mutex<AuditLog>,
     pub audit_dir: PathBuf,
     pub sanitizer: Arc<dyn Sanitize>,
-    pub(crate) sessions: Mutex<web::Sessions>,
+    pub(crate) sessions: Mutex<sessions::Sessions>,
     pub(crate) login_limits: Mutex<limiter::Limiter>,
     pub(crate) unlock_limits: Mutex<limiter::Limiter>,
+    /// One one-time link attempt at a time (a link is never spent twice).
+    pub(crate) link_lock: Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -89,15 +100,20 @@ impl Console {
             users_path: o.users.clone(),
             quarantine: Quarantine {
                 root: o.quarantine.clone(),
+                mail: o.mail_held.clone(),
             },
             clean: o.clean.clone(),
             store: Mutex::new(Store::open(&o.state)?),
             audit: Mutex::new(audit),
             audit_dir: o.audit.clone(),
             sanitizer: o.sanitizer.clone(),
-            sessions: Mutex::new(web::Sessions::default()),
+            sessions: Mutex::new(
+                sessions::Sessions::open(&o.state, c.idle_timeout_secs, c.session_lifetime_secs)
+                    .map_err(ConsoleError::Sessions)?,
+            ),
             login_limits: Mutex::new(limiter::Limiter::new(c.max_login_failures, c.lockout_secs)),
             unlock_limits: Mutex::new(limiter::Limiter::new(c.max_unlock_failures, c.lockout_secs)),
+            link_lock: Mutex::new(()),
         })
     }
 
@@ -177,6 +193,17 @@ impl Console {
         passwords: &mugai_core::Passwords,
         tag: &str,
     ) -> Result<(String, Outcome), Result<(), String>> {
+        let outcome = self.unlocked(it, passwords)?;
+        self.deliver(it, outcome, tag).map_err(Err)
+    }
+
+    /// Unlocks and sanitises in the worker, without placing anything.
+    /// `Err(Ok(()))`: no password fits; `Err(Err(why))`: it failed.
+    pub fn unlocked(
+        &self,
+        it: &Item,
+        passwords: &mugai_core::Passwords,
+    ) -> Result<Outcome, Result<(), String>> {
         let policy = &self.config.policy;
         let bytes = self
             .quarantine
@@ -196,7 +223,7 @@ impl Console {
         }) {
             return Err(Ok(()));
         }
-        self.deliver(it, outcome, tag).map_err(Err)
+        Ok(outcome)
     }
 
     /// Places a sanitised outcome for `it` in the clean folder.

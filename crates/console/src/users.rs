@@ -76,6 +76,34 @@ pub enum UsersError {
     Hash(String),
 }
 
+/// Writes `path` durably and readable by its owner only: a temporary file
+/// with mode 0600, fsync, rename over the old one, fsync of the folder.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .and_then(|()| std::fs::File::open(&dir)?.sync_all());
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// Account names: short, plain ASCII.
 pub fn valid_name(n: &str) -> bool {
     !n.is_empty()
@@ -126,36 +154,11 @@ impl Users {
             .map_err(|e| UsersError::Parse(path.into(), e.message().replace('\n', " ")))
     }
 
-    /// Writes the file durably: a temporary file with mode 0600, fsync,
-    /// rename over the old one, fsync of the folder.
+    /// Writes the file durably with mode 0600 ([`write_private`]).
     pub fn save(&self, path: &Path) -> Result<(), UsersError> {
-        let io = |e| UsersError::Io(path.into(), e);
         let text =
             toml::to_string(self).map_err(|e| UsersError::Parse(path.into(), e.to_string()))?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io)?;
-        let written = f
-            .write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .and_then(|()| std::fs::File::open(&dir)?.sync_all());
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written.map_err(io)
+        write_private(path, text.as_bytes()).map_err(|e| UsersError::Io(path.into(), e))
     }
 
     pub fn get(&self, name: &str) -> Option<&User> {

@@ -6,6 +6,8 @@
 
 use crate::i18n::{t, Lang};
 use crate::items::{Filter, Item, ItemKey};
+use crate::links::{Attempt, Refusal};
+use crate::sessions::random_token;
 use crate::requests::{Override, Request, Status};
 use crate::users::{Role, Users};
 use crate::{lock, Console, Event};
@@ -16,40 +18,13 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 const SESSION_COOKIE: &str = "mugai_session";
 const LANG_COOKIE: &str = "mugai_lang";
 const CSS: &str = include_str!("console.css");
-
-/// One browser session: anonymous (login form) or logged in.
-#[derive(Debug)]
-pub(crate) struct Session {
-    user: Option<(String, Role)>,
-    csrf: String,
-    last: Instant,
-}
-
-/// Sessions by id.
-#[derive(Debug, Default)]
-pub(crate) struct Sessions {
-    by_id: HashMap<String, Session>,
-}
-
-/// Sessions kept at most (anonymous ones are dropped first beyond it).
-const MAX_SESSIONS: usize = 10_000;
-
-/// 32 random bytes as hex.
-fn random_token() -> String {
-    let mut b = [0u8; 32];
-    // Without randomness no session or token can be safe: stop.
-    getrandom::fill(&mut b).expect("the system random source failed");
-    hex::encode(b)
-}
 
 /// Escapes text for HTML element content and quoted attributes.
 pub fn esc(s: &str) -> String {
@@ -120,6 +95,10 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/requests/{rid}/approve", post(approve))
         .route("/requests/{rid}/reject", post(reject))
         .route("/audit", get(audit_page))
+        .route(
+            "/recipient/{date}/{id}/{token}",
+            get(link_page).post(link_post),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(console.clone(), common))
         .with_state(console)
@@ -245,29 +224,6 @@ fn set_session_cookie(c: &Console, sid: &str) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-impl Sessions {
-    fn prune(&mut self, idle: std::time::Duration) {
-        self.by_id.retain(|_, s| s.last.elapsed() < idle);
-        if self.by_id.len() >= MAX_SESSIONS {
-            self.by_id.retain(|_, s| s.user.is_some());
-        }
-    }
-
-    fn create(&mut self, user: Option<(String, Role)>) -> (String, String) {
-        let sid = random_token();
-        let csrf = random_token();
-        self.by_id.insert(
-            sid.clone(),
-            Session {
-                user,
-                csrf: csrf.clone(),
-                last: Instant::now(),
-            },
-        );
-        (sid, csrf)
-    }
-}
-
 /// The logged-in account, or the response to send instead (to the login
 /// page when there is no live session).
 fn who(
@@ -277,38 +233,35 @@ fn who(
     addr: SocketAddr,
 ) -> Result<Who, Response> {
     let lang = lang_of(ctx);
-    let idle = std::time::Duration::from_secs(c.config.console.idle_timeout_secs);
-    let mut s = lock(&c.sessions);
-    s.prune(idle);
     let sid = cookie(h, SESSION_COOKIE).unwrap_or("");
-    match s.by_id.get_mut(sid) {
-        Some(Session {
-            user: Some((name, role)),
-            csrf,
-            last,
-        }) => {
-            *last = Instant::now();
-            Ok(Who {
-                sid: sid.to_string(),
-                name: name.clone(),
-                role: *role,
-                csrf: csrf.clone(),
-                lang,
-                addr: addr.ip().to_string(),
-            })
-        }
-        _ => Err(Redirect::to("/login").into_response()),
+    let session = lock(&c.sessions).touch(sid);
+    let Some(session) = session else {
+        return Err(Redirect::to("/login").into_response());
+    };
+    let Some((name, role)) = session.user else {
+        return Err(Redirect::to("/login").into_response());
+    };
+    // An account disabled (or removed, or given another role) since the
+    // login ends its sessions at once.
+    let current = match Users::load(&c.users_path) {
+        Ok(u) => u.get(&name).filter(|u| !u.disabled).map(|u| u.role),
+        Err(e) => return Err(internal(lang, None, "accounts file", e)),
+    };
+    if current != Some(role) {
+        lock(&c.sessions).remove_user(&name);
+        return Err(Redirect::to("/login").into_response());
     }
+    Ok(Who {
+        sid: sid.to_string(),
+        name,
+        role,
+        csrf: session.csrf,
+        lang,
+        addr: addr.ip().to_string(),
+    })
 }
 
-/// Compares in time independent of where the strings differ.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
+use crate::links::same;
 
 fn check_csrf(w: &Who, token: &str) -> bool {
     !token.is_empty() && same(&w.csrf, token)
@@ -329,6 +282,18 @@ async fn login_page(
     login_form(&c, &h, lang, None, StatusCode::OK)
 }
 
+/// The request's session (any, for its CSRF token), or a new anonymous
+/// one: (id, token, whether it is new and needs its cookie set).
+fn anonymous(c: &Console, h: &HeaderMap) -> std::io::Result<(String, String, bool)> {
+    let mut s = lock(&c.sessions);
+    let existing = cookie(h, SESSION_COOKIE)
+        .and_then(|sid| s.peek(sid).map(|x| (sid.to_string(), x.csrf.clone())));
+    match existing {
+        Some((sid, csrf)) => Ok((sid, csrf, false)),
+        None => s.create(None).map(|(sid, csrf)| (sid, csrf, true)),
+    }
+}
+
 fn login_form(
     c: &Console,
     h: &HeaderMap,
@@ -336,19 +301,10 @@ fn login_form(
     error: Option<&'static str>,
     status: StatusCode,
 ) -> Response {
-    let idle = std::time::Duration::from_secs(c.config.console.idle_timeout_secs);
-    let mut s = lock(&c.sessions);
-    s.prune(idle);
-    let existing = cookie(h, SESSION_COOKIE)
-        .and_then(|sid| s.by_id.get(sid).map(|x| (sid.to_string(), x.csrf.clone())));
-    let (sid, csrf, new) = match existing {
-        Some((sid, csrf)) => (sid, csrf, false),
-        None => {
-            let (sid, csrf) = s.create(None);
-            (sid, csrf, true)
-        }
+    let (sid, csrf, new) = match anonymous(c, h) {
+        Ok(x) => x,
+        Err(e) => return internal(lang, None, "session", e),
     };
-    drop(s);
     let err = error.map_or(String::new(), |k| {
         format!(r#"<p class="error">{}</p>"#, t(lang, k))
     });
@@ -390,8 +346,7 @@ async fn login(
     // The login form's own token, from the anonymous session.
     let sid = cookie(&h, SESSION_COOKIE).unwrap_or("").to_string();
     let token_ok = lock(&c.sessions)
-        .by_id
-        .get(&sid)
+        .peek(&sid)
         .is_some_and(|s| !f.csrf.is_empty() && same(&s.csrf, &f.csrf));
     if !token_ok {
         return message(lang, StatusCode::FORBIDDEN, "err_csrf", None);
@@ -463,8 +418,11 @@ async fn login(
     // A new id at login: a session id known before it is worth nothing.
     let new_sid = {
         let mut s = lock(&c.sessions);
-        s.by_id.remove(&sid);
-        s.create(Some((name, role))).0
+        s.remove(&sid);
+        match s.create(Some((name, role))) {
+            Ok((sid, _)) => sid,
+            Err(e) => return internal(lang, None, "sessions file", e),
+        }
     };
     let mut res = Redirect::to("/items").into_response();
     res.headers_mut()
@@ -492,7 +450,7 @@ async fn logout(
     if !check_csrf(&w, &f.csrf) {
         return message(w.lang, StatusCode::FORBIDDEN, "err_csrf", Some(&w));
     }
-    lock(&c.sessions).by_id.remove(&w.sid);
+    lock(&c.sessions).remove(&w.sid);
     let _ = c.record(Event {
         event: "logout",
         user: &w.name,
@@ -598,7 +556,7 @@ async fn list(
                 url(&it.key.id),
                 esc(&it.path),
                 esc(&it.file_type),
-                t(lang, "share"),
+                t(lang, if it.source == "mail" { "mail" } else { "share" }),
                 reason
             );
         }
@@ -771,7 +729,17 @@ fn detail_page(
         let _ = write!(body, "<li>{}</li>", code_text(lang, f));
     }
     body.push_str("</ul>");
-    if let Some(o) = it.outcome() {
+    if let Some(m) = &it.mail {
+        let _ = write!(
+            body,
+            r#"<dl class="item"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>"#,
+            t(lang, "sender"),
+            esc(&m.from),
+            t(lang, "recipients"),
+            esc(&m.to.join(", "))
+        );
+    }
+    if let Some(o) = it.outcome().filter(|_| it.mail.is_none()) {
         let nl = c.config.daemon.notice_language;
         let text = mugai_daemon::notice::text(
             nl,
@@ -1332,6 +1300,209 @@ async fn unlock(
                 Some(("unlock_blocked", true)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
+        }
+    }
+}
+
+// ---- one-time links (mail recipients, no account) ----
+
+fn refusal_key(r: Refusal) -> (&'static str, StatusCode) {
+    match r {
+        Refusal::Invalid => ("link_invalid", StatusCode::NOT_FOUND),
+        Refusal::Expired => ("link_expired", StatusCode::GONE),
+        Refusal::Spent => ("link_spent", StatusCode::GONE),
+        Refusal::NoTries => ("link_no_tries", StatusCode::GONE),
+    }
+}
+
+/// A page of the one-time link without its form.
+fn link_message(lang: Lang, key: &'static str, extra: &str, status: StatusCode) -> Response {
+    let class = if status.is_success() { "ok" } else { "error" };
+    let body = format!(r#"<p class="{class}">{}{}</p>"#, t(lang, key), extra);
+    (status, Html(page(lang, t(lang, "link_title"), None, &body))).into_response()
+}
+
+/// The password page of a live link.
+fn link_form(
+    c: &Console,
+    h: &HeaderMap,
+    lang: Lang,
+    it: &Item,
+    link: &mugai_relay::held::Link,
+    note: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let (sid, csrf, new) = match anonymous(c, h) {
+        Ok(x) => x,
+        Err(e) => return internal(lang, None, "session", e),
+    };
+    let mut body = note.map_or(String::new(), |n| {
+        format!(r#"<p class="error">{}</p>"#, esc(&n))
+    });
+    let until = mugai_audit::clock::rfc3339(
+        time::OffsetDateTime::from_unix_timestamp(i64::try_from(link.expires).unwrap_or(0))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+    );
+    let mail = it.mail.as_ref();
+    let _ = write!(
+        body,
+        r#"<dl class="item"><dt>{file}</dt><dd class="name">{name}</dd><dt>SHA-256</dt><dd><code>{sha}</code></dd><dt>{snd}</dt><dd>{from}</dd><dt>{rc}</dt><dd>{to}</dd><dt>{exp}</dt><dd>{until}</dd><dt>{tl}</dt><dd class="tries">{left}</dd></dl>
+<form method="post" class="unlock">{csrf}
+<p class="note">{help}</p>
+<label>{pw}<textarea name="passwords" rows="3" autocomplete="off" spellcheck="false"></textarea></label>
+<button>{u}</button></form>"#,
+        file = t(lang, "file"),
+        name = esc(&it.path),
+        sha = esc(&it.sha256),
+        snd = t(lang, "sender"),
+        from = esc(mail.map_or("", |m| m.from.as_str())),
+        rc = t(lang, "recipients"),
+        to = esc(&mail.map_or(String::new(), |m| m.to.join(", "))),
+        exp = t(lang, "link_expires"),
+        until = esc(&show_time(lang, &until)),
+        tl = t(lang, "link_tries_left"),
+        left = link.max_tries.saturating_sub(link.tries),
+        csrf = csrf_field(&csrf),
+        help = t(lang, "link_help"),
+        pw = t(lang, "passwords"),
+        u = t(lang, "unlock"),
+    );
+    let mut res = (
+        status,
+        Html(page(lang, t(lang, "link_title"), None, &body)),
+    )
+        .into_response();
+    if new {
+        res.headers_mut()
+            .append(header::SET_COOKIE, set_session_cookie(c, &sid));
+    }
+    res
+}
+
+async fn link_page(
+    State(c): State<Arc<Console>>,
+    ctx: Option<axum::Extension<Ctx>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    h: HeaderMap,
+    Path((date, id, token)): Path<(String, String, String)>,
+) -> Response {
+    let lang = lang_of(ctx);
+    let ip = addr.ip().to_string();
+    match c.link_item(&date, &id, &token) {
+        Ok((it, link)) => {
+            if let Err(e) = c.record(Event {
+                event: "link-view",
+                user: "recipient",
+                addr: &ip,
+                id: &it.key.as_string(),
+                item: Some(&it),
+                ..Default::default()
+            }) {
+                return internal(lang, None, "audit", e);
+            }
+            link_form(&c, &h, lang, &it, &link, None, StatusCode::OK)
+        }
+        Err((r, it)) => {
+            if let Err(e) = c.link_refused(&ip, &date, &id, r, it.as_ref()) {
+                return internal(lang, None, "audit", e);
+            }
+            let (key, st) = refusal_key(r);
+            link_message(lang, key, "", st)
+        }
+    }
+}
+
+async fn link_post(
+    State(c): State<Arc<Console>>,
+    ctx: Option<axum::Extension<Ctx>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    h: HeaderMap,
+    Path((date, id, token)): Path<(String, String, String)>,
+    Form(f): Form<UnlockForm>,
+) -> Response {
+    let lang = lang_of(ctx);
+    let ip = addr.ip().to_string();
+    let sid = cookie(&h, SESSION_COOKIE).unwrap_or("").to_string();
+    let token_ok = lock(&c.sessions)
+        .peek(&sid)
+        .is_some_and(|s| !f.csrf.is_empty() && same(&s.csrf, &f.csrf));
+    if !token_ok {
+        return message(lang, StatusCode::FORBIDDEN, "err_csrf", None);
+    }
+    let limit_key = format!("link-addr:{ip}");
+    if lock(&c.unlock_limits).refused(&limit_key) {
+        let shown: String = format!("{date}/{id}").chars().take(80).collect();
+        if let Err(e) = c.record(Event {
+            event: "link-refused",
+            user: "recipient",
+            addr: &ip,
+            id: &shown,
+            fields: vec![("why", "too many wrong passwords from this address".into())],
+            ..Default::default()
+        }) {
+            return internal(lang, None, "audit", e);
+        }
+        return link_message(lang, "err_unlock_locked", "", StatusCode::TOO_MANY_REQUESTS);
+    }
+    let passwords = mugai_core::Passwords(
+        f.passwords
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .filter(|l| !l.is_empty())
+            .take(16)
+            .collect(),
+    );
+    let c2 = c.clone();
+    let (d2, i2, t2, ip2) = (date.clone(), id.clone(), token.clone(), ip.clone());
+    let done =
+        tokio::task::spawn_blocking(move || c2.link_attempt(&d2, &i2, &t2, &passwords, &ip2))
+            .await;
+    let attempt = match done {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => return internal(lang, None, "one-time link", e),
+        Err(e) => return internal(lang, None, "one-time link", e),
+    };
+    let again = |note: String, st: StatusCode| match c.link_item(&date, &id, &token) {
+        Ok((it, link)) => link_form(&c, &h, lang, &it, &link, Some(note), st),
+        Err((r, _)) => {
+            let (key, st2) = refusal_key(r);
+            link_message(lang, key, "", st2)
+        }
+    };
+    match attempt {
+        Attempt::Delivered { by_mail, to } => {
+            lock(&c.unlock_limits).clear(&limit_key);
+            let key = if by_mail {
+                "link_sent_mail"
+            } else {
+                "link_placed"
+            };
+            link_message(
+                lang,
+                key,
+                &format!(r#": <span class="dest">{}</span>"#, esc(&to)),
+                StatusCode::OK,
+            )
+        }
+        Attempt::Wrong { left } => {
+            lock(&c.unlock_limits).fail(&limit_key);
+            let note = format!(
+                "{} {}: {left}",
+                t(lang, "wrong_password"),
+                t(lang, "link_tries_left")
+            );
+            again(note, StatusCode::FORBIDDEN)
+        }
+        Attempt::Failed(_) => again(
+            t(lang, "link_failed").to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Attempt::Refused(r) => {
+            if r == Refusal::Invalid {
+                lock(&c.unlock_limits).fail(&limit_key);
+            }
+            let (key, st) = refusal_key(r);
+            link_message(lang, key, "", st)
         }
     }
 }

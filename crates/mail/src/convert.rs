@@ -270,7 +270,7 @@ fn text_part(text: &str, want: Charset, multipart: bool) -> Vec<u8> {
 /// (`filename*=UTF-8''…`, continued over lines when long) in
 /// Content-Disposition, which current readers use, and RFC 2047 encoded
 /// words in the Content-Type `name=`, which older readers fall back to.
-pub(crate) fn attachment_part(name: &str, mime: &str, data: &[u8]) -> String {
+pub fn attachment_part(name: &str, mime: &str, data: &[u8]) -> String {
     let mut pct = String::new();
     for b in name.as_bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(b) {
@@ -928,7 +928,7 @@ fn is_attachment(part: &MessagePart<'_>) -> bool {
 /// The attachment's name, decoded (RFC 2231, encoded words, and raw 8-bit
 /// Shift_JIS/EUC-JP), made safe to show: no controls, no bidi overrides,
 /// no path.
-fn attachment_name(msg: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
+pub(crate) fn attachment_name(msg: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
     let mut name = part.attachment_name()?.to_string();
     if name.contains('\u{FFFD}') {
         for h in [HeaderName::ContentDisposition, HeaderName::ContentType] {

@@ -9,7 +9,8 @@
 //! `text/plain` part: a notice, the text (HTML converted by [`html`]), nested
 //! messages, and the list of removed attachments; links are neutralised by
 //! [`links`]. With `mail.attachments = "sanitize"` the sanitised attachments
-//! follow the text part in a `multipart/mixed`.
+//! follow the text part in a `multipart/mixed`. [`parts`] takes out the
+//! password-protected ZIP attachments the relay keeps for the recipient.
 
 mod convert;
 pub mod encode;
@@ -18,6 +19,7 @@ pub mod links;
 mod lzfu;
 mod msg;
 pub mod notice;
+pub mod parts;
 pub mod payload;
 
-pub use convert::MailRebuilder;
+pub use convert::{attachment_part, MailRebuilder};

@@ -8,11 +8,13 @@
 //! ([`client::deliver`]). It answers `250` to DATA only after the next hop
 //! accepted, `451` otherwise, so the sending MTA keeps the message: the relay
 //! has no queue of its own. Every message gets a record in the hash-chained
-//! audit log ([`AuditLog`], over `mugai-audit`).
+//! audit log ([`AuditLog`], over `mugai-audit`). Password-protected ZIP
+//! attachments are kept for the console's one-time link ([`held`]).
 
 pub mod audit;
 pub mod client;
 pub mod data;
+pub mod held;
 mod notice;
 pub mod originals;
 mod pipeline;

@@ -49,6 +49,33 @@ pub fn blocked_notice(
     if let Some(o) = original {
         body.push_str(&format!("保管名 (original): {o}\n"));
     }
+    compose(
+        hostname,
+        recipients,
+        "[mugai] メールを遮断しました / Message blocked",
+        &format!(
+            "blocked.{}",
+            &outcome.sha256[..outcome.sha256.len().min(24)]
+        ),
+        &[
+            ("X-Mugai-Verdict", "blocked"),
+            ("X-Mugai-Original-SHA256", &outcome.sha256),
+        ],
+        &body,
+        now,
+    )
+}
+
+/// A text-only message from the gateway: headers, then `body` as UTF-8.
+pub fn compose(
+    hostname: &str,
+    recipients: &[String],
+    subject: &str,
+    id_tag: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+    now: SystemTime,
+) -> Vec<u8> {
     let mut h = String::new();
     h.push_str("MIME-Version: 1.0\r\n");
     h.push_str(&format!("From: mugai <postmaster@{hostname}>\r\n"));
@@ -60,24 +87,65 @@ pub fn blocked_notice(
         h.push_str(&encode::fold("To", &to));
     }
     h.push_str(&format!("Date: {}\r\n", crate::time::rfc5322(now)));
-    let subject = "[mugai] メールを遮断しました / Message blocked";
     h.push_str(&encode::fold(
         "Subject",
         &encode::unstructured(subject, Charset::Utf8),
     ));
     h.push_str(&format!(
-        "Message-ID: <blocked.{}.{}@{hostname}>\r\n",
-        &outcome.sha256[..outcome.sha256.len().min(24)],
+        "Message-ID: <{id_tag}.{}@{hostname}>\r\n",
         now.duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis()
     ));
-    h.push_str("X-Mugai-Verdict: blocked\r\n");
-    h.push_str(&format!("X-Mugai-Original-SHA256: {}\r\n", outcome.sha256));
+    for (k, v) in extra {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
     h.push_str(
         "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
     );
     let mut out = h.into_bytes();
     out.extend_from_slice(encode::base64_lines(body.replace('\n', "\r\n").as_bytes()).as_bytes());
     out
+}
+
+/// The message telling the recipients how to unlock the password-protected
+/// ZIPs of a message: one one-time link per file, its expiry and tries.
+pub fn link_notice(
+    hostname: &str,
+    sender: &str,
+    recipients: &[String],
+    held: &[crate::held::Held],
+    max_tries: u32,
+    now: SystemTime,
+) -> Vec<u8> {
+    let sender_shown = if sender.is_empty() { "<>" } else { sender };
+    let mut body = String::new();
+    body.push_str("【無害化通知】インターネットから届いたメールに、パスワード付きZIPファイルが添付されていました。\n");
+    body.push_str("そのままでは安全を確認できないため、ゲートウェイで保留しています。\n");
+    body.push_str("パスワードをご存じの場合は、下のリンクのページで入力してください。展開・無害化した内容を改めてお届けします。\n");
+    body.push_str(&format!("リンクは1回限り有効で、期限までに{max_tries}回まで入力できます。このメールを他の人に転送しないでください。\n\n"));
+    body.push_str("[Sanitised] A message from the Internet carried a password-protected ZIP, which is held at the gateway.\n");
+    body.push_str("If you know the password, enter it on the page below; the unpacked and sanitised contents will then be sent to you.\n");
+    body.push_str(&format!("Each link works once, until it expires, for at most {max_tries} tries. Do not forward this message.\n\n"));
+    body.push_str(&format!("差出人 (envelope sender): {sender_shown}\n"));
+    body.push_str(&format!("受信日時 (received): {}\n\n", crate::time::jst(now)));
+    for h in held {
+        let until = std::time::UNIX_EPOCH + std::time::Duration::from_secs(h.expires);
+        body.push_str(&format!(
+            "ファイル (file): {}\n  SHA-256: {}\n  期限 (expires): {}\n  {}\n\n",
+            encode::clean_header_text(&h.name, 200),
+            h.sha256,
+            crate::time::jst(until),
+            h.url
+        ));
+    }
+    compose(
+        hostname,
+        recipients,
+        "[mugai] パスワード付きZIPの解除 / Unlocking a password-protected ZIP",
+        "ppap",
+        &[("X-Mugai-Notice", "ppap-link")],
+        &body,
+        now,
+    )
 }

@@ -87,6 +87,11 @@ pub(crate) async fn process(
     // 2. Convert in the worker pool (or in process).
     let sanitizer = shared.sanitizer.clone();
     let policy = shared.policy.clone();
+    let data_copy = if shared.hold.is_some() {
+        data.clone()
+    } else {
+        Vec::new()
+    };
     let job = Job {
         name: "message.eml".into(),
         bytes: data,
@@ -175,6 +180,55 @@ pub(crate) async fn process(
             } else {
                 "converted and delivered"
             };
+            // Password-protected ZIP attachments: kept, once the message
+            // is delivered, for the recipients' one-time link (the record
+            // never holds the token).
+            let held = hold_encrypted(
+                shared,
+                env,
+                &data_copy,
+                original.as_deref(),
+                mid.clone(),
+                now,
+            )
+            .await;
+            if !held.is_empty() {
+                record["held"] = json!(held
+                    .iter()
+                    .map(|h| json!({"item": h.key, "name": h.name, "sha256": h.sha256, "size": h.size, "expires": h.expires}))
+                    .collect::<Vec<_>>());
+                let to: Vec<String> = env
+                    .recipients
+                    .iter()
+                    .filter(|r| !d.refused.iter().any(|x| &x.rcpt == *r))
+                    .cloned()
+                    .collect();
+                let max_tries = shared.hold.as_ref().map_or(0, |h| h.max_tries);
+                let notice = crate::notice::link_notice(
+                    &shared.config.hostname,
+                    &env.sender,
+                    &to,
+                    &held,
+                    max_tries,
+                    now,
+                );
+                let sent = client::deliver_each(
+                    &shared.config.next_hop,
+                    &shared.config.hostname,
+                    "",
+                    &to,
+                    &notice,
+                    wait,
+                )
+                .await;
+                record["link_notice"] = json!(match sent {
+                    Ok(_) => "delivered".to_string(),
+                    Err(e) => {
+                        tracing::error!(error = ?e, "the one-time link notice was not delivered");
+                        format!("not delivered: {e}")
+                    }
+                });
+            }
             let mut reply = format!("250 2.0.0 {what} ({})", &sha[..12]);
             if !d.refused.is_empty() {
                 // Accepted recipients have the message; each refused one
@@ -227,6 +281,58 @@ pub(crate) async fn process(
                 format!("554 5.0.0 next hop refused: {text}"),
             )
             .await
+        }
+    }
+}
+
+/// Takes the password-protected ZIP attachments out of the message and
+/// keeps them with one-time links. Parsing is bounded (the message is
+/// within `max_message_bytes`) and a panic keeps nothing; a failure is
+/// logged and the message goes on as converted.
+async fn hold_encrypted(
+    shared: &Shared,
+    env: &Envelope,
+    raw: &[u8],
+    original: Option<&std::path::Path>,
+    message_id: Option<String>,
+    now: SystemTime,
+) -> Vec<crate::held::Held> {
+    let Some(hold) = shared.hold.clone() else {
+        return Vec::new();
+    };
+    if raw.is_empty() {
+        return Vec::new();
+    }
+    let raw = raw.to_vec();
+    let max = usize::try_from(shared.policy.limits.max_input_bytes).unwrap_or(usize::MAX);
+    let info = crate::held::MailInfo {
+        from: env.sender.clone(),
+        to: env.recipients.clone(),
+        message_id,
+        original: original
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned()),
+    };
+    let kept = tokio::task::spawn_blocking(move || {
+        let parts = std::panic::catch_unwind(|| {
+            mugai_mail::parts::encrypted_zips(&raw, crate::held::MAX_PARTS, max)
+        })
+        .unwrap_or_default();
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        hold.keep(&info, parts, now)
+    })
+    .await;
+    match kept {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot keep a password-protected attachment");
+            Vec::new()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot keep a password-protected attachment");
+            Vec::new()
         }
     }
 }

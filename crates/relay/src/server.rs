@@ -29,6 +29,7 @@ pub(crate) struct Shared {
     pub(crate) originals: Option<Arc<Originals>>,
     pub(crate) audit: Option<Arc<AuditLog>>,
     pub(crate) permits: Arc<Semaphore>,
+    pub(crate) hold: Option<crate::held::Hold>,
 }
 
 /// A bound relay, ready to [`run`](Relay::run).
@@ -84,8 +85,18 @@ impl Relay {
                 originals,
                 audit,
                 permits,
+                hold: None,
             }),
         })
+    }
+
+    /// Keeps password-protected ZIP attachments for the console's one-time
+    /// link and tells the recipients about it.
+    pub fn hold_encrypted(mut self, hold: crate::held::Hold) -> Relay {
+        if let Some(s) = Arc::get_mut(&mut self.shared) {
+            s.hold = Some(hold);
+        }
+        self
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {

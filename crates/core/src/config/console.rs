@@ -19,6 +19,8 @@ pub struct ConsoleConfig {
     pub secure_cookies: bool,
     /// Seconds without a request after which a session ends.
     pub idle_timeout_secs: u64,
+    /// Seconds after the login at which a session ends however active.
+    pub session_lifetime_secs: u64,
     /// Failed logins allowed per account and per address within
     /// `lockout_secs`; further attempts are refused until it passes.
     pub max_login_failures: u32,
@@ -31,6 +33,14 @@ pub struct ConsoleConfig {
     pub hold_days: u32,
     /// The language of the pages when the browser asks for none: "ja" or "en".
     pub language: String,
+    /// The console's address as mail recipients reach it (e.g.
+    /// `https://mugai.example.lg.jp`): the base of the one-time links
+    /// the relay sends for password-protected ZIPs.
+    pub public_url: Option<String>,
+    /// Days a one-time link works.
+    pub link_days: u32,
+    /// Password attempts a one-time link allows.
+    pub link_max_tries: u32,
 }
 
 impl Default for ConsoleConfig {
@@ -42,11 +52,15 @@ impl Default for ConsoleConfig {
             audit: None,
             secure_cookies: true,
             idle_timeout_secs: 900,
+            session_lifetime_secs: 43_200,
             max_login_failures: 5,
             lockout_secs: 300,
             max_unlock_failures: 5,
             hold_days: 0,
             language: "ja".into(),
+            public_url: None,
+            link_days: 7,
+            link_max_tries: 5,
         }
     }
 }
@@ -60,14 +74,30 @@ impl ConsoleConfig {
                 self.listen
             ));
         }
-        if self.idle_timeout_secs == 0 {
-            e.push("`console.idle_timeout_secs`: must be at least 1".into());
+        if self.idle_timeout_secs == 0 || self.session_lifetime_secs == 0 {
+            e.push(
+                "`console.idle_timeout_secs`, `console.session_lifetime_secs`: must be at least 1"
+                    .into(),
+            );
         }
         if self.max_login_failures == 0 || self.max_unlock_failures == 0 {
             e.push(
                 "`console.max_login_failures`, `console.max_unlock_failures`: must be at least 1"
                     .into(),
             );
+        }
+        if let Some(u) = &self.public_url {
+            let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                && u.len() > 8
+                && u.bytes().all(|b| b.is_ascii_graphic());
+            if !ok {
+                e.push(format!(
+                    "`console.public_url`: `{u}` is not an http(s) URL"
+                ));
+            }
+        }
+        if self.link_days == 0 || self.link_max_tries == 0 {
+            e.push("`console.link_days`, `console.link_max_tries`: must be at least 1".into());
         }
         if !matches!(self.language.as_str(), "ja" | "en") {
             e.push(format!(

@@ -14,6 +14,10 @@ pub struct RelayConfig {
     pub originals: Option<PathBuf>,
     /// Folder of the relay's audit log (JSON Lines).
     pub audit: Option<PathBuf>,
+    /// Folder where password-protected ZIP attachments are kept for the
+    /// recipients' one-time link to the console (needs
+    /// `console.public_url`); unset: no links.
+    pub held: Option<PathBuf>,
     /// Largest message accepted (advertised with SIZE).
     pub max_message_bytes: u64,
     /// Name used in the greeting and EHLO.
@@ -53,6 +57,7 @@ impl Default for RelayConfig {
             next_hop: "127.0.0.1:10026".into(),
             originals: None,
             audit: None,
+            held: None,
             max_message_bytes: 50 << 20,
             hostname: "mugai.localdomain".into(),
             retention_days: 30,

@@ -23,6 +23,9 @@ pub struct ConsoleArgs {
     /// The daemon's quarantine (overrides `daemon.quarantine`).
     #[arg(long, value_name = "DIR")]
     pub quarantine: Option<PathBuf>,
+    /// The relay's held mail parts (overrides `relay.held`).
+    #[arg(long, value_name = "DIR")]
+    pub mail_held: Option<PathBuf>,
     /// The daemon's clean folder, where releases go (overrides `daemon.clean`).
     #[arg(long, value_name = "DIR")]
     pub clean: Option<PathBuf>,
@@ -83,11 +86,13 @@ pub fn run(a: ConsoleArgs) -> anyhow::Result<u8> {
         tracing::warn!(users = %users.display(), "no accounts yet: add one with `mugai user add`");
     }
     let sanitizer = common::sanitizer(&config, a.workers, false)?;
+    let mail_held = a.mail_held.or(config.relay.held.clone());
     let options = mugai_console::Options {
         config: Arc::new(config),
         listen,
         users,
         quarantine,
+        mail_held,
         clean,
         state,
         audit,

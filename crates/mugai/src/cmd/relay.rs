@@ -46,7 +46,10 @@ pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
     if let Some(d) = a.audit {
         config.relay.audit = Some(d);
     }
-    let errors = config.relay.validate();
+    let mut errors = config.relay.validate();
+    if config.relay.held.is_some() && config.console.public_url.is_none() {
+        errors.push("`relay.held` needs `console.public_url` (the links' base)".into());
+    }
     if !errors.is_empty() {
         anyhow::bail!("invalid relay settings: {}", errors.join("; "));
     }
@@ -58,10 +61,18 @@ pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let relay =
+        let mut relay =
             mugai_relay::Relay::bind(config.relay.clone(), config.policy.clone(), sanitizer)
                 .await
                 .with_context(|| format!("cannot start the relay on {}", config.relay.listen))?;
+        if let Some(dir) = config.relay.held.clone() {
+            relay = relay.hold_encrypted(mugai_relay::held::Hold {
+                dir,
+                public_url: config.console.public_url.clone().unwrap_or_default(),
+                link_days: config.console.link_days,
+                max_tries: config.console.link_max_tries,
+            });
+        }
         common::service_ready(config.policy.av.clone());
         use mugai_daemon::sdnotify;
         // Stopping mid-message is safe: nothing was answered 250 yet, so
