@@ -38,7 +38,7 @@ ok "dpkg -i $(basename "$deb") ($(stat -c %s "$deb") bytes)"
   || fail "version without commit: $(/usr/bin/mugai --version)"
 ok "$(/usr/bin/mugai --version)"
 
-for u in mugai.service mugai-relay.service mugai-icap.service; do
+for u in mugai.service mugai-relay.service mugai-icap.service mugai-serve.service; do
   [ -f "/usr/lib/systemd/system/$u" ] || fail "$u not installed"
   systemd-analyze verify "/usr/lib/systemd/system/$u" 2>&1 | tee /tmp/mugai-verify.txt
   # verify's only complaint here may be that no systemd runs in a container.

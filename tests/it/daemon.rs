@@ -751,7 +751,12 @@ fn audit_verify_finds_each_tampering_with_its_position() {
 
 #[test]
 fn systemd_units_are_hardened_to_an_exposure_of_1_or_less() {
-    for unit in ["mugai.service", "mugai-relay.service", "mugai-icap.service"] {
+    for unit in [
+        "mugai.service",
+        "mugai-relay.service",
+        "mugai-icap.service",
+        "mugai-serve.service",
+    ] {
         check_unit(unit);
     }
     // The LGWAN-side reader's group: set up, and the clean folder setgid.

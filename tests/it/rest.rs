@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "t0ken-proxy-1";
+pub(crate) const TOKEN: &str = "t0ken-proxy-1";
 const OTHER_TOKEN: &str = "t0ken-transfer";
 
 /// A running `mugai serve`, stopped (SIGTERM) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
     port: u16,
     log: PathBuf,
@@ -23,7 +23,7 @@ struct Server {
 impl Server {
     /// Starts `mugai serve` with the results in `dir/results` and `extra`
     /// lines in `[serve]`.
-    fn start(dir: &Path, extra: &str) -> Server {
+    pub(crate) fn start(dir: &Path, extra: &str) -> Server {
         let port = free_port();
         let config = dir.join("mugai.toml");
         std::fs::write(
@@ -59,7 +59,7 @@ impl Server {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -86,11 +86,11 @@ impl Drop for Server {
 
 /// One HTTP answer as curl saw it.
 #[derive(Debug)]
-struct Resp {
-    status: u16,
+pub(crate) struct Resp {
+    pub(crate) status: u16,
     /// Header names in lower case, of the final response.
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Resp {
@@ -107,7 +107,7 @@ impl Resp {
     }
 
     /// Checks an RFC 7807 answer and returns its body.
-    fn problem(&self, status: u16) -> Value {
+    pub(crate) fn problem(&self, status: u16) -> Value {
         assert_eq!(
             self.status,
             status,
@@ -184,7 +184,7 @@ fn have_curl() -> bool {
 
 /// POSTs `file` to `path` (with `?name=` its file name unless `path` has a
 /// query) with the token.
-fn post_file(s: &Server, path: &str, file: &Path, extra: &[&str]) -> Resp {
+pub(crate) fn post_file(s: &Server, path: &str, file: &Path, extra: &[&str]) -> Resp {
     let mut url = s.url(path);
     if !path.contains('?') {
         url.push_str(&format!(

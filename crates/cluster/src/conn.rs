@@ -15,6 +15,9 @@ pub struct Cluster {
     pub js: jetstream::Context,
     pub stream: stream::Stream,
     pub files: object_store::ObjectStore,
+    /// The stream under `files`, read message by message (see
+    /// [`Cluster::read_file`]).
+    pub file_stream: stream::Stream,
     pub results: kv::Store,
 }
 
@@ -124,6 +127,10 @@ impl Cluster {
             }
         })
         .await?;
+        let file_stream = retry("file bucket stream", || {
+            js.get_stream(format!("OBJ_{}", config.objects))
+        })
+        .await?;
         let results = retry("results bucket", || async {
             match js.get_key_value(&config.results).await {
                 Ok(s) => Ok(s),
@@ -157,6 +164,7 @@ impl Cluster {
             js,
             stream,
             files,
+            file_stream,
             results,
         })
     }
@@ -179,6 +187,52 @@ impl Cluster {
                 .get_or_create_consumer(&self.config.consumer, cfg.clone())
         })
         .await
+    }
+
+    /// Reads object `name` from the file bucket, at most `max + 1` bytes;
+    /// `None` when it is not there (or not yet on the server that
+    /// answers). Each chunk is one request to the stream's leader: the
+    /// library's own reader makes a consumer for every object, and on a
+    /// NATS cluster each consumer is a replicated asset whose creation
+    /// stalls while a server is down or the cluster elects a new leader.
+    /// One attempt, not retried here; bounded by the caller.
+    pub async fn read_file(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, ClusterError> {
+        use async_nats::jetstream::object_store::InfoErrorKind;
+        let info = match self.files.info(name).await {
+            Ok(i) if i.deleted => return Ok(None),
+            Ok(i) => i,
+            Err(e) if e.kind() == InfoErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ClusterError::nats("read file")(e.to_string())),
+        };
+        let subject = format!("$O.{}.C.{}", self.config.objects, info.nuid);
+        let cap = (info.size as u64).min(max.saturating_add(1));
+        let mut bytes = Vec::with_capacity(usize::try_from(cap).unwrap_or(0).min(64 << 20));
+        let mut from = 1u64;
+        for _ in 0..info.chunks {
+            let m = match self
+                .file_stream
+                .get_first_raw_message_by_subject(&subject, from)
+                .await
+            {
+                Ok(m) => m,
+                Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(ClusterError::nats("read file")(e.to_string())),
+            };
+            from = m.sequence.saturating_add(1);
+            let room =
+                usize::try_from(max.saturating_add(1) - bytes.len() as u64).unwrap_or(usize::MAX);
+            bytes.extend_from_slice(&m.payload[..m.payload.len().min(room)]);
+            if bytes.len() as u64 > max {
+                break;
+            }
+        }
+        if (bytes.len() as u64) < cap {
+            // Fewer bytes than the object's record says: not complete here.
+            return Ok(None);
+        }
+        Ok(Some(bytes))
     }
 
     /// The posted result of a job, if any.

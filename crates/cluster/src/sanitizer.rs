@@ -5,7 +5,6 @@
 use crate::conn::{retry, Cluster};
 use crate::error::ClusterError;
 use crate::job::{job_id, JobMsg, Mode};
-use crate::submit::Waiter;
 use mugai_core::config::ClusterConfig;
 use mugai_core::{
     sha256_hex, Action, Code, FileType, Finding, Job, Outcome, Policy, Sanitize, Verdict,
@@ -14,8 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
+
+/// How long one read of a job's result may take.
+const POLL_GET: Duration = Duration::from_secs(5);
 
 struct Request {
     job: Job,
@@ -134,18 +135,24 @@ async fn one(
         submitter,
         mode: Mode::Return,
     };
-    let mut waiter = Waiter::start(cluster).await?;
     cluster.submit(&msg, &job.bytes).await?;
-    let mut got = None;
-    waiter
-        .wait(
-            [id.clone()],
-            Duration::from_secs(cluster.config.submit_timeout_secs),
-            |r| got = Some(r),
-        )
-        .await?;
-    let Some(result) = got else {
-        return Err(ClusterError::Timeout(1));
+    // Polled rather than watched: a watch is a consumer, and on a NATS
+    // cluster every consumer is a replicated asset, slow to make while a
+    // server is down.
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(cluster.config.submit_timeout_secs);
+    let mut pause = Duration::from_millis(50);
+    let result = loop {
+        if let Ok(Ok(Some(r))) = tokio::time::timeout(POLL_GET, cluster.results.get(&id)).await {
+            if let Ok(r) = serde_json::from_slice::<crate::JobResult>(&r) {
+                break r;
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ClusterError::Timeout(1));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
     };
     let mut outcome = result.outcome;
     if outcome.verdict == Verdict::Blocked {
@@ -155,17 +162,14 @@ async fn one(
         return Ok(failed(sha, "the worker returned no output".into()));
     };
     let bytes = retry("read output", || async {
-        let mut bytes = Vec::new();
-        let mut o = cluster
-            .files
-            .get(&object)
-            .await
-            .map_err(|e| e.to_string())?;
-        o.read_to_end(&mut bytes).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>(bytes)
+        match cluster.read_file(&object, u64::MAX - 1).await {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err("not found (yet) in the object store".to_string()),
+            Err(e) => Err(e.to_string()),
+        }
     })
     .await?;
-    let _ = cluster.files.delete(&object).await;
+    let _ = tokio::time::timeout(POLL_GET, cluster.files.delete(&object)).await;
     if outcome.output_sha256.as_deref() != Some(sha256_hex(&bytes).as_str()) {
         return Ok(failed(
             sha,

@@ -63,6 +63,8 @@ impl std::fmt::Debug for Waiter<'_> {
 /// How often outcomes are also read directly (covers results posted
 /// before the watch started and a watch lost with its server).
 const SWEEP: Duration = Duration::from_secs(3);
+/// How long one read of the sweep may take.
+const SWEEP_GET: Duration = Duration::from_secs(2);
 
 impl<'a> Waiter<'a> {
     pub async fn start(cluster: &'a Cluster) -> Result<Waiter<'a>, ClusterError> {
@@ -114,12 +116,21 @@ impl<'a> Waiter<'a> {
                     }
                 },
                 _ = sweep.tick() => {
+                    // One short attempt per job: a sweep that meets a
+                    // server going away ends early (the next one retries)
+                    // rather than holding up the watch and the deadline.
                     let ids: Vec<String> = pending.iter().cloned().collect();
                     for id in ids {
-                        if let Ok(Some(r)) = self.cluster.result(&id).await {
-                            pending.remove(&id);
-                            deadline = tokio::time::Instant::now() + idle;
-                            on(r);
+                        match tokio::time::timeout(SWEEP_GET, self.cluster.results.get(&id)).await {
+                            Ok(Ok(Some(v))) => {
+                                if let Ok(r) = serde_json::from_slice::<JobResult>(&v) {
+                                    pending.remove(&id);
+                                    deadline = tokio::time::Instant::now() + idle;
+                                    on(r);
+                                }
+                            }
+                            Ok(Ok(None)) => {}
+                            Ok(Err(_)) | Err(_) => break,
                         }
                     }
                     if self.watch.is_none() {

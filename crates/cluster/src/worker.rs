@@ -39,7 +39,6 @@ use mugai_core::{
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
 /// What a worker node needs besides the cluster and the sanitizer.
@@ -213,11 +212,10 @@ async fn handle(sh: &Arc<Shared>, msg: jetstream::Message) {
         }
         Err(e) => {
             tracing::warn!(id = %job.id, name = %job.name, error = %e, "job not finished; it will be delivered again");
-            let _ = tokio::time::timeout(
-                SHORT,
-                msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))),
-            )
-            .await;
+            // Backing off (2, 4, 8, 16, 32 s) lets a NATS cluster that
+            // is electing leaders settle before the job's last delivery.
+            let delay = Duration::from_secs(1 << delivered.clamp(1, 5));
+            let _ = tokio::time::timeout(SHORT, msg.ack_with(AckKind::Nak(Some(delay)))).await;
         }
     }
 }
@@ -232,26 +230,10 @@ fn blocked(sha: &str, code: Code, detail: String) -> Outcome {
 }
 
 /// Reads the job's file from the object store, at most `max + 1` bytes;
-/// `None` when it is not there.
+/// `None` when it is not there. Bounded: a server going away mid-read
+/// leaves the job for redelivery.
 async fn fetch(cluster: &Cluster, id: &str, max: u64) -> Result<Option<Vec<u8>>, ClusterError> {
-    use async_nats::jetstream::object_store::GetErrorKind;
-    // The chunks come from a consumer on one server: if it goes away the
-    // read may never end, so it is bounded (and the job delivered again).
-    let read = async {
-        let object = match cluster.files.get(id).await {
-            Ok(o) => o,
-            Err(e) if e.kind() == GetErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(ClusterError::nats("read file")(e.to_string())),
-        };
-        let mut bytes = Vec::new();
-        object
-            .take(max.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|e| ClusterError::nats("read file")(e.to_string()))?;
-        Ok(Some(bytes))
-    };
-    tokio::time::timeout(READ_FOR, read)
+    tokio::time::timeout(READ_FOR, cluster.read_file(id, max))
         .await
         .unwrap_or_else(|_| Err(ClusterError::nats("read file")("no answer in time".into())))
 }
@@ -351,18 +333,21 @@ async fn process(sh: &Arc<Shared>, job: &JobMsg, delivered: i64) -> Result<(), C
         Mode::Place => {
             Some(place_and_audit(sh, job, &outcome, original, started, delivered).await?)
         }
-        Mode::Return => match outcome.output.as_deref() {
-            Some(bytes) if outcome.verdict != Verdict::Blocked => {
-                let name = format!("{}.out", job.id);
-                retry("store output", || async {
-                    let mut reader = bytes;
-                    cluster.files.put(name.as_str(), &mut reader).await
-                })
-                .await?;
-                Some(name)
+        Mode::Return => {
+            tracing::info!(id = %job.id, name = %job.name, verdict = outcome.verdict.as_str(), "rebuilt for the caller");
+            match outcome.output.as_deref() {
+                Some(bytes) if outcome.verdict != Verdict::Blocked => {
+                    let name = format!("{}.out", job.id);
+                    retry("store output", || async {
+                        let mut reader = bytes;
+                        cluster.files.put(name.as_str(), &mut reader).await
+                    })
+                    .await?;
+                    Some(name)
+                }
+                _ => None,
             }
-            _ => None,
-        },
+        }
     };
     let result = JobResult {
         id: job.id.clone(),

@@ -41,6 +41,8 @@ pub struct ClusterConfig {
     pub concurrency: usize,
     /// The daemon sends files to the cluster instead of its own pool.
     pub daemon: bool,
+    /// `mugai serve` sends files to the cluster instead of its own pool.
+    pub serve: bool,
 }
 
 impl Default for ClusterConfig {
@@ -63,6 +65,7 @@ impl Default for ClusterConfig {
             audit: None,
             concurrency: 0,
             daemon: false,
+            serve: false,
         }
     }
 }

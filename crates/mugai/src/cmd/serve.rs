@@ -64,7 +64,17 @@ pub fn run(a: ServeArgs) -> anyhow::Result<u8> {
         0 => workers,
         n => n,
     };
-    let sanitizer = common::sanitizer(&config, a.workers, a.in_process)?;
+    let sanitizer: std::sync::Arc<dyn mugai_core::Sanitize> = if config.cluster.serve {
+        // Files go to the cluster's workers; the API still keeps, places
+        // and audits its results itself.
+        let node = format!("serve@{}", super::cluster::host_name());
+        std::sync::Arc::new(mugai_cluster::ClusterSanitizer::connect(
+            &config.cluster,
+            &node,
+        )?)
+    } else {
+        common::sanitizer(&config, a.workers, a.in_process)?
+    };
     let listen = config.serve.listen.clone();
     let api = mugai_api::Api::open(mugai_api::Options {
         config: config.serve.clone(),
