@@ -11,6 +11,11 @@ use std::process::Command;
 /// (file in the external corpus, the font type pdffonts names).
 const CASES: &[(&str, &str)] = &[
     (
+        "py-pdf_sample-files/pdf-benign/minimal-document.pdf",
+        "Type 1",
+    ),
+    ("mozilla_pdf.js/pdf-benign/tracemonkey.pdf", "Type 1"),
+    (
         "py-pdf_sample-files/pdf-benign/002-trivial-libre-office-writer.pdf",
         "TrueType",
     ),
@@ -23,7 +28,11 @@ const CASES: &[(&str, &str)] = &[
         "Type 1C",
     ),
     (
-        "mozilla_pdf.js/pdf-active/issue17846.pdf",
+        "mozilla_pdf.js/pdf-active/issue17056.pdf",
+        "CID Type 0C",
+    ),
+    (
+        "mozilla_pdf.js/pdf-active/bug1937438_af_from_latex.pdf",
         "CID Type 0C",
     ),
 ];

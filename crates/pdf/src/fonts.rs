@@ -53,7 +53,7 @@ pub fn rebuild(kind: FontKind, subtype: Option<&[u8]>, data: &[u8]) -> Result<Re
             None => Err("/FontFile3 without /Subtype".into()),
         },
         FontKind::Type1 => {
-            let (data, lengths) = type1(data).map_err(|e| format!("Type 1: {e}"))?;
+            let (data, lengths) = crate::type1::rebuild(data).map_err(|e| format!("Type 1: {e}"))?;
             Ok(Rebuilt {
                 data,
                 lengths: vec![
@@ -158,7 +158,7 @@ pub fn sfnt(data: &[u8]) -> Result<Vec<u8>, String> {
     }
     let hmtx_len =
         4 * usize::from(n_metrics) + 2 * (usize::from(n_glyphs) - usize::from(n_metrics));
-    let hmtx = need(b"hmtx")?.part(0, hmtx_len)?.to_vec();
+    let hmtx = metrics(need(b"hmtx")?, n_metrics, hmtx_len)?;
 
     let glyf = table(b"glyf");
     let cff = table(b"CFF ");
@@ -689,26 +689,18 @@ fn vertical(vhea: &[u8], vmtx: &[u8], n_glyphs: u16) -> Result<(Vec<u8>, Vec<u8>
         return Err("'vhea' counts metrics wrongly".into());
     }
     let len = 4 * usize::from(n) + 2 * usize::from(n_glyphs - n);
-    Ok((vhea, vmtx.part(0, len)?.to_vec()))
+    Ok((vhea, metrics(vmtx, n, len)?))
 }
 
-/// Type 1: a clear-text PostScript header that defines a font and an
-/// `eexec` section (as plain data, or as PFB segments).
-fn type1(data: &[u8]) -> Result<(Vec<u8>, [usize; 3]), String> {
-    let body = if data.first() == Some(&0x80) {
-        data.get(6..).unwrap_or_default()
-    } else {
-        data
-    };
-    let head = body.get(..body.len().min(64 * 1024)).unwrap_or_default();
-    if !(head.starts_with(b"%!PS-AdobeFont") || head.starts_with(b"%!FontType1")) {
-        return Err("no %!PS-AdobeFont header".into());
-    }
-    let has = |w: &[u8]| head.windows(w.len()).any(|x| x == w);
-    if !has(b"eexec") || !has(b"/FontName") {
-        return Err("no font definition (/FontName and eexec)".into());
-    }
-    Ok((data.to_vec(), [0, 0, 0]))
+/// `hmtx` or `vmtx`: the full metrics, then side bearings for the other
+/// glyphs up to `len` bytes; bearings some subsetters leave out are
+/// written as 0 (a PDF gives the widths itself).
+fn metrics(table: &[u8], full: u16, len: usize) -> Result<Vec<u8>, String> {
+    let mut out = table.part(0, 4 * usize::from(full))?.to_vec();
+    let rest = table.get(out.len()..len.min(table.len())).unwrap_or_default();
+    out.extend_from_slice(&rest[..rest.len() / 2 * 2]);
+    out.resize(len, 0);
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod report;
 pub mod roles;
 pub mod select;
 pub mod streams;
+mod type1;
 pub mod xref;
 
 pub use rebuild::PdfRebuilder;
