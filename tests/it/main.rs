@@ -9,6 +9,7 @@ mod corpus;
 mod corpus_ext;
 mod daemon;
 mod fixpoint;
+mod fonts;
 mod icap;
 mod image;
 mod mail;

@@ -13,6 +13,7 @@
 use crate::codecs;
 use crate::content;
 use crate::jpx;
+use crate::fonts;
 use crate::report::{self, Tally};
 use crate::roles::{self, FontKind, Kind, Role};
 use crate::streams::{self, StreamError};
@@ -56,6 +57,9 @@ struct Prepared {
     filter: &'static [u8],
     /// `/DecodeParms` of the kept filter (a JPEG's `/ColorTransform`).
     params: Option<Dictionary>,
+    /// Keys of the stream dictionary set from the data (a font program's
+    /// `/Length1` ...).
+    set: Vec<(&'static [u8], Object)>,
 }
 
 struct Job {
@@ -509,6 +513,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                         data: decoded.data,
                         filter: b"DCTDecode",
                         params,
+                        set: Vec::new(),
                     }),
                     Err(e) => Err(self.damaged(e)?),
                 });
@@ -534,6 +539,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                             data: streams::deflate(&rows),
                             filter: b"FlateDecode",
                             params: None,
+                            set: Vec::new(),
                         })
                     }
                     Err(e) => Err(Reject::new(
@@ -559,17 +565,32 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 )));
             }
             let sub = self.name_at(&s.dict, b"Subtype").map(<[u8]>::to_vec);
-            if let Err(e) = streams::check_font(kind, sub.as_deref(), &data) {
-                let name = match kind {
-                    FontKind::Type1 => "FontFile",
-                    FontKind::TrueType => "FontFile2",
-                    FontKind::Compact => "FontFile3",
-                };
-                return Ok(Err(Reject::new(
-                    Code::PdfFont,
-                    format!("/{name} that does not parse ({e}); the text keeps its encoding"),
-                )));
-            }
+            return Ok(match fonts::rebuild(kind, sub.as_deref(), &data) {
+                Ok(font) => {
+                    let lengths = font
+                        .lengths
+                        .into_iter()
+                        .map(|(k, n)| (k, Object::Integer(n as i64)))
+                        .collect();
+                    Ok(Prepared {
+                        data: streams::deflate(&font.data),
+                        filter: b"FlateDecode",
+                        params: None,
+                        set: lengths,
+                    })
+                }
+                Err(e) => {
+                    let name = match kind {
+                        FontKind::Type1 => "FontFile",
+                        FontKind::TrueType => "FontFile2",
+                        FontKind::Compact => "FontFile3",
+                    };
+                    Err(Reject::new(
+                        Code::PdfFont,
+                        format!("/{name} that does not parse ({e}); the text keeps its encoding"),
+                    ))
+                }
+            });
         }
         if role == Role::Metadata {
             if let Err(why) = streams::check_xmp(&data) {
@@ -587,6 +608,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             data: streams::deflate(&data),
             filter: b"FlateDecode",
             params: None,
+            set: Vec::new(),
         }))
     }
 
@@ -737,6 +759,14 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 dict.set("Filter", Object::Name(p.filter.to_vec()));
                 if let Some(params) = p.params {
                     dict.set("DecodeParms", Object::Dictionary(params));
+                }
+                if !p.set.is_empty() {
+                    for k in [b"Length1".as_slice(), b"Length2", b"Length3"] {
+                        dict.remove(k);
+                    }
+                }
+                for (k, v) in p.set {
+                    dict.set(k.to_vec(), v);
                 }
                 Object::Stream(Stream::new(dict, p.data))
             }

@@ -1,5 +1,6 @@
 //! Stream data: decoded with bounded filters, checked for what it claims
-//! to be (JPEG, font programs), and encoded anew with Flate.
+//! to be (JPEG; font programs in [`crate::fonts`]), and encoded anew with
+//! Flate.
 
 use lopdf::{Dictionary, Object, Stream};
 use std::io::Write;
@@ -273,76 +274,6 @@ pub fn check_jpeg(data: &[u8], max_pixels: u64) -> Result<(), String> {
     r.decode().map(|_| ()).map_err(|e| format!("JPEG: {e}"))
 }
 
-/// Parses a font program as the format it claims; `Err` says why not.
-pub fn check_font(
-    kind: crate::roles::FontKind,
-    subtype: Option<&[u8]>,
-    data: &[u8],
-) -> Result<(), String> {
-    use crate::roles::FontKind;
-    match kind {
-        FontKind::TrueType => check_sfnt(data),
-        FontKind::Compact => match subtype {
-            Some(b"OpenType") => check_sfnt(data),
-            Some(b"Type1C") | Some(b"CIDFontType0C") => check_cff(data),
-            Some(other) => Err(format!(
-                "unknown /FontFile3 subtype /{}",
-                String::from_utf8_lossy(other)
-            )),
-            None => Err("/FontFile3 without /Subtype".into()),
-        },
-        FontKind::Type1 => check_type1(data),
-    }
-}
-
-struct Sink;
-
-impl ttf_parser::OutlineBuilder for Sink {
-    fn move_to(&mut self, _: f32, _: f32) {}
-    fn line_to(&mut self, _: f32, _: f32) {}
-    fn quad_to(&mut self, _: f32, _: f32, _: f32, _: f32) {}
-    fn curve_to(&mut self, _: f32, _: f32, _: f32, _: f32, _: f32, _: f32) {}
-    fn close(&mut self) {}
-}
-
-/// TrueType / OpenType: the table directory and every glyph outline.
-fn check_sfnt(data: &[u8]) -> Result<(), String> {
-    let face = ttf_parser::Face::parse(data, 0).map_err(|e| format!("TrueType/OpenType: {e}"))?;
-    for g in 0..face.number_of_glyphs() {
-        let _ = face.outline_glyph(ttf_parser::GlyphId(g), &mut Sink);
-    }
-    Ok(())
-}
-
-/// CFF (bare, as `/FontFile3` holds it): parsed as the CFF table of a
-/// font, with every glyph's charstring run.
-fn check_cff(data: &[u8]) -> Result<(), String> {
-    let table = ttf_parser::cff::Table::parse(data).ok_or("CFF: does not parse")?;
-    for g in 0..table.number_of_glyphs() {
-        let _ = table.outline(ttf_parser::GlyphId(g), &mut Sink);
-    }
-    Ok(())
-}
-
-/// Type 1: a clear-text PostScript header that defines a font and an
-/// `eexec` section (as plain data, or as PFB segments).
-fn check_type1(data: &[u8]) -> Result<(), String> {
-    let body = if data.first() == Some(&0x80) {
-        data.get(6..).unwrap_or_default()
-    } else {
-        data
-    };
-    let head = body.get(..body.len().min(64 * 1024)).unwrap_or_default();
-    if !(head.starts_with(b"%!PS-AdobeFont") || head.starts_with(b"%!FontType1")) {
-        return Err("Type 1: no %!PS-AdobeFont header".into());
-    }
-    let has = |w: &[u8]| head.windows(w.len()).any(|x| x == w);
-    if !has(b"eexec") || !has(b"/FontName") {
-        return Err("Type 1: no font definition (/FontName and eexec)".into());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,14 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn garbage_fonts_do_not_parse() {
-        use crate::roles::FontKind;
-        let junk = b"\x00\x01\x00\x00 this is not a font at all".to_vec();
-        assert!(check_font(FontKind::TrueType, None, &junk).is_err());
-        assert!(check_font(FontKind::Compact, Some(b"Type1C"), &junk).is_err());
-        assert!(check_font(FontKind::Type1, None, &junk).is_err());
-        let t1 = b"%!PS-AdobeFont-1.0: X\n/FontName /X def\ncurrentfile eexec\n".to_vec();
-        assert!(check_font(FontKind::Type1, None, &t1).is_ok());
+    fn garbage_jpeg_does_not_decode() {
         assert!(check_jpeg(b"\xff\xd8\xff\xe0garbage", 1 << 20).is_err());
     }
 }
