@@ -156,7 +156,9 @@ fn package_parts(package: &[u8], max_out: u64) -> Result<(usize, &[u8]), Decrypt
         )));
     }
     if data.len() % 16 != 0 {
-        return Err(malformed("EncryptedPackage is not a whole number of blocks"));
+        return Err(malformed(
+            "EncryptedPackage is not a whole number of blocks",
+        ));
     }
     Ok((size as usize, data))
 }
@@ -453,11 +455,7 @@ fn parse_agile(xml: &[u8]) -> Result<Agile, DecryptError> {
             }
             // The password key encryptor (a certificate one has no
             // verifier and is skipped).
-            "encryptedKey"
-                if attrs
-                    .iter()
-                    .any(|(k, _)| k == "encryptedVerifierHashInput") =>
-            {
+            "encryptedKey" if attrs.iter().any(|(k, _)| k == "encryptedVerifierHashInput") => {
                 let mut spin = None;
                 let (mut vi, mut vv, mut kv) = (Vec::new(), Vec::new(), Vec::new());
                 key_params(&attrs, &mut a.password, &mut |k, v| {
@@ -806,8 +804,16 @@ pub mod testenc {
         mac.update(&pkg);
         let mut hv = mac.finalize().into_bytes().to_vec();
         let mut hk = hmac_key.clone();
-        cbc(&secret, &h.hash(&[&kd_salt, &BLOCK_HMAC_KEY])[..16], &mut hk);
-        cbc(&secret, &h.hash(&[&kd_salt, &BLOCK_HMAC_VALUE])[..16], &mut hv);
+        cbc(
+            &secret,
+            &h.hash(&[&kd_salt, &BLOCK_HMAC_KEY])[..16],
+            &mut hk,
+        );
+        cbc(
+            &secret,
+            &h.hash(&[&kd_salt, &BLOCK_HMAC_VALUE])[..16],
+            &mut hv,
+        );
         let params = r#"blockSize="16" keyBits="256" hashSize="64" cipherAlgorithm="AES" cipherChaining="ChainingModeCBC" hashAlgorithm="SHA512""#;
         let xml = format!(
             r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>

@@ -185,8 +185,7 @@ fn rebuild_from(
     // A user password: try the given ones (an unlock) against the
     // security handler, then load again with the one that opens it.
     let mut opened_with_password = false;
-    if doc.trailer.has(b"Encrypt") && doc.encryption_state.is_none() && !cx.passwords().is_empty()
-    {
+    if doc.trailer.has(b"Encrypt") && doc.encryption_state.is_none() && !cx.passwords().is_empty() {
         let Some(pw) = cx
             .passwords()
             .iter()
