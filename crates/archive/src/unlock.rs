@@ -10,7 +10,7 @@ use mugai_core::{Blocked, Code};
 use std::io::{Cursor, Read};
 
 /// The detail of a [`Code::ArchiveEncrypted`] block when no password fits.
-pub const WRONG_PASSWORD: &str = "no given password opens";
+pub const WRONG_PASSWORD: &str = mugai_core::WRONG_PASSWORD;
 
 fn decode_name(raw: &[u8]) -> String {
     match std::str::from_utf8(raw) {

@@ -126,8 +126,8 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
         "none" => ("なし", "none"),
         "unlock" => ("パスワードで解除", "Unlock with password"),
         "unlock_help" => (
-            "パスワード付き ZIP を解除します。入れ子の場合は 1 行に 1 つずつ入力してください。解除した内容は無害化してから受け渡します。パスワードは保存・記録されません。",
-            "Unlocks a password-protected ZIP. For nested archives enter one password per line. The contents are sanitised before delivery. Passwords are neither stored nor logged.",
+            "パスワード付きの ZIP・Office 文書（docx/xlsx/pptx）・PDF を解除します。入れ子（ZIP の中のパスワード付き文書など）の場合は 1 行に 1 つずつ入力してください。解除した内容は無害化してから受け渡します。パスワードは保存・記録されません。",
+            "Unlocks a password-protected ZIP, Office document (docx/xlsx/pptx) or PDF. For nested files (e.g. a protected document inside a protected ZIP) enter one password per line. The contents are sanitised before delivery. Passwords are neither stored nor logged.",
         ),
         "passwords" => ("パスワード（1 行に 1 つ）", "Passwords (one per line)"),
         "unlocked" => (

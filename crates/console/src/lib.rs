@@ -184,8 +184,10 @@ impl Console {
         self.deliver(it, outcome, tag)
     }
 
-    /// Unlocks a held password-protected ZIP with `passwords` in the worker,
-    /// sanitises what it held and places the result in the clean folder.
+    /// Unlocks a held password-protected file (a ZIP, an encrypted OOXML
+    /// document, a PDF with a user password, nested in each other) with
+    /// `passwords` in the worker, sanitises what it held and places the
+    /// result in the clean folder.
     /// `Err(Ok(()))`: no password fits; `Err(Err(why))`: not delivered.
     pub fn unlock(
         &self,
@@ -217,10 +219,11 @@ impl Console {
             self.sanitizer.sanitize_unlocked(policy, job, passwords)
         }))
         .map_err(|_| Err("the rebuild failed unexpectedly".to_string()))?;
-        if outcome.reason.as_ref().is_some_and(|r| {
-            r.code == mugai_core::Code::ArchiveEncrypted
-                && r.detail.starts_with(mugai_archive::unlock::WRONG_PASSWORD)
-        }) {
+        if outcome
+            .reason
+            .as_ref()
+            .is_some_and(mugai_core::is_wrong_password)
+        {
             return Err(Ok(()));
         }
         Ok(outcome)

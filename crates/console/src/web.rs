@@ -782,7 +782,7 @@ fn detail_page(
     }
     let base = format!("/items/{}/{}", url(&it.key.date), url(&it.key.id));
     if w.role != Role::Auditor && it.original.is_some() {
-        if it.codes().contains(&"archive.encrypted") {
+        if is_locked(it) {
             let _ = write!(
                 body,
                 r#"<p><a class="unlock" href="{base}/unlock">{}</a></p>"#,
@@ -1130,6 +1130,17 @@ fn unlock_form(
     (status, Html(page(lang, &title, Some(w), &body))).into_response()
 }
 
+/// Codes of a block that passwords can lift: a ZIP, an encrypted OOXML
+/// document, a PDF with a user password (at any depth).
+const UNLOCKABLE: [&str; 3] = ["archive.encrypted", "ooxml.encrypted", "pdf.encrypted"];
+
+/// Whether the item was held for a password-protected file or member.
+fn is_locked(it: &Item) -> bool {
+    it.reason
+        .as_ref()
+        .is_some_and(|r| UNLOCKABLE.contains(&r.code.as_str()))
+}
+
 fn unlockable(w: &Who, it: &Item) -> Result<(), Response> {
     if w.role == Role::Auditor {
         return Err(message(
@@ -1139,7 +1150,7 @@ fn unlockable(w: &Who, it: &Item) -> Result<(), Response> {
             Some(w),
         ));
     }
-    if !it.codes().contains(&"archive.encrypted") || it.original.is_none() {
+    if !is_locked(it) || it.original.is_none() {
         return Err(message(
             w.lang,
             StatusCode::NOT_FOUND,

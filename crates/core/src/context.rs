@@ -34,6 +34,7 @@ pub struct Context<'a> {
     depth: u32,
     path: String,
     findings: Vec<Finding>,
+    passwords: &'a [String],
 }
 
 impl<'a> Context<'a> {
@@ -52,7 +53,21 @@ impl<'a> Context<'a> {
             depth: 0,
             path: String::new(),
             findings: Vec::new(),
+            passwords: &[],
         }
+    }
+
+    /// The same context with passwords to try on encrypted content (an
+    /// unlock the recipient asked for); members inherit them.
+    pub fn with_passwords(mut self, passwords: &'a [String]) -> Self {
+        self.passwords = passwords;
+        self
+    }
+
+    /// The passwords to try on encrypted content, in order; empty unless
+    /// this is an unlock. Never to be recorded in a finding.
+    pub fn passwords(&self) -> &'a [String] {
+        self.passwords
     }
 
     pub fn policy(&self) -> &'a Policy {
@@ -150,6 +165,7 @@ impl<'a> Context<'a> {
                 format!("{}/{}", self.path, name)
             },
             findings: Vec::new(),
+            passwords: self.passwords,
         };
         let dispatch = self.dispatch;
         let result = dispatch.dispatch(name, bytes, &mut child);

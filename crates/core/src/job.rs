@@ -76,10 +76,12 @@ pub trait Sanitize: Send + Sync {
         self.sanitize(policy, job)
     }
 
-    /// Rebuilds a password-protected ZIP after decrypting it, where the
+    /// Rebuilds a password-protected file after decrypting it, where the
     /// rebuild runs (the worker process for the pool), with the first of
-    /// `passwords` that opens each member. Where that is not possible the
-    /// file stays blocked as encrypted.
+    /// `passwords` that opens it or each member: a ZIP (ZipCrypto, WinZip
+    /// AES), an encrypted OOXML document (agile or standard encryption) or
+    /// a PDF with a user password, nested in each other too. Where that is
+    /// not possible the file stays blocked as encrypted.
     fn sanitize_unlocked(&self, policy: &Policy, job: Job, passwords: &Passwords) -> Outcome {
         let _ = (policy, passwords);
         Outcome::blocked(
@@ -93,6 +95,20 @@ pub trait Sanitize: Send + Sync {
             ),
         )
     }
+}
+
+/// The detail (after any member path) of an `archive.encrypted`,
+/// `ooxml.encrypted` or `pdf.encrypted` block when none of the given
+/// passwords opens the file or member.
+pub const WRONG_PASSWORD: &str = "no given password opens";
+
+/// Whether `reason` says that the given passwords were wrong (as opposed
+/// to an unlock that worked but whose content was blocked).
+pub fn is_wrong_password(reason: &Finding) -> bool {
+    matches!(
+        reason.code,
+        crate::Code::ArchiveEncrypted | crate::Code::OoxmlEncrypted | crate::Code::PdfEncrypted
+    ) && reason.detail.contains(WRONG_PASSWORD)
 }
 
 /// Passwords for [`Sanitize::sanitize_unlocked`]: never printed (the debug

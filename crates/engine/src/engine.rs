@@ -3,7 +3,8 @@
 use mugai_core::config::MismatchAction;
 use mugai_core::{
     sha256_hex, Action, Blocked, Budget, Code, Context, Dispatch, FileType, Finding, Job,
-    MemberOutcome, Outcome, Policy, Rebuilder, Rebuilt, Sanitize, ScanStage, Scanner, Verdict,
+    MemberOutcome, Outcome, Passwords, Policy, Rebuilder, Rebuilt, Sanitize, ScanStage, Scanner,
+    Verdict,
 };
 use mugai_detect::{claimed_types, extension_of};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -27,6 +28,68 @@ impl Engine {
         job: &Job,
         sha256: String,
     ) -> Outcome {
+        self.sanitize_with(policy, scanner, job, sha256, &[])
+    }
+
+    /// Sanitises a password-protected file with the passwords the
+    /// recipient gave, each tried in turn: a ZIP is first decrypted member
+    /// by member ([`mugai_archive::unlock`]), then the rebuild opens
+    /// encrypted OOXML documents and PDFs (at any depth) with them. The
+    /// outcome names the encrypted input (its hash and type); the encrypted
+    /// input is scanned as such when a scanner is given, its contents by
+    /// the rebuild. The passwords appear in no finding.
+    pub fn sanitize_unlocked(
+        &self,
+        policy: &Policy,
+        scanner: Option<&dyn Scanner>,
+        job: &Job,
+        passwords: &[String],
+    ) -> Outcome {
+        let sha = sha256_hex(&job.bytes);
+        // The type as a parent process detects it (a reply is checked
+        // against it).
+        let input_type = precheck(policy, job).0;
+        if let Some(s) = scanner {
+            if let mugai_core::ScanResult::Detected(sig) = s.scan(&job.bytes) {
+                return Outcome::blocked(
+                    input_type,
+                    sha,
+                    Vec::new(),
+                    Finding::new(Code::AvDetected, Action::Blocked, sig),
+                );
+            }
+        }
+        let mut o = if input_type == FileType::Zip {
+            match mugai_archive::unlock::unlock(&job.bytes, passwords, &policy.limits) {
+                Ok(plain) => {
+                    let plain = Job {
+                        name: job.name.clone(),
+                        bytes: plain,
+                    };
+                    let h = sha256_hex(&plain.bytes);
+                    self.sanitize_with(policy, scanner, &plain, h, passwords)
+                }
+                Err(b) => {
+                    return Outcome::blocked(input_type, sha, Vec::new(), b.into_finding());
+                }
+            }
+        } else {
+            self.sanitize_with(policy, scanner, job, sha.clone(), passwords)
+        };
+        o.sha256 = sha;
+        o.input_type = input_type;
+        o
+    }
+
+    fn sanitize_with(
+        &self,
+        policy: &Policy,
+        scanner: Option<&dyn Scanner>,
+        job: &Job,
+        sha256: String,
+        passwords: &[String],
+    ) -> Outcome {
+        let unlocking = !passwords.is_empty();
         let bytes = &job.bytes[..];
         let names = mugai_detect::check_name(&job.name);
         let mut findings = names.findings.clone();
@@ -50,7 +113,7 @@ impl Engine {
         if let Some(b) = names.block.clone() {
             return block(findings, detected, b);
         }
-        let ty = match classify(policy, &job.name, detected, bytes) {
+        let ty = match classify(policy, &job.name, detected, bytes, unlocking) {
             Ok((ty, extra)) => {
                 findings.extend(extra);
                 ty
@@ -59,7 +122,7 @@ impl Engine {
         };
 
         let budget = Budget::new(&policy.limits);
-        let mut cx = Context::new(policy, &budget, self, scanner);
+        let mut cx = Context::new(policy, &budget, self, scanner).with_passwords(passwords);
         // The original is scanned after the rebuild, so that a hit in a
         // member is reported by the member's own scan, which names it.
         let rebuilt = match guarded_rebuild(ty, bytes, &mut cx) {
@@ -111,6 +174,16 @@ impl Engine {
 /// allow-list), for the side that re-checks a worker's reply: the detected
 /// type, and why the file would be blocked, if it would.
 pub fn precheck(policy: &Policy, job: &Job) -> (FileType, Option<Blocked>) {
+    precheck_unlocking(policy, job, false)
+}
+
+/// [`precheck`] for an unlock ([`Engine::sanitize_unlocked`]): an
+/// encrypted OOXML document is then not blocked before its rebuild.
+pub fn precheck_unlocking(
+    policy: &Policy,
+    job: &Job,
+    unlocking: bool,
+) -> (FileType, Option<Blocked>) {
     let detected = true_type(&job.bytes, &job.name);
     if job.bytes.len() as u64 > policy.limits.max_input_bytes {
         return (
@@ -123,7 +196,7 @@ pub fn precheck(policy: &Policy, job: &Job) -> (FileType, Option<Blocked>) {
     }
     (
         detected,
-        classify(policy, &job.name, detected, &job.bytes).err(),
+        classify(policy, &job.name, detected, &job.bytes, unlocking).err(),
     )
 }
 
@@ -138,8 +211,9 @@ impl Dispatch for Engine {
         }
         let policy = cx.policy();
         let detected = true_type(bytes, name);
-        let (ty, extra) =
-            classify(policy, name, detected, bytes).map_err(|b| cx.block(b.code, b.detail))?;
+        let unlocking = !cx.passwords().is_empty();
+        let (ty, extra) = classify(policy, name, detected, bytes, unlocking)
+            .map_err(|b| cx.block(b.code, b.detail))?;
         for f in extra {
             cx.record(f.code, f.action, f.detail);
         }
@@ -175,12 +249,15 @@ fn true_type(bytes: &[u8], name: &str) -> FileType {
 }
 
 /// Applies the type rules and the allow-list. Returns the type to rebuild
-/// as, with any finding that rule produced.
+/// as, with any finding that rule produced. With `unlocking` (passwords
+/// were given), an encrypted OOXML document goes on to its rebuilder,
+/// which decrypts it.
 fn classify(
     policy: &Policy,
     name: &str,
     t: FileType,
     bytes: &[u8],
+    unlocking: bool,
 ) -> Result<(FileType, Vec<Finding>), Blocked> {
     let mut findings = Vec::new();
     if t == FileType::TestHook {
@@ -218,6 +295,9 @@ fn classify(
             Code::ArchiveUnsupported,
             format!("{} archives are not opened; send a ZIP", t.name()),
         ));
+    }
+    if t == FileType::OoxmlEncrypted && unlocking {
+        return Ok((t, findings));
     }
     if t == FileType::OoxmlEncrypted {
         return Err(Blocked::new(
@@ -291,6 +371,8 @@ fn rebuild_by_type(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<R
         Pdf => mugai_pdf::PdfRebuilder.rebuild(bytes, ty, cx),
         t if t.is_ooxml() => mugai_office::OfficeRebuilder.rebuild(bytes, ty, cx),
         Doc | Xls | Ppt | Rtf => mugai_office::OfficeRebuilder.rebuild(bytes, ty, cx),
+        // Reached only with passwords (an unlock); blocked otherwise.
+        OoxmlEncrypted => mugai_office::OfficeRebuilder.rebuild(bytes, ty, cx),
         t if t.is_raster_image() => mugai_image::ImageRebuilder.rebuild(bytes, ty, cx),
         Zip => mugai_archive::ZipRebuilder.rebuild(bytes, ty, cx),
         Eml | Msg => mugai_mail::MailRebuilder.rebuild(bytes, ty, cx),
@@ -364,6 +446,16 @@ impl Sanitize for InProcess {
             sha256,
         )
     }
+
+    fn sanitize_unlocked(&self, policy: &Policy, job: Job, passwords: &Passwords) -> Outcome {
+        let scanner = mugai_clamd::from_policy(&policy.av);
+        Engine.sanitize_unlocked(
+            policy,
+            scanner.as_ref().map(|s| s as &dyn Scanner),
+            &job,
+            &passwords.0,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -427,5 +519,149 @@ mod tests {
         );
         assert_eq!(o.reason.unwrap().code, Code::TypeUnknown);
         assert!(o.output.is_none());
+    }
+
+    fn pws(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The text of a rebuilt docx's `word/document.xml` runs.
+    fn docx_text(docx: &[u8]) -> String {
+        use std::io::Read;
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(docx)).unwrap();
+        let mut xml = String::new();
+        z.by_name("word/document.xml")
+            .unwrap()
+            .read_to_string(&mut xml)
+            .unwrap();
+        xml.split("<w:t")
+            .skip(1)
+            .filter_map(|s| s.split_once('>').map(|(_, r)| r))
+            .filter_map(|r| r.split_once("</w:t>").map(|(t, _)| t))
+            .collect()
+    }
+
+    fn encrypted_docx(text: &str, password: &str, agile: bool) -> Vec<u8> {
+        use mugai_office::crypto::testenc;
+        let plain = mugai_corpus::office::minimal_docx(text);
+        let (info, pkg) = if agile {
+            testenc::agile(&plain, password, 1000, 3)
+        } else {
+            testenc::standard(&plain, password, [9; 16])
+        };
+        testenc::container(&info, &pkg)
+    }
+
+    fn job(name: &str, bytes: Vec<u8>) -> Job {
+        Job {
+            name: name.into(),
+            bytes,
+        }
+    }
+
+    #[test]
+    fn encrypted_ooxml_unlocks_with_the_right_password_only() {
+        let p = Policy::default();
+        for agile in [true, false] {
+            let enc = encrypted_docx("秘密の文書", "pass1", agile);
+            // Without passwords: blocked as before.
+            let o = Engine.sanitize(&p, None, &job("a.docx", enc.clone()));
+            assert_eq!(o.reason.unwrap().code, Code::OoxmlEncrypted);
+            // Wrong passwords: blocked, and said so, never naming them.
+            let o =
+                Engine.sanitize_unlocked(&p, None, &job("a.docx", enc.clone()), &pws(&["nope"]));
+            let r = o.reason.clone().unwrap();
+            assert_eq!(r.code, Code::OoxmlEncrypted);
+            assert!(mugai_core::is_wrong_password(&r), "{r:?}");
+            assert!(!format!("{o:?}").contains("nope"));
+            // The right one, second: the plain document's text, rebuilt.
+            let o = Engine.sanitize_unlocked(
+                &p,
+                None,
+                &job("a.docx", enc.clone()),
+                &pws(&["nope", "pass1"]),
+            );
+            assert_ne!(o.verdict, Verdict::Blocked, "{agile}: {o:?}");
+            assert_eq!(o.input_type, FileType::OoxmlEncrypted);
+            assert_eq!(o.output_type, Some(FileType::Docx));
+            assert_eq!(o.output_name.as_deref(), Some("a.docx"));
+            assert_eq!(o.sha256, sha256_hex(&enc));
+            assert!(o
+                .findings
+                .iter()
+                .any(|f| f.code == Code::OoxmlEncrypted && f.action == Action::Removed));
+            assert!(!format!("{o:?}").contains("pass1"));
+            let plain = Engine.sanitize(
+                &p,
+                None,
+                &job("a.docx", mugai_corpus::office::minimal_docx("秘密の文書")),
+            );
+            assert_eq!(
+                docx_text(o.output.as_ref().unwrap()),
+                docx_text(plain.output.as_ref().unwrap())
+            );
+            assert_eq!(docx_text(o.output.as_ref().unwrap()), "秘密の文書");
+        }
+    }
+
+    #[test]
+    fn pdf_with_a_user_password_unlocks_and_is_written_unencrypted() {
+        let p = Policy::default();
+        for r in [2, 3] {
+            let enc = mugai_corpus::pdf::encrypted(r, "owner-pw", "user-pw");
+            let o = Engine.sanitize(&p, None, &job("a.pdf", enc.clone()));
+            assert_eq!(o.reason.unwrap().code, Code::PdfEncrypted);
+            let o = Engine.sanitize_unlocked(&p, None, &job("a.pdf", enc.clone()), &pws(&["x"]));
+            assert!(mugai_core::is_wrong_password(&o.reason.unwrap()));
+            let o = Engine.sanitize_unlocked(
+                &p,
+                None,
+                &job("a.pdf", enc.clone()),
+                &pws(&["x", "user-pw"]),
+            );
+            assert_ne!(o.verdict, Verdict::Blocked, "R{r}: {o:?}");
+            assert!(o
+                .findings
+                .iter()
+                .any(|f| f.code == Code::PdfEncrypted && f.action == Action::Removed));
+            let out = o.output.unwrap();
+            let text = String::from_utf8_lossy(&out);
+            // (The page's text is compared after decoding in tests/it.)
+            assert!(!text.contains("/Encrypt"), "R{r}: written unencrypted");
+        }
+        // Owner password only (empty user password): opens as before.
+        let owner_only = mugai_corpus::pdf::encrypted(3, "owner-pw", "");
+        let o = Engine.sanitize(&p, None, &job("b.pdf", owner_only));
+        assert_ne!(o.verdict, Verdict::Blocked, "{o:?}");
+    }
+
+    #[test]
+    fn an_encrypted_docx_in_an_encrypted_zip_takes_both_passwords() {
+        use std::io::Write;
+        use zip::write::SimpleFileOptions;
+        let p = Policy::default();
+        let inner = encrypted_docx("入れ子", "docpw", true);
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        z.start_file(
+            "資料.docx",
+            SimpleFileOptions::default().with_aes_encryption(zip::AesMode::Aes256, "zippw"),
+        )
+        .unwrap();
+        z.write_all(&inner).unwrap();
+        let outer = z.finish().unwrap().into_inner();
+        let o =
+            Engine.sanitize_unlocked(&p, None, &job("ppap.zip", outer.clone()), &pws(&["zippw"]));
+        let r = o.reason.unwrap();
+        assert_eq!(r.code, Code::OoxmlEncrypted, "{r:?}");
+        assert!(mugai_core::is_wrong_password(&r), "{r:?}");
+        let o =
+            Engine.sanitize_unlocked(&p, None, &job("ppap.zip", outer), &pws(&["docpw", "zippw"]));
+        assert_ne!(o.verdict, Verdict::Blocked, "{o:?}");
+        assert_eq!(o.input_type, FileType::Zip);
+        let out = o.output.unwrap();
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(&out[..])).unwrap();
+        let mut docx = Vec::new();
+        std::io::Read::read_to_end(&mut z.by_name("資料.docx").unwrap(), &mut docx).unwrap();
+        assert_eq!(docx_text(&docx), "入れ子");
     }
 }

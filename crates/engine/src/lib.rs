@@ -14,4 +14,4 @@ pub mod fuzz;
 #[cfg(feature = "test-hooks")]
 mod hooks;
 
-pub use engine::{check_output_type, precheck, Engine, InProcess};
+pub use engine::{check_output_type, precheck, precheck_unlocking, Engine, InProcess};

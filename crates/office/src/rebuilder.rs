@@ -14,6 +14,9 @@ impl Rebuilder for OfficeRebuilder {
         cx: &mut Context<'_>,
     ) -> Result<Rebuilt, Blocked> {
         match file_type {
+            FileType::OoxmlEncrypted if !cx.passwords().is_empty() => {
+                crate::crypto::rebuild(input, cx)
+            }
             FileType::OoxmlEncrypted => Err(cx.block(
                 Code::OoxmlEncrypted,
                 "encrypted Office document; send it without a password",

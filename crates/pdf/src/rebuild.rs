@@ -178,17 +178,40 @@ fn rebuild_from(
         max_decompressed_size: Some(usize::try_from(cap).unwrap_or(usize::MAX)),
         ..LoadOptions::default()
     };
-    let mut doc = match Document::load_mem_with_options(pdf, options) {
-        Ok(d) => d,
-        Err(lopdf::Error::Decompress(e)) => {
-            return Err(cx.block(
-                Code::LimitSize,
-                format!("an object stream does not decode within the limit: {e}"),
-            ))
-        }
-        Err(e) => return Err(malformed(cx, format!("cannot be parsed: {e}"))),
+    let load = |options: LoadOptions| match Document::load_mem_with_options(pdf, options) {
+        Ok(d) => Ok(d),
+        Err(lopdf::Error::Decompress(e)) => Err(cx.block(
+            Code::LimitSize,
+            format!("an object stream does not decode within the limit: {e}"),
+        )),
+        Err(e) => Err(malformed(cx, format!("cannot be parsed: {e}"))),
     };
+    let mut doc = load(options.clone())?;
     cx.check_deadline()?;
+    // A user password: try the given ones (an unlock) against the
+    // security handler, then load again with the one that opens it.
+    let mut opened_with_password = false;
+    if doc.trailer.has(b"Encrypt") && doc.encryption_state.is_none() && !cx.passwords().is_empty() {
+        let Some(pw) = cx
+            .passwords()
+            .iter()
+            .find(|pw| doc.authenticate_password(pw).is_ok())
+        else {
+            return Err(cx.block(Code::PdfEncrypted, mugai_core::WRONG_PASSWORD));
+        };
+        doc = load(LoadOptions {
+            password: Some(pw.clone()),
+            ..options
+        })?;
+        cx.check_deadline()?;
+        if doc.encryption_state.is_none() {
+            return Err(cx.block(
+                Code::PdfEncrypted,
+                "the password was accepted but the file could not be decrypted",
+            ));
+        }
+        opened_with_password = true;
+    }
     if doc.objects.len() as u64 > limits.max_objects {
         return Err(cx.block(
             Code::LimitCount,
@@ -205,7 +228,12 @@ fn rebuild_from(
             "encrypted with a user password: the content cannot be inspected",
         ));
     }
-    if doc.encryption_state.is_some() {
+    if opened_with_password {
+        cx.removed(
+            Code::PdfEncrypted,
+            "unlocked with a given password; written without encryption",
+        );
+    } else if doc.encryption_state.is_some() {
         cx.removed(
             Code::PdfEncrypted,
             "encryption removed: the file opened with the empty user password (owner password only)",

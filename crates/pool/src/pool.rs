@@ -1,7 +1,7 @@
 //! The parent side: a pool of confined, short-lived worker processes.
 
 use crate::protocol::{read_frame, write_frame, FromWorker, ToWorker, WireScan};
-use crate::recheck::{recheck, Scans};
+use crate::recheck::{recheck_unlocking, Scans};
 use crate::sandbox::Layers;
 use mugai_core::config::SandboxConfig;
 use mugai_core::{
@@ -353,7 +353,9 @@ impl Pool {
 
         match result {
             Ok((outcome, body, scans)) => {
-                let checked = recheck(policy, &job, &sha256, outcome, body, &scans);
+                let unlocking = !passwords.is_empty();
+                let checked =
+                    recheck_unlocking(policy, &job, &sha256, outcome, body, &scans, unlocking);
                 if let Some(r) = &checked.reason {
                     if r.code == Code::WorkerViolation {
                         tracing::error!(file = %job.name, sha256 = %sha256, code = %r.code, "{}", r.detail);

@@ -48,11 +48,26 @@ pub fn recheck(
     policy: &Policy,
     job: &Job,
     sha256: &str,
-    mut o: Outcome,
+    o: Outcome,
     body: Vec<u8>,
     scans: &Scans,
 ) -> Outcome {
-    let (detected, would_block) = mugai_engine::precheck(policy, job);
+    recheck_unlocking(policy, job, sha256, o, body, scans, false)
+}
+
+/// [`recheck`] for a job that came with passwords (`unlocking`): the
+/// parent then lets an encrypted OOXML document through its own checks,
+/// as the worker does.
+pub fn recheck_unlocking(
+    policy: &Policy,
+    job: &Job,
+    sha256: &str,
+    mut o: Outcome,
+    body: Vec<u8>,
+    scans: &Scans,
+    unlocking: bool,
+) -> Outcome {
+    let (detected, would_block) = mugai_engine::precheck_unlocking(policy, job, unlocking);
     let bad = |why: String| {
         Outcome::blocked(
             detected,

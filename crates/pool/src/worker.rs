@@ -70,54 +70,12 @@ pub fn serve(memory_mib: u64, config: &SandboxConfig, cpu_secs: u64) -> io::Resu
         let mut outcome = if passwords.is_empty() {
             engine.sanitize(&policy, scanner, &Job { name, bytes: body })
         } else {
-            unlocked(&engine, &policy, scanner, name, body, &passwords)
+            engine.sanitize_unlocked(&policy, scanner, &Job { name, bytes: body }, &passwords.0)
         };
         let out = outcome.output.take().unwrap_or_default();
         let mut io = pipe.io.borrow_mut();
         write_frame(&mut io.1, &FromWorker::Done { outcome }, &out)?;
         io.1.flush()?;
-    }
-}
-
-/// Decrypts a password-protected ZIP, then rebuilds what it held. The
-/// outcome names the encrypted input (its hash and type), which is what
-/// the parent checks the reply against; the encrypted input is scanned as
-/// such when a scanner is configured, its contents by the rebuild.
-fn unlocked(
-    engine: &mugai_engine::Engine,
-    policy: &mugai_core::Policy,
-    scanner: Option<&dyn Scanner>,
-    name: String,
-    body: Vec<u8>,
-    passwords: &mugai_core::Passwords,
-) -> mugai_core::Outcome {
-    let sha = mugai_core::sha256_hex(&body);
-    let job = Job { name, bytes: body };
-    // The type as the parent detects it (the reply is checked against it).
-    let input_type = mugai_engine::precheck(policy, &job).0;
-    let Job { name, bytes: body } = job;
-    if let Some(s) = scanner {
-        if let ScanResult::Detected(sig) = s.scan(&body) {
-            return mugai_core::Outcome::blocked(
-                input_type,
-                sha,
-                Vec::new(),
-                mugai_core::Finding::new(
-                    mugai_core::Code::AvDetected,
-                    mugai_core::Action::Blocked,
-                    sig,
-                ),
-            );
-        }
-    }
-    match mugai_archive::unlock::unlock(&body, &passwords.0, &policy.limits) {
-        Ok(plain) => {
-            let mut o = engine.sanitize(policy, scanner, &Job { name, bytes: plain });
-            o.sha256 = sha;
-            o.input_type = input_type;
-            o
-        }
-        Err(b) => mugai_core::Outcome::blocked(input_type, sha, Vec::new(), b.into_finding()),
     }
 }
 
