@@ -8,6 +8,7 @@
 
 mod gif;
 mod icc;
+pub mod jpeg_coef;
 mod os2bmp;
 mod rebuild;
 pub mod survey;

@@ -2,6 +2,7 @@
 //! to pixels within limits, encode a new file of the same type.
 
 use crate::icc;
+use crate::jpeg_coef::Jpeg;
 use crate::survey::{survey, Survey};
 use image::codecs::bmp::BmpEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
@@ -13,6 +14,7 @@ use image::{
     ColorType, DynamicImage, ImageDecoder, ImageEncoder, ImageError, ImageFormat, ImageReader,
     Limits,
 };
+use mugai_core::config::JpegRebuild;
 use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
 use std::io::Cursor;
 
@@ -57,6 +59,8 @@ impl Rebuilder for ImageRebuilder {
             crate::gif::rebuild(input, &s, cx)?
         } else if file_type == FileType::Tiff && !s.ifds.is_empty() {
             crate::tiff::rebuild(input, &s.ifds, s.little_endian, &mut dropped, cx)?
+        } else if let Some(bytes) = coefficients(input, file_type, &s, &mut dropped, cx)? {
+            bytes
         } else if let Some(size) = crate::os2bmp::header_size(input) {
             match crate::os2bmp::read(input, size, cx)? {
                 crate::os2bmp::Os2::Windows(bmp) => {
@@ -174,6 +178,61 @@ fn riff_chunks_fit(input: &[u8]) -> bool {
 
 pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The lossless JPEG rebuild from the DCT coefficients, when the policy
+/// asks for it and the file allows it; `None` sends the file down the
+/// pixel path (unsupported coding, EXIF orientation to apply, damage the
+/// pixel decoder may tolerate).
+fn coefficients(
+    input: &[u8],
+    ty: FileType,
+    s: &Survey,
+    dropped: &mut Vec<String>,
+    cx: &mut Context<'_>,
+) -> Result<Option<Vec<u8>>, Blocked> {
+    if ty != FileType::Jpeg || cx.policy().image.jpeg != JpegRebuild::Coefficients {
+        return Ok(None);
+    }
+    let Ok(j) = Jpeg::read(input, cx.policy().limits.max_image_pixels) else {
+        return Ok(None);
+    };
+    if j.orientation() != 1 {
+        return Ok(None);
+    }
+    let (w, h) = j.dimensions();
+    check_pixels(cx, ty, w, h, 1)?;
+    // Charged as the pixel path would: the decoded size of the image.
+    cx.charge_expanded(u64::from(w) * u64::from(h) * j.components() as u64)?;
+    cx.check_deadline()?;
+    let mut notes = Vec::new();
+    let mut icc = None;
+    match j.icc_profile() {
+        Ok(Some(_)) if j.components() == 4 => {
+            notes.push("ICC profile (CMYK profiles are not kept)".to_string())
+        }
+        Ok(Some(p)) => {
+            let color = if j.components() == 1 {
+                ColorType::L8
+            } else {
+                ColorType::Rgb8
+            };
+            match icc::check(&p, color) {
+                Ok(()) => icc = Some(p),
+                Err(why) => notes.push(format!("ICC profile ({why})")),
+            }
+        }
+        Ok(None) if s.has_icc => notes.push("unreadable ICC profile".into()),
+        Ok(None) => {}
+        Err(why) => notes.push(format!("ICC profile ({why})")),
+    }
+    match j.write(icc.as_deref()) {
+        Ok(bytes) => {
+            dropped.extend(notes);
+            Ok(Some(bytes))
+        }
+        Err(_) => Ok(None),
+    }
 }
 
 /// Decodes a still image (or the first frame of an animation) and encodes it.
@@ -431,6 +490,7 @@ mod tests {
             .write_image(img.as_raw(), 64, 64, image::ExtendedColorType::Rgb8)
             .expect("jpeg");
         let mut policy = Policy::default();
+        policy.image.jpeg = JpegRebuild::Pixels;
         policy.image.jpeg_quality = 30;
         let low = run(&policy, &input, FileType::Jpeg)
             .0
@@ -447,6 +507,38 @@ mod tests {
             low.len(),
             high.len()
         );
+    }
+
+    #[test]
+    fn jpeg_is_rebuilt_from_its_coefficients_by_default() {
+        let img = image::RgbImage::from_fn(40, 24, |x, y| {
+            image::Rgb([(x * 6) as u8, (y * 10) as u8, ((x ^ y) * 8) as u8])
+        });
+        let mut input = Vec::new();
+        JpegEncoder::new_with_quality(&mut input, 75)
+            .write_image(img.as_raw(), 40, 24, image::ExtendedColorType::Rgb8)
+            .expect("jpeg");
+        input.splice(2..2, b"\xff\xfe\0\x05abc".iter().copied());
+        let out = run(&Policy::default(), &input, FileType::Jpeg)
+            .0
+            .expect("rebuilt")
+            .bytes;
+        let px = |b: &[u8]| image::load_from_memory(b).expect("decodes").into_bytes();
+        assert_eq!(px(&input), px(&out), "lossless");
+        assert!(!out.windows(2).any(|w| w == [0xFF, 0xFE]), "comment left");
+        let again = run(&Policy::default(), &out, FileType::Jpeg)
+            .0
+            .expect("rebuilt")
+            .bytes;
+        assert_eq!(again, out, "a second pass changes nothing");
+        // The pixel path re-encodes (4:4:4 at the policy's quality).
+        let mut policy = Policy::default();
+        policy.image.jpeg = JpegRebuild::Pixels;
+        let pixels = run(&policy, &input, FileType::Jpeg)
+            .0
+            .expect("rebuilt")
+            .bytes;
+        assert_ne!(px(&input), px(&pixels));
     }
 
     #[test]

@@ -21,9 +21,9 @@ pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlace
 pub use icap::IcapConfig;
 pub use policy::{
     ArchivePolicy, AvPolicy, AvScan, BlockedMember, DamagedStreams, FontPrograms, ImageCodecs,
-    ImagePolicy, Limits, LinkAction, MailAttachments, MailCharset, MailPolicy, MismatchAction,
-    OfficePolicy, OnAvFailure, OnStaleSignatures, PdfPolicy, Policy, TextEncoding, TextPolicy,
-    TypesPolicy,
+    ImagePolicy, JpegRebuild, Limits, LinkAction, MailAttachments, MailCharset, MailPolicy,
+    MismatchAction, OfficePolicy, OnAvFailure, OnStaleSignatures, PdfPolicy, Policy, TextEncoding,
+    TextPolicy, TypesPolicy,
 };
 pub use relay::{OnBlockedMail, RelayConfig};
 pub use sandbox::{Requirement, SandboxConfig};

@@ -270,12 +270,28 @@ impl Default for OfficePolicy {
 pub struct ImagePolicy {
     /// JPEG re-encoding quality, 1–100.
     pub jpeg_quality: u8,
+    /// How a JPEG is rebuilt.
+    pub jpeg: JpegRebuild,
 }
 
 impl Default for ImagePolicy {
     fn default() -> Self {
-        ImagePolicy { jpeg_quality: 90 }
+        ImagePolicy {
+            jpeg_quality: 90,
+            jpeg: JpegRebuild::Coefficients,
+        }
     }
+}
+
+/// `image.jpeg`: how a JPEG is rebuilt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JpegRebuild {
+    /// A new JPEG written from the decoded DCT coefficients (lossless);
+    /// files it cannot handle are decoded to pixels and re-encoded.
+    Coefficients,
+    /// Always decoded to pixels and re-encoded at `jpeg_quality`.
+    Pixels,
 }
 
 /// `[archive]`.

@@ -1,0 +1,1482 @@
+//! Lossless JPEG rebuild from the quantised DCT coefficients, as
+//! `jpegtran -copy none` does: the markers are parsed with a bounds-checked
+//! reader, every Huffman-coded block is decoded into its coefficients, and
+//! a brand-new baseline JPEG is written from them (SOI, a JFIF or Adobe
+//! header generated here, DQT, SOF, standard Huffman tables, one interleaved
+//! scan, EOI). Nothing of the input is copied: application segments,
+//! comments, restart markers and bytes after the end marker are gone, and
+//! the pixels are exactly those of the input (no generation loss).
+//!
+//! Main type: [`Jpeg`] ([`Jpeg::read`], [`Jpeg::write`]); [`rebuild`] does
+//! both. Read: baseline and extended sequential (SOF0, SOF1) and
+//! progressive (SOF2) Huffman-coded 8-bit JPEG with 1, 3 or 4 components
+//! sampled 1×1 or 2×(1|2). Anything else (arithmetic coding, 12-bit,
+//! lossless, hierarchical, other sampling) is [`CoefError::Unsupported`],
+//! for the caller to fall back to decoding the pixels.
+
+use mugai_core::Reader;
+
+/// Why a JPEG is not rebuilt from its coefficients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoefError {
+    /// A valid JPEG this rebuild does not handle.
+    #[error("unsupported JPEG: {0}")]
+    Unsupported(&'static str),
+    /// Not a well-formed JPEG.
+    #[error("damaged JPEG: {0}")]
+    Damaged(&'static str),
+    /// More pixels than allowed.
+    #[error("JPEG of {0} pixels is over the limit of {1}")]
+    TooLarge(u64, u64),
+}
+
+use CoefError::{Damaged, Unsupported};
+
+type Res<T> = Result<T, CoefError>;
+
+/// One colour component and its coefficients.
+#[derive(Debug, Clone)]
+struct Component {
+    id: u8,
+    h: usize,
+    v: usize,
+    tq: usize,
+    /// Blocks per row and rows of blocks as stored (padded to whole MCUs).
+    bw: usize,
+    bh: usize,
+    /// Blocks that hold pixels (what a single-component scan covers).
+    real_bw: usize,
+    real_bh: usize,
+    /// The quantisation table, in zigzag order, latched at the first scan.
+    qt: Option<[u16; 64]>,
+    seen: bool,
+    /// `bw * bh` blocks of 64 coefficients in zigzag order.
+    coef: Vec<i16>,
+}
+
+/// A JPEG decoded down to its coefficients.
+#[derive(Debug, Clone)]
+pub struct Jpeg {
+    width: usize,
+    height: usize,
+    comps: Vec<Component>,
+    hmax: usize,
+    vmax: usize,
+    jfif: bool,
+    adobe: Option<u8>,
+    orientation: u16,
+    icc: Vec<(u8, Vec<u8>)>,
+    icc_bad: bool,
+}
+
+/// Reads `input` and writes it anew (no ICC profile): the PDF use.
+pub fn rebuild(input: &[u8], max_pixels: u64) -> Result<Vec<u8>, CoefError> {
+    Jpeg::read(input, max_pixels)?.write(None)
+}
+
+#[derive(Clone)]
+struct Huff {
+    /// 9-bit lookahead: (length, symbol); length 0 means a longer code.
+    look: Vec<(u8, u8)>,
+    maxcode: [i32; 18],
+    valptr: [i32; 17],
+    mincode: [i32; 17],
+    vals: Vec<u8>,
+}
+
+const LOOK: u32 = 9;
+
+impl Huff {
+    fn new(counts: &[u8; 16], vals: &[u8]) -> Res<Huff> {
+        let mut look = vec![(0u8, 0u8); 1 << LOOK];
+        let mut maxcode = [-1i32; 18];
+        let mut valptr = [0i32; 17];
+        let mut mincode = [0i32; 17];
+        let mut code: u32 = 0;
+        let mut k = 0usize;
+        for len in 1..=16usize {
+            let n = counts[len - 1] as usize;
+            valptr[len] = k as i32;
+            mincode[len] = code as i32;
+            for _ in 0..n {
+                if code >= (1 << len) {
+                    return Err(Damaged("Huffman table with too many codes"));
+                }
+                if len as u32 <= LOOK {
+                    let shift = LOOK - len as u32;
+                    let base = (code << shift) as usize;
+                    for e in &mut look[base..base + (1 << shift)] {
+                        *e = (len as u8, vals[k]);
+                    }
+                }
+                code += 1;
+                k += 1;
+            }
+            if n > 0 {
+                maxcode[len] = code as i32 - 1;
+            }
+            code <<= 1;
+        }
+        maxcode[17] = i32::MAX;
+        Ok(Huff {
+            look,
+            maxcode,
+            valptr,
+            mincode,
+            vals: vals.to_vec(),
+        })
+    }
+}
+
+/// Reads the entropy-coded bits of one scan, stopping at any marker.
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+    acc: u64,
+    n: u32,
+    at_marker: bool,
+}
+
+impl<'a> Bits<'a> {
+    fn new(data: &'a [u8], pos: usize) -> Self {
+        Bits {
+            data,
+            pos,
+            acc: 0,
+            n: 0,
+            at_marker: false,
+        }
+    }
+
+    #[inline]
+    fn fill(&mut self) {
+        while self.n <= 56 && !self.at_marker {
+            let Some(&b) = self.data.get(self.pos) else {
+                self.at_marker = true;
+                break;
+            };
+            if b == 0xFF {
+                if self.data.get(self.pos + 1) == Some(&0) {
+                    self.pos += 2;
+                } else {
+                    self.at_marker = true;
+                    break;
+                }
+            } else {
+                self.pos += 1;
+            }
+            self.acc |= u64::from(b) << (56 - self.n);
+            self.n += 8;
+        }
+    }
+
+    #[inline]
+    fn peek16(&mut self) -> u32 {
+        if self.n < 16 {
+            self.fill();
+        }
+        (self.acc >> 48) as u32
+    }
+
+    #[inline]
+    fn consume(&mut self, len: u32) -> Res<()> {
+        if len > self.n {
+            return Err(Damaged("entropy-coded data ends early"));
+        }
+        self.acc <<= len;
+        self.n -= len;
+        Ok(())
+    }
+
+    #[inline]
+    fn get(&mut self, len: u32) -> Res<u32> {
+        if len == 0 {
+            return Ok(0);
+        }
+        if self.n < len {
+            self.fill();
+        }
+        let v = (self.acc >> (64 - len)) as u32;
+        self.consume(len)?;
+        Ok(v)
+    }
+
+    #[inline]
+    fn decode(&mut self, h: &Huff) -> Res<u8> {
+        let p = self.peek16();
+        let (len, sym) = h.look[(p >> (16 - LOOK)) as usize];
+        if len != 0 {
+            self.consume(u32::from(len))?;
+            return Ok(sym);
+        }
+        for len in (LOOK as usize + 1)..=16 {
+            let code = (p >> (16 - len)) as i32;
+            if code <= h.maxcode[len] {
+                let i = h.valptr[len] + code - h.mincode[len];
+                let sym = *h.vals.get(i as usize).ok_or(Damaged("bad Huffman code"))?;
+                self.consume(len as u32)?;
+                return Ok(sym);
+            }
+        }
+        Err(Damaged("bad Huffman code"))
+    }
+
+    /// Receives `s` bits and extends them to a signed value.
+    #[inline]
+    fn extend(&mut self, s: u8) -> Res<i32> {
+        if s == 0 {
+            return Ok(0);
+        }
+        if s > 16 {
+            return Err(Damaged("coefficient size over 16 bits"));
+        }
+        let v = self.get(u32::from(s))? as i32;
+        Ok(if v < 1 << (s - 1) {
+            v - (1 << s) + 1
+        } else {
+            v
+        })
+    }
+
+    /// Drops the bits left and moves past the restart marker `RSTn`
+    /// expected next (extraneous bytes before it are skipped).
+    fn restart(&mut self, n: u8) -> Res<()> {
+        self.acc = 0;
+        self.n = 0;
+        self.at_marker = false;
+        let m = self.next_marker()?;
+        if m != 0xD0 + n {
+            return Err(Damaged("restart marker missing or out of order"));
+        }
+        self.pos += 2;
+        Ok(())
+    }
+
+    /// The position of the next marker (not a stuffed 0xFF or a fill byte).
+    fn next_marker(&mut self) -> Res<u8> {
+        loop {
+            let b = *self
+                .data
+                .get(self.pos)
+                .ok_or(Damaged("entropy-coded data ends without a marker"))?;
+            if b == 0xFF {
+                match self.data.get(self.pos + 1) {
+                    Some(0) => self.pos += 2,
+                    Some(0xFF) => self.pos += 1,
+                    Some(&m) => return Ok(m),
+                    None => return Err(Damaged("entropy-coded data ends without a marker")),
+                }
+            } else {
+                self.pos += 1;
+            }
+        }
+    }
+}
+
+/// One scan's header.
+struct Scan {
+    comps: Vec<usize>,
+    td: Vec<usize>,
+    ta: Vec<usize>,
+    ss: usize,
+    se: usize,
+    ah: u8,
+    al: u8,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Sequential,
+    Progressive,
+}
+
+fn bad<T>(why: &'static str) -> Res<T> {
+    Err(Damaged(why))
+}
+
+impl Jpeg {
+    /// Parses `input` and decodes every block's coefficients; the frame
+    /// may have at most `max_pixels` pixels.
+    pub fn read(input: &[u8], max_pixels: u64) -> Res<Jpeg> {
+        let mut r = Reader::new(input);
+        if r.take(2) != Some(&[0xFF, 0xD8][..]) {
+            return bad("no start-of-image marker");
+        }
+        let mut j = Jpeg {
+            width: 0,
+            height: 0,
+            comps: Vec::new(),
+            hmax: 1,
+            vmax: 1,
+            jfif: false,
+            adobe: None,
+            orientation: 1,
+            icc: Vec::new(),
+            icc_bad: false,
+        };
+        let mut mode = None;
+        let mut qt: [Option<[u16; 64]>; 4] = [None; 4];
+        let mut dc: [Option<Huff>; 4] = [None, None, None, None];
+        let mut ac: [Option<Huff>; 4] = [None, None, None, None];
+        let mut restart = 0usize;
+        let mut exif_seen = false;
+        let mut scans = 0usize;
+        loop {
+            // A marker, after any fill bytes.
+            if r.u8() != Some(0xFF) {
+                return bad("a marker was expected");
+            }
+            let mut m = r
+                .u8()
+                .ok_or(Damaged("ends without an end-of-image marker"))?;
+            while m == 0xFF {
+                m = r
+                    .u8()
+                    .ok_or(Damaged("ends without an end-of-image marker"))?;
+            }
+            match m {
+                0xD9 => break,
+                0xD8 => return bad("a second start-of-image marker"),
+                0x01 | 0xD0..=0xD7 => continue,
+                _ => {}
+            }
+            let len = r.u16_be().ok_or(Damaged("segment length cut off"))? as usize;
+            if len < 2 {
+                return bad("segment length under 2");
+            }
+            let seg = r
+                .take(len - 2)
+                .ok_or(Damaged("segment runs past the end"))?;
+            let mut s = Reader::new(seg);
+            match m {
+                0xC0..=0xC2 => {
+                    if mode.is_some() {
+                        return bad("more than one frame header");
+                    }
+                    mode = Some(if m == 0xC2 {
+                        Mode::Progressive
+                    } else {
+                        Mode::Sequential
+                    });
+                    j.frame(&mut s, max_pixels)?;
+                }
+                0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                    return Err(Unsupported(
+                        "lossless, hierarchical or arithmetic-coded frame",
+                    ))
+                }
+                0xC8 | 0xF0..=0xFD | 0xDE | 0xDF => {
+                    return Err(Unsupported("reserved or extension marker"))
+                }
+                0xCC => return Err(Unsupported("arithmetic coding conditioning")),
+                0xDC => return Err(Unsupported("number-of-lines marker")),
+                0xC4 => {
+                    while !s.is_empty() {
+                        let t = s.u8().ok_or(Damaged("DHT cut off"))?;
+                        let (class, id) = ((t >> 4) as usize, (t & 15) as usize);
+                        if class > 1 || id > 3 {
+                            return bad("bad Huffman table class or id");
+                        }
+                        let counts: [u8; 16] = s.array().ok_or(Damaged("DHT cut off"))?;
+                        let total: usize = counts.iter().map(|&c| c as usize).sum();
+                        if total > 256 {
+                            return bad("Huffman table with over 256 symbols");
+                        }
+                        let vals = s.take(total).ok_or(Damaged("DHT cut off"))?;
+                        let h = Huff::new(&counts, vals)?;
+                        if class == 0 {
+                            dc[id] = Some(h);
+                        } else {
+                            ac[id] = Some(h);
+                        }
+                    }
+                }
+                0xDB => {
+                    while !s.is_empty() {
+                        let t = s.u8().ok_or(Damaged("DQT cut off"))?;
+                        let (p, id) = (t >> 4, (t & 15) as usize);
+                        if p > 1 || id > 3 {
+                            return bad("bad quantisation table precision or id");
+                        }
+                        let mut q = [0u16; 64];
+                        for e in &mut q {
+                            *e = if p == 0 {
+                                u16::from(s.u8().ok_or(Damaged("DQT cut off"))?)
+                            } else {
+                                s.u16_be().ok_or(Damaged("DQT cut off"))?
+                            };
+                            if *e == 0 {
+                                return bad("quantisation value 0");
+                            }
+                        }
+                        qt[id] = Some(q);
+                    }
+                }
+                0xDD => {
+                    restart = s.u16_be().ok_or(Damaged("DRI cut off"))? as usize;
+                }
+                0xDA => {
+                    let mode = mode.ok_or(Damaged("scan before the frame header"))?;
+                    let scan = j.scan_header(&mut s, mode)?;
+                    for &c in &scan.comps {
+                        let comp = &mut j.comps[c];
+                        if comp.qt.is_none() {
+                            comp.qt =
+                                Some(qt[comp.tq].ok_or(Damaged("undefined quantisation table"))?);
+                        }
+                        comp.seen = true;
+                    }
+                    let end = j.decode_scan(input, r.position(), &scan, mode, &dc, &ac, restart)?;
+                    r.seek(end).ok_or(Damaged("scan ends past the end"))?;
+                    scans += 1;
+                }
+                0xE0 if seg.starts_with(b"JFIF\0") => j.jfif = true,
+                0xE1 if seg.starts_with(b"Exif\0\0") => {
+                    j.orientation = if exif_seen {
+                        0
+                    } else {
+                        exif_orientation(&seg[6..]).unwrap_or(0)
+                    };
+                    exif_seen = true;
+                }
+                0xE2 if seg.starts_with(b"ICC_PROFILE\0") => match &seg[12..] {
+                    [seq, _count, data @ ..] => j.icc.push((*seq, data.to_vec())),
+                    _ => j.icc_bad = true,
+                },
+                0xEE if seg.starts_with(b"Adobe") && seg.len() >= 12 => j.adobe = Some(seg[11]),
+                // Other application segments and comments: left behind.
+                _ => {}
+            }
+        }
+        if mode.is_none() || scans == 0 {
+            return bad("no frame or no scan");
+        }
+        if j.comps.iter().any(|c| !c.seen) {
+            return bad("a component has no scan");
+        }
+        Ok(j)
+    }
+
+    fn frame(&mut self, s: &mut Reader<'_>, max_pixels: u64) -> Res<()> {
+        let p = s.u8().ok_or(Damaged("SOF cut off"))?;
+        let h = s.u16_be().ok_or(Damaged("SOF cut off"))? as usize;
+        let w = s.u16_be().ok_or(Damaged("SOF cut off"))? as usize;
+        let n = s.u8().ok_or(Damaged("SOF cut off"))? as usize;
+        if p != 8 {
+            return Err(Unsupported("sample precision other than 8 bits"));
+        }
+        if h == 0 {
+            return Err(Unsupported("height given by a DNL marker"));
+        }
+        if w == 0 {
+            return bad("width 0");
+        }
+        let pixels = (w as u64) * (h as u64);
+        if pixels > max_pixels {
+            return Err(CoefError::TooLarge(pixels, max_pixels));
+        }
+        if !matches!(n, 1 | 3 | 4) {
+            return Err(Unsupported("component count other than 1, 3 or 4"));
+        }
+        for _ in 0..n {
+            let id = s.u8().ok_or(Damaged("SOF cut off"))?;
+            let hv = s.u8().ok_or(Damaged("SOF cut off"))?;
+            let tq = s.u8().ok_or(Damaged("SOF cut off"))? as usize;
+            let (ch, cv) = ((hv >> 4) as usize, (hv & 15) as usize);
+            if !(1..=2).contains(&ch) || !(1..=2).contains(&cv) {
+                return Err(Unsupported("sampling factor other than 1 or 2"));
+            }
+            if tq > 3 {
+                return bad("quantisation table id over 3");
+            }
+            if self.comps.iter().any(|c| c.id == id) {
+                return bad("two components with one id");
+            }
+            self.comps.push(Component {
+                id,
+                h: ch,
+                v: cv,
+                tq,
+                bw: 0,
+                bh: 0,
+                real_bw: 0,
+                real_bh: 0,
+                qt: None,
+                seen: false,
+                coef: Vec::new(),
+            });
+        }
+        self.width = w;
+        self.height = h;
+        self.hmax = self.comps.iter().map(|c| c.h).max().unwrap_or(1);
+        self.vmax = self.comps.iter().map(|c| c.v).max().unwrap_or(1);
+        if n == 1 {
+            // A single component is one block per MCU whatever it says.
+            self.hmax = self.comps[0].h;
+            self.vmax = self.comps[0].v;
+        }
+        let (mcux, mcuy) = self.mcus();
+        for c in &mut self.comps {
+            if n > 1 && (!self.hmax.is_multiple_of(c.h) || !self.vmax.is_multiple_of(c.v)) {
+                return Err(Unsupported("sampling factors that do not divide"));
+            }
+            c.real_bw = (w * c.h).div_ceil(self.hmax).div_ceil(8);
+            c.real_bh = (h * c.v).div_ceil(self.vmax).div_ceil(8);
+            c.bw = mcux * c.h;
+            c.bh = mcuy * c.v;
+            c.coef = vec![0; c.bw * c.bh * 64];
+        }
+        Ok(())
+    }
+
+    fn mcus(&self) -> (usize, usize) {
+        (
+            self.width.div_ceil(8 * self.hmax),
+            self.height.div_ceil(8 * self.vmax),
+        )
+    }
+
+    fn scan_header(&self, s: &mut Reader<'_>, mode: Mode) -> Res<Scan> {
+        let ns = s.u8().ok_or(Damaged("SOS cut off"))? as usize;
+        if ns == 0 || ns > 4 {
+            return bad("scan with 0 or over 4 components");
+        }
+        let mut scan = Scan {
+            comps: Vec::new(),
+            td: Vec::new(),
+            ta: Vec::new(),
+            ss: 0,
+            se: 0,
+            ah: 0,
+            al: 0,
+        };
+        for _ in 0..ns {
+            let id = s.u8().ok_or(Damaged("SOS cut off"))?;
+            let t = s.u8().ok_or(Damaged("SOS cut off"))?;
+            let c = self
+                .comps
+                .iter()
+                .position(|c| c.id == id)
+                .ok_or(Damaged("scan names an unknown component"))?;
+            if scan.comps.contains(&c) {
+                return bad("scan names a component twice");
+            }
+            let (td, ta) = ((t >> 4) as usize, (t & 15) as usize);
+            if td > 3 || ta > 3 {
+                return bad("Huffman table id over 3");
+            }
+            scan.comps.push(c);
+            scan.td.push(td);
+            scan.ta.push(ta);
+        }
+        scan.ss = s.u8().ok_or(Damaged("SOS cut off"))? as usize;
+        scan.se = s.u8().ok_or(Damaged("SOS cut off"))? as usize;
+        let a = s.u8().ok_or(Damaged("SOS cut off"))?;
+        scan.ah = a >> 4;
+        scan.al = a & 15;
+        match mode {
+            Mode::Sequential => {
+                if scan.ss != 0 || scan.se != 63 || a != 0 {
+                    return bad("sequential scan with spectral selection");
+                }
+            }
+            Mode::Progressive => {
+                let ok = if scan.ss == 0 {
+                    scan.se == 0
+                } else {
+                    ns == 1 && scan.se >= scan.ss && scan.se <= 63
+                };
+                if !ok || scan.al > 13 || (scan.ah != 0 && scan.ah != scan.al + 1) {
+                    return bad("bad progressive scan parameters");
+                }
+            }
+        }
+        if ns > 1 {
+            let blocks: usize = scan
+                .comps
+                .iter()
+                .map(|&c| self.comps[c].h * self.comps[c].v)
+                .sum();
+            if blocks > 10 {
+                return bad("over 10 blocks in an MCU");
+            }
+        }
+        Ok(scan)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decode_scan(
+        &mut self,
+        data: &[u8],
+        start: usize,
+        scan: &Scan,
+        mode: Mode,
+        dc: &[Option<Huff>; 4],
+        ac: &[Option<Huff>; 4],
+        restart: usize,
+    ) -> Res<usize> {
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        enum Kind {
+            Full,
+            DcFirst,
+            DcRefine,
+            AcFirst,
+            AcRefine,
+        }
+        let kind = match mode {
+            Mode::Sequential => Kind::Full,
+            Mode::Progressive => match (scan.ss, scan.ah) {
+                (0, 0) => Kind::DcFirst,
+                (0, _) => Kind::DcRefine,
+                (_, 0) => Kind::AcFirst,
+                _ => Kind::AcRefine,
+            },
+        };
+        let need_dc = matches!(kind, Kind::Full | Kind::DcFirst);
+        let need_ac = matches!(kind, Kind::Full | Kind::AcFirst | Kind::AcRefine);
+        let mut tables: Vec<(Option<&Huff>, Option<&Huff>)> = Vec::new();
+        for i in 0..scan.comps.len() {
+            let d = if need_dc {
+                Some(
+                    dc[scan.td[i]]
+                        .as_ref()
+                        .ok_or(Damaged("undefined Huffman table"))?,
+                )
+            } else {
+                None
+            };
+            let a = if need_ac {
+                Some(
+                    ac[scan.ta[i]]
+                        .as_ref()
+                        .ok_or(Damaged("undefined Huffman table"))?,
+                )
+            } else {
+                None
+            };
+            tables.push((d, a));
+        }
+        // The units of the scan: whole MCUs, or blocks of one component.
+        let single = scan.comps.len() == 1;
+        let (ux, uy) = if single {
+            let c = &self.comps[scan.comps[0]];
+            (c.real_bw, c.real_bh)
+        } else {
+            self.mcus()
+        };
+        let units = ux * uy;
+        let mut bits = Bits::new(data, start);
+        let mut pred = [0i32; 4];
+        let mut eobrun = 0u32;
+        let mut rst = 0u8;
+        let (ss, se, al) = (scan.ss, scan.se, scan.al);
+        for u in 0..units {
+            if restart > 0 && u > 0 && u % restart == 0 {
+                bits.restart(rst)?;
+                rst = (rst + 1) & 7;
+                pred = [0; 4];
+                eobrun = 0;
+            }
+            let (x, y) = (u % ux, u / ux);
+            for (i, &ci) in scan.comps.iter().enumerate() {
+                let comp = &mut self.comps[ci];
+                let (ch, cv) = if single { (1, 1) } else { (comp.h, comp.v) };
+                for by in 0..cv {
+                    for bx in 0..ch {
+                        let (col, row) = (x * ch + bx, y * cv + by);
+                        let at = (row * comp.bw + col) * 64;
+                        let blk: &mut [i16] = comp
+                            .coef
+                            .get_mut(at..at + 64)
+                            .ok_or(Damaged("block outside the image"))?;
+                        let (d, a) = tables[i];
+                        match kind {
+                            Kind::Full | Kind::DcFirst => {
+                                let d = d.ok_or(Damaged("undefined Huffman table"))?;
+                                let s = bits.decode(d)?;
+                                if s > 11 {
+                                    return bad("DC difference over 11 bits");
+                                }
+                                pred[i] += bits.extend(s)?;
+                                let v = pred[i] << al;
+                                blk[0] = i16::try_from(v)
+                                    .map_err(|_| Damaged("DC coefficient out of range"))?;
+                                if kind == Kind::Full {
+                                    let a = a.ok_or(Damaged("undefined Huffman table"))?;
+                                    decode_ac(&mut bits, a, blk, 1, 63, 0, None)?;
+                                }
+                            }
+                            Kind::DcRefine => {
+                                if bits.get(1)? != 0 {
+                                    blk[0] |= 1 << al;
+                                }
+                            }
+                            Kind::AcFirst => {
+                                let a = a.ok_or(Damaged("undefined Huffman table"))?;
+                                decode_ac(&mut bits, a, blk, ss, se, al, Some(&mut eobrun))?;
+                            }
+                            Kind::AcRefine => {
+                                let a = a.ok_or(Damaged("undefined Huffman table"))?;
+                                refine_ac(&mut bits, a, blk, ss, se, al, &mut eobrun)?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Bits left in the last byte are padding; move on to the marker.
+        bits.acc = 0;
+        bits.n = 0;
+        bits.next_marker()?;
+        Ok(bits.pos)
+    }
+
+    /// The EXIF orientation (1 when there is none, 0 when it cannot be
+    /// read or there are several EXIF segments).
+    pub fn orientation(&self) -> u16 {
+        self.orientation
+    }
+
+    /// The number of colour components (1, 3 or 4).
+    pub fn components(&self) -> usize {
+        self.comps.len()
+    }
+
+    /// The width and height in pixels.
+    pub fn dimensions(&self) -> (u32, u32) {
+        (self.width as u32, self.height as u32)
+    }
+
+    /// Bytes held for the coefficients.
+    pub fn coefficient_bytes(&self) -> u64 {
+        self.comps.iter().map(|c| c.coef.len() as u64 * 2).sum()
+    }
+
+    /// The ICC profile carried in APP2 segments, reassembled in sequence
+    /// order; `Err` when the chunks are inconsistent.
+    pub fn icc_profile(&self) -> Result<Option<Vec<u8>>, &'static str> {
+        if self.icc_bad {
+            return Err("an ICC chunk without its header");
+        }
+        if self.icc.is_empty() {
+            return Ok(None);
+        }
+        let mut chunks: Vec<&(u8, Vec<u8>)> = self.icc.iter().collect();
+        chunks.sort_by_key(|c| c.0);
+        for (i, c) in chunks.iter().enumerate() {
+            if usize::from(c.0) != i + 1 {
+                return Err("ICC chunks missing or repeated");
+            }
+        }
+        Ok(Some(
+            chunks.iter().flat_map(|c| c.1.iter().copied()).collect(),
+        ))
+    }
+
+    /// Writes a new baseline JPEG from the coefficients, with `icc`
+    /// embedded when given.
+    pub fn write(&self, icc: Option<&[u8]>) -> Res<Vec<u8>> {
+        let total: usize = self.comps.iter().map(|c| c.coef.len()).sum();
+        let mut out = Vec::with_capacity(total / 3 + 1024);
+        out.extend_from_slice(&[0xFF, 0xD8]);
+        let n = self.comps.len();
+        // The colour interpretation a decoder draws from the headers is kept:
+        // an Adobe segment when the input had one, else JFIF for grey and
+        // YCbCr (not for RGB named by component ids).
+        if n == 3 && self.jfif && self.adobe.is_some_and(|t| t != 1) {
+            // libjpeg reads YCbCr, PDF readers the Adobe transform: the
+            // output could not keep both readings.
+            return Err(Unsupported("JFIF and Adobe segments disagree"));
+        }
+        let rgb_ids =
+            n == 3 && !self.jfif && self.comps.iter().map(|c| c.id).eq([b'R', b'G', b'B']);
+        match self.adobe {
+            // JFIF wins over Adobe for three components, as in libjpeg.
+            Some(t) if n == 4 || (n == 3 && !self.jfif) => {
+                out.extend_from_slice(&[0xFF, 0xEE, 0, 14]);
+                out.extend_from_slice(b"Adobe\0\x64\0\0\0\0");
+                out.push(t);
+            }
+            _ if n == 1 || (n == 3 && !rgb_ids) => {
+                out.extend_from_slice(&[0xFF, 0xE0, 0, 16]);
+                out.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+            }
+            _ => {}
+        }
+        if let Some(p) = icc {
+            const CHUNK: usize = 65519 - 14;
+            let count = p.len().div_ceil(CHUNK);
+            if count > 255 {
+                return Err(Unsupported("ICC profile too large"));
+            }
+            for (i, c) in p.chunks(CHUNK).enumerate() {
+                out.extend_from_slice(&[0xFF, 0xE2]);
+                out.extend_from_slice(&((c.len() + 16) as u16).to_be_bytes());
+                out.extend_from_slice(b"ICC_PROFILE\0");
+                out.push(i as u8 + 1);
+                out.push(count as u8);
+                out.extend_from_slice(c);
+            }
+        }
+        // Quantisation tables: one per distinct latched table.
+        let mut tables: Vec<[u16; 64]> = Vec::new();
+        let mut tq = Vec::with_capacity(n);
+        for c in &self.comps {
+            let q = c.qt.ok_or(Damaged("a component has no table"))?;
+            let i = match tables.iter().position(|t| *t == q) {
+                Some(i) => i,
+                None => {
+                    tables.push(q);
+                    tables.len() - 1
+                }
+            };
+            if i > 3 {
+                return Err(Unsupported("over 4 quantisation tables"));
+            }
+            tq.push(i as u8);
+        }
+        let mut wide = false;
+        for (i, t) in tables.iter().enumerate() {
+            let p16 = t.iter().any(|&v| v > 255);
+            wide |= p16;
+            out.extend_from_slice(&[0xFF, 0xDB]);
+            out.extend_from_slice(&(if p16 { 2 + 1 + 128u16 } else { 2 + 1 + 64 }).to_be_bytes());
+            out.push(((p16 as u8) << 4) | i as u8);
+            for &v in t {
+                if p16 {
+                    out.extend_from_slice(&v.to_be_bytes());
+                } else {
+                    out.push(v as u8);
+                }
+            }
+        }
+        // Frame header: extended sequential only when a table needs 16 bits.
+        out.extend_from_slice(&[0xFF, if wide { 0xC1 } else { 0xC0 }]);
+        out.extend_from_slice(&((8 + 3 * n) as u16).to_be_bytes());
+        out.push(8);
+        out.extend_from_slice(&(self.height as u16).to_be_bytes());
+        out.extend_from_slice(&(self.width as u16).to_be_bytes());
+        out.push(n as u8);
+        for (c, &q) in self.comps.iter().zip(&tq) {
+            out.push(c.id);
+            let hv = if n == 1 {
+                0x11
+            } else {
+                ((c.h << 4) | c.v) as u8
+            };
+            out.push(hv);
+            out.push(q);
+        }
+        // Huffman tables: the standard ones of Annex K.
+        let chroma = n > 1;
+        for (class, id, spec) in [
+            (0u8, 0u8, &STD_DC_LUMA),
+            (1, 0, &STD_AC_LUMA),
+            (0, 1, &STD_DC_CHROMA),
+            (1, 1, &STD_AC_CHROMA),
+        ] {
+            if id == 1 && !chroma {
+                continue;
+            }
+            out.extend_from_slice(&[0xFF, 0xC4]);
+            out.extend_from_slice(&((2 + 1 + 16 + spec.1.len()) as u16).to_be_bytes());
+            out.push((class << 4) | id);
+            out.extend_from_slice(&spec.0);
+            out.extend_from_slice(spec.1);
+        }
+        out.extend_from_slice(&[0xFF, 0xDA]);
+        out.extend_from_slice(&((6 + 2 * n) as u16).to_be_bytes());
+        out.push(n as u8);
+        for (i, c) in self.comps.iter().enumerate() {
+            out.push(c.id);
+            out.push(if i == 0 { 0x00 } else { 0x11 });
+        }
+        out.extend_from_slice(&[0, 63, 0]);
+        let luma = Enc::new(&STD_DC_LUMA, &STD_AC_LUMA);
+        let chroma = Enc::new(&STD_DC_CHROMA, &STD_AC_CHROMA);
+        let mut w = BitWriter { out, acc: 0, n: 0 };
+        let mut pred = [0i32; 4];
+        if n == 1 {
+            let c = &self.comps[0];
+            for row in 0..c.real_bh {
+                for col in 0..c.real_bw {
+                    let at = (row * c.bw + col) * 64;
+                    encode_block(&mut w, &luma, &c.coef[at..at + 64], &mut pred[0])?;
+                }
+            }
+        } else {
+            let (mcux, mcuy) = self.mcus();
+            for my in 0..mcuy {
+                for mx in 0..mcux {
+                    for (i, c) in self.comps.iter().enumerate() {
+                        let e = if i == 0 { &luma } else { &chroma };
+                        for by in 0..c.v {
+                            for bx in 0..c.h {
+                                let at = ((my * c.v + by) * c.bw + mx * c.h + bx) * 64;
+                                encode_block(&mut w, e, &c.coef[at..at + 64], &mut pred[i])?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = w.finish();
+        out.extend_from_slice(&[0xFF, 0xD9]);
+        Ok(out)
+    }
+}
+
+/// Decodes the AC coefficients `ss..=se` of one block: sequential
+/// (`eobrun` is `None`), or the first pass of a progressive band, shifted
+/// by `al`, with its end-of-band run.
+#[inline]
+fn decode_ac(
+    bits: &mut Bits<'_>,
+    h: &Huff,
+    blk: &mut [i16],
+    ss: usize,
+    se: usize,
+    al: u8,
+    mut eobrun: Option<&mut u32>,
+) -> Res<()> {
+    if let Some(run) = eobrun.as_deref_mut() {
+        if *run > 0 {
+            *run -= 1;
+            return Ok(());
+        }
+    }
+    let mut k = ss;
+    while k <= se {
+        let rs = bits.decode(h)?;
+        let (r, s) = ((rs >> 4) as usize, rs & 15);
+        if s != 0 {
+            k += r;
+            if k > se {
+                return bad("AC run past the end of the block");
+            }
+            let v = bits.extend(s)? << al;
+            blk[k] = i16::try_from(v).map_err(|_| Damaged("AC coefficient out of range"))?;
+        } else if r < 15 {
+            if let Some(run) = eobrun {
+                *run = (1u32 << r) + bits.get(r as u32)? - 1;
+            }
+            break;
+        } else {
+            k += 15;
+        }
+        k += 1;
+    }
+    Ok(())
+}
+
+/// The refinement pass of a progressive AC band (T.81 G.1.2.3).
+fn refine_ac(
+    bits: &mut Bits<'_>,
+    h: &Huff,
+    blk: &mut [i16],
+    ss: usize,
+    se: usize,
+    al: u8,
+    eobrun: &mut u32,
+) -> Res<()> {
+    let p1: i16 = 1 << al;
+    let m1: i16 = -p1;
+    let mut k = ss;
+    let refine = |blk: &mut [i16], k: usize, bits: &mut Bits<'_>| -> Res<()> {
+        let c = blk[k];
+        if bits.get(1)? != 0 && (c & p1) == 0 {
+            blk[k] = if c >= 0 {
+                c.checked_add(p1)
+            } else {
+                c.checked_add(m1)
+            }
+            .ok_or(Damaged("AC coefficient out of range"))?;
+        }
+        Ok(())
+    };
+    if *eobrun == 0 {
+        while k <= se {
+            let rs = bits.decode(h)?;
+            let mut r = (rs >> 4) as i32;
+            let s = rs & 15;
+            let mut val = 0i16;
+            if s != 0 {
+                if s != 1 {
+                    return bad("refinement coefficient size other than 1");
+                }
+                val = if bits.get(1)? != 0 { p1 } else { m1 };
+            } else if r != 15 {
+                *eobrun = (1u32 << r) + bits.get(r as u32)?;
+                break;
+            }
+            loop {
+                if blk[k] != 0 {
+                    refine(blk, k, bits)?;
+                } else {
+                    r -= 1;
+                    if r < 0 {
+                        break;
+                    }
+                }
+                k += 1;
+                if k > se {
+                    break;
+                }
+            }
+            if val != 0 {
+                if k > se {
+                    return bad("AC run past the end of the block");
+                }
+                blk[k] = val;
+            }
+            k += 1;
+        }
+    }
+    if *eobrun > 0 {
+        while k <= se {
+            if blk[k] != 0 {
+                refine(blk, k, bits)?;
+            }
+            k += 1;
+        }
+        *eobrun -= 1;
+    }
+    Ok(())
+}
+
+/// Annex K tables: (code counts per length, symbols).
+type Spec = ([u8; 16], &'static [u8]);
+
+const STD_DC_LUMA: Spec = (
+    [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0],
+    &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+);
+const STD_DC_CHROMA: Spec = (
+    [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
+    &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+);
+const STD_AC_LUMA: Spec = (
+    [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d],
+    &[
+        0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61,
+        0x07, 0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xa1, 0x08, 0x23, 0x42, 0xb1, 0xc1, 0x15, 0x52,
+        0xd1, 0xf0, 0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0a, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x25,
+        0x26, 0x27, 0x28, 0x29, 0x2a, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x43, 0x44, 0x45,
+        0x46, 0x47, 0x48, 0x49, 0x4a, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x63, 0x64,
+        0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x83,
+        0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+        0x9a, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6,
+        0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xd2, 0xd3,
+        0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8,
+        0xe9, 0xea, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa,
+    ],
+);
+const STD_AC_CHROMA: Spec = (
+    [0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77],
+    &[
+        0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61,
+        0x71, 0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xa1, 0xb1, 0xc1, 0x09, 0x23, 0x33,
+        0x52, 0xf0, 0x15, 0x62, 0x72, 0xd1, 0x0a, 0x16, 0x24, 0x34, 0xe1, 0x25, 0xf1, 0x17, 0x18,
+        0x19, 0x1a, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x43, 0x44,
+        0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x63,
+        0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a,
+        0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97,
+        0x98, 0x99, 0x9a, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4,
+        0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca,
+        0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7,
+        0xe8, 0xe9, 0xea, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa,
+    ],
+);
+
+/// Code and length per symbol of one DC and one AC table.
+struct Enc {
+    dc: [(u16, u8); 256],
+    ac: [(u16, u8); 256],
+}
+
+impl Enc {
+    fn new(dc: &Spec, ac: &Spec) -> Enc {
+        fn codes(spec: &Spec) -> [(u16, u8); 256] {
+            let mut t = [(0u16, 0u8); 256];
+            let mut code = 0u16;
+            let mut k = 0;
+            for len in 1..=16u8 {
+                for _ in 0..spec.0[len as usize - 1] {
+                    t[spec.1[k] as usize] = (code, len);
+                    code += 1;
+                    k += 1;
+                }
+                code <<= 1;
+            }
+            t
+        }
+        Enc {
+            dc: codes(dc),
+            ac: codes(ac),
+        }
+    }
+}
+
+struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl BitWriter {
+    #[inline]
+    fn put(&mut self, code: u32, len: u32) {
+        // len <= 16 + 11; acc keeps under 32 pending bits.
+        self.acc = (self.acc << len) | u64::from(code);
+        self.n += len;
+        if self.n >= 32 {
+            self.n -= 32;
+            let word = (self.acc >> self.n) as u32;
+            let b = word.to_be_bytes();
+            if b.contains(&0xFF) {
+                for x in b {
+                    self.out.push(x);
+                    if x == 0xFF {
+                        self.out.push(0);
+                    }
+                }
+            } else {
+                self.out.extend_from_slice(&b);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        // Pad with one bits to a whole byte.
+        let pad = (8 - self.n % 8) % 8;
+        self.acc = (self.acc << pad) | ((1u64 << pad) - 1);
+        self.n += pad;
+        while self.n >= 8 {
+            self.n -= 8;
+            let x = (self.acc >> self.n) as u8;
+            self.out.push(x);
+            if x == 0xFF {
+                self.out.push(0);
+            }
+        }
+        self.out
+    }
+}
+
+#[inline]
+fn category(v: i32) -> u32 {
+    32 - v.unsigned_abs().leading_zeros()
+}
+
+#[inline]
+fn encode_block(w: &mut BitWriter, e: &Enc, blk: &[i16], pred: &mut i32) -> Res<()> {
+    let dc = i32::from(blk[0]);
+    let diff = dc - *pred;
+    *pred = dc;
+    let cat = category(diff);
+    if cat > 11 {
+        return Err(Unsupported("DC difference over 11 bits"));
+    }
+    let (code, len) = e.dc[cat as usize];
+    let extra = if diff < 0 { diff - 1 } else { diff } as u32 & ((1u32 << cat) - 1);
+    w.put((u32::from(code) << cat) | extra, u32::from(len) + cat);
+    let last = match blk[1..].iter().rposition(|&v| v != 0) {
+        Some(p) => p + 1,
+        None => 0,
+    };
+    let mut run = 0u32;
+    for &v in &blk[1..=last] {
+        if v == 0 {
+            run += 1;
+            continue;
+        }
+        while run >= 16 {
+            let (code, len) = e.ac[0xF0];
+            w.put(u32::from(code), u32::from(len));
+            run -= 16;
+        }
+        let v = i32::from(v);
+        let cat = category(v);
+        if cat > 10 {
+            return Err(Unsupported("AC coefficient over 10 bits"));
+        }
+        let (code, len) = e.ac[((run << 4) | cat) as usize];
+        let extra = if v < 0 { v - 1 } else { v } as u32 & ((1u32 << cat) - 1);
+        w.put((u32::from(code) << cat) | extra, u32::from(len) + cat);
+        run = 0;
+    }
+    if last < 63 {
+        let (code, len) = e.ac[0];
+        w.put(u32::from(code), u32::from(len));
+    }
+    Ok(())
+}
+
+/// The orientation tag of IFD0 in an EXIF TIFF structure, 1 when absent.
+fn exif_orientation(t: &[u8]) -> Option<u16> {
+    let le = match t.get(0..2)? {
+        b"II" => true,
+        b"MM" => false,
+        _ => return None,
+    };
+    let u16_at = |p: usize| -> Option<u16> {
+        let b: [u8; 2] = t.get(p..p + 2)?.try_into().ok()?;
+        Some(if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |p: usize| -> Option<u32> {
+        let b: [u8; 4] = t.get(p..p + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    if u16_at(2)? != 42 {
+        return None;
+    }
+    let ifd = u32_at(4)? as usize;
+    let count = u16_at(ifd)? as usize;
+    for i in 0..count {
+        let e = ifd + 2 + i * 12;
+        if u16_at(e)? == 0x0112 {
+            return match u16_at(e + 2)? {
+                3 => u16_at(e + 8),
+                _ => None,
+            };
+        }
+    }
+    Some(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+
+    const W: u16 = 61;
+    const H: u16 = 45;
+
+    /// A textured test picture with `n` samples per pixel.
+    fn picture(n: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        for y in 0..H as usize {
+            for x in 0..W as usize {
+                for c in 0..n {
+                    v.push(((x * (3 + c) + y * (5 + 2 * c)) ^ ((x * y) >> 2)) as u8);
+                }
+            }
+        }
+        v
+    }
+
+    fn encode(
+        color: ColorType,
+        sampling: SamplingFactor,
+        progressive: bool,
+        restart: u16,
+    ) -> Vec<u8> {
+        let n = match color {
+            ColorType::Luma => 1,
+            ColorType::Rgb => 3,
+            _ => 4,
+        };
+        let mut out = Vec::new();
+        let mut e = Encoder::new(&mut out, 85);
+        e.set_sampling_factor(sampling);
+        e.set_progressive(progressive);
+        // Standard tables: zune-jpeg 0.5 decodes jpeg-encoder's optimised
+        // 4:2:0 tables differently from the same coefficients under the
+        // standard tables (libjpeg reads both alike).
+        e.set_optimized_huffman_tables(false);
+        if restart > 0 {
+            e.set_restart_interval(restart);
+        }
+        e.add_app_segment(1, b"Exif\0\0MM\0\x2a\0\0\0\x08\0\0".to_vec())
+            .expect("app1");
+        e.add_app_segment(13, b"Photoshop 3.0\0junk".to_vec())
+            .expect("app13");
+        e.encode(&picture(n), W, H, color).expect("encodes");
+        // A comment and bytes after the end marker.
+        out.splice(2..2, b"\xff\xfe\0\x07hello".iter().copied());
+        out.extend_from_slice(b"trailing bytes");
+        out
+    }
+
+    fn pixels(jpeg: &[u8]) -> Vec<u8> {
+        image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+            .expect("an independent decoder reads it")
+            .into_bytes()
+    }
+
+    /// The markers of `jpeg` up to the scan, and whether it ends at EOI.
+    fn markers(jpeg: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut v = Vec::new();
+        let mut p = 2;
+        while jpeg[p] == 0xFF && jpeg[p + 1] != 0xDA {
+            let m = jpeg[p + 1];
+            let len = u16::from_be_bytes([jpeg[p + 2], jpeg[p + 3]]) as usize;
+            v.push((m, jpeg[p + 4..p + 2 + len].to_vec()));
+            p += 2 + len;
+        }
+        v
+    }
+
+    fn check(input: &[u8]) -> Vec<u8> {
+        let out = rebuild(input, 1 << 20).expect("rebuilt");
+        let (a, b) = (pixels(input), pixels(&out));
+        let first = a.iter().zip(&b).position(|(x, y)| x != y);
+        assert!(
+            a.len() == b.len() && first.is_none(),
+            "pixels differ from {first:?}"
+        );
+        assert!(out.ends_with(&[0xFF, 0xD9]));
+        for (m, body) in markers(&out) {
+            match m {
+                0xE0 => assert!(body.starts_with(b"JFIF\0")),
+                0xEE => assert!(body.starts_with(b"Adobe")),
+                0xDB | 0xC0 | 0xC1 | 0xC4 => {}
+                other => panic!("marker {other:02X} in the output"),
+            }
+        }
+        assert_eq!(
+            rebuild(&out, 1 << 20).expect("again"),
+            out,
+            "not a fixpoint"
+        );
+        out
+    }
+
+    #[test]
+    fn baseline_and_progressive_in_every_sampling_keep_their_pixels() {
+        for progressive in [false, true] {
+            for s in [
+                SamplingFactor::R_4_4_4,
+                SamplingFactor::R_4_2_2,
+                SamplingFactor::R_4_2_0,
+                SamplingFactor::R_4_4_0,
+            ] {
+                let input = encode(ColorType::Rgb, s, progressive, 0);
+                let out = check(&input);
+                assert!(markers(&out).iter().any(|(m, _)| *m == 0xE0));
+            }
+        }
+    }
+
+    #[test]
+    fn greyscale_and_restart_intervals_keep_their_pixels() {
+        for progressive in [false, true] {
+            check(&encode(
+                ColorType::Luma,
+                SamplingFactor::R_4_4_4,
+                progressive,
+                0,
+            ));
+            for r in [1, 3, 7] {
+                let input = encode(ColorType::Rgb, SamplingFactor::R_4_2_0, progressive, r);
+                assert!(input.windows(2).any(|w| w == [0xFF, 0xD0]), "has RST");
+                let out = check(&input);
+                let scan = out.windows(2).position(|w| w == [0xFF, 0xDA]).expect("SOS");
+                assert!(!out[scan..]
+                    .windows(2)
+                    .any(|w| w[0] == 0xFF && (0xD0..=0xD7).contains(&w[1])));
+            }
+        }
+    }
+
+    #[test]
+    fn cmyk_keeps_its_adobe_transform() {
+        for (color, transform) in [(ColorType::Cmyk, 0u8), (ColorType::Ycck, 2)] {
+            for progressive in [false, true] {
+                let input = encode(color, SamplingFactor::R_4_4_4, progressive, 0);
+                let out = check(&input);
+                let m = markers(&out);
+                let adobe = m.iter().find(|(m, _)| *m == 0xEE).expect("Adobe segment");
+                assert_eq!(adobe.1[11], transform);
+                assert!(!m.iter().any(|(m, _)| *m == 0xE0), "no JFIF for CMYK");
+            }
+        }
+    }
+
+    #[test]
+    fn exif_orientation_is_read() {
+        let input = encode(ColorType::Rgb, SamplingFactor::R_4_2_0, false, 0);
+        assert_eq!(Jpeg::read(&input, 1 << 20).expect("reads").orientation(), 1);
+        let mut e = Vec::new();
+        let mut enc = Encoder::new(&mut e, 80);
+        enc.add_app_segment(
+            1,
+            b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0".to_vec(),
+        )
+        .expect("app1");
+        enc.encode(&picture(3), W, H, ColorType::Rgb)
+            .expect("encodes");
+        assert_eq!(Jpeg::read(&e, 1 << 20).expect("reads").orientation(), 6);
+    }
+
+    #[test]
+    fn icc_profile_chunks_are_reassembled() {
+        let profile: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let mut e = Vec::new();
+        let mut enc = Encoder::new(&mut e, 80);
+        enc.add_icc_profile(&profile).expect("icc");
+        enc.encode(&picture(3), W, H, ColorType::Rgb)
+            .expect("encodes");
+        let j = Jpeg::read(&e, 1 << 20).expect("reads");
+        assert_eq!(j.icc_profile().expect("whole"), Some(profile.clone()));
+        let out = j.write(Some(&profile)).expect("writes");
+        let again = Jpeg::read(&out, 1 << 20).expect("reads");
+        assert_eq!(again.icc_profile().expect("whole"), Some(profile.clone()));
+        assert_eq!(again.write(Some(&profile)).expect("writes"), out);
+    }
+
+    #[test]
+    fn limits_and_unsupported_frames_are_errors() {
+        let input = encode(ColorType::Rgb, SamplingFactor::R_4_2_0, false, 0);
+        assert!(matches!(
+            Jpeg::read(&input, 100),
+            Err(CoefError::TooLarge(2745, 100))
+        ));
+        let sof = input
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("SOF0");
+        for (marker, precision) in [(0xC9, 8), (0xC3, 8), (0xC0, 12)] {
+            let mut v = input.clone();
+            v[sof + 1] = marker;
+            v[sof + 4] = precision;
+            assert!(
+                matches!(Jpeg::read(&v, 1 << 20), Err(CoefError::Unsupported(_))),
+                "{marker:02X} {precision}"
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_and_damaged_inputs_are_errors_not_panics() {
+        for progressive in [false, true] {
+            let input = encode(ColorType::Rgb, SamplingFactor::R_4_2_0, progressive, 2);
+            let end = input.len() - b"trailing bytes".len() - 2;
+            for cut in 0..end {
+                assert!(rebuild(&input[..cut], 1 << 20).is_err(), "cut at {cut}");
+            }
+            let mut seed = 0x2545_f491_4f6c_dd1du64;
+            for _ in 0..3000 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let mut v = input.clone();
+                let at = (seed as usize) % v.len();
+                v[at] ^= 1 << ((seed >> 32) % 8);
+                if let Ok(out) = rebuild(&v, 1 << 20) {
+                    assert_eq!(rebuild(&out, 1 << 20).expect("again"), out);
+                }
+            }
+        }
+        assert!(rebuild(b"", 1 << 20).is_err());
+        assert!(rebuild(b"\xff\xd8\xff\xe0garbage", 1 << 20).is_err());
+    }
+}
