@@ -650,6 +650,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                         data: r.data,
                         filter: b"FlateDecode",
                         params: None,
+                        set: Vec::new(),
                     })
                 }
                 Err(e) => Err(Reject::new(
