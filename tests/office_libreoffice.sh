@@ -7,7 +7,8 @@
 # Needs libreoffice-writer-nogui, libreoffice-calc-nogui and
 # libreoffice-impress-nogui. Sanitises the generated office corpus and the
 # Office/RTF files of ../shared/corpus-ext (when present), converts every
-# output to PDF, and prints how many converted.
+# output to PDF, and prints how many converted; then lists the blocked
+# corpus-ext inputs that LibreOffice opens, with mugai's reason for each.
 set -u
 cd "$(dirname "$0")/.."
 WORK=${1:-$(mktemp -d)}
@@ -43,4 +44,21 @@ for f in "${files[@]}"; do
 done
 echo "LibreOffice converted $opened of $total rebuilt Office/RTF files (work dir $WORK)"
 for f in "${failed[@]}"; do echo "  did not convert: $f"; done
+# Blocked inputs of ../shared/corpus-ext that LibreOffice opens, each with
+# the reason mugai gave (every block must state one).
+if [ -f "$EXT/MANIFEST.tsv" ]; then
+  python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["verdict"] == "blocked" and not r["input"].startswith("/"):
+        print(r["input"] + "\t" + (r["reason"] or "NO REASON").replace("\t", " "))
+' "$WORK/reports.jsonl" > "$WORK/blocked.tsv"
+  echo "Blocked inputs that LibreOffice opens:"
+  while IFS=$'\t' read -r f reason; do
+    d="$WORK/blocked_pdf/$(echo "$f" | tr / _)"; mkdir -p "$d"
+    nice -n 19 timeout 60 soffice --headless --norestore --convert-to pdf --outdir "$d" "$EXT/$f" >/dev/null 2>&1
+    if compgen -G "$d/*.pdf" >/dev/null; then echo "  $f: $reason"; fi
+  done < "$WORK/blocked.tsv"
+fi
 [ "$opened" -eq "$total" ]

@@ -658,7 +658,9 @@ mod tests {
             let mut cx = Context::new(&p, &b, &Nop, None);
             rebuild(&file, FileType::Doc, &mut cx).map(|r| (r, cx.findings().to_vec()))
         };
-        let e = run(0x0004).err().expect("fast-saved Word 6 blocked");
+        let Err(e) = run(0x0004) else {
+            panic!("fast-saved Word 6 not blocked")
+        };
         assert_eq!(e.code, Code::OleField);
         assert!(e.detail.contains("fast-saved"), "{}", e.detail);
         let (r, findings) = run(0).unwrap_or_else(|e| panic!("{e}"));
