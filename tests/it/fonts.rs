@@ -27,10 +27,7 @@ const CASES: &[(&str, &str)] = &[
         "py-pdf_sample-files/pdf-benign/crazyones-pdfa.pdf",
         "Type 1C",
     ),
-    (
-        "mozilla_pdf.js/pdf-active/issue17056.pdf",
-        "CID Type 0C",
-    ),
+    ("mozilla_pdf.js/pdf-active/issue17056.pdf", "CID Type 0C"),
     (
         "mozilla_pdf.js/pdf-active/bug1937438_af_from_latex.pdf",
         "CID Type 0C",
@@ -73,18 +70,20 @@ fn ink(p: &(usize, usize, Vec<u8>)) -> usize {
 /// Mean absolute difference of two drawings of the same page, 0..1.
 fn difference(a: &(usize, usize, Vec<u8>), b: &(usize, usize, Vec<u8>)) -> f64 {
     assert_eq!((a.0, a.1), (b.0, b.1), "page size changed");
-    let sum: u64 = a
-        .2
-        .iter()
-        .zip(&b.2)
-        .map(|(x, y)| u64::from(x.abs_diff(*y)))
-        .sum();
+    let sum: u64 =
+        a.2.iter()
+            .zip(&b.2)
+            .map(|(x, y)| u64::from(x.abs_diff(*y)))
+            .sum();
     sum as f64 / (255.0 * a.2.len() as f64)
 }
 
 /// Embedded fonts of `font_type` that pdffonts lists.
 fn embedded(pdf: &Path, font_type: &str) -> usize {
-    let o = Command::new("pdffonts").arg(pdf).output().expect("pdffonts");
+    let o = Command::new("pdffonts")
+        .arg(pdf)
+        .output()
+        .expect("pdffonts");
     String::from_utf8_lossy(&o.stdout)
         .lines()
         .skip(2)

@@ -220,7 +220,9 @@ fn set(dict: &mut Dict, op: u16, vals: Vec<Num>) {
 }
 
 fn get(dict: &Dict, op: u16) -> Option<&[Num]> {
-    dict.iter().find(|(o, _)| *o == op).map(|(_, a)| a.as_slice())
+    dict.iter()
+        .find(|(o, _)| *o == op)
+        .map(|(_, a)| a.as_slice())
 }
 
 fn offset(dict: &Dict, op: u16) -> Result<Option<usize>, String> {
@@ -553,10 +555,12 @@ pub fn rebuild(d: &[u8]) -> Result<Vec<u8>, String> {
     let glyphs: Vec<&[u8]> = charstrings
         .iter()
         .enumerate()
-        .map(|(g, cs)| match table.outline(ttf_parser::GlyphId(g as u16), &mut Sink) {
-            Ok(_) | Err(ttf_parser::CFFError::ZeroBBox) => *cs,
-            Err(_) => EMPTY_GLYPH,
-        })
+        .map(
+            |(g, cs)| match table.outline(ttf_parser::GlyphId(g as u16), &mut Sink) {
+                Ok(_) | Err(ttf_parser::CFFError::ZeroBBox) => *cs,
+                Err(_) => EMPTY_GLYPH,
+            },
+        )
         .collect();
 
     // Layout: header, Name, Top DICT, String, Global Subr INDEXes, then
@@ -585,7 +589,8 @@ pub fn rebuild(d: &[u8]) -> Result<Vec<u8>, String> {
     let string_index = write_index(&strings);
     let gsubr_index = write_index(&gsubrs);
     let top_index_len = write_index(&[vec![0u8; top_len]]).len();
-    let mut at = head.len() + name_index.len() + top_index_len + string_index.len() + gsubr_index.len();
+    let mut at =
+        head.len() + name_index.len() + top_index_len + string_index.len() + gsubr_index.len();
     let mut body = Vec::new();
     match &charset {
         Ok(ids) => {

@@ -53,7 +53,8 @@ pub fn rebuild(kind: FontKind, subtype: Option<&[u8]>, data: &[u8]) -> Result<Re
             None => Err("/FontFile3 without /Subtype".into()),
         },
         FontKind::Type1 => {
-            let (data, lengths) = crate::type1::rebuild(data).map_err(|e| format!("Type 1: {e}"))?;
+            let (data, lengths) =
+                crate::type1::rebuild(data).map_err(|e| format!("Type 1: {e}"))?;
             Ok(Rebuilt {
                 data,
                 lengths: vec![
@@ -76,7 +77,9 @@ pub(crate) trait Read {
 
 impl Read for [u8] {
     fn u8_at(&self, at: usize) -> Result<u8, String> {
-        self.get(at).copied().ok_or_else(|| "data ends early".into())
+        self.get(at)
+            .copied()
+            .ok_or_else(|| "data ends early".into())
     }
     fn u16_at(&self, at: usize) -> Result<u16, String> {
         let b = self.part(at, 2)?;
@@ -132,9 +135,8 @@ pub fn sfnt(data: &[u8]) -> Result<Vec<u8>, String> {
     let face = ttf_parser::Face::parse(data, 0).map_err(|e| e.to_string())?;
     let raw = face.raw_face();
     let table = |t: &[u8; 4]| raw.table(tag(t));
-    let need = |t: &[u8; 4]| {
-        table(t).ok_or_else(|| format!("no '{}' table", String::from_utf8_lossy(t)))
-    };
+    let need =
+        |t: &[u8; 4]| table(t).ok_or_else(|| format!("no '{}' table", String::from_utf8_lossy(t)));
     let n_glyphs = face.number_of_glyphs();
     if n_glyphs == 0 {
         return Err("no glyphs".into());
@@ -172,7 +174,10 @@ pub fn sfnt(data: &[u8]) -> Result<Vec<u8>, String> {
             0x0001_0000
         }
         (None, Some(cff)) => {
-            tables.push((*b"CFF ", crate::cff::rebuild(cff).map_err(|e| format!("CFF: {e}"))?));
+            tables.push((
+                *b"CFF ",
+                crate::cff::rebuild(cff).map_err(|e| format!("CFF: {e}"))?,
+            ));
             0x4F54_544F // 'OTTO'
         }
         (None, None) => return Err("no 'glyf' or 'CFF ' outlines".into()),
@@ -231,7 +236,7 @@ pub fn sfnt(data: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 fn write_sfnt(version: u32, mut tables: Vec<([u8; 4], Vec<u8>)>) -> Vec<u8> {
-    tables.sort_by(|a, b| a.0.cmp(&b.0));
+    tables.sort_by_key(|t| t.0);
     let n = tables.len() as u16;
     let mut pow = 1u16;
     let mut log = 0u16;
@@ -318,8 +323,22 @@ fn parse_glyph(g: &[u8], n_glyphs: u16) -> Result<(Vec<u8>, Vec<u16>), String> {
                 return Err("glyph flags run past the last point".into());
             }
             seen += count;
-            xs += count * if f & 0x02 != 0 { 1 } else if f & 0x10 != 0 { 0 } else { 2 };
-            ys += count * if f & 0x04 != 0 { 1 } else if f & 0x20 != 0 { 0 } else { 2 };
+            xs += count
+                * if f & 0x02 != 0 {
+                    1
+                } else if f & 0x10 != 0 {
+                    0
+                } else {
+                    2
+                };
+            ys += count
+                * if f & 0x04 != 0 {
+                    1
+                } else if f & 0x20 != 0 {
+                    0
+                } else {
+                    2
+                };
             flags.push(f & 0x7f);
             if f & 0x08 != 0 {
                 flags.push(g[at - 1]);
@@ -452,9 +471,14 @@ fn rebuild_cmap(face: &ttf_parser::Face, n_glyphs: u16) -> Result<Option<Vec<u8>
     let Some(cmap) = face.tables().cmap else {
         return Ok(None);
     };
-    let mut subs: Vec<((u16, u16), Vec<(u32, u16)>)> = Vec::new();
+    // ((platform, encoding), sorted (code, glyph) pairs)
+    type Mapping = ((u16, u16), Vec<(u32, u16)>);
+    let mut subs: Vec<Mapping> = Vec::new();
     for s in cmap.subtables {
-        if matches!(s.format, ttf_parser::cmap::Format::UnicodeVariationSequences(_)) {
+        if matches!(
+            s.format,
+            ttf_parser::cmap::Format::UnicodeVariationSequences(_)
+        ) {
             continue;
         }
         let platform = match s.platform_id {
@@ -536,8 +560,9 @@ fn format4(map: &[(u32, u16)]) -> Option<Vec<u8>> {
         return None;
     }
     let delta_run = |r: &[(u32, u16)]| {
-        r.iter()
-            .all(|&(c, g)| (g as u32).wrapping_sub(c) & 0xFFFF == (r[0].1 as u32).wrapping_sub(r[0].0) & 0xFFFF)
+        r.iter().all(|&(c, g)| {
+            (g as u32).wrapping_sub(c) & 0xFFFF == (r[0].1 as u32).wrapping_sub(r[0].0) & 0xFFFF
+        })
     };
     let mut ends = Vec::new();
     let mut starts = Vec::new();
@@ -697,7 +722,9 @@ fn vertical(vhea: &[u8], vmtx: &[u8], n_glyphs: u16) -> Result<(Vec<u8>, Vec<u8>
 /// written as 0 (a PDF gives the widths itself).
 fn metrics(table: &[u8], full: u16, len: usize) -> Result<Vec<u8>, String> {
     let mut out = table.part(0, 4 * usize::from(full))?.to_vec();
-    let rest = table.get(out.len()..len.min(table.len())).unwrap_or_default();
+    let rest = table
+        .get(out.len()..len.min(table.len()))
+        .unwrap_or_default();
     out.extend_from_slice(&rest[..rest.len() / 2 * 2]);
     out.resize(len, 0);
     Ok(out)
@@ -821,7 +848,9 @@ mod tests {
         for gone in ["fpgm", "prep", "cvt ", "GSUB"] {
             assert!(!t.contains(&gone.to_string()), "{gone} kept: {t:?}");
         }
-        for kept in ["cmap", "glyf", "head", "hhea", "hmtx", "loca", "maxp", "post"] {
+        for kept in [
+            "cmap", "glyf", "head", "hhea", "hmtx", "loca", "maxp", "post",
+        ] {
             assert!(t.contains(&kept.to_string()), "{kept} lost: {t:?}");
         }
         // The same glyphs, none with instructions, the same mapping.
@@ -833,7 +862,11 @@ mod tests {
         assert_eq!(glyf.u16_at(12).unwrap(), 0, "simple glyph instructions");
         let loca = face.raw_face().table(tag(b"loca")).unwrap();
         let g2 = loca.u32_at(8).unwrap() as usize;
-        assert_eq!(glyf.u16_at(g2 + 10).unwrap() & 0x0100, 0, "composite instructions");
+        assert_eq!(
+            glyf.u16_at(g2 + 10).unwrap() & 0x0100,
+            0,
+            "composite instructions"
+        );
         assert_eq!(face.glyph_index('A').map(|g| g.0), Some(1));
         assert_eq!(face.glyph_index('B').map(|g| g.0), Some(2));
         assert_eq!(face.glyph_hor_advance(ttf_parser::GlyphId(2)), Some(520));
@@ -856,7 +889,7 @@ mod tests {
             .unwrap()
             .offset as usize;
         let g2 = 34; // glyph 2's offset in the test font's glyf
-        // A composite that contains itself.
+                     // A composite that contains itself.
         let mut own = font.clone();
         set16(&mut own, glyf_at + g2 + 12, 2);
         let e = sfnt(&own).unwrap_err();
@@ -882,7 +915,14 @@ mod tests {
     #[test]
     fn cmap_formats_round_trip() {
         // Runs with a delta, runs with glyph ids, and codes past the BMP.
-        let map: Vec<(u32, u16)> = vec![(0x20, 3), (0x21, 4), (0x22, 5), (0x30, 9), (0x31, 2), (0x3000, 7)];
+        let map: Vec<(u32, u16)> = vec![
+            (0x20, 3),
+            (0x21, 4),
+            (0x22, 5),
+            (0x30, 9),
+            (0x31, 2),
+            (0x3000, 7),
+        ];
         for body in [format4(&map).unwrap(), format12(&map)] {
             let mut c = be16(&[0, 1, 3, 1, 0, 12]);
             c.extend_from_slice(&body);

@@ -67,7 +67,10 @@ fn is_space(b: u8) -> bool {
 }
 
 fn is_delim(b: u8) -> bool {
-    matches!(b, b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%')
+    matches!(
+        b,
+        b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%'
+    )
 }
 
 impl<'a> Lexer<'a> {
@@ -351,7 +354,9 @@ fn read_private(p: &[u8], font: &mut Font) -> Result<(), String> {
                             }
                         }
                         Some(Tok::Word(b"end")) | None => break,
-                        Some(Tok::Word(b"closefile")) => return Err("/CharStrings without an end".into()),
+                        Some(Tok::Word(b"closefile")) => {
+                            return Err("/CharStrings without an end".into())
+                        }
                         Some(_) => {}
                     }
                 }
@@ -449,19 +454,19 @@ fn run(cs: &[u8], subrs: &[Vec<u8>]) -> Result<(), String> {
                 Ok(())
             };
             match op {
-                14 => return Ok(true),       // endchar
+                14 => return Ok(true), // endchar
                 1206 => {
                     takes(5, st)?; // seac
                     return Ok(true);
                 }
-                13 => takes(2, st)?,           // hsbw
-                1207 => takes(4, st)?,         // sbw
-                9 | 1200 => st.stack.clear(),  // closepath, dotsection
-                6 | 7 | 22 | 4 => takes(1, st)?, // hlineto vlineto hmoveto vmoveto
+                13 => takes(2, st)?,                    // hsbw
+                1207 => takes(4, st)?,                  // sbw
+                9 | 1200 => st.stack.clear(),           // closepath, dotsection
+                6 | 7 | 22 | 4 => takes(1, st)?,        // hlineto vlineto hmoveto vmoveto
                 5 | 21 | 1 | 3 | 1233 => takes(2, st)?, // rlineto rmoveto hstem vstem setcurrentpoint
-                8 => takes(6, st)?,            // rrcurveto
-                30 | 31 => takes(4, st)?,      // vhcurveto hvcurveto
-                1201 | 1202 => takes(6, st)?,  // vstem3 hstem3
+                8 => takes(6, st)?,                     // rrcurveto
+                30 | 31 => takes(4, st)?,               // vhcurveto hvcurveto
+                1201 | 1202 => takes(6, st)?,           // vstem3 hstem3
                 1212 => {
                     // div
                     need(st, 2)?;
@@ -615,8 +620,13 @@ pub fn rebuild(data: &[u8]) -> Result<(Vec<u8>, [usize; 3]), String> {
     }
 
     let name = String::from_utf8_lossy(&font.name).into_owned();
-    let mut c = format!("%!PS-AdobeFont-1.0: {name}\n12 dict begin\n/FontName /{name} def\n/FontType 1 def\n");
-    c += &format!("/PaintType {} def\n", font.paint_type.as_deref().unwrap_or("0"));
+    let mut c = format!(
+        "%!PS-AdobeFont-1.0: {name}\n12 dict begin\n/FontName /{name} def\n/FontType 1 def\n"
+    );
+    c += &format!(
+        "/PaintType {} def\n",
+        font.paint_type.as_deref().unwrap_or("0")
+    );
     c += &format!(
         "/FontMatrix {} readonly def\n",
         font.matrix.as_deref().unwrap_or("[0.001 0 0 0.001 0 0]")
@@ -661,7 +671,9 @@ pub fn rebuild(data: &[u8]) -> Result<(Vec<u8>, [usize; 3]), String> {
         p.extend_from_slice(b" NP\n");
     }
     p.extend_from_slice(b"ND\n");
-    p.extend_from_slice(format!("2 index /CharStrings {} dict dup begin\n", glyphs.len()).as_bytes());
+    p.extend_from_slice(
+        format!("2 index /CharStrings {} dict dup begin\n", glyphs.len()).as_bytes(),
+    );
     for (n, cs) in &glyphs {
         let e = charstring(cs);
         p.extend_from_slice(b"/");
@@ -732,7 +744,10 @@ mod tests {
         assert_eq!(l1 + l2 + l3, out.len());
         let clear = String::from_utf8_lossy(&out[..l1]);
         assert!(clear.contains("/FontName /Test def") && clear.contains("dup 65 /A put"));
-        assert!(!clear.contains("quit") && !clear.contains("FontInfo"), "{clear}");
+        assert!(
+            !clear.contains("quit") && !clear.contains("FontInfo"),
+            "{clear}"
+        );
         let private = decrypt(&out[l1..l1 + l2], EEXEC_KEY);
         let text = String::from_utf8_lossy(&private);
         assert!(text.contains("/BlueValues [-10 0 700 710] def"));
