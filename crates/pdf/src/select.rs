@@ -508,9 +508,9 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         match (role, codec.as_deref()) {
             (Role::Image, Some(b"DCTDecode")) => {
                 let params = self.color_transform(s);
-                return Ok(match streams::check_jpeg(&decoded.data, self.max_pixels) {
-                    Ok(()) => Ok(Prepared {
-                        data: decoded.data,
+                return Ok(match streams::rebuild_jpeg(decoded.data, self.max_pixels) {
+                    Ok(data) => Ok(Prepared {
+                        data,
                         filter: b"DCTDecode",
                         params,
                         set: Vec::new(),

@@ -263,9 +263,27 @@ pub fn check_xmp(data: &[u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Decodes JPEG data fully (bounded by `max_pixels`); `Err` says why it
-/// is not a JPEG a reader can show.
+/// JPEG data written anew from its DCT coefficients (lossless, nothing of
+/// its headers copied, see [`mugai_image::jpeg_coef`]); data that rebuild
+/// does not handle (or finds damaged) is decoded fully instead
+/// ([`check_jpeg`], as tolerant as a reader) and kept as it is. `Err` says
+/// why it is not a JPEG a reader can show.
+pub fn rebuild_jpeg(data: Vec<u8>, max_pixels: u64) -> Result<Vec<u8>, String> {
+    use mugai_image::jpeg_coef::{rebuild, CoefError};
+    match rebuild(&data, max_pixels) {
+        Ok(out) => Ok(out),
+        Err(e @ CoefError::TooLarge(..)) => Err(e.to_string()),
+        Err(_) => check_jpeg(&data, max_pixels).map(|()| data),
+    }
+}
+
+/// Checks that JPEG data decodes (bounded by `max_pixels`): every block's
+/// coefficients, or else the full pixels; `Err` says why it is not a JPEG
+/// a reader can show.
 pub fn check_jpeg(data: &[u8], max_pixels: u64) -> Result<(), String> {
+    if mugai_image::jpeg_coef::Jpeg::read(data, max_pixels).is_ok() {
+        return Ok(());
+    }
     let mut r =
         image::ImageReader::with_format(std::io::Cursor::new(data), image::ImageFormat::Jpeg);
     let mut limits = image::Limits::default();
@@ -320,6 +338,33 @@ mod tests {
         let s = Stream::new(d, b"4142>".to_vec());
         let got = decode(&s, 1 << 20).map(|d| (d.data, d.codec));
         assert_eq!(got, Ok((b"AB".to_vec(), Some(b"DCTDecode".to_vec()))));
+    }
+
+    #[test]
+    fn jpeg_streams_are_written_anew_from_their_coefficients() {
+        use image::ImageEncoder;
+        let img = image::RgbImage::from_fn(33, 20, |x, y| {
+            image::Rgb([(x * 7) as u8, (y * 12) as u8, ((x ^ y) * 9) as u8])
+        });
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+            .write_image(img.as_raw(), 33, 20, image::ExtendedColorType::Rgb8)
+            .expect("jpeg");
+        // A comment, an unknown application segment and appended bytes.
+        jpeg.splice(2..2, b"\xff\xfe\0\x06note\xff\xe9\0\x04xy".iter().copied());
+        jpeg.extend_from_slice(b"<script>");
+        let out = rebuild_jpeg(jpeg.clone(), 1 << 20).expect("rebuilt");
+        let px = |b: &[u8]| {
+            image::load_from_memory_with_format(b, image::ImageFormat::Jpeg)
+                .expect("decodes")
+                .into_bytes()
+        };
+        assert_eq!(px(&jpeg), px(&out), "the same pixels");
+        assert!(out.ends_with(b"\xff\xd9"), "nothing after the end marker");
+        assert!(!out.windows(2).any(|w| w == b"\xff\xfe" || w == b"\xff\xe9"));
+        assert_eq!(rebuild_jpeg(out.clone(), 1 << 20), Ok(out));
+        assert!(rebuild_jpeg(b"\xff\xd8\xff\xe0garbage".to_vec(), 1 << 20).is_err());
+        assert!(rebuild_jpeg(jpeg, 100).is_err(), "over the pixel limit");
     }
 
     #[test]
