@@ -45,9 +45,14 @@ impl Refusal {
 pub enum Attempt {
     /// Delivered: by mail (`true`, to the recipients) or to the clean
     /// folder (`false`, the place); the link is spent.
-    Delivered { by_mail: bool, to: String },
+    Delivered {
+        by_mail: bool,
+        to: String,
+    },
     /// No password fitted; tries left.
-    Wrong { left: u32 },
+    Wrong {
+        left: u32,
+    },
     /// Unlocked or not, nothing could be delivered (blocked, or the next
     /// hop refused); the try counts.
     Failed(String),
