@@ -115,6 +115,7 @@ impl Console {
     }
 
     /// The held item and link of a one-time link, checked (not audited).
+    #[allow(clippy::result_large_err)]
     pub fn link_item(
         &self,
         date: &str,
