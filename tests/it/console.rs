@@ -580,7 +580,10 @@ fn log_in(port: u16, user: &str) -> String {
         port,
         "/login",
         &c,
-        &format!("csrf={t}&user={user}&password={}", PASSWORD.replace(' ', "+")),
+        &format!(
+            "csrf={t}&user={user}&password={}",
+            PASSWORD.replace(' ', "+")
+        ),
     );
     assert!(r.starts_with("HTTP/1.1 303"), "{r}");
     session_cookie(&r).unwrap()
@@ -714,7 +717,10 @@ Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
             .find(|w| w.starts_with(&format!("http://127.0.0.1:{port}/recipient/")))
             .unwrap_or_else(|| panic!("no link in {text}"))
             .to_string();
-        links.push(url.trim_start_matches(&format!("http://127.0.0.1:{port}")).to_string());
+        links.push(
+            url.trim_start_matches(&format!("http://127.0.0.1:{port}"))
+                .to_string(),
+        );
     }
     let token_of = |l: &str| l.rsplit('/').next().unwrap().to_string();
     let item_of = |l: &str| {
@@ -747,7 +753,8 @@ Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
     assert!(r.contains("<dd class=\"tries\">2</dd>"), "{r}");
     // The token of another item, and a token one digit off: invalid.
     let other = format!("/recipient/{}/{}", item_of(b), token_of(a));
-    for l in [other, format!("{}0", &a[..a.len() - 1])] {
+    let flip = if a.ends_with('0') { '1' } else { '0' };
+    for l in [other, format!("{}{flip}", &a[..a.len() - 1])] {
         let r = get(port, &l, "");
         assert!(r.starts_with("HTTP/1.1 404"), "{r}");
         let r = post(port, &l, &cookie, &format!("csrf={csrf}&passwords=himitsu"));
@@ -767,7 +774,10 @@ Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
     let got = received(&dir("lgwan"));
     assert_eq!(got.len(), before + 1, "one follow-up mail");
     let (from, rcpts, data) = &got[before];
-    assert_eq!(from, "");
+    assert!(
+        from.is_empty() || from == "<>",
+        "from the gateway, null sender: {from}"
+    );
     assert_eq!(rcpts, &["kakari@lg.example.jp"]);
     let parsed = mail_parser::MessageParser::default()
         .parse(data.as_bytes())
@@ -797,7 +807,10 @@ Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
     for left in [2, 1] {
         let r = post(port, b, &cookie, &format!("csrf={csrf}&passwords=nope"));
         assert!(r.starts_with("HTTP/1.1 403"), "{r}");
-        assert!(r.contains(&format!("<dd class=\"tries\">{left}</dd>")), "{r}");
+        assert!(
+            r.contains(&format!("<dd class=\"tries\">{left}</dd>")),
+            "{r}"
+        );
     }
     let r = post(port, b, &cookie, &format!("csrf={csrf}&passwords=nope"));
     assert!(r.starts_with("HTTP/1.1 410"), "{r}");
@@ -811,7 +824,10 @@ Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
     l["expires"] = (l["created"].as_u64().unwrap() - 1).into();
     std::fs::write(&link_file, serde_json::to_vec(&l).unwrap()).unwrap();
     let r = get(port, &format!("{c}?lang=en"), "");
-    assert!(r.starts_with("HTTP/1.1 410") && r.contains("expired"), "{r}");
+    assert!(
+        r.starts_with("HTTP/1.1 410") && r.contains("expired"),
+        "{r}"
+    );
     let r = post(port, c, &cookie, &format!("csrf={csrf}&passwords=himitsu"));
     assert!(r.starts_with("HTTP/1.1 410"), "{r}");
     assert_eq!(received(&dir("lgwan")).len(), before + 1);
@@ -862,7 +878,12 @@ Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
     ] {
         assert!(text.contains(ev), "{ev} recorded");
     }
-    for why in ["\"spent\"", "\"expired\"", "\"no tries left\"", "\"invalid\""] {
+    for why in [
+        "\"spent\"",
+        "\"expired\"",
+        "\"no tries left\"",
+        "\"invalid\"",
+    ] {
         assert!(text.contains(why), "{why} recorded");
     }
     let unlocked = text
@@ -879,7 +900,8 @@ Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
         .map(|f| std::fs::read_to_string(f).unwrap())
         .collect();
     assert!(relay_audit.contains("\"held\""), "{relay_audit}");
-    let logs = std::fs::read_to_string(&log).unwrap() + &std::fs::read_to_string(dir("relay.log")).unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(dir("relay.log")).unwrap();
     for l in &links {
         let t = token_of(l);
         assert!(
@@ -918,7 +940,11 @@ fn console_expires_held_items_and_audits_it() {
     let old = dir("quarantine/2020-01-01/20200101T000000000-000001");
     let new = dir(&format!("quarantine/{today}/20991231T000000000-000002"));
     let old_mail = dir("held/2020-01-01/mail-20200101T000000-00aa11");
-    for (d, name) in [(&old, "old.csv"), (&new, "new.csv"), (&old_mail, "original.zip")] {
+    for (d, name) in [
+        (&old, "old.csv"),
+        (&new, "new.csv"),
+        (&old_mail, "original.zip"),
+    ] {
         std::fs::create_dir_all(d).unwrap();
         std::fs::write(d.join("reason.json"), reason(name)).unwrap();
         std::fs::write(d.join(name), "a,b\n").unwrap();

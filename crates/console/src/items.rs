@@ -257,11 +257,7 @@ impl Quarantine {
     pub fn list(&self) -> Vec<Item> {
         let mut keys = Vec::new();
         let roots = std::iter::once(&self.root).chain(self.mail.as_ref());
-        for day in roots
-            .flat_map(std::fs::read_dir)
-            .flatten()
-            .flatten()
-        {
+        for day in roots.flat_map(std::fs::read_dir).flatten().flatten() {
             let Some(date) = day.file_name().to_str().map(str::to_string) else {
                 continue;
             };

@@ -45,9 +45,14 @@ impl Refusal {
 pub enum Attempt {
     /// Delivered: by mail (`true`, to the recipients) or to the clean
     /// folder (`false`, the place); the link is spent.
-    Delivered { by_mail: bool, to: String },
+    Delivered {
+        by_mail: bool,
+        to: String,
+    },
     /// No password fitted; tries left.
-    Wrong { left: u32 },
+    Wrong {
+        left: u32,
+    },
     /// Unlocked or not, nothing could be delivered (blocked, or the next
     /// hop refused); the try counts.
     Failed(String),
@@ -110,6 +115,7 @@ impl Console {
     }
 
     /// The held item and link of a one-time link, checked (not audited).
+    #[allow(clippy::result_large_err)]
     pub fn link_item(
         &self,
         date: &str,

@@ -6,9 +6,9 @@
 
 use crate::i18n::{t, Lang};
 use crate::items::{Filter, Item, ItemKey};
-use crate::links::{Attempt, Refusal};
-use crate::sessions::random_token;
+use crate::links::{same, Attempt, Refusal};
 use crate::requests::{Override, Request, Status};
+use crate::sessions::random_token;
 use crate::users::{Role, Users};
 use crate::{lock, Console, Event};
 use axum::extract::{ConnectInfo, Form, Path, Query, Request as HttpRequest, State};
@@ -260,8 +260,6 @@ fn who(
         addr: addr.ip().to_string(),
     })
 }
-
-use crate::links::same;
 
 fn check_csrf(w: &Who, token: &str) -> bool {
     !token.is_empty() && same(&w.csrf, token)
@@ -1378,11 +1376,7 @@ fn link_form(
         pw = t(lang, "passwords"),
         u = t(lang, "unlock"),
     );
-    let mut res = (
-        status,
-        Html(page(lang, t(lang, "link_title"), None, &body)),
-    )
-        .into_response();
+    let mut res = (status, Html(page(lang, t(lang, "link_title"), None, &body))).into_response();
     if new {
         res.headers_mut()
             .append(header::SET_COOKIE, set_session_cookie(c, &sid));
@@ -1466,8 +1460,7 @@ async fn link_post(
     let c2 = c.clone();
     let (d2, i2, t2, ip2) = (date.clone(), id.clone(), token.clone(), ip.clone());
     let done =
-        tokio::task::spawn_blocking(move || c2.link_attempt(&d2, &i2, &t2, &passwords, &ip2))
-            .await;
+        tokio::task::spawn_blocking(move || c2.link_attempt(&d2, &i2, &t2, &passwords, &ip2)).await;
     let attempt = match done {
         Ok(Ok(a)) => a,
         Ok(Err(e)) => return internal(lang, None, "one-time link", e),

@@ -59,7 +59,10 @@ Content-Transfer-Encoding: base64\r\n\r\n{}--b--\r\n",
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, "見積.zip");
         assert_eq!(got[0].1, locked);
-        assert!(encrypted_zips(raw.as_bytes(), 8, 10).is_empty(), "too large");
+        assert!(
+            encrypted_zips(raw.as_bytes(), 8, 10).is_empty(),
+            "too large"
+        );
         assert!(encrypted_zips(b"not mail at all", 8, 100).is_empty());
     }
 }

@@ -153,7 +153,10 @@ impl Hold {
                 write_synced(&tmp.join(ORIGINAL), &bytes)?;
                 write_synced(&tmp.join(MAIL), &serde_json::to_vec_pretty(info)?)?;
                 write_synced(&tmp.join(LINK), &serde_json::to_vec_pretty(&link)?)?;
-                write_synced(&tmp.join("reason.json"), &serde_json::to_vec_pretty(&reason)?)?;
+                write_synced(
+                    &tmp.join("reason.json"),
+                    &serde_json::to_vec_pretty(&reason)?,
+                )?;
                 std::fs::File::open(&tmp)?.sync_all()?;
                 std::fs::rename(&tmp, day.join(&id))?;
                 std::fs::File::open(&day)?.sync_all()
@@ -199,7 +202,11 @@ mod tests {
         };
         let now = SystemTime::now();
         let held = hold
-            .keep(&info, vec![("x.zip".into(), b"PK\x03\x04zip".to_vec())], now)
+            .keep(
+                &info,
+                vec![("x.zip".into(), b"PK\x03\x04zip".to_vec())],
+                now,
+            )
             .unwrap();
         assert_eq!(held.len(), 1);
         let h = &held[0];

@@ -128,7 +128,10 @@ pub fn link_notice(
     body.push_str("If you know the password, enter it on the page below; the unpacked and sanitised contents will then be sent to you.\n");
     body.push_str(&format!("Each link works once, until it expires, for at most {max_tries} tries. Do not forward this message.\n\n"));
     body.push_str(&format!("差出人 (envelope sender): {sender_shown}\n"));
-    body.push_str(&format!("受信日時 (received): {}\n\n", crate::time::jst(now)));
+    body.push_str(&format!(
+        "受信日時 (received): {}\n\n",
+        crate::time::jst(now)
+    ));
     for h in held {
         let until = std::time::UNIX_EPOCH + std::time::Duration::from_secs(h.expires);
         body.push_str(&format!(

@@ -91,9 +91,7 @@ impl ConsoleConfig {
                 && u.len() > 8
                 && u.bytes().all(|b| b.is_ascii_graphic());
             if !ok {
-                e.push(format!(
-                    "`console.public_url`: `{u}` is not an http(s) URL"
-                ));
+                e.push(format!("`console.public_url`: `{u}` is not an http(s) URL"));
             }
         }
         if self.link_days == 0 || self.link_max_tries == 0 {
