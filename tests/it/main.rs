@@ -19,4 +19,5 @@ mod postfix;
 mod relay;
 mod rest;
 mod scanner;
+mod unlock;
 mod util;
