@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
-struct Kill(Child);
+pub(crate) struct Kill(pub(crate) Child);
 
 impl Drop for Kill {
     fn drop(&mut self) {
@@ -20,7 +20,7 @@ impl Drop for Kill {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -28,7 +28,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for(what: &str, timeout: Duration, cond: impl Fn() -> bool) {
+pub(crate) fn wait_for(what: &str, timeout: Duration, cond: impl Fn() -> bool) {
     let t = Instant::now();
     while !cond() {
         assert!(t.elapsed() < timeout, "timed out waiting for {what}");
@@ -36,7 +36,7 @@ fn wait_for(what: &str, timeout: Duration, cond: impl Fn() -> bool) {
     }
 }
 
-fn reasons(q: &Path) -> usize {
+pub(crate) fn reasons(q: &Path) -> usize {
     let mut n = 0;
     for day in std::fs::read_dir(q).into_iter().flatten().flatten() {
         for item in std::fs::read_dir(day.path())
@@ -54,7 +54,7 @@ fn reasons(q: &Path) -> usize {
     n
 }
 
-fn files_under(root: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
         let p = e.path();
@@ -68,7 +68,7 @@ fn files_under(root: &Path) -> Vec<PathBuf> {
 }
 
 /// One HTTP/1.1 exchange; returns the whole response as text.
-fn http(port: u16, req: &str) -> String {
+pub(crate) fn http(port: u16, req: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s.write_all(req.as_bytes()).unwrap();
@@ -77,14 +77,14 @@ fn http(port: u16, req: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn get(port: u16, path: &str, cookie: &str) -> String {
+pub(crate) fn get(port: u16, path: &str, cookie: &str) -> String {
     http(
         port,
         &format!("GET {path} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"),
     )
 }
 
-fn post(port: u16, path: &str, cookie: &str, body: &str) -> String {
+pub(crate) fn post(port: u16, path: &str, cookie: &str, body: &str) -> String {
     http(
         port,
         &format!(
@@ -94,7 +94,7 @@ fn post(port: u16, path: &str, cookie: &str, body: &str) -> String {
     )
 }
 
-fn header<'a>(resp: &'a str, name: &str) -> Vec<&'a str> {
+pub(crate) fn header<'a>(resp: &'a str, name: &str) -> Vec<&'a str> {
     let head = resp.split("\r\n\r\n").next().unwrap_or("");
     head.lines()
         .filter_map(|l| l.split_once(':'))
@@ -104,7 +104,7 @@ fn header<'a>(resp: &'a str, name: &str) -> Vec<&'a str> {
 }
 
 /// The session cookie and CSRF token of a fresh login page.
-fn login_form(port: u16) -> (String, String) {
+pub(crate) fn login_form(port: u16) -> (String, String) {
     let r = get(port, "/login", "");
     let cookie = header(&r, "set-cookie")
         .into_iter()

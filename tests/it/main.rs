@@ -20,4 +20,5 @@ mod postfix;
 mod relay;
 mod rest;
 mod scanner;
+mod unlock;
 mod util;

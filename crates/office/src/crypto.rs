@@ -43,7 +43,7 @@ pub enum DecryptError {
 
 /// The most spins a descriptor may ask for (Office writes 100000); more
 /// would let a file make each password try take minutes.
-pub const MAX_SPIN_COUNT: u32 = 10_000_000;
+pub const MAX_SPIN_COUNT: u32 = 1_000_000;
 
 const SEGMENT: usize = 4096;
 const BLOCK_VERIFIER_INPUT: [u8; 8] = [0xfe, 0xa7, 0xd2, 0x76, 0x3b, 0x4b, 0x9e, 0x79];
@@ -146,6 +146,14 @@ fn package_parts(package: &[u8], max_out: u64) -> Result<(usize, &[u8]), Decrypt
         .map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
         .ok_or_else(|| malformed("EncryptedPackage too short"))?;
     let data = &package[8..];
+    // Some writers (msoffcrypto-tool among them) leave the upper four
+    // bytes as junk and readers take the lower four: do the same when the
+    // whole does not fit (inputs are far below 4 GiB).
+    let size = if size > data.len() as u64 {
+        size & 0xffff_ffff
+    } else {
+        size
+    };
     if size > max_out {
         return Err(DecryptError::TooLarge(size, max_out));
     }
@@ -942,5 +950,13 @@ mod tests {
         let mut big = pkg.clone();
         big[..8].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(decrypt(&info, &big, &pws(&["p"]), u64::MAX).is_err());
+        // Junk in the upper half of the size (as some writers leave it;
+        // standard encryption has no HMAC over it).
+        let (sinfo, mut spkg) = testenc::standard(b"xyz", "p", [1; 16]);
+        spkg[4..8].copy_from_slice(&[0x40, 0, 0, 0]);
+        assert_eq!(
+            decrypt(&sinfo, &spkg, &pws(&["p"]), 1 << 20).unwrap(),
+            b"xyz"
+        );
     }
 }
