@@ -163,7 +163,7 @@ fn package_parts(package: &[u8], max_out: u64) -> Result<(usize, &[u8]), Decrypt
             data.len()
         )));
     }
-    if data.len() % 16 != 0 {
+    if !data.len().is_multiple_of(16) {
         return Err(malformed(
             "EncryptedPackage is not a whole number of blocks",
         ));

@@ -13,8 +13,8 @@
 mod cff;
 pub mod codecs;
 pub mod content;
-pub mod jpx;
 pub mod fonts;
+pub mod jpx;
 pub mod names;
 pub mod pages;
 mod rebuild;

@@ -12,8 +12,8 @@
 
 use crate::codecs;
 use crate::content;
-use crate::jpx;
 use crate::fonts;
+use crate::jpx;
 use crate::report::{self, Tally};
 use crate::roles::{self, FontKind, Kind, Role};
 use crate::streams::{self, StreamError};
