@@ -837,6 +837,30 @@ Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
     let r = get(port, "/items?source=mail", &alice);
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     assert_eq!(r.matches("mitsumori").count(), 3, "{r}");
+    // An operator unlocks the part whose link expired: the contents go to
+    // the recipients by mail as well, not to the clean folder.
+    let path = format!("/items/{}/unlock", item_of(c));
+    let page = get(port, &path, &alice);
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let r = post(
+        port,
+        &path,
+        &alice,
+        &format!("csrf={}&passwords=himitsu", csrf_of(&page)),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let got = received(&dir("lgwan"));
+    assert_eq!(
+        got.len(),
+        before + 2,
+        "a follow-up mail for the operator's unlock"
+    );
+    assert_eq!(got[before + 1].1, ["kakari@lg.example.jp"]);
+    assert!(
+        got[before + 1].2.contains("mitsumori2"),
+        "{}",
+        got[before + 1].2
+    );
 
     // Sessions: a restart keeps the login; the file holds no session id.
     let state_file = dir("console-state").join("sessions.json");

@@ -414,8 +414,16 @@ max_unlock_failures = 5
             text.push_str(&std::fs::read_to_string(f).unwrap());
         }
     }
-    assert_eq!(text.matches("\"verdict\":\"unlock-failed\"").count(), 4, "{text}");
-    assert_eq!(text.matches("\"verdict\":\"unlocked\"").count(), 4, "{text}");
+    assert_eq!(
+        text.matches("\"verdict\":\"unlock-failed\"").count(),
+        4,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("\"verdict\":\"unlocked\"").count(),
+        4,
+        "{text}"
+    );
     for pw in [DOC_PW, PDF_PW, ZIP_PW, STD_PW, "wrong-one", "wrong-two"] {
         assert!(!text.contains(pw), "{pw} in the audit log");
         assert!(!log().contains(pw), "{pw} in a log");

@@ -159,9 +159,9 @@ impl Console {
     }
 
     /// Sanitises a held item's original again under `ov` (through the
-    /// worker pool) and places the result in the clean folder. The
-    /// original itself is never placed. Returns the place, relative to
-    /// the clean folder, and the outcome.
+    /// worker pool) and delivers the result ([`Console::deliver`]). The
+    /// original itself is never delivered. Returns where it went and the
+    /// outcome.
     pub fn release(
         &self,
         it: &Item,
@@ -186,8 +186,8 @@ impl Console {
 
     /// Unlocks a held password-protected file (a ZIP, an encrypted OOXML
     /// document, a PDF with a user password, nested in each other) with
-    /// `passwords` in the worker, sanitises what it held and places the
-    /// result in the clean folder.
+    /// `passwords` in the worker, sanitises what it held and delivers the
+    /// result ([`Console::deliver`]).
     /// `Err(Ok(()))`: no password fits; `Err(Err(why))`: not delivered.
     pub fn unlock(
         &self,
@@ -229,8 +229,28 @@ impl Console {
         Ok(outcome)
     }
 
-    /// Places a sanitised outcome for `it` in the clean folder.
+    /// Delivers a sanitised outcome for `it`: a part held from mail goes
+    /// to its recipients as a follow-up mail when attachments are
+    /// delivered by mail (`mail:RCPTS`), everything else to the clean
+    /// folder (`clean/PLACE`).
     pub(crate) fn deliver(
+        &self,
+        it: &Item,
+        outcome: Outcome,
+        tag: &str,
+    ) -> Result<(String, Outcome), String> {
+        if it.mail.is_some()
+            && self.config.policy.mail.attachments == mugai_core::config::MailAttachments::Sanitize
+        {
+            let to = self.follow_up(it, &outcome)?;
+            return Ok((format!("mail:{to}"), outcome));
+        }
+        self.place_clean(it, outcome, tag)
+            .map(|(place, outcome)| (format!("clean/{place}"), outcome))
+    }
+
+    /// Places a sanitised outcome for `it` in the clean folder.
+    fn place_clean(
         &self,
         it: &Item,
         outcome: Outcome,

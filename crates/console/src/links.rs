@@ -218,13 +218,8 @@ impl Console {
         let by_mail = self.config.policy.mail.attachments == MailAttachments::Sanitize;
         let result_sha = outcome.output_sha256.clone();
         let verdict = outcome.verdict.as_str().to_string();
-        let delivered = if by_mail {
-            self.follow_up(&it, &outcome).map(|to| format!("mail:{to}"))
-        } else {
-            let tag = format!("link-{}", &link.token_sha256[..16]);
-            self.deliver(&it, outcome, &tag)
-                .map(|(dest, _)| format!("clean/{dest}"))
-        };
+        let tag = format!("link-{}", &link.token_sha256[..16]);
+        let delivered = self.deliver(&it, outcome, &tag).map(|(dest, _)| dest);
         match delivered {
             Ok(to) => {
                 link.spent = Some(unix(SystemTime::now()));
@@ -264,7 +259,7 @@ impl Console {
 
     /// Sends the sanitised contents to the held part's recipients through
     /// the relay's next hop; returns them, comma-separated.
-    fn follow_up(&self, it: &Item, outcome: &Outcome) -> Result<String, String> {
+    pub(crate) fn follow_up(&self, it: &Item, outcome: &Outcome) -> Result<String, String> {
         let (Some(out), Some(out_name), false, Some(mail)) = (
             outcome.output.as_deref(),
             outcome.output_name.as_deref(),

@@ -1012,7 +1012,7 @@ async fn decide(c: Arc<Console>, w: Who, rid: String, csrf: String, approve: boo
                             ("override", ov.name()),
                             ("result", outcome.verdict.as_str().into()),
                         ],
-                        output: Some(format!("clean/{dest}")),
+                        output: Some(dest.clone()),
                         output_sha256: outcome.output_sha256.clone(),
                     })
                     .map_err(audit_fail)?;
@@ -1273,7 +1273,7 @@ async fn unlock(
                     ("passwords_given", tries),
                     ("result", outcome.verdict.as_str().into()),
                 ],
-                Some((format!("clean/{dest}"), outcome.output_sha256.clone())),
+                Some((dest.clone(), outcome.output_sha256.clone())),
             ) {
                 return internal(w.lang, Some(&w), "audit", e);
             }
