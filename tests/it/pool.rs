@@ -205,7 +205,7 @@ fn workers_of(parent: u32) -> Vec<u32> {
 }
 
 #[test]
-fn a_running_worker_has_no_new_privs_and_a_seccomp_filter() {
+fn a_running_worker_has_no_new_privs_a_seccomp_filter_and_a_cpu_limit_per_file() {
     let src = tempfile::tempdir().unwrap();
     hook_batch(src.path(), &["hold"], 0);
     let out = tempfile::tempdir().unwrap();
@@ -222,16 +222,19 @@ fn a_running_worker_has_no_new_privs_and_a_seccomp_filter() {
     // has, or the time is up, and judge the last state seen.
     let start = std::time::Instant::now();
     let mut status: Option<String> = None;
+    let mut cpu = (u64::MAX, 0);
     while start.elapsed() < std::time::Duration::from_secs(10) {
-        if let Some(s) = workers_of(child.id())
-            .into_iter()
-            .find_map(|pid| fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        {
+        if let Some((s, l)) = workers_of(child.id()).into_iter().find_map(|pid| {
+            let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            Some((s, fs::read_to_string(format!("/proc/{pid}/limits")).ok()?))
+        }) {
             let confined = s
                 .lines()
                 .any(|l| l.starts_with("Seccomp:") && l.ends_with('2'));
             status = Some(s);
-            if confined {
+            cpu = cpu_time_limits(&l);
+            // The per-file limit is set once the file has arrived.
+            if confined && cpu.0 <= PER_FILE_CPU_MAX {
                 break;
             }
         }
@@ -248,12 +251,34 @@ fn a_running_worker_has_no_new_privs_and_a_seccomp_filter() {
     };
     assert_eq!(field("NoNewPrivs:"), "1", "{status}");
     assert_eq!(field("Seccomp:"), "2", "{status}");
+    // The default deadline is 60 s and a worker serves 10 files: the hard
+    // limit is the worker's whole budget, the soft one this file's 60 s
+    // (plus the second or so the worker has used before it).
+    assert!(cpu.0 <= PER_FILE_CPU_MAX, "soft CPU limit {cpu:?}");
+    assert!(cpu.1 >= 600, "hard CPU limit {cpu:?}");
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// The highest soft CPU limit a worker may have while it rebuilds a file
+/// under the default 60 s deadline.
+const PER_FILE_CPU_MAX: u64 = 62;
+
+/// The soft and hard "Max cpu time" of a `/proc/PID/limits` text.
+fn cpu_time_limits(limits: &str) -> (u64, u64) {
+    let n = |v: Option<&str>| v.and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
+    limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max cpu time"))
+        .map(|l| {
+            let mut v = l.split_whitespace();
+            (n(v.next()), n(v.next()))
+        })
+        .unwrap_or((u64::MAX, 0))
 }
 
 /// `strace` makes the `seccomp` call fail in every worker: with the

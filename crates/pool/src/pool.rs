@@ -492,7 +492,7 @@ fn classify_death(
         );
     }
     if signal == Some(SIGXCPU) {
-        return Blocked::new(Code::LimitTime, "the worker used up its CPU time (SIGXCPU)");
+        return Blocked::new(Code::LimitTime, "the file used up its CPU time (SIGXCPU)");
     }
     let text = String::from_utf8_lossy(stderr);
     if text.contains("memory allocation of")

@@ -3,13 +3,15 @@
 //!
 //! Layers, from the outside in:
 //! 1. resource limits: no core files, no file of any size, few descriptors,
-//!    a CPU-time budget for the worker's whole life;
+//!    a CPU-time budget for the worker's whole life (hard limit) and one for
+//!    each file (soft limit, set as the file arrives);
 //! 2. new user, network, IPC and mount namespaces (no network at all);
 //! 3. `PR_SET_NO_NEW_PRIVS`;
 //! 4. a Landlock ruleset that handles every filesystem and TCP right and
 //!    grants none;
 //! 5. a seccomp-BPF allow-list: reading and writing the pipes already
-//!    open, memory, threads, signals, time, randomness, exit. Any other
+//!    open, memory, threads, signals, time, randomness, its own CPU
+//!    limit, exit. Any other
 //!    call kills the whole process (`SIGSYS`), which the parent reports as
 //!    `worker.violation`.
 //!
@@ -144,10 +146,29 @@ fn set_rlimits(cpu_secs: u64) -> std::io::Result<()> {
     lower(Resource::CORE, 0)?;
     lower(Resource::FSIZE, 0)?;
     lower(Resource::NOFILE, MAX_FDS)?;
-    // SIGXCPU at the soft limit, SIGKILL a second later.
+    // SIGXCPU at the soft limit, SIGKILL a second later. The hard limit is
+    // the budget of the worker's whole life; each file then gets its own
+    // soft limit (`limit_cpu_per_file`), which nothing in the worker can
+    // raise above this.
     let (_, hard) = rlimit::getrlimit(Resource::CPU)?;
     let soft = cpu_secs.max(1).min(hard);
     rlimit::setrlimit(Resource::CPU, soft, soft.saturating_add(1).min(hard))
+}
+
+/// Gives the next file `secs` of CPU time (over all the worker's threads)
+/// from now: the soft `RLIMIT_CPU` is set to the CPU time used so far plus
+/// `secs`, within the hard limit set by `confine`. A file that spends more
+/// is stopped by SIGXCPU, whatever the wall-clock deadline says.
+pub fn limit_cpu_per_file(secs: u64) -> std::io::Result<()> {
+    use rlimit::Resource;
+    // (nix, not rustix: rustix would look up the vDSO through a `prctl`
+    // the allow-list does not grant.)
+    let used = nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)?;
+    // Whole seconds used, rounded up, so the file never gets less than `secs`.
+    let used = u64::try_from(used.tv_sec()).unwrap_or(0) + u64::from(used.tv_nsec() > 0);
+    let (_, hard) = rlimit::getrlimit(Resource::CPU)?;
+    let soft = used.saturating_add(secs.max(1)).min(hard);
+    rlimit::setrlimit(Resource::CPU, soft, hard)
 }
 
 /// Enters every namespace the kernel allows; returns their names.
@@ -287,6 +308,15 @@ fn allow_list() -> Result<Rules, seccompiler::BackendError> {
     r.insert(
         libc::SYS_prctl,
         vec![one(arg(0, Dword, Eq, libc::PR_SET_NAME as u64)?)?],
+    );
+    // The per-file CPU limit: its own `RLIMIT_CPU` only (pid 0 is itself).
+    // Raising the hard limit needs a privilege the worker does not have.
+    r.insert(
+        libc::SYS_prlimit64,
+        vec![SeccompRule::new(vec![
+            arg(0, Dword, Eq, 0)?,
+            arg(1, Dword, Eq, libc::RLIMIT_CPU as u64)?,
+        ])?],
     );
     // `abort()` signals the worker itself, nobody else.
     r.insert(libc::SYS_tgkill, vec![one(arg(0, Dword, Eq, pid)?)?]);

@@ -65,6 +65,11 @@ pub fn serve(memory_mib: u64, config: &SandboxConfig, cpu_secs: u64) -> io::Resu
         else {
             return Err(io::Error::other("a scan result came without a scan"));
         };
+        // A CPU budget for this file alone, on top of the parent's
+        // wall-clock deadline: threads cannot spend it twice as fast
+        // unnoticed, and a file cannot use the time left by the files
+        // before it.
+        sandbox::limit_cpu_per_file(policy.limits.deadline_secs)?;
         // The parent holds the scanner; ask it only when one is configured.
         let scanner = policy.av.clamd.is_some().then_some(&pipe as &dyn Scanner);
         let mut outcome = if passwords.is_empty() {
