@@ -95,7 +95,21 @@ pub trait Sanitize: Send + Sync {
             ),
         )
     }
+
+    /// Takes the password-protected ZIP attachments out of a mail, where
+    /// the rebuild runs (the worker process for the pool), so that the
+    /// mail is parsed only there: at most `max_parts`, each at most the
+    /// policy's `max_input_bytes`. Empty when the mail has none, when it
+    /// cannot be parsed, and where this is not available.
+    fn encrypted_zips(&self, policy: &Policy, mail: &[u8], max_parts: usize) -> Vec<HeldPart> {
+        let _ = (policy, mail, max_parts);
+        Vec::new()
+    }
 }
+
+/// An attachment taken out of a mail by [`Sanitize::encrypted_zips`]:
+/// its name (safe to show, no path) and bytes.
+pub type HeldPart = (String, Vec<u8>);
 
 /// The detail (after any member path) of an `archive.encrypted`,
 /// `ooxml.encrypted` or `pdf.encrypted` block when none of the given

@@ -39,7 +39,7 @@ pub use context::{Context, Dispatch, MemberOutcome, ScanStage};
 pub use filetype::FileType;
 pub use finding::{Action, Code, Finding, Verdict};
 pub use hash::{sha256_hex, sha256_reader};
-pub use job::{is_wrong_password, Job, Outcome, Passwords, Sanitize, WRONG_PASSWORD};
+pub use job::{is_wrong_password, HeldPart, Job, Outcome, Passwords, Sanitize, WRONG_PASSWORD};
 pub use reader::Reader;
 pub use rebuild::{Blocked, Rebuilder, Rebuilt};
 pub use report::Report;

@@ -2,7 +2,7 @@
 
 use mugai_core::config::MismatchAction;
 use mugai_core::{
-    sha256_hex, Action, Blocked, Budget, Code, Context, Dispatch, FileType, Finding, Job,
+    sha256_hex, Action, Blocked, Budget, Code, Context, Dispatch, FileType, Finding, HeldPart, Job,
     MemberOutcome, Outcome, Passwords, Policy, Rebuilder, Rebuilt, Sanitize, ScanStage, Scanner,
     Verdict,
 };
@@ -456,6 +456,18 @@ impl Sanitize for InProcess {
             &passwords.0,
         )
     }
+
+    fn encrypted_zips(&self, policy: &Policy, mail: &[u8], max_parts: usize) -> Vec<HeldPart> {
+        encrypted_zips(policy, mail, max_parts)
+    }
+}
+
+/// The mail's password-protected ZIP attachments (see
+/// [`Sanitize::encrypted_zips`]); a panic takes nothing.
+pub fn encrypted_zips(policy: &Policy, mail: &[u8], max_parts: usize) -> Vec<HeldPart> {
+    let max = usize::try_from(policy.limits.max_input_bytes).unwrap_or(usize::MAX);
+    std::panic::catch_unwind(|| mugai_mail::parts::encrypted_zips(mail, max_parts, max))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -14,4 +14,6 @@ pub mod fuzz;
 #[cfg(feature = "test-hooks")]
 mod hooks;
 
-pub use engine::{check_output_type, precheck, precheck_unlocking, Engine, InProcess};
+pub use engine::{
+    check_output_type, encrypted_zips, precheck, precheck_unlocking, Engine, InProcess,
+};

@@ -953,7 +953,7 @@ pub(crate) fn attachment_name(msg: &Message<'_>, part: &MessagePart<'_>) -> Opti
 }
 
 /// A file name made safe to show: no controls, no bidi overrides, no path.
-fn display_name(name: &str) -> Option<String> {
+pub(crate) fn display_name(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = encode::clean_header_text(base, 200)
         .chars()

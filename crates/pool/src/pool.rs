@@ -1,11 +1,12 @@
 //! The parent side: a pool of confined, short-lived worker processes.
 
 use crate::protocol::{read_frame, write_frame, FromWorker, ToWorker, WireScan};
-use crate::recheck::{recheck_unlocking, Scans};
+use crate::recheck::{recheck_parts, recheck_unlocking, Scans};
 use crate::sandbox::Layers;
 use mugai_core::config::SandboxConfig;
 use mugai_core::{
-    sha256_hex, Blocked, Code, Config, FileType, Job, Outcome, Passwords, Policy, Sanitize,
+    sha256_hex, Blocked, Code, Config, FileType, HeldPart, Job, Outcome, Passwords, Policy,
+    Sanitize,
 };
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -319,6 +320,60 @@ impl Sanitize for Pool {
     fn sanitize_unlocked(&self, policy: &Policy, job: Job, passwords: &Passwords) -> Outcome {
         let sha256 = sha256_hex(&job.bytes);
         self.run(policy, job, sha256, passwords)
+    }
+
+    /// In a worker, like a rebuild: the parent never parses the mail. A
+    /// worker that fails, or whose reply fails [`recheck_parts`], gives
+    /// nothing (logged at error level) and serves no other file.
+    fn encrypted_zips(&self, policy: &Policy, mail: &[u8], max_parts: usize) -> Vec<HeldPart> {
+        let sha256 = sha256_hex(mail);
+        let mut w = match self.checkout() {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(sha256 = %sha256, "cannot take attachments out of a mail: {e}");
+                return Vec::new();
+            }
+        };
+        w.served += 1;
+        let limit = Duration::from_secs(policy.limits.deadline_secs) + KILL_GRACE;
+        let child = Arc::clone(&w.child);
+        let max_bytes = policy.limits.max_input_bytes;
+        let (timed_out, reply) = with_watchdog(&child, limit, || {
+            let req = ToWorker::EncryptedZips {
+                policy: Box::new(policy.clone()),
+                max_parts: u32::try_from(max_parts).unwrap_or(u32::MAX),
+            };
+            write_frame(&mut w.stdin, &req, mail)?;
+            let max_body = max_bytes.saturating_mul(max_parts as u64);
+            match read_frame::<_, FromWorker>(&mut w.stdout, max_body)? {
+                Some((FromWorker::Parts { names, lens }, body)) => {
+                    recheck_parts(names, &lens, &body, max_parts, max_bytes)
+                        .map_err(io::Error::other)
+                }
+                _ => Err(io::Error::other("the worker did not answer with parts")),
+            }
+        });
+        match reply {
+            Ok(parts) => {
+                self.checkin(w);
+                parts
+            }
+            Err(e) => {
+                let status = reap(&w.child);
+                self.retire();
+                let why = if timed_out {
+                    format!(
+                        "the worker was killed at the deadline ({} s)",
+                        limit.as_secs()
+                    )
+                } else {
+                    format!("{e} (worker {status:?})")
+                };
+                tracing::error!(sha256 = %sha256, code = %Code::WorkerViolation,
+                    "no attachment taken out of a mail: {why}");
+                Vec::new()
+            }
+        }
     }
 }
 

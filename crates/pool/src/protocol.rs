@@ -8,6 +8,8 @@
 //! body), each answered by a [`ToWorker::Scanned`], and ends with
 //! [`FromWorker::Done`] (the rebuilt file in the body). The worker has no
 //! socket of its own: only the parent reaches the malware scanner.
+//! A [`ToWorker::EncryptedZips`] (a mail in the body) is answered by one
+//! [`FromWorker::Parts`] (the parts one after another in the body).
 
 use crate::sandbox::Layers;
 use mugai_core::{Outcome, Passwords, Policy, ScanResult};
@@ -31,6 +33,9 @@ pub enum ToWorker {
     },
     /// The answer to the last [`FromWorker::Scan`].
     Scanned { result: WireScan },
+    /// Take the password-protected ZIP attachments out of the mail in the
+    /// body.
+    EncryptedZips { policy: Box<Policy>, max_parts: u32 },
 }
 
 /// Worker to parent.
@@ -45,6 +50,9 @@ pub enum FromWorker {
     Scan,
     /// The file's outcome; the rebuilt file in the body.
     Done { outcome: Outcome },
+    /// The parts an [`ToWorker::EncryptedZips`] asked for: their names, and
+    /// their lengths in the order their bytes follow in the body.
+    Parts { names: Vec<String>, lens: Vec<u64> },
 }
 
 /// [`ScanResult`] on the wire.

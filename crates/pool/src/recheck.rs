@@ -5,7 +5,8 @@
 
 use mugai_core::config::{AvScan, OnAvFailure};
 use mugai_core::{
-    sha256_hex, Action, Blocked, Code, FileType, Job, Outcome, Policy, ScanResult, Verdict,
+    sha256_hex, Action, Blocked, Code, FileType, HeldPart, Job, Outcome, Policy, ScanResult,
+    Verdict,
 };
 use std::collections::HashMap;
 
@@ -179,6 +180,51 @@ pub fn recheck_unlocking(
     o
 }
 
+/// The parts a worker took out of a mail ([`mugai_core::Sanitize::encrypted_zips`]),
+/// checked: no more than asked for, lengths that add up to the body, each
+/// within the size limit, each a password-protected ZIP, each name already
+/// safe to show. Any failed check rejects the whole reply.
+pub fn recheck_parts(
+    names: Vec<String>,
+    lens: &[u64],
+    body: &[u8],
+    max_parts: usize,
+    max_bytes: u64,
+) -> Result<Vec<HeldPart>, String> {
+    if names.len() != lens.len() || names.len() > max_parts {
+        return Err(format!(
+            "{} names and {} lengths for at most {max_parts} parts",
+            names.len(),
+            lens.len()
+        ));
+    }
+    let mut rest = body;
+    let mut parts = Vec::with_capacity(names.len());
+    for (name, &len) in names.into_iter().zip(lens) {
+        if len > max_bytes {
+            return Err(format!("a part of {len} bytes is over the limit"));
+        }
+        let Some((bytes, tail)) = usize::try_from(len)
+            .ok()
+            .and_then(|n| rest.split_at_checked(n))
+        else {
+            return Err("the parts' lengths are longer than the body".into());
+        };
+        if !mugai_mail::parts::is_encrypted_zip(bytes) {
+            return Err(format!("part {name:?} is not a password-protected ZIP"));
+        }
+        if !mugai_mail::parts::is_display_name(&name) {
+            return Err(format!("part name {name:?} is not safe to show"));
+        }
+        parts.push((name, bytes.to_vec()));
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err("the body is longer than the parts' lengths".into());
+    }
+    Ok(parts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +322,50 @@ mod tests {
         let (o, body3) = honest(&j);
         let back = recheck(&p, &j, &sha, o, body3, &scans);
         assert_eq!(back.verdict, Verdict::Clean);
+    }
+
+    #[test]
+    fn parts_from_a_worker_are_checked_before_they_are_kept() {
+        let mut zip = b"PK\x03\x04\x14\x00\x01\x00".to_vec();
+        zip.resize(40, 7);
+        let two = [zip.clone(), zip.clone()].concat();
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ok = recheck_parts(names(&["a.zip", "b.zip"]), &[40, 40], &two, 5, 100).unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(ok[1], ("b.zip".to_string(), zip.clone()));
+        // Each lie is caught.
+        let lies: [(Vec<String>, Vec<u64>, Vec<u8>, usize, u64); 7] = [
+            (names(&["a.zip"]), vec![40, 40], two.clone(), 5, 100),
+            (
+                names(&["a.zip", "b.zip"]),
+                vec![40, 40],
+                two.clone(),
+                1,
+                100,
+            ),
+            (
+                names(&["a.zip", "b.zip"]),
+                vec![40, 41],
+                two.clone(),
+                5,
+                100,
+            ),
+            (names(&["a.zip"]), vec![40], two.clone(), 5, 100),
+            (names(&["a.zip"]), vec![40], zip.clone(), 5, 39),
+            (names(&["../etc/a.zip"]), vec![40], zip.clone(), 5, 100),
+            (
+                names(&["a.zip"]),
+                vec![40],
+                [b"PK\x03\x04\x14\x00\x00".as_slice(), &zip[7..]].concat(),
+                5,
+                100,
+            ),
+        ];
+        for (i, (n, l, b, max, size)) in lies.into_iter().enumerate() {
+            assert!(
+                recheck_parts(n, &l, &b, max, size).is_err(),
+                "lie {i} was accepted"
+            );
+        }
     }
 }

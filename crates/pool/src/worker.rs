@@ -57,13 +57,29 @@ pub fn serve(memory_mib: u64, config: &SandboxConfig, cpu_secs: u64) -> io::Resu
         let Some((msg, body)) = next else {
             return Ok(());
         };
-        let ToWorker::Job {
-            name,
-            policy,
-            passwords,
-        } = msg
-        else {
-            return Err(io::Error::other("a scan result came without a scan"));
+        let (name, policy, passwords) = match msg {
+            ToWorker::Job {
+                name,
+                policy,
+                passwords,
+            } => (name, policy, passwords),
+            ToWorker::EncryptedZips { policy, max_parts } => {
+                sandbox::limit_cpu_per_file(policy.limits.deadline_secs)?;
+                let parts = mugai_engine::encrypted_zips(&policy, &body, max_parts as usize);
+                let (names, bodies): (Vec<String>, Vec<Vec<u8>>) = parts.into_iter().unzip();
+                let lens = bodies.iter().map(|b| b.len() as u64).collect();
+                let mut io = pipe.io.borrow_mut();
+                write_frame(
+                    &mut io.1,
+                    &FromWorker::Parts { names, lens },
+                    &bodies.concat(),
+                )?;
+                io.1.flush()?;
+                continue;
+            }
+            ToWorker::Scanned { .. } => {
+                return Err(io::Error::other("a scan result came without a scan"));
+            }
         };
         // A CPU budget for this file alone, on top of the parent's
         // wall-clock deadline: threads cannot spend it twice as fast

@@ -286,9 +286,9 @@ pub(crate) async fn process(
 }
 
 /// Takes the password-protected ZIP attachments out of the message and
-/// keeps them with one-time links. Parsing is bounded (the message is
-/// within `max_message_bytes`) and a panic keeps nothing; a failure is
-/// logged and the message goes on as converted.
+/// keeps them with one-time links. The message is parsed where files are
+/// rebuilt (a confined worker), never in the relay; a failure there or
+/// here is logged and the message goes on as converted.
 async fn hold_encrypted(
     shared: &Shared,
     env: &Envelope,
@@ -304,7 +304,8 @@ async fn hold_encrypted(
         return Vec::new();
     }
     let raw = raw.to_vec();
-    let max = usize::try_from(shared.policy.limits.max_input_bytes).unwrap_or(usize::MAX);
+    let policy = shared.policy.clone();
+    let sanitizer = shared.sanitizer.clone();
     let info = crate::held::MailInfo {
         from: env.sender.clone(),
         to: env.recipients.clone(),
@@ -314,10 +315,7 @@ async fn hold_encrypted(
             .map(|n| n.to_string_lossy().into_owned()),
     };
     let kept = tokio::task::spawn_blocking(move || {
-        let parts = std::panic::catch_unwind(|| {
-            mugai_mail::parts::encrypted_zips(&raw, crate::held::MAX_PARTS, max)
-        })
-        .unwrap_or_default();
+        let parts = sanitizer.encrypted_zips(&policy, &raw, crate::held::MAX_PARTS);
         if parts.is_empty() {
             return Ok(Vec::new());
         }
