@@ -334,7 +334,9 @@ mod tests {
         assert_eq!(ok.len(), 2);
         assert_eq!(ok[1], ("b.zip".to_string(), zip.clone()));
         // Each lie is caught.
-        let lies: [(Vec<String>, Vec<u64>, Vec<u8>, usize, u64); 7] = [
+        // (names, lengths, body, most parts, largest part)
+        type Reply = (Vec<String>, Vec<u64>, Vec<u8>, usize, u64);
+        let lies: [Reply; 7] = [
             (names(&["a.zip"]), vec![40, 40], two.clone(), 5, 100),
             (
                 names(&["a.zip", "b.zip"]),
