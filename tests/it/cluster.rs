@@ -2,6 +2,7 @@
 //! a NATS server killed mid-run, and every file still ends exactly once in clean or
 //! quarantine with exactly one audit record.
 
+use crate::console::free_port;
 use crate::util;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,13 +24,6 @@ fn nats_server() -> Option<PathBuf> {
     }
     util::skip("nats-server is not installed (Debian package nats-server)");
     None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// A child process killed (SIGKILL) and reaped when dropped.

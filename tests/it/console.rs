@@ -205,26 +205,7 @@ max_login_failures = 5
         .status()
         .unwrap();
     assert!(st.success());
-    let mut daemon = util::mugai();
-    daemon.arg("daemon").arg("--config").arg(&config);
-    for d in [
-        "inbox",
-        "clean",
-        "quarantine",
-        "originals",
-        "state",
-        "audit",
-    ] {
-        daemon.arg(format!("--{d}")).arg(dir(d));
-    }
-    let daemon = Kill(
-        daemon
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir("daemon.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let daemon = start_daemon(&config, root);
     std::fs::create_dir_all(dir("inbox/<script>alert(1)<")).unwrap();
     std::fs::write(
         dir("inbox/<script>alert(1)</script>.pdf"),
@@ -509,8 +490,33 @@ max_login_failures = 5
     assert!(!v.status.success(), "a tampered console record is reported");
 }
 
+/// The real daemon on `config`, with its folders (`inbox`, `clean`,
+/// `quarantine`, …) under `root` and its log in `root/daemon.log`.
+pub(crate) fn start_daemon(config: &Path, root: &Path) -> Kill {
+    let mut daemon = util::mugai();
+    daemon.arg("daemon").arg("--config").arg(config);
+    for d in [
+        "inbox",
+        "clean",
+        "quarantine",
+        "originals",
+        "state",
+        "audit",
+    ] {
+        daemon.arg(format!("--{d}")).arg(root.join(d));
+    }
+    Kill(
+        daemon
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(root.join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 /// Adds `name` with `role` to the accounts file.
-fn add_user(users: &Path, name: &str, role: &str) {
+pub(crate) fn add_user(users: &Path, name: &str, role: &str) {
     let mut c = util::mugai()
         .args(["user", "add", name, "--role", role, "--password-stdin"])
         .arg("--users")
@@ -527,7 +533,13 @@ fn add_user(users: &Path, name: &str, role: &str) {
     assert!(c.wait().unwrap().success());
 }
 
-fn start_console(config: &Path, quarantine: &Path, clean: &Path, log: &Path, port: u16) -> Kill {
+pub(crate) fn start_console(
+    config: &Path,
+    quarantine: &Path,
+    clean: &Path,
+    log: &Path,
+    port: u16,
+) -> Kill {
     let k = Kill(
         util::mugai()
             .arg("console")
@@ -556,7 +568,7 @@ fn start_console(config: &Path, quarantine: &Path, clean: &Path, log: &Path, por
 }
 
 /// The CSRF token in a page's form.
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
         .nth(1)
         .unwrap_or_else(|| panic!("no form in {page}"))
@@ -574,7 +586,7 @@ fn session_cookie(resp: &str) -> Option<String> {
 }
 
 /// Logs `user` in; returns the session cookie.
-fn log_in(port: u16, user: &str) -> String {
+pub(crate) fn log_in(port: u16, user: &str) -> String {
     let (c, t) = login_form(port);
     let r = post(
         port,

@@ -6,7 +6,8 @@
 //! written by the project's test encryptor and checked by msoffcrypto-tool.
 
 use crate::console::{
-    files_under, free_port, get, header, login_form, post, reasons, wait_for, Kill, PASSWORD,
+    add_user, csrf_of, files_under, free_port, get, log_in, post, reasons, start_console,
+    start_daemon, wait_for,
 };
 use crate::util;
 use std::io::{Read, Write};
@@ -112,16 +113,6 @@ fn held(q: &Path) -> Vec<(String, String, String)> {
     v
 }
 
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 fn form_escape(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -225,26 +216,7 @@ max_unlock_failures = 5
     )
     .unwrap();
 
-    let mut daemon = util::mugai();
-    daemon.arg("daemon").arg("--config").arg(&config);
-    for d in [
-        "inbox",
-        "clean",
-        "quarantine",
-        "originals",
-        "state",
-        "audit",
-    ] {
-        daemon.arg(format!("--{d}")).arg(dir(d));
-    }
-    let daemon = Kill(
-        daemon
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir("daemon.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let daemon = start_daemon(&config, root);
     std::fs::copy(fx("agile.docx"), dir("inbox/ppap-agile.docx")).unwrap();
     std::fs::copy(fx("standard.docx"), dir("inbox/ppap-standard.docx")).unwrap();
     std::fs::copy(fx("enc.pdf"), dir("inbox/ppap.pdf")).unwrap();
@@ -254,57 +226,16 @@ max_unlock_failures = 5
     });
     drop(daemon);
 
-    let mut c = util::mugai()
-        .args([
-            "user",
-            "add",
-            "alice",
-            "--role",
-            "operator",
-            "--password-stdin",
-            "--users",
-        ])
-        .arg(&users)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    assert!(c.wait().unwrap().success());
+    add_user(&users, "alice", "operator");
 
-    let console = Kill(
-        util::mugai()
-            .arg("console")
-            .arg("--config")
-            .arg(&config)
-            .arg("--quarantine")
-            .arg(dir("quarantine"))
-            .arg("--clean")
-            .arg(dir("clean"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir("console.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for("the console", Duration::from_secs(60), || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    let (anon, token) = login_form(port);
-    let r = post(
+    let console = start_console(
+        &config,
+        &dir("quarantine"),
+        &dir("clean"),
+        &dir("console.log"),
         port,
-        "/login",
-        &anon,
-        &format!("csrf={token}&user=alice&password={}", form_escape(PASSWORD)),
     );
-    let session = header(&r, "set-cookie")
-        .into_iter()
-        .find(|c| c.starts_with("mugai_session="))
-        .map_or(anon.clone(), |c| c.split(';').next().unwrap().to_string());
+    let session = log_in(port, "alice");
 
     let items = held(&dir("quarantine"));
     assert_eq!(items.len(), 4, "{items:?}");

@@ -212,16 +212,19 @@ fn internal(lang: Lang, who: Option<&Who>, what: &str, e: impl std::fmt::Display
     message(lang, StatusCode::INTERNAL_SERVER_ERROR, "err_internal", who)
 }
 
-fn set_session_cookie(c: &Console, sid: &str) -> HeaderValue {
+/// `res` with the session cookie for `sid` set (a new or renewed session).
+fn with_session_cookie(mut res: Response, c: &Console, sid: &str) -> Response {
     let secure = if c.config.console.secure_cookies {
         "; Secure"
     } else {
         ""
     };
-    HeaderValue::from_str(&format!(
+    let cookie = HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict{secure}"
     ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
+    .unwrap_or_else(|_| HeaderValue::from_static(""));
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    res
 }
 
 /// The logged-in account, or the response to send instead (to the login
@@ -316,10 +319,9 @@ fn login_form(
         pw = t(lang, "password"),
         login = t(lang, "login"),
     );
-    let mut res = (status, Html(page(lang, t(lang, "login"), None, &body))).into_response();
+    let res = (status, Html(page(lang, t(lang, "login"), None, &body))).into_response();
     if new {
-        res.headers_mut()
-            .append(header::SET_COOKIE, set_session_cookie(c, &sid));
+        return with_session_cookie(res, c, &sid);
     }
     res
 }
@@ -422,10 +424,7 @@ async fn login(
             Err(e) => return internal(lang, None, "sessions file", e),
         }
     };
-    let mut res = Redirect::to("/items").into_response();
-    res.headers_mut()
-        .append(header::SET_COOKIE, set_session_cookie(&c, &new_sid));
-    res
+    with_session_cookie(Redirect::to("/items").into_response(), &c, &new_sid)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1376,10 +1375,9 @@ fn link_form(
         pw = t(lang, "passwords"),
         u = t(lang, "unlock"),
     );
-    let mut res = (status, Html(page(lang, t(lang, "link_title"), None, &body))).into_response();
+    let res = (status, Html(page(lang, t(lang, "link_title"), None, &body))).into_response();
     if new {
-        res.headers_mut()
-            .append(header::SET_COOKIE, set_session_cookie(c, &sid));
+        return with_session_cookie(res, c, &sid);
     }
     res
 }

@@ -25,6 +25,20 @@ pub trait Dispatch {
     fn dispatch(&self, name: &str, bytes: &[u8], cx: &mut Context<'_>) -> MemberOutcome;
 }
 
+/// The [`Dispatch`] of a file that has no members (and of rebuilder
+/// tests): a member asked for is blocked.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMembers;
+
+impl Dispatch for NoMembers {
+    fn dispatch(&self, name: &str, _: &[u8], cx: &mut Context<'_>) -> MemberOutcome {
+        Err(cx.block(
+            Code::TypeUnknown,
+            format!("no member is expected here ({name})"),
+        ))
+    }
+}
+
 /// State of one file (or member) being rebuilt.
 pub struct Context<'a> {
     policy: &'a Policy,

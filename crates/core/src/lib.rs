@@ -35,7 +35,7 @@ pub mod scan;
 
 pub use budget::Budget;
 pub use config::{Config, ConfigError, Policy};
-pub use context::{Context, Dispatch, MemberOutcome, ScanStage};
+pub use context::{Context, Dispatch, MemberOutcome, NoMembers, ScanStage};
 pub use filetype::FileType;
 pub use finding::{Action, Code, Finding, Verdict};
 pub use hash::{sha256_hex, sha256_reader};

@@ -410,15 +410,7 @@ fn convert_for(ty: FileType, img: DynamicImage) -> DynamicImage {
 mod tests {
     use super::*;
     use image::codecs::jpeg::JpegEncoder;
-    use mugai_core::{Budget, Dispatch, MemberOutcome, Policy};
-
-    /// Images have no members; any call back is a failure.
-    struct NoMembers;
-    impl Dispatch for NoMembers {
-        fn dispatch(&self, name: &str, _: &[u8], cx: &mut Context<'_>) -> MemberOutcome {
-            Err(cx.block(Code::RebuildFailed, format!("unexpected member {name}")))
-        }
-    }
+    use mugai_core::{Budget, NoMembers, Policy};
 
     fn run(policy: &Policy, bytes: &[u8], ty: FileType) -> (Result<Rebuilt, Blocked>, Vec<Code>) {
         let budget = Budget::new(&policy.limits);

@@ -532,18 +532,7 @@ mod tests {
         wb.extend_from_slice(&[0x85, 0x00, 0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 0]);
         let p = mugai_core::Policy::default();
         let b = mugai_core::Budget::new(&p.limits);
-        struct Nop;
-        impl mugai_core::Dispatch for Nop {
-            fn dispatch(
-                &self,
-                _: &str,
-                _: &[u8],
-                cx: &mut Context<'_>,
-            ) -> mugai_core::MemberOutcome {
-                Err(cx.block(Code::TypeUnknown, "no"))
-            }
-        }
-        let cx = Context::new(&p, &b, &Nop, None);
+        let cx = Context::new(&p, &b, &mugai_core::NoMembers, None);
         assert_eq!(
             check_workbook(&cx, &wb).unwrap_err().code,
             Code::OleXlmMacro
@@ -579,17 +568,6 @@ mod tests {
 
     #[test]
     fn a_neutralised_hyperlink_takes_its_data_with_it() {
-        struct Nop;
-        impl mugai_core::Dispatch for Nop {
-            fn dispatch(
-                &self,
-                _: &str,
-                _: &[u8],
-                cx: &mut Context<'_>,
-            ) -> mugai_core::MemberOutcome {
-                Err(cx.block(Code::TypeUnknown, "no"))
-            }
-        }
         use mugai_core::config::LinkAction;
         let has = |b: &[u8], n: &[u8]| b.windows(n.len()).any(|w| w == n);
         for (url, hyperlinks, cleared) in [
@@ -609,7 +587,7 @@ mod tests {
             let mut p = mugai_core::Policy::default();
             p.office.hyperlinks = hyperlinks;
             let b = mugai_core::Budget::new(&p.limits);
-            let mut cx = Context::new(&p, &b, &Nop, None);
+            let mut cx = Context::new(&p, &b, &mugai_core::NoMembers, None);
             let out = rebuild(&file, FileType::Doc, &mut cx).unwrap_or_else(|e| panic!("{e}"));
             let s = streams(&out.bytes);
             let new_data = &s["/Data"];
@@ -636,17 +614,6 @@ mod tests {
 
     #[test]
     fn word6_fast_saved_is_blocked_and_plain_word6_is_read() {
-        struct Nop;
-        impl mugai_core::Dispatch for Nop {
-            fn dispatch(
-                &self,
-                _: &str,
-                _: &[u8],
-                cx: &mut Context<'_>,
-            ) -> mugai_core::MemberOutcome {
-                Err(cx.block(Code::TypeUnknown, "no"))
-            }
-        }
         let p = mugai_core::Policy::default();
         let b = mugai_core::Budget::new(&p.limits);
         let text = b"A \x13 INCLUDETEXT \"\\\\h\\s\\a.doc\" \x14x\x15\r";
@@ -655,7 +622,7 @@ mod tests {
                 "/WordDocument",
                 mugai_corpus::office::word6_stream(flags, text),
             )]);
-            let mut cx = Context::new(&p, &b, &Nop, None);
+            let mut cx = Context::new(&p, &b, &mugai_core::NoMembers, None);
             rebuild(&file, FileType::Doc, &mut cx).map(|r| (r, cx.findings().to_vec()))
         };
         let Err(e) = run(0x0004) else {
@@ -672,17 +639,6 @@ mod tests {
 
     #[test]
     fn supbook_dde_links_become_unused_links() {
-        struct Nop;
-        impl mugai_core::Dispatch for Nop {
-            fn dispatch(
-                &self,
-                _: &str,
-                _: &[u8],
-                cx: &mut Context<'_>,
-            ) -> mugai_core::MemberOutcome {
-                Err(cx.block(Code::TypeUnknown, "no"))
-            }
-        }
         let p = mugai_core::Policy::default();
         let b = mugai_core::Budget::new(&p.limits);
         let path = b"cmd\x03 /c calc";
@@ -693,7 +649,7 @@ mod tests {
         // A self reference stays.
         wb.extend_from_slice(&[0xAE, 0x01, 4, 0, 1, 0, 1, 4]);
         let before = wb.clone();
-        let mut cx = Context::new(&p, &b, &Nop, None);
+        let mut cx = Context::new(&p, &b, &mugai_core::NoMembers, None);
         neutralise_supbooks(&mut cx, &mut wb).unwrap_or_else(|e| panic!("{e}"));
         let f = cx.findings();
         assert_eq!(f.len(), 1, "{f:?}");
@@ -704,12 +660,12 @@ mod tests {
         assert!(!wb.windows(4).any(|w| w == b"calc"));
         assert_eq!(wb[wb.len() - 8..], before[before.len() - 8..]);
         // A second pass finds nothing.
-        let mut cx = Context::new(&p, &b, &Nop, None);
+        let mut cx = Context::new(&p, &b, &mugai_core::NoMembers, None);
         neutralise_supbooks(&mut cx, &mut wb).unwrap_or_else(|e| panic!("{e}"));
         assert!(cx.findings().is_empty());
         // A record cut short is not guessed at.
         let mut cut = vec![0xAE, 0x01, 6, 0, 0, 0, 9, 0, 0, b'c'];
-        let mut cx = Context::new(&p, &b, &Nop, None);
+        let mut cx = Context::new(&p, &b, &mugai_core::NoMembers, None);
         assert_eq!(
             neutralise_supbooks(&mut cx, &mut cut).unwrap_err().code,
             Code::OleField

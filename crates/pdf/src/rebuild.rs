@@ -568,14 +568,7 @@ fn write(
 mod tests {
     use super::*;
     use mugai_core::config::LinkAction;
-    use mugai_core::{Dispatch, MemberOutcome, Policy};
-
-    struct NoMembers;
-    impl Dispatch for NoMembers {
-        fn dispatch(&self, _: &str, _: &[u8], cx: &mut Context<'_>) -> MemberOutcome {
-            Err(cx.block(Code::TypeUnknown, "no members here"))
-        }
-    }
+    use mugai_core::{NoMembers, Policy};
 
     /// A one-page PDF with `catalog` and `page` spliced into the catalog
     /// and page dictionaries, and `extra` as objects 6, 7, ...

@@ -139,14 +139,7 @@ fn encode(text: &str, enc: TextEncoding) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mugai_core::{Budget, Dispatch, MemberOutcome, Policy};
-
-    struct NoMembers;
-    impl Dispatch for NoMembers {
-        fn dispatch(&self, _: &str, _: &[u8], cx: &mut Context<'_>) -> MemberOutcome {
-            Err(cx.block(Code::TypeUnknown, "no members in text"))
-        }
-    }
+    use mugai_core::{Budget, NoMembers, Policy};
 
     fn run(input: &[u8], ty: FileType) -> (Vec<u8>, Vec<Code>) {
         let policy = Policy::default();
