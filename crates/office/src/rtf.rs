@@ -800,114 +800,14 @@ fn finish_pict(cx: &mut Context<'_>, p: Pict, n: usize, out: &mut Vec<u8>) -> Re
     Ok(())
 }
 
-/// The document text of an RTF file (for fidelity checks): text outside
-/// ignorable destinations, with `\'hh` as Windows-1252/CP932 bytes kept
-/// as raw byte values.
+/// The document text of an RTF file, for fidelity checks: [`plain_text`]
+/// (Windows-1252 unless the document names its code page) with every run
+/// of white space made one space.
 pub fn text_of(b: &[u8]) -> String {
-    const SKIP: &[&str] = &[
-        "fonttbl",
-        "colortbl",
-        "stylesheet",
-        "info",
-        "pict",
-        "objclass",
-        "objdata",
-        "template",
-        "listtable",
-        "listoverridetable",
-        "rsidtbl",
-        "generator",
-        "themedata",
-        "colorschememapping",
-        "latentstyles",
-        "datastore",
-        "xmlnstbl",
-        "fldinst",
-        "header",
-        "footer",
-        "headerl",
-        "headerr",
-        "footerl",
-        "footerr",
-        "nonshppict",
-        "shpinst",
-        "filetbl",
-        "revtbl",
-        "pgdsctbl",
-        "mmathpr",
-        "bkmkstart",
-        "bkmkend",
-    ];
-    let mut s = String::new();
-    let mut skip_depth: Option<usize> = None;
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'{' => {
-                depth += 1;
-                if skip_depth.is_none() {
-                    if let Some((w, _, starred)) = destination(b, i) {
-                        if starred || SKIP.contains(&word_str(w)) {
-                            skip_depth = Some(depth);
-                        }
-                    }
-                }
-                i += 1;
-            }
-            b'}' => {
-                if skip_depth == Some(depth) {
-                    skip_depth = None;
-                }
-                depth = depth.saturating_sub(1);
-                i += 1;
-                if depth == 0 {
-                    // The document ends with its outermost group.
-                    break;
-                }
-            }
-            b'\\' => {
-                let t = control(b, i);
-                if t.word == Some(b"bin") {
-                    // Binary data is skipped wherever it is.
-                    let n = param(t.raw, 3).max(0) as usize;
-                    i = (i + t.raw.len()).saturating_add(n);
-                    continue;
-                }
-                if skip_depth.is_none() {
-                    match t.word.map(word_str) {
-                        Some("par") | Some("line") | Some("tab") | Some("cell") => s.push(' '),
-                        Some("bin") => {
-                            let n = param(t.raw, 3).max(0) as usize;
-                            i = (i + t.raw.len()).saturating_add(n);
-                            continue;
-                        }
-                        Some(_) => {}
-                        None if t.raw.starts_with(b"\\'") && t.raw.len() == 4 => {
-                            if let Ok(v) =
-                                u8::from_str_radix(&String::from_utf8_lossy(&t.raw[2..4]), 16)
-                            {
-                                s.push(v as char);
-                            }
-                        }
-                        None if t.raw.len() == 2 && matches!(t.raw[1], b'\\' | b'{' | b'}') => {
-                            s.push(t.raw[1] as char)
-                        }
-                        None => {}
-                    }
-                }
-                i += t.raw.len().max(1);
-            }
-            b'\r' | b'\n' => i += 1,
-            c => {
-                if skip_depth.is_none() {
-                    s.push(c as char);
-                }
-                i += 1;
-            }
-        }
-    }
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    plain_text(b, encoding_rs::WINDOWS_1252, usize::MAX)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The encoding of a Windows code page as RTF names it (`\ansicpgN`).
@@ -942,9 +842,13 @@ pub fn plain_text(b: &[u8], fallback: &'static encoding_rs::Encoding, max: usize
         "stylesheet",
         "info",
         "pict",
-        "object",
+        // An object shows its `\result`; nothing else of it.
         "objclass",
         "objdata",
+        "objname",
+        "objalias",
+        "objsect",
+        "objtime",
         "template",
         "listtable",
         "listoverridetable",
@@ -1118,23 +1022,16 @@ pub fn plain_text(b: &[u8], fallback: &'static encoding_rs::Encoding, max: usize
 mod tests {
     use super::*;
 
-    struct Nop;
-    impl mugai_core::Dispatch for Nop {
-        fn dispatch(&self, _: &str, _: &[u8], cx: &mut Context<'_>) -> mugai_core::MemberOutcome {
-            Err(cx.block(Code::TypeUnknown, "no"))
-        }
-    }
-
     /// The rewrite of `rtf`, and the codes found.
     fn run(rtf: &str) -> (String, Vec<Code>) {
         let p = mugai_core::Policy::default();
         let b = mugai_core::Budget::new(&p.limits);
-        let mut cx = Context::new(&p, &b, &Nop, None);
+        let mut cx = Context::new(&p, &b, &mugai_core::NoMembers, None);
         let r = rebuild(rtf.as_bytes(), &mut cx).expect("rebuilt");
         let codes = cx.findings().iter().map(|f| f.code).collect();
         let out = String::from_utf8_lossy(&r.bytes).into_owned();
         // Fixpoint: the output rebuilds to itself without findings.
-        let mut cx2 = Context::new(&p, &b, &Nop, None);
+        let mut cx2 = Context::new(&p, &b, &mugai_core::NoMembers, None);
         let again = rebuild(out.as_bytes(), &mut cx2).expect("rebuilt again");
         assert_eq!(String::from_utf8_lossy(&again.bytes), out, "fixpoint");
         assert!(cx2.findings().is_empty(), "{:?}", cx2.findings());
