@@ -7,7 +7,6 @@ use crate::util;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -535,26 +534,12 @@ fn cluster_daemon_hands_its_files_to_the_cluster() {
     )
     .unwrap();
     let d = |n: &str| base.join("d").join(n);
-    for n in [
-        "inbox",
-        "clean",
-        "quarantine",
-        "originals",
-        "state",
-        "audit",
-    ] {
+    for n in util::DAEMON_DIRS {
         fs::create_dir_all(d(n)).unwrap();
     }
     let mut cmd = util::mugai();
     cmd.arg("daemon").arg("--config").arg(&config);
-    for n in [
-        "inbox",
-        "clean",
-        "quarantine",
-        "originals",
-        "state",
-        "audit",
-    ] {
+    for n in util::DAEMON_DIRS {
         cmd.arg(format!("--{n}")).arg(d(n));
     }
     let _daemon = Proc(

@@ -154,14 +154,7 @@ fn console_in_a_browser_review_release_with_two_people_audit() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let dir = |d: &str| root.join(d);
-    for d in [
-        "inbox",
-        "clean",
-        "quarantine",
-        "originals",
-        "state",
-        "audit",
-    ] {
+    for d in util::DAEMON_DIRS {
         std::fs::create_dir_all(dir(d)).unwrap();
     }
     let users = dir("users.toml");
@@ -495,14 +488,7 @@ max_login_failures = 5
 pub(crate) fn start_daemon(config: &Path, root: &Path) -> Kill {
     let mut daemon = util::mugai();
     daemon.arg("daemon").arg("--config").arg(config);
-    for d in [
-        "inbox",
-        "clean",
-        "quarantine",
-        "originals",
-        "state",
-        "audit",
-    ] {
+    for d in util::DAEMON_DIRS {
         daemon.arg(format!("--{d}")).arg(root.join(d));
     }
     Kill(

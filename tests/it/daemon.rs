@@ -31,14 +31,7 @@ impl D {
         notify
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
-        for d in [
-            "inbox",
-            "clean",
-            "quarantine",
-            "originals",
-            "state",
-            "audit",
-        ] {
+        for d in util::DAEMON_DIRS {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
         D {
@@ -71,14 +64,7 @@ impl D {
             std::fs::File::create(self.root.join(format!("log-{}.txt", self.starts))).unwrap();
         let mut cmd = util::mugai();
         cmd.arg("daemon").arg("--config").arg(&self.config);
-        for d in [
-            "inbox",
-            "clean",
-            "quarantine",
-            "originals",
-            "state",
-            "audit",
-        ] {
+        for d in util::DAEMON_DIRS {
             cmd.arg(format!("--{d}")).arg(self.dir(d));
         }
         cmd.env("NOTIFY_SOCKET", self.root.join("notify.sock"))
@@ -433,11 +419,21 @@ fn retention_prunes_old_days_and_daily_notice() {
     d.drop_file("a.csv", b"=HYPERLINK(\"http://x\"),1\n");
     d.drop_file("b.exe", EXE);
     d.wait_for("both handled", || d.audit_records().len() == 2);
-    for root in ["originals", "quarantine"] {
-        let days: Vec<String> = sorted_files(&d.dir(root))
+    let days = |root: &str| -> Vec<String> {
+        sorted_files(&d.dir(root))
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
+            .collect()
+    };
+    // Judge the folders once both files are in today's, not only in the
+    // audit log.
+    d.wait_for("today's folders", || {
+        ["originals", "quarantine"]
+            .iter()
+            .all(|r| days(r).iter().any(|d| d.as_str() > "2001-12-31"))
+    });
+    for root in ["originals", "quarantine"] {
+        let days = days(root);
         assert_eq!(days.len(), 1, "{root}: {days:?}");
         assert!(days[0].as_str() > "2001-12-31", "{days:?}");
     }

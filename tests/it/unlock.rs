@@ -11,7 +11,6 @@ use crate::console::{
 };
 use crate::util;
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -131,15 +130,7 @@ fn console_unlocks_encrypted_office_pdf_and_nested_with_passwords_never_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let dir = |d: &str| root.join(d);
-    for d in [
-        "inbox",
-        "clean",
-        "quarantine",
-        "originals",
-        "state",
-        "audit",
-        "fixtures",
-    ] {
+    for d in util::DAEMON_DIRS.iter().chain(&["fixtures"]) {
         std::fs::create_dir_all(dir(d)).unwrap();
     }
     let fx = |n: &str| dir("fixtures").join(n);

@@ -39,6 +39,16 @@ pub fn corpus_ext() -> Option<PathBuf> {
     }
 }
 
+/// The daemon's folders, each given as `--NAME DIR`.
+pub const DAEMON_DIRS: [&str; 6] = [
+    "inbox",
+    "clean",
+    "quarantine",
+    "originals",
+    "state",
+    "audit",
+];
+
 /// Reports that a test skips for a missing component. Under `CI=true` a
 /// skip is a failure: CI installs every component the tests need.
 pub fn skip(why: &str) {
