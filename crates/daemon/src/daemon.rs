@@ -81,6 +81,10 @@ impl std::fmt::Debug for Daemon {
 /// fsyncs (group commit). Each job in flight holds its input in memory.
 const JOBS_PER_WORKER: usize = 4;
 
+/// Batches of files in flight at once; the jobs in flight are divided
+/// between them.
+const BATCHES: usize = 2;
+
 fn workers(c: &Config) -> usize {
     if c.daemon.workers > 0 {
         c.daemon.workers
@@ -123,6 +127,7 @@ impl Daemon {
         let metrics = Arc::new(Metrics::default());
         let n_workers = workers(&config);
         let n_jobs = n_workers * JOBS_PER_WORKER;
+        let batch_size = n_jobs.div_ceil(BATCHES);
         let shared = Arc::new(
             Shared::new(
                 dirs.clone(),
@@ -259,10 +264,11 @@ impl Daemon {
                     retry.clear();
                     for st in open {
                         let sh = shared.clone();
-                        running.spawn_blocking(move || (PathBuf::new(), Some(st.id.clone()), sh.resume(&st)));
+                        running.spawn_blocking(move || vec![(PathBuf::new(), Some(st.id.clone()), sh.resume(&st))]);
                     }
                 }
                 Some(done) = running.join_next() => {
+                    for done in done.map_or_else(|e| vec![Err(e)], |v| v.into_iter().map(Ok).collect()) {
                     match done {
                         Ok((rel, id, res)) => {
                             busy.remove(&rel);
@@ -286,6 +292,7 @@ impl Daemon {
                             }
                         }
                         Err(e) => tracing::error!("job task failed: {e}"),
+                    }
                     }
                 }
                 _ = sigterm.recv() => break,
@@ -329,12 +336,20 @@ impl Daemon {
                     queue.push_back(r);
                 }
             }
-            while running.len() < n_jobs {
-                let Some(r) = queue.pop_front() else { break };
+            // Files go in batches (see `Shared::take_batch`), a few batches
+            // at once so that one's files are rebuilt while another waits
+            // on the disk.
+            while running.len() < BATCHES && !queue.is_empty() {
+                let n = queue.len().min(batch_size);
+                let batch: Vec<Ready> = queue.drain(..n).collect();
                 let sh = shared.clone();
                 running.spawn_blocking(move || {
-                    let (id, res) = sh.take(&r.rel, r.id);
-                    (r.rel, Some(id), res)
+                    let items: Vec<_> = batch.iter().map(|r| (r.rel.clone(), r.id)).collect();
+                    sh.take_batch(&items)
+                        .into_iter()
+                        .zip(batch)
+                        .map(|((id, res), r)| (r.rel, Some(id), res))
+                        .collect::<Vec<_>>()
                 });
             }
             shared
@@ -352,8 +367,10 @@ impl Daemon {
         drop(watcher);
         tracing::info!("stopping: finishing {} file(s) in flight", running.len());
         while let Some(done) = running.join_next().await {
-            if let Ok((rel, _, Err(e))) = done {
-                tracing::error!(path = %rel.display(), "job failed while stopping: {e}");
+            for (rel, _, res) in done.unwrap_or_default() {
+                if let Err(e) = res {
+                    tracing::error!(path = %rel.display(), "job failed while stopping: {e}");
+                }
             }
         }
         tracing::info!("stopped");
