@@ -75,15 +75,16 @@ impl std::fmt::Debug for Daemon {
     }
 }
 
-/// Jobs in flight per worker process. The pool still rebuilds at most
-/// `workers` files at once; the other jobs wait on the disk meanwhile
-/// (reading, placing, fsyncing), and their journal and audit records share
-/// fsyncs (group commit). Each job in flight holds its input in memory.
-const JOBS_PER_WORKER: usize = 4;
+/// Files per batch per worker process. A batch makes each step for all its
+/// files at once (one fsync of the journal, of the audit log and of each
+/// folder touched per step, see `Shared::take_batch`).
+const BATCH_PER_WORKER: usize = 2;
 
-/// Batches of files in flight at once; the jobs in flight are divided
-/// between them.
-const BATCHES: usize = 2;
+/// Batches in flight at once: while some wait on the disk, the files of
+/// others are rebuilt (the pool still rebuilds at most `workers` files at
+/// once). Each job in flight holds its input in memory: at most
+/// `BATCHES * BATCH_PER_WORKER` inputs per worker process.
+const BATCHES: usize = 4;
 
 fn workers(c: &Config) -> usize {
     if c.daemon.workers > 0 {
@@ -99,10 +100,10 @@ impl Daemon {
     }
 
     pub fn run(self) -> anyhow::Result<()> {
-        let (config, _) = self.options.effective()?;
+        self.options.effective()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .max_blocking_threads(workers(&config) * JOBS_PER_WORKER + 8)
+            .max_blocking_threads(BATCHES + 8)
             .enable_all()
             .build()?;
         rt.block_on(self.main())
@@ -126,8 +127,7 @@ impl Daemon {
         let audit = AuditLog::open(&dirs.audit).context("cannot open the audit log")?;
         let metrics = Arc::new(Metrics::default());
         let n_workers = workers(&config);
-        let n_jobs = n_workers * JOBS_PER_WORKER;
-        let batch_size = n_jobs.div_ceil(BATCHES);
+        let batch_size = n_workers * BATCH_PER_WORKER;
         let shared = Arc::new(
             Shared::new(
                 dirs.clone(),

@@ -75,6 +75,8 @@ pub struct Shared {
     durable_days: Mutex<HashSet<PathBuf>>,
     pub metrics: Arc<Metrics>,
     counter: AtomicU64,
+    /// Stops every batch after this step, as a crash there would.
+    stop_after: Mutex<Option<Stage>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -122,6 +124,7 @@ impl Shared {
             durable_days: Mutex::new(HashSet::new()),
             metrics,
             counter: AtomicU64::new(0),
+            stop_after: Mutex::new(None),
         })
     }
 
@@ -266,7 +269,9 @@ impl Shared {
                 s.result = Some(Err(copy_err(&e)));
             }
         }
-        self.process(&mut slots);
+        if !self.stopped(Stage::Claimed, &mut slots) {
+            self.process(&mut slots);
+        }
         slots
             .into_iter()
             .map(|s| {
@@ -306,6 +311,25 @@ impl Shared {
             p.wait()?;
         }
         Ok(())
+    }
+
+    /// Makes every batch stop after `stage` (`None`: run to the end),
+    /// leaving the disk as a crash there would: for tests of recovery.
+    #[doc(hidden)]
+    pub fn stop_after(&self, stage: Option<Stage>) {
+        *lock(&self.stop_after) = stage;
+    }
+
+    /// Whether the batch stops after `stage`; its open jobs then fail
+    /// (they stay open in the journal).
+    fn stopped(&self, stage: Stage, slots: &mut [Slot]) -> bool {
+        if *lock(&self.stop_after) != Some(stage) {
+            return false;
+        }
+        for s in slots.iter_mut().filter(|s| s.result.is_none()) {
+            s.result = Some(Err(io::Error::other(format!("stopped after {stage:?}"))));
+        }
+        true
     }
 
     /// `Done`, then the work directory goes. Neither is waited on: if
@@ -361,7 +385,7 @@ impl Shared {
             .collect();
         let results: Vec<(usize, io::Result<Step>)> = if open.len() <= 1 {
             open.iter()
-                .map(|&i| (i, self.sanitize_one(&slots[i].st, slots[i].recovered)))
+                .map(|&i| (i, self.sanitize_and_write(&slots[i].st, slots[i].recovered)))
                 .collect()
         } else {
             let slots_ref = &*slots;
@@ -370,7 +394,10 @@ impl Shared {
                     .iter()
                     .map(|&i| {
                         let s = &slots_ref[i];
-                        (i, sc.spawn(move || self.sanitize_one(&s.st, s.recovered)))
+                        (
+                            i,
+                            sc.spawn(move || self.sanitize_and_write(&s.st, s.recovered)),
+                        )
                     })
                     .collect();
                 handles
@@ -395,20 +422,21 @@ impl Shared {
             }
         }
         let fail = |slots: &mut [Slot], i: usize, e: io::Error| slots[i].result = Some(Err(e));
+        if self.stopped(Stage::Sanitised, slots) {
+            return;
+        }
 
-        // 3. Outputs (or the quarantine's reasons), then notices.
+        // 3. Outputs (written by each job's thread) or the quarantine's
+        // reasons, then notices.
         let mut to_sync: Vec<PathBuf> = Vec::new();
         let mut links = Vec::new();
         let mut kept = Vec::new();
         for (i, mut g) in going {
-            match self.prepare_output(&slots[i].st, &mut g, &mut to_sync) {
-                Ok(Some(item)) => {
-                    links.push((kept.len(), item));
-                    kept.push((i, g));
-                }
-                Ok(None) => kept.push((i, g)),
-                Err(e) => fail(slots, i, e),
+            to_sync.append(&mut g.to_sync);
+            if let Some(item) = g.link.take() {
+                links.push((kept.len(), item));
             }
+            kept.push((i, g));
         }
         let linked = self.link_batch(&links.iter().map(|(_, l)| l).collect::<Vec<_>>());
         let mut failed = HashSet::new();
@@ -430,6 +458,9 @@ impl Shared {
             .filter(|(k, _)| !failed.contains(k))
             .map(|(_, x)| x)
             .collect();
+        if self.stopped(Stage::OutputsLinked, slots) {
+            return;
+        }
         let mut links = Vec::new();
         let mut failed = HashSet::new();
         for (k, (i, g)) in going.iter().enumerate() {
@@ -461,10 +492,16 @@ impl Shared {
             .filter(|(k, _)| !failed.contains(k))
             .map(|(_, x)| x)
             .collect();
+        if self.stopped(Stage::NoticesLinked, slots) {
+            return;
+        }
         if let Err(e) = place::sync_dirs(&to_sync) {
             for (i, _) in going.drain(..) {
                 fail(slots, i, copy_err(&e));
             }
+        }
+        if self.stopped(Stage::Placed, slots) {
+            return;
         }
 
         // 4. The audit records, durable together before any original moves.
@@ -499,6 +536,9 @@ impl Shared {
             }
         }
         going.retain(|(i, _)| slots[*i].result.is_none());
+        if self.stopped(Stage::Audited, slots) {
+            return;
+        }
 
         // 5. The originals, their folders fsynced once each.
         let mut to_sync = Vec::new();
@@ -531,6 +571,10 @@ impl Shared {
             }
         }
 
+        if self.stopped(Stage::OriginalsMoved, slots) {
+            return;
+        }
+
         // 6. The work folders go; once that is durable, `Done`.
         for (i, _) in &going {
             if let Err(e) = remove_work(&self.dirs.job_dir(&slots[*i].st.id)) {
@@ -542,6 +586,9 @@ impl Shared {
             for (i, _) in going.drain(..) {
                 fail(slots, i, copy_err(&e));
             }
+        }
+        if self.stopped(Stage::WorkRemoved, slots) {
+            return;
         }
         for (i, g) in going {
             let st = &slots[i].st;
@@ -568,6 +615,19 @@ impl Shared {
                 output: dest_shown,
             }));
         }
+    }
+
+    /// Step 2 and the first half of step 3 for one job, on its own
+    /// thread: sanitised, then its output written and fsynced under a
+    /// temporary name (or its `reason.json` placed).
+    fn sanitize_and_write(&self, st: &JobState, recovered: bool) -> io::Result<Step> {
+        let mut step = self.sanitize_one(st, recovered)?;
+        if let Step::Going(g) = &mut step {
+            let mut to_sync = Vec::new();
+            g.link = self.prepare_output(st, g, &mut to_sync)?;
+            g.to_sync = to_sync;
+        }
+        Ok(step)
     }
 
     /// Step 2 for one job: its input read and sanitised (or found gone: a
@@ -684,6 +744,8 @@ impl Shared {
             dest_shown: String::new(),
             output_sha: None,
             out_len: 0,
+            link: None,
+            to_sync: Vec::new(),
         })))
     }
 
@@ -926,6 +988,33 @@ impl Shared {
     }
 }
 
+/// The steps of a batch, in order (see [`Shared::stop_after`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Claimed,
+    Sanitised,
+    OutputsLinked,
+    NoticesLinked,
+    Placed,
+    Audited,
+    OriginalsMoved,
+    WorkRemoved,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 8] = [
+        Stage::Claimed,
+        Stage::Sanitised,
+        Stage::OutputsLinked,
+        Stage::NoticesLinked,
+        Stage::Placed,
+        Stage::Audited,
+        Stage::OriginalsMoved,
+        Stage::WorkRemoved,
+    ];
+}
+
 /// One job of a batch, carried from step to step.
 struct Slot {
     st: JobState,
@@ -956,6 +1045,10 @@ struct Going {
     dest_shown: String,
     output_sha: Option<String>,
     out_len: u64,
+    /// The output to link, written under its temporary name.
+    link: Option<LinkItem>,
+    /// Folders to fsync for what step 3 placed.
+    to_sync: Vec<PathBuf>,
 }
 
 /// A file to link into the clean tree under a free name.
