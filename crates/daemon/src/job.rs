@@ -1,29 +1,37 @@
 //! One file's way from the inbox to exactly one of clean or quarantine.
 //!
-//! Steps, each announced in the journal before it happens and each able to
-//! recognise its own earlier work when a job is redone after a crash:
+//! Files are taken in batches ([`Shared::take_batch`]); each step is made
+//! for every file of a batch before the next one starts, so that the
+//! journal, the audit log and each folder touched are fsynced once per
+//! step for the whole batch rather than once per file. Steps, each
+//! announced in the journal before it happens and each able to recognise
+//! its own earlier work when a job is redone after a crash:
 //!
-//! 1. claim: `Claim` is journalled, then the input moves from the inbox into
-//!    `state/work/<id>/input` (so the inbox no longer offers it);
-//! 2. sanitise (redone on recovery; the result is not persisted);
-//! 3. output: written to a hidden temporary name in its clean directory,
-//!    fsynced, then `Out{dest}` is journalled and the file hard-linked to
-//!    `dest` (which never replaces a file) — a redo finds `dest` with the
-//!    announced SHA-256 and does not place it again. Blocked: `reason.json`
-//!    in `quarantine/<date>/<id>/`;
-//! 4. notice (announced the same way);
-//! 5. audit record, then `Audit` (a redo first looks for the id in the log);
-//! 6. the input moves to `originals/<date>/<id>/` (or beside `reason.json`);
-//!    once it is gone from the work directory the job is complete;
-//! 7. `Done`, and the work directory is removed.
+//! 1. claim: `Claim` is journalled for the batch (one fsync), then each
+//!    input moves from the inbox into `state/work/<id>/input` (so the
+//!    inbox no longer offers it); the work folders and the inbox folders
+//!    are fsynced, each once;
+//! 2. sanitise, each file on its own thread (redone on recovery; the
+//!    result is not persisted); the output is written to a hidden
+//!    temporary name in its clean directory and fsynced;
+//! 3. output: a free name is chosen for every output of the batch,
+//!    announced with `Out{dest}` (one fsync), then each temporary file is
+//!    hard-linked to its `dest` (which never replaces a file) — a redo
+//!    finds `dest` with the announced SHA-256 and does not place it
+//!    again. Blocked: `reason.json` in `quarantine/<date>/<id>/`. Then
+//!    the notices, announced the same way; then every folder touched is
+//!    fsynced once;
+//! 4. audit records (one fsync), then `Audit` (a redo first looks for the
+//!    id in the log);
+//! 5. the inputs move to `originals/<date>/<id>/` (or beside
+//!    `reason.json`), those folders fsynced once each; once an input is
+//!    gone from the work directory its job is complete;
+//! 6. the work directories are removed, the work root fsynced, then
+//!    `Done`.
 //!
-//! Journal entries and audit records are made durable by group commit:
-//! a job waits for the fsync that covers its own entry, outside the locks,
-//! so that the jobs in flight share fsyncs. A step waits before it acts
-//! wherever recovery needs the entry (claim, output, notice, the audit
-//! record before the original leaves the work directory); `Audit` and
-//! `Done` are not waited on (a redo recognises the finished step) and
-//! become durable with the next entry that is.
+//! The ordering argument is written at [`Shared::take_batch`]'s steps (in
+//! `process`). `Audit` and `Done` are not waited on (a redo recognises
+//! the finished step) and become durable with the next entry that is.
 
 use crate::dirs::Dirs;
 use crate::inbox::{self, FileId, Inbox, Kind};
