@@ -75,11 +75,16 @@ impl std::fmt::Debug for Daemon {
     }
 }
 
-/// Jobs in flight per worker process. The pool still rebuilds at most
-/// `workers` files at once; the other jobs wait on the disk meanwhile
-/// (reading, placing, fsyncing), and their journal and audit records share
-/// fsyncs (group commit). Each job in flight holds its input in memory.
-const JOBS_PER_WORKER: usize = 4;
+/// Files per batch per worker process. A batch makes each step for all its
+/// files at once (one fsync of the journal, of the audit log and of each
+/// folder touched per step, see `Shared::take_batch`).
+const BATCH_PER_WORKER: usize = 2;
+
+/// Batches in flight at once: while some wait on the disk, the files of
+/// others are rebuilt (the pool still rebuilds at most `workers` files at
+/// once). Each job in flight holds its input in memory: at most
+/// `BATCHES * BATCH_PER_WORKER` inputs per worker process.
+const BATCHES: usize = 4;
 
 fn workers(c: &Config) -> usize {
     if c.daemon.workers > 0 {
@@ -95,10 +100,10 @@ impl Daemon {
     }
 
     pub fn run(self) -> anyhow::Result<()> {
-        let (config, _) = self.options.effective()?;
+        self.options.effective()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .max_blocking_threads(workers(&config) * JOBS_PER_WORKER + 8)
+            .max_blocking_threads(BATCHES + 8)
             .enable_all()
             .build()?;
         rt.block_on(self.main())
@@ -122,7 +127,7 @@ impl Daemon {
         let audit = AuditLog::open(&dirs.audit).context("cannot open the audit log")?;
         let metrics = Arc::new(Metrics::default());
         let n_workers = workers(&config);
-        let n_jobs = n_workers * JOBS_PER_WORKER;
+        let batch_size = n_workers * BATCH_PER_WORKER;
         let shared = Arc::new(
             Shared::new(
                 dirs.clone(),
@@ -259,10 +264,11 @@ impl Daemon {
                     retry.clear();
                     for st in open {
                         let sh = shared.clone();
-                        running.spawn_blocking(move || (PathBuf::new(), Some(st.id.clone()), sh.resume(&st)));
+                        running.spawn_blocking(move || vec![(PathBuf::new(), Some(st.id.clone()), sh.resume(&st))]);
                     }
                 }
                 Some(done) = running.join_next() => {
+                    for done in done.map_or_else(|e| vec![Err(e)], |v| v.into_iter().map(Ok).collect()) {
                     match done {
                         Ok((rel, id, res)) => {
                             busy.remove(&rel);
@@ -286,6 +292,7 @@ impl Daemon {
                             }
                         }
                         Err(e) => tracing::error!("job task failed: {e}"),
+                    }
                     }
                 }
                 _ = sigterm.recv() => break,
@@ -329,12 +336,20 @@ impl Daemon {
                     queue.push_back(r);
                 }
             }
-            while running.len() < n_jobs {
-                let Some(r) = queue.pop_front() else { break };
+            // Files go in batches (see `Shared::take_batch`), a few batches
+            // at once so that one's files are rebuilt while another waits
+            // on the disk.
+            while running.len() < BATCHES && !queue.is_empty() {
+                let n = queue.len().min(batch_size);
+                let batch: Vec<Ready> = queue.drain(..n).collect();
                 let sh = shared.clone();
                 running.spawn_blocking(move || {
-                    let (id, res) = sh.take(&r.rel, r.id);
-                    (r.rel, Some(id), res)
+                    let items: Vec<_> = batch.iter().map(|r| (r.rel.clone(), r.id)).collect();
+                    sh.take_batch(&items)
+                        .into_iter()
+                        .zip(batch)
+                        .map(|((id, res), r)| (r.rel, Some(id), res))
+                        .collect::<Vec<_>>()
                 });
             }
             shared
@@ -352,8 +367,10 @@ impl Daemon {
         drop(watcher);
         tracing::info!("stopping: finishing {} file(s) in flight", running.len());
         while let Some(done) = running.join_next().await {
-            if let Ok((rel, _, Err(e))) = done {
-                tracing::error!(path = %rel.display(), "job failed while stopping: {e}");
+            for (rel, _, res) in done.unwrap_or_default() {
+                if let Err(e) = res {
+                    tracing::error!(path = %rel.display(), "job failed while stopping: {e}");
+                }
             }
         }
         tracing::info!("stopped");

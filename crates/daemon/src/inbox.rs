@@ -121,6 +121,17 @@ fn fsync(fd: impl AsFd) -> io::Result<()> {
     Ok(rfs::fsync(fd)?)
 }
 
+/// Fsyncs each folder once, however many of the handles name it.
+pub fn sync_each(dirs: &[OwnedFd]) -> io::Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for d in dirs {
+        if seen.insert(Meta::of(&rfs::fstat(d)?).id) {
+            fsync(d)?;
+        }
+    }
+    Ok(())
+}
+
 /// The inbox root, held open for the whole run.
 #[derive(Debug)]
 pub struct Inbox {
@@ -221,6 +232,24 @@ impl Inbox {
         dest_name: &str,
         tag: &str,
     ) -> io::Result<()> {
+        let dir = self.claim_unsynced(rel, expect, dest_dir, dest_name, tag)?;
+        fsync(open_own_dir(dest_dir)?)?;
+        fsync(&dir)?;
+        Ok(())
+    }
+
+    /// [`Inbox::claim`] without the final fsyncs: the move is durable only
+    /// once the caller has fsynced `dest_dir` and the returned handle of
+    /// `rel`'s inbox folder (a batch syncs each folder once for all its
+    /// files).
+    pub fn claim_unsynced(
+        &self,
+        rel: &Path,
+        expect: FileId,
+        dest_dir: &Path,
+        dest_name: &str,
+        tag: &str,
+    ) -> io::Result<OwnedFd> {
         let (dir, name) = self.parent(rel)?;
         // O_PATH: the object is identified without opening it for I/O
         // (a device node is never opened).
@@ -289,9 +318,7 @@ impl Inbox {
             }
             Err(e) => return Err(e.into()),
         }
-        fsync(&dest)?;
-        fsync(&dir)?;
-        Ok(())
+        Ok(dir)
     }
 
     /// Moves any entry `rel` (which must still be `expect`) as it is — a

@@ -1,29 +1,37 @@
 //! One file's way from the inbox to exactly one of clean or quarantine.
 //!
-//! Steps, each announced in the journal before it happens and each able to
-//! recognise its own earlier work when a job is redone after a crash:
+//! Files are taken in batches ([`Shared::take_batch`]); each step is made
+//! for every file of a batch before the next one starts, so that the
+//! journal, the audit log and each folder touched are fsynced once per
+//! step for the whole batch rather than once per file. Steps, each
+//! announced in the journal before it happens and each able to recognise
+//! its own earlier work when a job is redone after a crash:
 //!
-//! 1. claim: `Claim` is journalled, then the input moves from the inbox into
-//!    `state/work/<id>/input` (so the inbox no longer offers it);
-//! 2. sanitise (redone on recovery; the result is not persisted);
-//! 3. output: written to a hidden temporary name in its clean directory,
-//!    fsynced, then `Out{dest}` is journalled and the file hard-linked to
-//!    `dest` (which never replaces a file) — a redo finds `dest` with the
-//!    announced SHA-256 and does not place it again. Blocked: `reason.json`
-//!    in `quarantine/<date>/<id>/`;
-//! 4. notice (announced the same way);
-//! 5. audit record, then `Audit` (a redo first looks for the id in the log);
-//! 6. the input moves to `originals/<date>/<id>/` (or beside `reason.json`);
-//!    once it is gone from the work directory the job is complete;
-//! 7. `Done`, and the work directory is removed.
+//! 1. claim: `Claim` is journalled for the batch (one fsync), then each
+//!    input moves from the inbox into `state/work/<id>/input` (so the
+//!    inbox no longer offers it); the work folders and the inbox folders
+//!    are fsynced, each once;
+//! 2. sanitise, each file on its own thread (redone on recovery; the
+//!    result is not persisted); the output is written to a hidden
+//!    temporary name in its clean directory and fsynced;
+//! 3. output: a free name is chosen for every output of the batch,
+//!    announced with `Out{dest}` (one fsync), then each temporary file is
+//!    hard-linked to its `dest` (which never replaces a file) — a redo
+//!    finds `dest` with the announced SHA-256 and does not place it
+//!    again. Blocked: `reason.json` in `quarantine/<date>/<id>/`. Then
+//!    the notices, announced the same way; then every folder touched is
+//!    fsynced once;
+//! 4. audit records (one fsync), then `Audit` (a redo first looks for the
+//!    id in the log);
+//! 5. the inputs move to `originals/<date>/<id>/` (or beside
+//!    `reason.json`), those folders fsynced once each; once an input is
+//!    gone from the work directory its job is complete;
+//! 6. the work directories are removed, the work root fsynced, then
+//!    `Done`.
 //!
-//! Journal entries and audit records are made durable by group commit:
-//! a job waits for the fsync that covers its own entry, outside the locks,
-//! so that the jobs in flight share fsyncs. A step waits before it acts
-//! wherever recovery needs the entry (claim, output, notice, the audit
-//! record before the original leaves the work directory); `Audit` and
-//! `Done` are not waited on (a redo recognises the finished step) and
-//! become durable with the next entry that is.
+//! The ordering argument is written at [`Shared::take_batch`]'s steps (in
+//! `process`). `Audit` and `Done` are not waited on (a redo recognises
+//! the finished step) and become durable with the next entry that is.
 
 use crate::dirs::Dirs;
 use crate::inbox::{self, FileId, Inbox, Kind};
@@ -31,7 +39,7 @@ use crate::journal::{Entry, JobState, Journal};
 use crate::metrics::Metrics;
 use crate::notice::{self, NoticeInput};
 use crate::place::{self, TMP_PREFIX};
-use mugai_audit::{clock, AuditLog, Record};
+use mugai_audit::{clock, AuditLog, Pending, Record};
 use mugai_core::config::NoticePlacement;
 use mugai_core::{
     sha256_hex, Action, Code, Config, FileType, Finding, Job, Outcome, Sanitize, Verdict,
@@ -75,6 +83,8 @@ pub struct Shared {
     durable_days: Mutex<HashSet<PathBuf>>,
     pub metrics: Arc<Metrics>,
     counter: AtomicU64,
+    /// Stops every batch after this step, as a crash there would.
+    stop_after: Mutex<Option<Stage>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -122,6 +132,7 @@ impl Shared {
             durable_days: Mutex::new(HashSet::new()),
             metrics,
             counter: AtomicU64::new(0),
+            stop_after: Mutex::new(None),
         })
     }
 
@@ -181,54 +192,152 @@ impl Shared {
     /// Returns the job's id with the result; after an error the job may be
     /// left open in the journal, to be retried with [`Shared::resume`].
     pub fn take(&self, rel: &Path, expect: FileId) -> (String, io::Result<Handled>) {
-        let id = self.new_id();
-        let res = self.take_as(&id, rel, expect);
-        (id, res)
+        let mut v = self.take_batch(&[(rel.to_path_buf(), expect)]);
+        v.pop()
+            .unwrap_or_else(|| (String::new(), Err(io::Error::other("no job"))))
     }
 
-    fn take_as(&self, id: &str, rel: &Path, expect: FileId) -> io::Result<Handled> {
+    /// Takes a batch of settled files (see [`Shared::take`]); each step is
+    /// made for every file of the batch before the next step, so that the
+    /// journal, the audit log and each directory touched are fsynced once
+    /// per step for the whole batch. Returns each file's job id and result,
+    /// in order.
+    pub fn take_batch(&self, items: &[(PathBuf, FileId)]) -> Vec<(String, io::Result<Handled>)> {
         let started = Instant::now();
-        let rel_s = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
-        let st = JobState {
-            id: id.to_string(),
-            rel: rel_s,
-            date: clock::today(),
-            ..JobState::default()
-        };
-        self.journal(Entry::Claim {
-            id: st.id.clone(),
-            rel: st.rel.clone(),
-            date: st.date.clone(),
-        })?;
-        let work = self.dirs.job_dir(&st.id);
-        std::fs::create_dir_all(&work)?;
-        match self.inbox.claim(rel, expect, &work, "input", &st.id) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.finish(&st.id)?;
-                return Ok(Handled::Void);
-            }
-            Err(e) if inbox::is_changed(&e) => {
-                self.finish(&st.id)?;
-                return Ok(Handled::Changed);
-            }
-            Err(e) => {
-                // Nothing was moved: forget the job; the file stays in the
-                // inbox and is tried again.
-                self.finish(&st.id)?;
-                return Err(e);
+        let date = clock::today();
+        let mut slots: Vec<Slot> = items
+            .iter()
+            .map(|(rel, _)| Slot {
+                st: JobState {
+                    id: self.new_id(),
+                    rel: rel
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                    date: date.clone(),
+                    ..JobState::default()
+                },
+                recovered: false,
+                started,
+                result: None,
+            })
+            .collect();
+        // 1. Claim: every `Claim` is durable before any input moves.
+        let claimed = self.journal_all(slots.iter().map(|s| Entry::Claim {
+            id: s.st.id.clone(),
+            rel: s.st.rel.clone(),
+            date: s.st.date.clone(),
+        }));
+        if let Err(e) = claimed {
+            for s in &mut slots {
+                s.result = Some(Err(copy_err(&e)));
             }
         }
-        self.run(&st, false, started)
+        let mut inbox_dirs = Vec::new();
+        let mut work_dirs = Vec::new();
+        for (s, (rel, expect)) in slots.iter_mut().zip(items) {
+            if s.result.is_some() {
+                continue;
+            }
+            let work = self.dirs.job_dir(&s.st.id);
+            let moved = std::fs::create_dir_all(&work).and_then(|()| {
+                self.inbox
+                    .claim_unsynced(rel, *expect, &work, "input", &s.st.id)
+            });
+            match moved {
+                Ok(dir) => {
+                    inbox_dirs.push(dir);
+                    work_dirs.push(work);
+                }
+                Err(e) => {
+                    let end = if e.kind() == io::ErrorKind::NotFound {
+                        Ok(Handled::Void)
+                    } else if inbox::is_changed(&e) {
+                        Ok(Handled::Changed)
+                    } else {
+                        // Nothing was moved: forget the job; the file stays
+                        // in the inbox and is tried again.
+                        Err(e)
+                    };
+                    s.result = Some(self.finish(&s.st.id).and(end));
+                }
+            }
+        }
+        // The moves are durable (the new job folders, the inputs in them,
+        // their absence from the inbox) before anything is placed: a crash
+        // can no longer bring an input back to the inbox once an output
+        // of it may exist.
+        let synced = place::sync_dir(&self.dirs.work())
+            .and_then(|()| place::sync_dirs(&work_dirs))
+            .and_then(|()| inbox::sync_each(&inbox_dirs));
+        if let Err(e) = synced {
+            // Left open in the journal, redone by a retry.
+            for s in slots.iter_mut().filter(|s| s.result.is_none()) {
+                s.result = Some(Err(copy_err(&e)));
+            }
+        }
+        if !self.stopped(Stage::Claimed, &mut slots) {
+            self.process(&mut slots);
+        }
+        slots
+            .into_iter()
+            .map(|s| {
+                let r = s
+                    .result
+                    .unwrap_or_else(|| Err(io::Error::other("the job did not finish")));
+                (s.st.id, r)
+            })
+            .collect()
     }
 
     /// Redoes an unfinished job found in the journal.
     pub fn resume(&self, st: &JobState) -> io::Result<Handled> {
-        self.run(st, true, Instant::now())
+        let mut slots = [Slot {
+            st: st.clone(),
+            recovered: true,
+            started: Instant::now(),
+            result: None,
+        }];
+        self.process(&mut slots);
+        let [s] = slots;
+        s.result
+            .unwrap_or_else(|| Err(io::Error::other("the job did not finish")))
+    }
+
+    /// Writes the entries and waits until all are durable (one fsync for
+    /// all of them, unless the journal was compacted in between).
+    fn journal_all(&self, entries: impl IntoIterator<Item = Entry>) -> io::Result<()> {
+        let mut pending = Vec::new();
+        {
+            let mut j = lock(&self.journal);
+            for e in entries {
+                pending.push(j.write(e)?);
+            }
+        }
+        for p in pending {
+            p.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Makes every batch stop after `stage` (`None`: run to the end),
+    /// leaving the disk as a crash there would: for tests of recovery.
+    #[doc(hidden)]
+    pub fn stop_after(&self, stage: Option<Stage>) {
+        *lock(&self.stop_after) = stage;
+    }
+
+    /// Whether the batch stops after `stage`; its open jobs then fail
+    /// (they stay open in the journal).
+    fn stopped(&self, stage: Stage, slots: &mut [Slot]) -> bool {
+        if *lock(&self.stop_after) != Some(stage) {
+            return false;
+        }
+        for s in slots.iter_mut().filter(|s| s.result.is_none()) {
+            s.result = Some(Err(io::Error::other(format!("stopped after {stage:?}"))));
+        }
+        true
     }
 
     /// `Done`, then the work directory goes. Neither is waited on: if
@@ -237,12 +346,7 @@ impl Shared {
     /// left without an open job is removed at start-up.
     fn finish(&self, id: &str) -> io::Result<()> {
         self.journal_lazy(Entry::Done { id: id.to_string() })?;
-        let work = self.dirs.job_dir(id);
-        match std::fs::remove_dir_all(&work) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
+        remove_work(&self.dirs.job_dir(id))
     }
 
     /// Where the original ends up: originals, or beside `reason.json`.
@@ -259,7 +363,284 @@ impl Shared {
         }
     }
 
-    fn run(&self, st: &JobState, recovered: bool, started: Instant) -> io::Result<Handled> {
+    /// Steps 2 to 7 for claimed jobs (a batch, or one job redone).
+    ///
+    /// Ordering (what makes a crash at any moment lose and duplicate
+    /// nothing; each step waits for the fsyncs of the one before):
+    /// - the claims are durable before this starts (see
+    ///   [`Shared::take_batch`]), so an input that may have an output is
+    ///   no longer in the inbox;
+    /// - an output's or notice's name is durable in the journal (`Out`,
+    ///   `Notice`, one fsync for the batch) before its link is made, so a
+    ///   redo recognises a link that survived instead of linking again;
+    /// - every clean and quarantine folder touched is fsynced (once) and
+    ///   the audit records are durable (one fsync) before any original
+    ///   leaves its work folder: an input gone from work is what marks a
+    ///   job complete for a redo;
+    /// - the originals' folders are fsynced (once each) before the work
+    ///   folders are removed, and the work root is fsynced before `Done`
+    ///   is written: a job whose `Done` may be on disk has no input left
+    ///   in work that could come back after a crash.
+    ///
+    /// A crash between any two of these leaves each job open in the
+    /// journal with its input either in work (redone; every finished step
+    /// recognised) or in its originals/quarantine folder (complete).
+    fn process(&self, slots: &mut [Slot]) {
+        // 2. Sanitise, each job on its own thread (the pool bounds how
+        // many files are rebuilt at once).
+        let open: Vec<usize> = (0..slots.len())
+            .filter(|&i| slots[i].result.is_none())
+            .collect();
+        let results: Vec<(usize, io::Result<Step>)> = if open.len() <= 1 {
+            open.iter()
+                .map(|&i| (i, self.sanitize_and_write(&slots[i].st, slots[i].recovered)))
+                .collect()
+        } else {
+            let slots_ref = &*slots;
+            std::thread::scope(|sc| {
+                let handles: Vec<_> = open
+                    .iter()
+                    .map(|&i| {
+                        let s = &slots_ref[i];
+                        (
+                            i,
+                            sc.spawn(move || self.sanitize_and_write(&s.st, s.recovered)),
+                        )
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|(i, h)| {
+                        (
+                            i,
+                            h.join().unwrap_or_else(|_| {
+                                Err(io::Error::other("the job's thread panicked"))
+                            }),
+                        )
+                    })
+                    .collect()
+            })
+        };
+        let mut going = Vec::new();
+        for (i, r) in results {
+            match r {
+                Ok(Step::Ended(h)) => slots[i].result = Some(Ok(h)),
+                Ok(Step::Going(g)) => going.push((i, *g)),
+                Err(e) => slots[i].result = Some(Err(e)),
+            }
+        }
+        let fail = |slots: &mut [Slot], i: usize, e: io::Error| slots[i].result = Some(Err(e));
+        if self.stopped(Stage::Sanitised, slots) {
+            return;
+        }
+
+        // 3. Outputs (written by each job's thread) or the quarantine's
+        // reasons, then notices.
+        let mut to_sync: Vec<PathBuf> = Vec::new();
+        let mut links = Vec::new();
+        let mut kept = Vec::new();
+        for (i, mut g) in going {
+            to_sync.append(&mut g.to_sync);
+            if let Some(item) = g.link.take() {
+                links.push((kept.len(), item));
+            }
+            kept.push((i, g));
+        }
+        let linked = self.link_batch(&links.iter().map(|(_, l)| l).collect::<Vec<_>>());
+        let mut failed = HashSet::new();
+        for ((k, item), r) in links.iter().zip(linked) {
+            match r {
+                Ok(chosen) => {
+                    kept[*k].1.dest_shown = format!("{}{chosen}", item.prefix);
+                    to_sync.push(item.dir.clone());
+                }
+                Err(e) => {
+                    failed.insert(*k);
+                    fail(slots, kept[*k].0, e);
+                }
+            }
+        }
+        let mut going: Vec<(usize, Going)> = kept
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| !failed.contains(k))
+            .map(|(_, x)| x)
+            .collect();
+        if self.stopped(Stage::OutputsLinked, slots) {
+            return;
+        }
+        let mut links = Vec::new();
+        let mut failed = HashSet::new();
+        for (k, (i, g)) in going.iter().enumerate() {
+            if g.outcome.verdict == Verdict::Clean {
+                continue;
+            }
+            match self.write_notice(&slots[*i].st, g) {
+                Ok(Some(item)) => links.push((k, item)),
+                Ok(None) => {}
+                Err(e) => {
+                    failed.insert(k);
+                    fail(slots, *i, e);
+                }
+            }
+        }
+        let linked = self.link_batch(&links.iter().map(|(_, l)| l).collect::<Vec<_>>());
+        for ((k, item), r) in links.iter().zip(linked) {
+            match r {
+                Ok(_) => to_sync.push(item.dir.clone()),
+                Err(e) => {
+                    failed.insert(*k);
+                    fail(slots, going[*k].0, e);
+                }
+            }
+        }
+        going = going
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| !failed.contains(k))
+            .map(|(_, x)| x)
+            .collect();
+        if self.stopped(Stage::NoticesLinked, slots) {
+            return;
+        }
+        if let Err(e) = place::sync_dirs(&to_sync) {
+            for (i, _) in going.drain(..) {
+                fail(slots, i, copy_err(&e));
+            }
+        }
+        if self.stopped(Stage::Placed, slots) {
+            return;
+        }
+
+        // 4. The audit records, durable together before any original moves.
+        let mut pending = Vec::new();
+        let mut audited = Vec::new();
+        for (i, g) in going {
+            if slots[i].st.audited {
+                audited.push((i, g));
+                continue;
+            }
+            match self.write_record(&slots[i], &g) {
+                Ok(p) => {
+                    pending.extend(p);
+                    audited.push((i, g));
+                }
+                Err(e) => fail(slots, i, e),
+            }
+        }
+        let mut going = audited;
+        if let Err(e) = pending.iter().try_for_each(|p| p.wait()) {
+            for (i, _) in going.drain(..) {
+                fail(slots, i, copy_err(&e));
+            }
+        }
+        for (i, _) in &going {
+            if !slots[*i].st.audited {
+                if let Err(e) = self.journal_lazy(Entry::Audit {
+                    id: slots[*i].st.id.clone(),
+                }) {
+                    fail(slots, *i, e);
+                }
+            }
+        }
+        going.retain(|(i, _)| slots[*i].result.is_none());
+        if self.stopped(Stage::Audited, slots) {
+            return;
+        }
+
+        // 5. The originals, their folders fsynced once each.
+        let mut to_sync = Vec::new();
+        let mut moved = Vec::new();
+        for (i, g) in going {
+            let st = &slots[i].st;
+            let input = self.dirs.job_dir(&st.id).join("input");
+            let (odir, oname) = self.original_place(st, g.blocked);
+            let r = std::fs::create_dir_all(&odir)
+                .and_then(|()| match odir.parent() {
+                    Some(day) => {
+                        to_sync.push(day.to_path_buf());
+                        self.day_durable(day)
+                    }
+                    None => Ok(()),
+                })
+                .and_then(|()| place::move_file_unsynced(&input, &odir, &oname, &st.id));
+            match r {
+                Ok(()) => {
+                    to_sync.push(odir);
+                    moved.push((i, g));
+                }
+                Err(e) => fail(slots, i, e),
+            }
+        }
+        let mut going = moved;
+        if let Err(e) = place::sync_dirs(&to_sync) {
+            for (i, _) in going.drain(..) {
+                fail(slots, i, copy_err(&e));
+            }
+        }
+
+        if self.stopped(Stage::OriginalsMoved, slots) {
+            return;
+        }
+
+        // 6. The work folders go; once that is durable, `Done`.
+        for (i, _) in &going {
+            if let Err(e) = remove_work(&self.dirs.job_dir(&slots[*i].st.id)) {
+                fail(slots, *i, e);
+            }
+        }
+        going.retain(|(i, _)| slots[*i].result.is_none());
+        if let Err(e) = place::sync_dir(&self.dirs.work()) {
+            for (i, _) in going.drain(..) {
+                fail(slots, i, copy_err(&e));
+            }
+        }
+        if self.stopped(Stage::WorkRemoved, slots) {
+            return;
+        }
+        for (i, g) in going {
+            let st = &slots[i].st;
+            self.metrics.file(
+                g.outcome.verdict.as_str(),
+                g.outcome.input_type.name(),
+                g.size,
+                g.out_len,
+                slots[i].started.elapsed().as_secs_f64(),
+            );
+            if let Err(e) = self.journal_lazy(Entry::Done { id: st.id.clone() }) {
+                fail(slots, i, e);
+                continue;
+            }
+            let outcome = &g.outcome;
+            let dest_shown = g.dest_shown;
+            if g.blocked {
+                tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = %outcome.reason.as_ref().map_or(String::new(), |r| format!("{}: {}", r.code, r.detail)), "quarantined");
+            } else {
+                tracing::info!(id = %st.id, path = %st.rel, verdict = outcome.verdict.as_str(), output = %dest_shown, "delivered");
+            }
+            slots[i].result = Some(Ok(Handled::Done {
+                verdict: g.outcome.verdict,
+                output: dest_shown,
+            }));
+        }
+    }
+
+    /// Step 2 and the first half of step 3 for one job, on its own
+    /// thread: sanitised, then its output written and fsynced under a
+    /// temporary name (or its `reason.json` placed).
+    fn sanitize_and_write(&self, st: &JobState, recovered: bool) -> io::Result<Step> {
+        let mut step = self.sanitize_one(st, recovered)?;
+        if let Step::Going(g) = &mut step {
+            let mut to_sync = Vec::new();
+            g.link = self.prepare_output(st, g, &mut to_sync)?;
+            g.to_sync = to_sync;
+        }
+        Ok(step)
+    }
+
+    /// Step 2 for one job: its input read and sanitised (or found gone: a
+    /// job finished before a crash, or a claim that never moved it).
+    fn sanitize_one(&self, st: &JobState, recovered: bool) -> io::Result<Step> {
         let input = self.dirs.job_dir(&st.id).join("input");
         if input.symlink_metadata().is_err() {
             let done = [false, true].iter().any(|&b| {
@@ -267,11 +648,11 @@ impl Shared {
                 dir.join(n).exists()
             });
             self.finish(&st.id)?;
-            return Ok(if done {
+            return Ok(Step::Ended(if done {
                 Handled::AlreadyDone
             } else {
                 Handled::Void
-            });
+            }));
         }
         let config = self.config();
         let policy = &config.policy;
@@ -359,173 +740,186 @@ impl Shared {
         }
         let blocked = outcome.verdict == Verdict::Blocked;
         let time = clock::rfc3339(clock::now());
+        Ok(Step::Going(Box::new(Going {
+            config,
+            outcome,
+            sha,
+            size,
+            blocked,
+            time,
+            dir_parts,
+            dest_dir: PathBuf::new(),
+            dest_shown: String::new(),
+            output_sha: None,
+            out_len: 0,
+            link: None,
+            to_sync: Vec::new(),
+        })))
+    }
 
-        // Output, or the quarantine's reason.
-        let (dest_shown, output_sha, out_len, dest_dir) = if blocked {
+    /// Step 3 for one job: the quarantine's `reason.json` (its folders
+    /// added to `to_sync`), or the output written and fsynced under a
+    /// temporary name and returned as a link to make. An output placed
+    /// before a crash (announced, present with its SHA-256) is kept.
+    fn prepare_output(
+        &self,
+        st: &JobState,
+        g: &mut Going,
+        to_sync: &mut Vec<PathBuf>,
+    ) -> io::Result<Option<LinkItem>> {
+        let outcome = &g.outcome;
+        if g.blocked {
             let (qdir, _) = self.original_place(st, true);
             std::fs::create_dir_all(&qdir)?;
             if let Some(day) = qdir.parent() {
                 self.day_durable(day)?;
-                place::sync_dir(day)?;
+                to_sync.push(day.to_path_buf());
             }
             let reason = serde_json::json!({
                 "id": st.id,
                 "path": st.rel,
-                "time": time,
-                "size": size,
-                "sha256": sha,
+                "time": g.time,
+                "size": g.size,
+                "sha256": g.sha,
                 "type": outcome.input_type.name(),
                 "reason": outcome.reason,
                 "findings": outcome.findings,
             });
             let text = serde_json::to_vec_pretty(&reason).map_err(io::Error::other)?;
-            place::replace_file(&qdir, "reason.json", &text, &st.id)?;
-            let shown = format!("quarantine/{}/{}", st.date, st.id);
-            (
-                shown,
-                None,
-                0u64,
-                place::ensure_dir(&self.dirs.clean, &dir_parts)?,
-            )
-        } else {
-            let out = outcome.output.as_deref().unwrap_or_default();
-            let out_name = not_a_notice_name(outcome.output_name.as_deref().unwrap_or("unnamed"));
-            let dir = place::ensure_dir(&self.dirs.clean, &dir_parts)?;
-            let tmp = dir.join(format!("{TMP_PREFIX}{}", st.id));
-            let prior = st.outs.iter().rev().find(|(dest, sha)| {
-                let p = self.dirs.clean.join(dest);
-                p.is_file() && std::fs::read(&p).is_ok_and(|b| &sha256_hex(&b) == sha)
-            });
-            let (dest, out_sha) = match prior {
-                Some((dest, sha)) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    (dest.clone(), sha.clone())
-                }
-                None => {
-                    // Hashed once on this side, by the sanitizer (the pool
-                    // hashes the bytes its worker returned).
-                    let out_sha = match &outcome.output_sha256 {
-                        Some(s) => s.clone(),
-                        None => sha256_hex(out),
-                    };
-                    place::write_synced(&tmp, out)?;
-                    place::share_with_reader(&tmp)?;
-                    let _g = lock(&self.place_lock);
-                    let prefix = dir_parts
-                        .iter()
-                        .map(|p| format!("{p}/"))
-                        .collect::<String>();
-                    let chosen = place::link_new(&tmp, &dir, &out_name, |cand| {
-                        self.journal(Entry::Out {
-                            id: st.id.clone(),
-                            dest: format!("{prefix}{cand}"),
-                            sha: out_sha.clone(),
-                        })
-                    })?;
-                    (format!("{prefix}{chosen}"), out_sha)
-                }
-            };
-            (dest, Some(out_sha), out.len() as u64, dir)
+            place::replace_file_unsynced(&qdir, "reason.json", &text, &st.id)?;
+            to_sync.push(qdir);
+            g.dest_shown = format!("quarantine/{}/{}", st.date, st.id);
+            g.dest_dir = place::ensure_dir(&self.dirs.clean, &g.dir_parts)?;
+            return Ok(None);
+        }
+        let out = outcome.output.as_deref().unwrap_or_default();
+        let out_name = not_a_notice_name(outcome.output_name.as_deref().unwrap_or("unnamed"));
+        let dir = place::ensure_dir(&self.dirs.clean, &g.dir_parts)?;
+        let tmp = dir.join(format!("{TMP_PREFIX}{}", st.id));
+        g.out_len = out.len() as u64;
+        g.dest_dir = dir.clone();
+        let prior = st.outs.iter().rev().find(|(dest, sha)| {
+            let p = self.dirs.clean.join(dest);
+            p.is_file() && std::fs::read(&p).is_ok_and(|b| &sha256_hex(&b) == sha)
+        });
+        if let Some((dest, sha)) = prior {
+            let _ = std::fs::remove_file(&tmp);
+            g.dest_shown = dest.clone();
+            g.output_sha = Some(sha.clone());
+            return Ok(None);
+        }
+        // Hashed once on this side, by the sanitizer (the pool hashes the
+        // bytes its worker returned).
+        let out_sha = match &outcome.output_sha256 {
+            Some(s) => s.clone(),
+            None => sha256_hex(out),
         };
-
-        // The notice for LGWAN users.
-        if outcome.verdict != Verdict::Clean {
-            self.write_notice(
-                st,
-                &config,
-                &outcome,
-                &time,
-                &dest_shown,
-                &dest_dir,
-                blocked,
-            )?;
-        }
-
-        // The audit record.
-        if !st.audited {
-            let mut audit = lock(&self.audit);
-            let mut pending = None;
-            if !(recovered && audit.contains_id(&st.id)?) {
-                let mut codes: Vec<String> = outcome
-                    .findings
-                    .iter()
-                    .map(|f| f.code.as_str().to_string())
-                    .collect();
-                codes.sort();
-                codes.dedup();
-                let (_, p) = audit.write(Record {
-                    time: time.clone(),
-                    id: st.id.clone(),
-                    path: st.rel.clone(),
-                    size,
-                    sha256: sha.clone(),
-                    output_sha256: output_sha.clone(),
-                    file_type: outcome.input_type.name().to_string(),
-                    output_type: outcome.output_type.map(|t| t.name().to_string()),
-                    verdict: outcome.verdict.as_str().to_string(),
-                    codes,
-                    reason: outcome
-                        .reason
-                        .as_ref()
-                        .map(|r| format!("{}: {}", r.code, r.detail)),
-                    duration_ms: started.elapsed().as_millis() as u64,
-                    output: Some(if blocked {
-                        dest_shown.clone()
-                    } else {
-                        format!("clean/{dest_shown}")
-                    }),
-                    extra: Default::default(),
-                })?;
-                pending = Some(p);
-            }
-            drop(audit);
-            // The record is durable before the original leaves the work
-            // directory (which is what acknowledges the job).
-            if let Some(p) = pending {
-                p.wait()?;
-            }
-            self.journal_lazy(Entry::Audit { id: st.id.clone() })?;
-        }
-
-        // The original.
-        let (odir, oname) = self.original_place(st, blocked);
-        std::fs::create_dir_all(&odir)?;
-        if let Some(day) = odir.parent() {
-            self.day_durable(day)?;
-            place::sync_dir(day)?;
-        }
-        place::move_file(&input, &odir, &oname, &st.id)?;
-        self.metrics.file(
-            outcome.verdict.as_str(),
-            outcome.input_type.name(),
-            size,
-            out_len,
-            started.elapsed().as_secs_f64(),
-        );
-        self.finish(&st.id)?;
-
-        if blocked {
-            tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = %outcome.reason.as_ref().map_or(String::new(), |r| format!("{}: {}", r.code, r.detail)), "quarantined");
-        } else {
-            tracing::info!(id = %st.id, path = %st.rel, verdict = outcome.verdict.as_str(), output = %dest_shown, "delivered");
-        }
-        Ok(Handled::Done {
-            verdict: outcome.verdict,
-            output: dest_shown,
-        })
+        place::write_synced(&tmp, out)?;
+        place::share_with_reader(&tmp)?;
+        g.output_sha = Some(out_sha.clone());
+        Ok(Some(LinkItem {
+            id: st.id.clone(),
+            tmp,
+            dir,
+            prefix: g
+                .dir_parts
+                .iter()
+                .map(|p| format!("{p}/"))
+                .collect::<String>(),
+            name: out_name,
+            sha: Some(out_sha),
+        }))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn write_notice(
-        &self,
-        st: &JobState,
-        config: &Config,
-        outcome: &Outcome,
-        time: &str,
-        dest_shown: &str,
-        dest_dir: &Path,
-        blocked: bool,
-    ) -> io::Result<()> {
+    /// Links each already-synced temporary file under a free name, never
+    /// replacing anything: every name is chosen and announced in the
+    /// journal (one fsync for the batch) before any link is made. A name
+    /// taken meanwhile by something else falls back to the next free one,
+    /// announced on its own. The directories are not fsynced here.
+    fn link_batch(&self, items: &[&LinkItem]) -> Vec<io::Result<String>> {
+        if items.is_empty() {
+            return Vec::new();
+        }
+        let _g = lock(&self.place_lock);
+        let mut reserved = HashSet::new();
+        let mut chosen: Vec<io::Result<String>> = items
+            .iter()
+            .map(|it| place::free_name(&it.dir, &it.name, &mut reserved))
+            .collect();
+        let announced = self.journal_all(
+            items
+                .iter()
+                .zip(&chosen)
+                .filter_map(|(it, c)| c.as_ref().ok().map(|c| it.entry(c))),
+        );
+        if let Err(e) = announced {
+            return items.iter().map(|_| Err(copy_err(&e))).collect();
+        }
+        for (it, c) in items.iter().zip(chosen.iter_mut()) {
+            let Ok(name) = c.as_ref() else { continue };
+            *c = match std::fs::hard_link(&it.tmp, it.dir.join(name)) {
+                Ok(()) => std::fs::remove_file(&it.tmp).map(|()| name.clone()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    place::link_new(&it.tmp, &it.dir, &it.name, |cand| {
+                        self.journal(it.entry(cand))
+                    })
+                }
+                Err(e) => Err(e),
+            };
+        }
+        chosen
+    }
+
+    /// Step 4 for one job: its audit record written (unless a redo finds
+    /// it in the log); the returned ticket makes it durable.
+    fn write_record(&self, slot: &Slot, g: &Going) -> io::Result<Option<Pending>> {
+        let (st, recovered, started) = (&slot.st, slot.recovered, slot.started);
+        let (outcome, time, size, sha) = (&g.outcome, &g.time, g.size, &g.sha);
+        let (blocked, dest_shown, output_sha) = (g.blocked, &g.dest_shown, &g.output_sha);
+        let mut audit = lock(&self.audit);
+        if recovered && audit.contains_id(&st.id)? {
+            return Ok(None);
+        }
+        let mut codes: Vec<String> = outcome
+            .findings
+            .iter()
+            .map(|f| f.code.as_str().to_string())
+            .collect();
+        codes.sort();
+        codes.dedup();
+        let (_, p) = audit.write(Record {
+            time: time.clone(),
+            id: st.id.clone(),
+            path: st.rel.clone(),
+            size,
+            sha256: sha.clone(),
+            output_sha256: output_sha.clone(),
+            file_type: outcome.input_type.name().to_string(),
+            output_type: outcome.output_type.map(|t| t.name().to_string()),
+            verdict: outcome.verdict.as_str().to_string(),
+            codes,
+            reason: outcome
+                .reason
+                .as_ref()
+                .map(|r| format!("{}: {}", r.code, r.detail)),
+            duration_ms: started.elapsed().as_millis() as u64,
+            output: Some(if blocked {
+                dest_shown.clone()
+            } else {
+                format!("clean/{dest_shown}")
+            }),
+            extra: Default::default(),
+        })?;
+        Ok(Some(p))
+    }
+
+    /// The notice for LGWAN users: written as a temporary file and
+    /// returned as a link to make (beside the file), or appended to the
+    /// day's notice file (daily).
+    fn write_notice(&self, st: &JobState, g: &Going) -> io::Result<Option<LinkItem>> {
+        let (config, outcome, time) = (&*g.config, &g.outcome, g.time.as_str());
+        let (dest_shown, dest_dir, blocked) =
+            (g.dest_shown.as_str(), g.dest_dir.as_path(), g.blocked);
         let input = NoticeInput {
             id: &st.id,
             time,
@@ -535,10 +929,10 @@ impl Shared {
         };
         let text = notice::text(config.daemon.notice_language, &input);
         match config.daemon.notice {
-            NoticePlacement::None => Ok(()),
+            NoticePlacement::None => Ok(None),
             NoticePlacement::Beside => {
                 if st.notices.iter().any(|d| self.dirs.clean.join(d).exists()) {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let base = if blocked {
                     not_a_notice_name(&name::safe_component(
@@ -562,14 +956,14 @@ impl Shared {
                             .collect::<String>()
                     })
                     .unwrap_or_default();
-                let _g = lock(&self.place_lock);
-                place::link_new(&tmp, dest_dir, &format!("{base}.mugai.txt"), |cand| {
-                    self.journal(Entry::Notice {
-                        id: st.id.clone(),
-                        dest: format!("{prefix}{cand}"),
-                    })
-                })?;
-                Ok(())
+                Ok(Some(LinkItem {
+                    id: st.id.clone(),
+                    tmp,
+                    dir: dest_dir.to_path_buf(),
+                    prefix,
+                    name: format!("{base}.mugai.txt"),
+                    sha: None,
+                }))
             }
             NoticePlacement::Daily => {
                 use std::io::Write;
@@ -580,7 +974,7 @@ impl Shared {
                 let _g = lock(&self.place_lock);
                 let marker = notice::marker(&st.id);
                 if std::fs::read_to_string(&path).is_ok_and(|t| t.contains(&marker)) {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let existed = path.exists();
                 let mut f = std::fs::OpenOptions::new()
@@ -596,9 +990,116 @@ impl Shared {
                 if !existed {
                     place::sync_dir(&self.dirs.clean)?;
                 }
-                Ok(())
+                Ok(None)
             }
         }
+    }
+}
+
+/// The steps of a batch, in order (see [`Shared::stop_after`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Claimed,
+    Sanitised,
+    OutputsLinked,
+    NoticesLinked,
+    Placed,
+    Audited,
+    OriginalsMoved,
+    WorkRemoved,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 8] = [
+        Stage::Claimed,
+        Stage::Sanitised,
+        Stage::OutputsLinked,
+        Stage::NoticesLinked,
+        Stage::Placed,
+        Stage::Audited,
+        Stage::OriginalsMoved,
+        Stage::WorkRemoved,
+    ];
+}
+
+/// One job of a batch, carried from step to step.
+struct Slot {
+    st: JobState,
+    recovered: bool,
+    started: Instant,
+    /// How the job ended (or failed); later steps skip it.
+    result: Option<io::Result<Handled>>,
+}
+
+/// What step 2 came to.
+enum Step {
+    Ended(Handled),
+    Going(Box<Going>),
+}
+
+/// A sanitised job on its way to its places.
+struct Going {
+    config: Arc<Config>,
+    outcome: Outcome,
+    sha: String,
+    size: u64,
+    blocked: bool,
+    time: String,
+    dir_parts: Vec<String>,
+    /// The clean folder of its output (or of its notice, when blocked).
+    dest_dir: PathBuf,
+    /// The output's path under clean, or its quarantine folder.
+    dest_shown: String,
+    output_sha: Option<String>,
+    out_len: u64,
+    /// The output to link, written under its temporary name.
+    link: Option<LinkItem>,
+    /// Folders to fsync for what step 3 placed.
+    to_sync: Vec<PathBuf>,
+}
+
+/// A file to link into the clean tree under a free name.
+struct LinkItem {
+    id: String,
+    tmp: PathBuf,
+    dir: PathBuf,
+    /// `dir` under clean, `/`-terminated (for the journal).
+    prefix: String,
+    name: String,
+    /// The output's SHA-256; `None` for a notice.
+    sha: Option<String>,
+}
+
+impl LinkItem {
+    /// The journal entry announcing `name`.
+    fn entry(&self, name: &str) -> Entry {
+        let dest = format!("{}{name}", self.prefix);
+        match &self.sha {
+            Some(sha) => Entry::Out {
+                id: self.id.clone(),
+                dest,
+                sha: sha.clone(),
+            },
+            None => Entry::Notice {
+                id: self.id.clone(),
+                dest,
+            },
+        }
+    }
+}
+
+/// The same error again (one failed fsync fails every job it covered).
+fn copy_err(e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), e.to_string())
+}
+
+/// Removes a job's work folder (gone already is fine).
+fn remove_work(work: &Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(work) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

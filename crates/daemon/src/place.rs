@@ -60,10 +60,15 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Writes `bytes` to `dir/name` atomically, replacing it (for files that
 /// only this job writes, like `reason.json`).
 pub fn replace_file(dir: &Path, name: &str, bytes: &[u8], tag: &str) -> io::Result<()> {
+    replace_file_unsynced(dir, name, bytes, tag)?;
+    sync_dir(dir)
+}
+
+/// [`replace_file`] without fsyncing `dir` (the caller does).
+pub fn replace_file_unsynced(dir: &Path, name: &str, bytes: &[u8], tag: &str) -> io::Result<()> {
     let tmp = dir.join(format!("{TMP_PREFIX}{tag}"));
     write_synced(&tmp, bytes)?;
-    std::fs::rename(&tmp, dir.join(name))?;
-    sync_dir(dir)
+    std::fs::rename(&tmp, dir.join(name))
 }
 
 /// `name`, `name (1).ext`, `name (2).ext`, ...
@@ -77,6 +82,39 @@ pub fn numbered(name: &str, n: u32) -> String {
         }
         _ => format!("{name} ({n})"),
     }
+}
+
+/// The first of `name`, `name (1).ext`, ... that is free in `dir` and not
+/// in `reserved` (names already chosen for other files of a batch, whose
+/// links are not made yet); it is added to `reserved`.
+pub fn free_name(
+    dir: &Path,
+    name: &str,
+    reserved: &mut std::collections::HashSet<PathBuf>,
+) -> io::Result<String> {
+    for n in 0..=100_000u32 {
+        let candidate = numbered(name, n);
+        let dest = dir.join(&candidate);
+        if !reserved.contains(&dest) && dest.symlink_metadata().is_err() {
+            reserved.insert(dest);
+            return Ok(candidate);
+        }
+    }
+    Err(io::Error::other(format!(
+        "no free name for `{name}` in {}",
+        dir.display()
+    )))
+}
+
+/// Fsyncs each directory once.
+pub fn sync_dirs<'a>(dirs: impl IntoIterator<Item = &'a PathBuf>) -> io::Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for d in dirs {
+        if seen.insert(d) {
+            sync_dir(d)?;
+        }
+    }
+    Ok(())
 }
 
 /// Links the already-synced temporary file `tmp` into `dir` under `name`
@@ -118,6 +156,17 @@ pub fn link_new(
 /// Moves `src` to `dir/name` (replacing a partial copy from an earlier
 /// attempt), across filesystems if need be; fsyncs both directories.
 pub fn move_file(src: &Path, dir: &Path, name: &str, tag: &str) -> io::Result<()> {
+    move_file_unsynced(src, dir, name, tag)?;
+    sync_dir(dir)?;
+    if let Some(parent) = src.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// [`move_file`] without the final fsyncs, which the caller makes (once
+/// per directory for a batch of files).
+pub fn move_file_unsynced(src: &Path, dir: &Path, name: &str, tag: &str) -> io::Result<()> {
     let dest = dir.join(name);
     match std::fs::rename(src, &dest) {
         Ok(()) => {}
@@ -145,10 +194,6 @@ pub fn move_file(src: &Path, dir: &Path, name: &str, tag: &str) -> io::Result<()
             std::fs::remove_file(src)?;
         }
         Err(e) => return Err(e),
-    }
-    sync_dir(dir)?;
-    if let Some(parent) = src.parent() {
-        sync_dir(parent)?;
     }
     Ok(())
 }

@@ -323,3 +323,114 @@ fn losing_the_entries_not_waited_on_loses_and_duplicates_nothing() {
     assert_eq!(files(&d.clean), vec!["a.csv", "a.csv.mugai.txt"]);
     assert_eq!(audit_lines(&d).len(), 1);
 }
+
+/// A batch stopped after each of its steps, as a crash there would leave
+/// it, then a fresh start that redoes the open jobs and takes what is
+/// still in the inbox: every input ends in exactly one place (an
+/// original, or beside its reason in quarantine), with one output or
+/// notice each and one audit record, and nothing is left in work.
+#[test]
+fn a_batch_stopped_after_any_step_recovers_each_file_to_exactly_one_place() {
+    use mugai_daemon::job::Stage;
+    let inputs: [(&str, &[u8]); 5] = [
+        ("a.txt", b"plain text\n"),
+        ("b.csv", b"1,=SUM(A1:B1)\n"),
+        (
+            "c.exe",
+            b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00",
+        ),
+        ("sub/d.txt", b"in a subfolder\n"),
+        // Its output's name is taken in clean before the batch: placed
+        // under the next free name, once.
+        ("e.txt", b"second e\n"),
+    ];
+    for stage in Stage::ALL {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dirs(tmp.path());
+        std::fs::create_dir_all(d.inbox.join("sub")).unwrap();
+        for (rel, body) in inputs {
+            std::fs::write(d.inbox.join(rel), body).unwrap();
+        }
+        std::fs::write(d.clean.join("e.txt"), "already there\n").unwrap();
+        let s = start(&d);
+        s.stop_after(Some(stage));
+        let items: Vec<_> = inputs
+            .iter()
+            .map(|(rel, _)| (rel.into(), s.inbox.stat(Path::new(rel)).unwrap().id))
+            .collect();
+        let res = s.take_batch(&items);
+        assert!(res.iter().all(|(_, r)| r.is_err()), "{stage:?}: {res:?}");
+        drop(s);
+
+        // The restart: open jobs redone, then the inbox taken again.
+        let s = start(&d);
+        let open = s.journal.lock().unwrap().open_jobs();
+        assert_eq!(open.len(), inputs.len(), "{stage:?}");
+        for st in &open {
+            s.resume(st).unwrap();
+        }
+        let left: Vec<String> = files(&d.inbox);
+        for rel in &left {
+            let h = take(&s, rel).unwrap();
+            assert!(matches!(h, Handled::Done { .. }), "{stage:?} {rel}: {h:?}");
+        }
+        assert!(s.journal.lock().unwrap().open_jobs().is_empty());
+        drop(s);
+
+        assert!(files(&d.inbox).is_empty(), "{stage:?}");
+        assert!(files(&d.work()).is_empty(), "{stage:?}");
+        // Each input's bytes exactly once among the originals and the
+        // quarantine.
+        let mut kept: Vec<Vec<u8>> = files(&d.originals)
+            .iter()
+            .map(|f| std::fs::read(d.originals.join(f)).unwrap())
+            .chain(
+                files(&d.quarantine)
+                    .iter()
+                    .filter(|f| !f.ends_with("reason.json"))
+                    .map(|f| std::fs::read(d.quarantine.join(f)).unwrap()),
+            )
+            .collect();
+        kept.sort();
+        let mut want: Vec<Vec<u8>> = inputs.iter().map(|(_, b)| b.to_vec()).collect();
+        want.sort();
+        assert_eq!(kept, want, "{stage:?}");
+        assert_eq!(
+            files(&d.quarantine)
+                .iter()
+                .filter(|f| f.ends_with("reason.json"))
+                .count(),
+            1,
+            "{stage:?}"
+        );
+        // One output per delivered file, one notice per changed or
+        // blocked one; no numbered copy but the one for the taken name.
+        assert_eq!(
+            files(&d.clean),
+            vec![
+                "a.txt",
+                "b.csv",
+                "b.csv.mugai.txt",
+                "c.exe.mugai.txt",
+                "e (1).txt",
+                "e.txt",
+                "sub/d.txt",
+            ],
+            "{stage:?}"
+        );
+        assert_eq!(
+            std::fs::read(d.clean.join("e (1).txt")).unwrap(),
+            b"second e\n",
+            "{stage:?}"
+        );
+        // One record per input, and the chain verifies.
+        let lines = audit_lines(&d);
+        let mut paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
+        paths.sort();
+        let mut want_paths: Vec<&str> = inputs.iter().map(|(r, _)| *r).collect();
+        want_paths.sort();
+        assert_eq!(paths, want_paths, "{stage:?}");
+        let report = mugai_audit::verify(&mugai_audit::files_in(&d.audit).unwrap()).unwrap();
+        assert!(report.problem.is_none(), "{stage:?}: {report:?}");
+    }
+}
