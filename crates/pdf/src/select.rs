@@ -20,6 +20,7 @@ use crate::streams::{self, StreamError};
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 use mugai_core::config::{DamagedStreams, FontPrograms, ImageCodecs, LinkAction};
 use mugai_core::{Blocked, Code, Context};
+use mugai_image::jpeg_coef::CoefError;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -100,7 +101,7 @@ pub struct Selector<'d, 'c, 'p> {
     jpx_reshape: HashMap<ObjectId, jpx::Reshape>,
     /// JPEG image data rebuilt ahead of the selection, by the address of
     /// the input stream's data (see [`Selector::rebuild_jpegs_ahead`]).
-    jpeg_ahead: HashMap<usize, Result<Vec<u8>, String>>,
+    jpeg_ahead: HashMap<usize, Result<Vec<u8>, CoefError>>,
 }
 
 fn name_str(n: &[u8]) -> String {
@@ -219,7 +220,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 if Instant::now() >= deadline {
                     break;
                 }
-                let r = streams::rebuild_jpeg(data.to_vec(), max_pixels);
+                let r = mugai_image::jpeg_coef::rebuild(data, max_pixels);
                 done.push((data.as_ptr() as usize, r));
             }
             done
@@ -573,7 +574,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                     .remove(&(s.content.as_ptr() as usize))
                     .filter(|_| decoded.data == s.content);
                 let rebuilt = match ahead {
-                    Some(r) => r,
+                    Some(first) => streams::settle_jpeg(decoded.data, first, self.max_pixels),
                     None => streams::rebuild_jpeg(decoded.data, self.max_pixels),
                 };
                 return Ok(match rebuilt {
