@@ -78,6 +78,9 @@ pub fn rebuild(input: &[u8], max_pixels: u64) -> Result<Vec<u8>, CoefError> {
 struct Huff {
     /// 9-bit lookahead: (length, symbol); length 0 means a longer code.
     look: Vec<(u8, u8)>,
+    /// 9-bit lookahead of an AC code and the value bits after it, when
+    /// both fit and the value is not 0: see [`Fast`].
+    fast: Vec<Fast>,
     maxcode: [i32; 18],
     valptr: [i32; 17],
     mincode: [i32; 17],
@@ -85,6 +88,16 @@ struct Huff {
 }
 
 const LOOK: u32 = 9;
+
+/// One entry of [`Huff::fast`]: a run/size code and its value bits read
+/// together. `len` is the bits of both (0: not in the table), `run` the
+/// zero run before the coefficient and `val` its extended value.
+#[derive(Clone, Copy, Default)]
+struct Fast {
+    len: u8,
+    run: u8,
+    val: i16,
+}
 
 impl Huff {
     fn new(counts: &[u8; 16], vals: &[u8]) -> Res<Huff> {
@@ -118,8 +131,29 @@ impl Huff {
             code <<= 1;
         }
         maxcode[17] = i32::MAX;
+        let mut fast = vec![Fast::default(); 1 << LOOK];
+        for (i, (f, &(len, sym))) in fast.iter_mut().zip(&look).enumerate() {
+            let (run, size) = (sym >> 4, u32::from(sym & 15));
+            let total = u32::from(len) + size;
+            if len == 0 || size == 0 || total > LOOK {
+                continue;
+            }
+            let v = ((i as u32) >> (LOOK - total)) & ((1 << size) - 1);
+            let v = v as i32;
+            let val = if v < 1 << (size - 1) {
+                v - (1 << size) + 1
+            } else {
+                v
+            };
+            *f = Fast {
+                len: total as u8,
+                run,
+                val: val as i16,
+            };
+        }
         Ok(Huff {
             look,
+            fast,
             maxcode,
             valptr,
             mincode,
@@ -129,6 +163,7 @@ impl Huff {
 }
 
 /// Reads the entropy-coded bits of one scan, stopping at any marker.
+#[derive(Clone, Copy)]
 struct Bits<'a> {
     data: &'a [u8],
     pos: usize,
@@ -150,6 +185,23 @@ impl<'a> Bits<'a> {
 
     #[inline]
     fn fill(&mut self) {
+        // Eight bytes without 0xFF (no stuffing, no marker): the bytes
+        // that fit are taken at once.
+        if self.n <= 56 && !self.at_marker {
+            if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(chunk);
+                let w = u64::from_be_bytes(b);
+                let inv = !w;
+                if inv.wrapping_sub(0x0101_0101_0101_0101) & !inv & 0x8080_8080_8080_8080 == 0 {
+                    let count = (64 - self.n) / 8;
+                    self.acc |= (w >> (64 - 8 * count)) << (64 - self.n - 8 * count);
+                    self.pos += count as usize;
+                    self.n += 8 * count;
+                    return;
+                }
+            }
+        }
         while self.n <= 56 && !self.at_marker {
             let Some(&b) = self.data.get(self.pos) else {
                 self.at_marker = true;
@@ -894,7 +946,10 @@ impl Jpeg {
         out.extend_from_slice(&[0, 63, 0]);
         let luma = Enc::new(&STD_DC_LUMA, &STD_AC_LUMA);
         let chroma = Enc::new(&STD_DC_CHROMA, &STD_AC_CHROMA);
-        let mut w = BitWriter { out, acc: 0, n: 0 };
+        let mut w = BitWriter {
+            out,
+            bits: Pending { acc: 0, n: 0 },
+        };
         let mut pred = [0i32; 4];
         if n == 1 {
             let c = &self.comps[0];
@@ -937,6 +992,23 @@ fn decode_ac(
     ss: usize,
     se: usize,
     al: u8,
+    eobrun: Option<&mut u32>,
+) -> Res<()> {
+    // The reader's state in a local, which stays in registers.
+    let mut local = *bits;
+    let r = decode_ac_with(&mut local, h, blk, ss, se, al, eobrun);
+    *bits = local;
+    r
+}
+
+#[inline(always)]
+fn decode_ac_with(
+    bits: &mut Bits<'_>,
+    h: &Huff,
+    blk: &mut [i16],
+    ss: usize,
+    se: usize,
+    al: u8,
     mut eobrun: Option<&mut u32>,
 ) -> Res<()> {
     if let Some(run) = eobrun.as_deref_mut() {
@@ -947,6 +1019,20 @@ fn decode_ac(
     }
     let mut k = ss;
     while k <= se {
+        let p = bits.peek16();
+        let f = h.fast[(p >> (16 - LOOK)) as usize];
+        if f.len != 0 && u32::from(f.len) <= bits.n {
+            bits.acc <<= f.len;
+            bits.n -= u32::from(f.len);
+            k += usize::from(f.run);
+            if k > se {
+                return bad("AC run past the end of the block");
+            }
+            let v = i32::from(f.val) << al;
+            blk[k] = i16::try_from(v).map_err(|_| Damaged("AC coefficient out of range"))?;
+            k += 1;
+            continue;
+        }
         let rs = bits.decode(h)?;
         let (r, s) = ((rs >> 4) as usize, rs & 15);
         if s != 0 {
@@ -1117,49 +1203,69 @@ impl Enc {
     }
 }
 
+/// Entropy-coded output: whole 32-bit words go to `out` (with a 0 after
+/// every 0xFF byte), the bits after them wait in `bits`.
 struct BitWriter {
     out: Vec<u8>,
+    bits: Pending,
+}
+
+/// Bits not yet written: the low `n` bits of `acc`, under 32 of them.
+/// Kept apart from the output so that a block is coded with them in
+/// registers (see [`encode_block`]).
+#[derive(Clone, Copy)]
+struct Pending {
     acc: u64,
     n: u32,
 }
 
-impl BitWriter {
-    #[inline]
-    fn put(&mut self, code: u32, len: u32) {
-        // len <= 16 + 11; acc keeps under 32 pending bits.
+impl Pending {
+    #[inline(always)]
+    fn put(&mut self, out: &mut Vec<u8>, code: u32, len: u32) {
+        // len <= 16 + 11, so under 32 + 27 bits are pending here.
         self.acc = (self.acc << len) | u64::from(code);
         self.n += len;
         if self.n >= 32 {
             self.n -= 32;
             let word = (self.acc >> self.n) as u32;
-            let b = word.to_be_bytes();
-            if b.contains(&0xFF) {
-                for x in b {
-                    self.out.push(x);
-                    if x == 0xFF {
-                        self.out.push(0);
-                    }
-                }
+            // Whether a byte is 0xFF: a zero byte of the complement.
+            let inv = !word;
+            if inv.wrapping_sub(0x0101_0101) & !inv & 0x8080_8080 != 0 {
+                stuffed(out, word);
             } else {
-                self.out.extend_from_slice(&b);
+                out.extend_from_slice(&word.to_be_bytes());
             }
         }
     }
+}
 
-    fn finish(mut self) -> Vec<u8> {
+/// Writes `word` with a 0 after each 0xFF byte.
+#[cold]
+fn stuffed(out: &mut Vec<u8>, word: u32) {
+    for x in word.to_be_bytes() {
+        out.push(x);
+        if x == 0xFF {
+            out.push(0);
+        }
+    }
+}
+
+impl BitWriter {
+    fn finish(self) -> Vec<u8> {
+        let BitWriter { mut out, bits } = self;
         // Pad with one bits to a whole byte.
-        let pad = (8 - self.n % 8) % 8;
-        self.acc = (self.acc << pad) | ((1u64 << pad) - 1);
-        self.n += pad;
-        while self.n >= 8 {
-            self.n -= 8;
-            let x = (self.acc >> self.n) as u8;
-            self.out.push(x);
+        let pad = (8 - bits.n % 8) % 8;
+        let acc = (bits.acc << pad) | ((1u64 << pad) - 1);
+        let mut n = bits.n + pad;
+        while n >= 8 {
+            n -= 8;
+            let x = (acc >> n) as u8;
+            out.push(x);
             if x == 0xFF {
-                self.out.push(0);
+                out.push(0);
             }
         }
-        self.out
+        out
     }
 }
 
@@ -1168,8 +1274,29 @@ fn category(v: i32) -> u32 {
     32 - v.unsigned_abs().leading_zeros()
 }
 
+/// The coefficients of a block that are not 0, as bits of a mask (bit
+/// `k` for coefficient `k`): one byte per coefficient first, which
+/// compiles to vector compares, then eight bytes of 0 or 1 gathered into
+/// eight bits by one multiplication.
+#[inline]
+fn nonzero_mask(blk: &[i16; 64]) -> u64 {
+    let mut nz = [0u8; 64];
+    for (n, &v) in nz.iter_mut().zip(blk) {
+        *n = u8::from(v != 0);
+    }
+    let mut mask = 0u64;
+    for (c, b) in nz.chunks_exact(8).enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(b);
+        let x = u64::from_le_bytes(word);
+        mask |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * c);
+    }
+    mask
+}
+
 #[inline]
 fn encode_block(w: &mut BitWriter, e: &Enc, blk: &[i16], pred: &mut i32) -> Res<()> {
+    let blk: &[i16; 64] = blk.try_into().map_err(|_| Damaged("block cut off"))?;
     let dc = i32::from(blk[0]);
     let diff = dc - *pred;
     *pred = dc;
@@ -1177,38 +1304,37 @@ fn encode_block(w: &mut BitWriter, e: &Enc, blk: &[i16], pred: &mut i32) -> Res<
     if cat > 11 {
         return Err(Unsupported("DC difference over 11 bits"));
     }
+    let out = &mut w.out;
+    let mut p = w.bits;
     let (code, len) = e.dc[cat as usize];
     let extra = if diff < 0 { diff - 1 } else { diff } as u32 & ((1u32 << cat) - 1);
-    w.put((u32::from(code) << cat) | extra, u32::from(len) + cat);
-    let last = match blk[1..].iter().rposition(|&v| v != 0) {
-        Some(p) => p + 1,
-        None => 0,
-    };
-    let mut run = 0u32;
-    for &v in &blk[1..=last] {
-        if v == 0 {
-            run += 1;
-            continue;
-        }
+    p.put(out, (u32::from(code) << cat) | extra, u32::from(len) + cat);
+    let mut nonzero = nonzero_mask(blk) & !1;
+    let mut last = 0u32;
+    while nonzero != 0 {
+        let k = nonzero.trailing_zeros();
+        nonzero &= nonzero - 1;
+        let mut run = k - last - 1;
+        last = k;
         while run >= 16 {
             let (code, len) = e.ac[0xF0];
-            w.put(u32::from(code), u32::from(len));
+            p.put(out, u32::from(code), u32::from(len));
             run -= 16;
         }
-        let v = i32::from(v);
+        let v = i32::from(blk[k as usize & 63]);
         let cat = category(v);
         if cat > 10 {
             return Err(Unsupported("AC coefficient over 10 bits"));
         }
-        let (code, len) = e.ac[((run << 4) | cat) as usize];
+        let (code, len) = e.ac[((run << 4) | cat) as usize & 0xFF];
         let extra = if v < 0 { v - 1 } else { v } as u32 & ((1u32 << cat) - 1);
-        w.put((u32::from(code) << cat) | extra, u32::from(len) + cat);
-        run = 0;
+        p.put(out, (u32::from(code) << cat) | extra, u32::from(len) + cat);
     }
     if last < 63 {
         let (code, len) = e.ac[0];
-        w.put(u32::from(code), u32::from(len));
+        p.put(out, u32::from(code), u32::from(len));
     }
+    w.bits = p;
     Ok(())
 }
 
@@ -1398,6 +1524,28 @@ mod tests {
                 assert_eq!(adobe.1[11], transform);
                 assert!(!m.iter().any(|(m, _)| *m == 0xE0), "no JFIF for CMYK");
             }
+        }
+    }
+
+    #[test]
+    fn the_nonzero_mask_marks_every_coefficient_that_is_not_0() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            let mut blk = [0i16; 64];
+            for v in &mut blk {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                if seed.is_multiple_of(3) {
+                    *v = (seed >> 20) as i16;
+                }
+            }
+            let want = blk
+                .iter()
+                .enumerate()
+                .filter(|(_, &v)| v != 0)
+                .fold(0u64, |m, (k, _)| m | 1 << k);
+            assert_eq!(nonzero_mask(&blk), want);
         }
     }
 

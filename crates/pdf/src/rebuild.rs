@@ -654,6 +654,82 @@ mod tests {
     }
 
     #[test]
+    fn jpeg_images_rebuilt_ahead_are_those_a_single_rebuild_makes() {
+        use image::ImageEncoder;
+        let jpeg = |q: u8, w: u32| {
+            let img = image::RgbImage::from_fn(w, 24, |x, y| {
+                image::Rgb([(x * 7) as u8, (y * 11) as u8, ((x ^ y) * q as u32) as u8])
+            });
+            let mut v = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut v, q)
+                .write_image(img.as_raw(), w, 24, image::ExtendedColorType::Rgb8)
+                .expect("jpeg");
+            // A comment the rebuild leaves behind.
+            v.splice(2..2, b"\xff\xfe\0\x06note".iter().copied());
+            v
+        };
+        // Three kept images (one damaged), one unused: all four are
+        // rebuilt ahead on two threads.
+        let images = [
+            jpeg(90, 40),
+            jpeg(40, 64),
+            b"\xff\xd8\xff\xe0 not a JPEG".to_vec(),
+            jpeg(70, 8),
+        ];
+        let objs: Vec<String> = images
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                format!(
+                    "<< /Type /XObject /Subtype /Image /Width {} /Height 1 /ColorSpace /DeviceRGB \
+                     /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n{}\nendstream",
+                    i + 1,
+                    d.len(),
+                    char::from(b'A' + i as u8).to_string().repeat(d.len())
+                )
+            })
+            .collect();
+        let refs: Vec<&str> = objs.iter().map(String::as_str).collect();
+        let mut input = pdf(
+            "",
+            "/Resources << /XObject << /A 6 0 R /B 7 0 R /C 8 0 R >> >>",
+            &refs,
+        );
+        // The image data in place of the placeholders of the same length.
+        for (i, d) in images.iter().enumerate() {
+            let fill = vec![b'A' + i as u8; d.len()];
+            let at = find(&input, &fill, 0).expect("placeholder");
+            input[at..at + d.len()].copy_from_slice(d);
+        }
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert!(codes.contains(&Code::PdfDamagedStream), "{codes:?}");
+        let doc = reparse(&out);
+        // Each kept image, told apart by its /Width (its index + 1), is what
+        // the rebuild makes of its own data.
+        let mut kept = Vec::new();
+        for o in doc.objects.values() {
+            let Object::Stream(s) = o else { continue };
+            let Ok(Object::Integer(w)) = s.dict.get(b"Width") else {
+                continue;
+            };
+            let i = usize::try_from(*w - 1).expect("index");
+            let want = crate::streams::rebuild_jpeg(images[i].clone(), 1 << 20).expect("rebuilds");
+            assert!(s.content == want, "image {i} is its own rebuild");
+            kept.push(i);
+        }
+        kept.sort();
+        assert_eq!(kept, [0, 1]);
+        assert!(!out.windows(4).any(|w| w == b"note"));
+        let (again, _) = run(&Policy::default(), &input);
+        assert_eq!(
+            again.expect("rebuilt again"),
+            out,
+            "the same bytes every run"
+        );
+    }
+
+    #[test]
     fn a_clean_file_is_rebuilt_without_findings() {
         let (r, codes) = run(&Policy::default(), &pdf("", "", &[]));
         let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));

@@ -20,7 +20,10 @@ use crate::streams::{self, StreamError};
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 use mugai_core::config::{DamagedStreams, FontPrograms, ImageCodecs, LinkAction};
 use mugai_core::{Blocked, Code, Context};
+use mugai_image::jpeg_coef::CoefError;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 /// The selected objects, numbered for the output.
 #[derive(Debug)]
@@ -96,6 +99,9 @@ pub struct Selector<'d, 'c, 'p> {
     /// Dictionary changes of a JPX image just prepared, then by output id.
     jpx_pending: Option<jpx::Reshape>,
     jpx_reshape: HashMap<ObjectId, jpx::Reshape>,
+    /// JPEG image data rebuilt ahead of the selection, by the address of
+    /// the input stream's data (see [`Selector::rebuild_jpegs_ahead`]).
+    jpeg_ahead: HashMap<usize, Result<Vec<u8>, CoefError>>,
 }
 
 fn name_str(n: &[u8]) -> String {
@@ -131,6 +137,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             struct_root: None,
             jpx_pending: None,
             jpx_reshape: HashMap::new(),
+            jpeg_ahead: HashMap::new(),
         }
     }
 
@@ -138,6 +145,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
     /// `info`.
     pub fn run(mut self, root: ObjectId, info: Option<ObjectId>) -> Result<Selected, Blocked> {
         self.find_pages(root);
+        self.rebuild_jpegs_ahead();
         if let Some(Object::Dictionary(cat)) = self.doc.objects.get(&root) {
             self.struct_root = cat
                 .get(b"StructTreeRoot")
@@ -173,6 +181,59 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             info: new_info,
             tally: self.tally,
         })
+    }
+
+    /// Rebuilds the data of every JPEG image stream (`/DCTDecode` its only
+    /// filter) on two threads before the selection, which takes each
+    /// result when it keeps the image. A result depends on the stream's
+    /// bytes alone, so the output is the same whatever order the threads
+    /// finish in. Two images are rebuilt at a time at most; work stops at
+    /// the deadline, and whatever is not done ahead (a thread that cannot
+    /// start, a panic) is done in sequence as before.
+    fn rebuild_jpegs_ahead(&mut self) {
+        let is_dct = |o: &Object| matches!(o, Object::Name(n) if n == b"DCTDecode" || n == b"DCT");
+        let mut work: Vec<&'d [u8]> = Vec::new();
+        let doc = self.doc;
+        for obj in doc.objects.values() {
+            let Object::Stream(s) = obj else { continue };
+            if self.name_at(&s.dict, b"Subtype") != Some(b"Image".as_slice()) {
+                continue;
+            }
+            let dct = match s.dict.get(b"Filter").map(|f| self.resolve(f)) {
+                Ok(Object::Array(a)) if a.len() == 1 => is_dct(self.resolve(&a[0])),
+                Ok(f) => is_dct(f),
+                Err(_) => false,
+            };
+            if dct && !s.content.is_empty() {
+                work.push(&s.content);
+            }
+        }
+        if work.len() < 2 {
+            return;
+        }
+        let deadline = self.cx.budget().deadline();
+        let max_pixels = self.max_pixels;
+        let next = AtomicUsize::new(0);
+        let worker = || {
+            let mut done = Vec::new();
+            while let Some(data) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let r = mugai_image::jpeg_coef::rebuild(data, max_pixels);
+                done.push((data.as_ptr() as usize, r));
+            }
+            done
+        };
+        let done = std::thread::scope(|scope| {
+            let other = std::thread::Builder::new().spawn_scoped(scope, worker);
+            let mut done = worker();
+            if let Ok(Ok(theirs)) = other.map(|h| h.join()) {
+                done.extend(theirs);
+            }
+            done
+        });
+        self.jpeg_ahead.extend(done);
     }
 
     /// Collects the leaves of the page tree (bounded, loop-safe), so that
@@ -508,7 +569,15 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         match (role, codec.as_deref()) {
             (Role::Image, Some(b"DCTDecode")) => {
                 let params = self.color_transform(s);
-                return Ok(match streams::rebuild_jpeg(decoded.data, self.max_pixels) {
+                let ahead = self
+                    .jpeg_ahead
+                    .remove(&(s.content.as_ptr() as usize))
+                    .filter(|_| decoded.data == s.content);
+                let rebuilt = match ahead {
+                    Some(first) => streams::settle_jpeg(decoded.data, first, self.max_pixels),
+                    None => streams::rebuild_jpeg(decoded.data, self.max_pixels),
+                };
+                return Ok(match rebuilt {
                     Ok(data) => Ok(Prepared {
                         data,
                         filter: b"DCTDecode",

@@ -269,8 +269,19 @@ pub fn check_xmp(data: &[u8]) -> Result<(), &'static str> {
 /// ([`check_jpeg`], as tolerant as a reader) and kept as it is. `Err` says
 /// why it is not a JPEG a reader can show.
 pub fn rebuild_jpeg(data: Vec<u8>, max_pixels: u64) -> Result<Vec<u8>, String> {
-    use mugai_image::jpeg_coef::{rebuild, CoefError};
-    match rebuild(&data, max_pixels) {
+    let first = mugai_image::jpeg_coef::rebuild(&data, max_pixels);
+    settle_jpeg(data, first, max_pixels)
+}
+
+/// What [`rebuild_jpeg`] makes of `data` once its rebuild from the
+/// coefficients (done elsewhere, on another thread) gave `first`.
+pub fn settle_jpeg(
+    data: Vec<u8>,
+    first: Result<Vec<u8>, mugai_image::jpeg_coef::CoefError>,
+    max_pixels: u64,
+) -> Result<Vec<u8>, String> {
+    use mugai_image::jpeg_coef::CoefError;
+    match first {
         Ok(out) => Ok(out),
         Err(e @ CoefError::TooLarge(..)) => Err(e.to_string()),
         Err(_) => check_jpeg(&data, max_pixels).map(|()| data),

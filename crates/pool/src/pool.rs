@@ -210,6 +210,10 @@ impl Pool {
             // The worker needs nothing from the environment, and should
             // not see what the parent's holds.
             .env_clear()
+            // One malloc arena for every thread: a thread's own arena would
+            // read /proc/sys/vm/overcommit_memory when it first shrinks,
+            // an `open` the sandbox answers by killing the worker.
+            .env("GLIBC_TUNABLES", "glibc.malloc.arena_max=1")
             .spawn()
             .map_err(StartError::Spawn)?;
         let missing = |what: &str| StartError::Spawn(io::Error::other(format!("no worker {what}")));
