@@ -299,7 +299,7 @@ impl Shared {
             // file; a crash between the two leaves it behind.
             self.inbox.remove_if_content(Path::new(&st.rel), &sha)?;
         }
-        let mut outcome = match bytes {
+        let outcome = match bytes {
             Err(Input::NotAFile(kind)) => Outcome::blocked(
                 FileType::Unknown,
                 sha.clone(),
@@ -342,94 +342,79 @@ impl Shared {
                 })
             }
         };
-        // Fail closed: a verdict that lets the file through needs an output.
-        if outcome.verdict != Verdict::Blocked
-            && (outcome.output.is_none() || outcome.output_name.is_none())
-        {
-            outcome = Outcome::blocked(
-                outcome.input_type,
-                sha.clone(),
-                outcome.findings.clone(),
-                Finding::new(
-                    Code::RebuildFailed,
-                    Action::Blocked,
-                    "no output was produced",
-                ),
-            );
-        }
-        let blocked = outcome.verdict == Verdict::Blocked;
+        let blocked = outcome.is_blocked();
         let time = clock::rfc3339(clock::now());
 
         // Output, or the quarantine's reason.
-        let (dest_shown, output_sha, out_len, dest_dir) = if blocked {
-            let (qdir, _) = self.original_place(st, true);
-            std::fs::create_dir_all(&qdir)?;
-            if let Some(day) = qdir.parent() {
-                self.day_durable(day)?;
-                place::sync_dir(day)?;
+        let (dest_shown, output_sha, out_len, dest_dir) = match outcome.output() {
+            None => {
+                let (qdir, _) = self.original_place(st, true);
+                std::fs::create_dir_all(&qdir)?;
+                if let Some(day) = qdir.parent() {
+                    self.day_durable(day)?;
+                    place::sync_dir(day)?;
+                }
+                let reason = serde_json::json!({
+                    "id": st.id,
+                    "path": st.rel,
+                    "time": time,
+                    "size": size,
+                    "sha256": sha,
+                    "type": outcome.input_type.name(),
+                    "reason": outcome.reason(),
+                    "findings": outcome.findings,
+                });
+                let text = serde_json::to_vec_pretty(&reason).map_err(io::Error::other)?;
+                place::replace_file(&qdir, "reason.json", &text, &st.id)?;
+                let shown = format!("quarantine/{}/{}", st.date, st.id);
+                (
+                    shown,
+                    None,
+                    0u64,
+                    place::ensure_dir(&self.dirs.clean, &dir_parts)?,
+                )
             }
-            let reason = serde_json::json!({
-                "id": st.id,
-                "path": st.rel,
-                "time": time,
-                "size": size,
-                "sha256": sha,
-                "type": outcome.input_type.name(),
-                "reason": outcome.reason,
-                "findings": outcome.findings,
-            });
-            let text = serde_json::to_vec_pretty(&reason).map_err(io::Error::other)?;
-            place::replace_file(&qdir, "reason.json", &text, &st.id)?;
-            let shown = format!("quarantine/{}/{}", st.date, st.id);
-            (
-                shown,
-                None,
-                0u64,
-                place::ensure_dir(&self.dirs.clean, &dir_parts)?,
-            )
-        } else {
-            let out = outcome.output.as_deref().unwrap_or_default();
-            let out_name = not_a_notice_name(outcome.output_name.as_deref().unwrap_or("unnamed"));
-            let dir = place::ensure_dir(&self.dirs.clean, &dir_parts)?;
-            let tmp = dir.join(format!("{TMP_PREFIX}{}", st.id));
-            let prior = st.outs.iter().rev().find(|(dest, sha)| {
-                let p = self.dirs.clean.join(dest);
-                p.is_file() && std::fs::read(&p).is_ok_and(|b| &sha256_hex(&b) == sha)
-            });
-            let (dest, out_sha) = match prior {
-                Some((dest, sha)) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    (dest.clone(), sha.clone())
-                }
-                None => {
-                    // Hashed once on this side, by the sanitizer (the pool
-                    // hashes the bytes its worker returned).
-                    let out_sha = match &outcome.output_sha256 {
-                        Some(s) => s.clone(),
-                        None => sha256_hex(out),
-                    };
-                    place::write_synced(&tmp, out)?;
-                    place::share_with_reader(&tmp)?;
-                    let _g = lock(&self.place_lock);
-                    let prefix = dir_parts
-                        .iter()
-                        .map(|p| format!("{p}/"))
-                        .collect::<String>();
-                    let chosen = place::link_new(&tmp, &dir, &out_name, |cand| {
-                        self.journal(Entry::Out {
-                            id: st.id.clone(),
-                            dest: format!("{prefix}{cand}"),
-                            sha: out_sha.clone(),
-                        })
-                    })?;
-                    (format!("{prefix}{chosen}"), out_sha)
-                }
-            };
-            (dest, Some(out_sha), out.len() as u64, dir)
+            Some(output) => {
+                let out = &output.bytes[..];
+                let out_name = not_a_notice_name(&output.name);
+                let dir = place::ensure_dir(&self.dirs.clean, &dir_parts)?;
+                let tmp = dir.join(format!("{TMP_PREFIX}{}", st.id));
+                let prior = st.outs.iter().rev().find(|(dest, sha)| {
+                    let p = self.dirs.clean.join(dest);
+                    p.is_file() && std::fs::read(&p).is_ok_and(|b| &sha256_hex(&b) == sha)
+                });
+                let (dest, out_sha) = match prior {
+                    Some((dest, sha)) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        (dest.clone(), sha.clone())
+                    }
+                    None => {
+                        // Hashed once on this side, by the sanitizer (the pool
+                        // hashes the bytes its worker returned).
+                        let out_sha = output.sha256.clone();
+                        place::write_synced(&tmp, out)?;
+                        place::share_with_reader(&tmp)?;
+                        let _g = lock(&self.place_lock);
+                        let prefix = dir_parts
+                            .iter()
+                            .map(|p| format!("{p}/"))
+                            .collect::<String>();
+                        let chosen = place::link_new(&tmp, &dir, &out_name, |cand| {
+                            self.journal(Entry::Out {
+                                id: st.id.clone(),
+                                dest: format!("{prefix}{cand}"),
+                                sha: out_sha.clone(),
+                            })
+                        })?;
+                        (format!("{prefix}{chosen}"), out_sha)
+                    }
+                };
+                (dest, Some(out_sha), out.len() as u64, dir)
+            }
         };
 
         // The notice for LGWAN users.
-        if outcome.verdict != Verdict::Clean {
+        if outcome.verdict() != Verdict::Clean {
             self.write_notice(
                 st,
                 &config,
@@ -461,13 +446,10 @@ impl Shared {
                     sha256: sha.clone(),
                     output_sha256: output_sha.clone(),
                     file_type: outcome.input_type.name().to_string(),
-                    output_type: outcome.output_type.map(|t| t.name().to_string()),
-                    verdict: outcome.verdict.as_str().to_string(),
+                    output_type: outcome.output_type().map(|t| t.name().to_string()),
+                    verdict: outcome.verdict().as_str().to_string(),
                     codes,
-                    reason: outcome
-                        .reason
-                        .as_ref()
-                        .map(|r| format!("{}: {}", r.code, r.detail)),
+                    reason: outcome.reason_text(),
                     duration_ms: started.elapsed().as_millis() as u64,
                     output: Some(if blocked {
                         dest_shown.clone()
@@ -496,7 +478,7 @@ impl Shared {
         }
         place::move_file(&input, &odir, &oname, &st.id)?;
         self.metrics.file(
-            outcome.verdict.as_str(),
+            outcome.verdict().as_str(),
             outcome.input_type.name(),
             size,
             out_len,
@@ -505,12 +487,12 @@ impl Shared {
         self.finish(&st.id)?;
 
         if blocked {
-            tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = %outcome.reason.as_ref().map_or(String::new(), |r| format!("{}: {}", r.code, r.detail)), "quarantined");
+            tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = %outcome.reason_text().unwrap_or_default(), "quarantined");
         } else {
-            tracing::info!(id = %st.id, path = %st.rel, verdict = outcome.verdict.as_str(), output = %dest_shown, "delivered");
+            tracing::info!(id = %st.id, path = %st.rel, verdict = outcome.verdict().as_str(), output = %dest_shown, "delivered");
         }
         Ok(Handled::Done {
-            verdict: outcome.verdict,
+            verdict: outcome.verdict(),
             output: dest_shown,
         })
     }

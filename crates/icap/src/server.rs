@@ -667,29 +667,26 @@ async fn modify(
         }
     };
 
-    let unchanged = outcome.verdict == Verdict::Clean
-        && outcome.output_sha256.as_deref() == Some(outcome.sha256.as_str());
-    let verdict = outcome.verdict.as_str();
+    let unchanged = outcome.verdict() == Verdict::Clean
+        && outcome.output_sha256() == Some(outcome.sha256.as_str());
+    let verdict = outcome.verdict().as_str();
     let mut extra = vec![("X-Mugai-Verdict".to_string(), verdict.to_string())];
     let (status, result, reply_body, http_head, kind): (u16, &str, Vec<u8>, Option<HttpHead>, _) =
-        match (outcome.output.take(), outcome.verdict) {
-            (Some(out), Verdict::Clean | Verdict::Sanitized) => {
+        match outcome.output_mut() {
+            Some(out) => {
+                // The bytes go to the client; the outcome keeps the rest.
+                let bytes = std::mem::take(&mut out.bytes);
                 if unchanged && head.allows_204() {
                     (204, "unchanged", Vec::new(), None, method)
                 } else {
-                    let new_name = outcome
-                        .output_name
-                        .as_deref()
-                        .filter(|n| named && *n != name);
-                    let mime = outcome
-                        .output_type
-                        .map_or("application/octet-stream", |t| t.mime());
-                    let h = http::rebuilt_head(&message, out.len(), mime, new_name, verdict);
+                    let new_name = Some(out.name.as_str()).filter(|n| named && *n != name);
+                    let mime = out.file_type.mime();
+                    let h = http::rebuilt_head(&message, bytes.len(), mime, new_name, verdict);
                     let result = if unchanged { "unchanged" } else { "rebuilt" };
-                    (200, result, out, Some(h), method)
+                    (200, result, bytes, Some(h), method)
                 }
             }
-            _ => {
+            None => {
                 extra.extend(page::icap_headers(&outcome, &name));
                 let body = page::blocked_page(&outcome, &name, method == Method::Reqmod);
                 let mut h = HttpHead {
@@ -700,7 +697,7 @@ async fn modify(
                 h.headers.set("Content-Length", body.len().to_string());
                 h.headers.set("Cache-Control", "no-store");
                 h.headers.set("X-Mugai-Verdict", "blocked");
-                if let Some(r) = &outcome.reason {
+                if let Some(r) = outcome.reason() {
                     h.headers.set(
                         "X-Blocked-Reason",
                         page::header_safe(&format!("{}: {}", r.code, r.detail), 300),
@@ -837,12 +834,12 @@ async fn audit(
     let n = shared.counter.fetch_add(1, Ordering::Relaxed);
     let o = d.outcome.as_ref();
     let verdict = match (o, d.result) {
-        (Some(o), _) => o.verdict.as_str(),
+        (Some(o), _) => o.verdict().as_str(),
         (None, "no_body") => "none",
         (None, _) => "blocked",
     };
     let reason = o
-        .and_then(|o| o.reason.as_ref())
+        .and_then(|o| o.reason())
         .map(|r| format!("{}: {}", r.code, r.detail))
         .or_else(|| d.error.clone());
     let mut codes: Vec<String> = o
@@ -892,10 +889,12 @@ async fn audit(
             log_url
         },
         size: d.size,
-        output_sha256: o.and_then(|o| o.output_sha256.clone()),
+        output_sha256: o.and_then(|o| o.output_sha256().map(str::to_string)),
         sha256: sha,
         file_type: o.map_or("unknown", |o| o.input_type.name()).to_string(),
-        output_type: o.and_then(|o| o.output_type).map(|t| t.name().to_string()),
+        output_type: o
+            .and_then(|o| o.output_type())
+            .map(|t| t.name().to_string()),
         verdict: verdict.to_string(),
         codes,
         reason,
