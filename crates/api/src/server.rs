@@ -359,13 +359,6 @@ struct AuditNote<'a> {
 }
 
 fn audit_record(n: &AuditNote<'_>, o: &Outcome) -> Record {
-    let mut codes: Vec<String> = o
-        .findings
-        .iter()
-        .map(|f| f.code.as_str().to_string())
-        .collect();
-    codes.sort();
-    codes.dedup();
     let mut extra = serde_json::Map::new();
     extra.insert("client".into(), n.client.into());
     extra.insert("api".into(), n.api.into());
@@ -373,20 +366,10 @@ fn audit_record(n: &AuditNote<'_>, o: &Outcome) -> Record {
         extra.insert("client_job_id".into(), c.into());
     }
     Record {
-        time: String::new(),
-        id: n.id.to_string(),
-        path: n.name.to_string(),
-        size: n.size,
-        sha256: o.sha256.clone(),
-        output_sha256: o.output_sha256().map(str::to_string),
-        file_type: o.input_type.name().to_string(),
-        output_type: o.output_type().map(|t| t.name().to_string()),
-        verdict: o.verdict().as_str().to_string(),
-        codes,
-        reason: o.reason_text(),
         duration_ms: n.duration_ms,
         output: n.output.clone(),
         extra,
+        ..Record::for_outcome(n.id, n.name, n.size, o)
     }
 }
 

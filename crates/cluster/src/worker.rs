@@ -474,13 +474,6 @@ fn place_and_audit_blocking(
     };
     let shown = placed.path().display().to_string();
     if write {
-        let mut codes: Vec<String> = outcome
-            .findings
-            .iter()
-            .map(|f| f.code.as_str().to_string())
-            .collect();
-        codes.sort();
-        codes.dedup();
         let mut extra = serde_json::Map::new();
         extra.insert("node".into(), o.node.clone().into());
         extra.insert("submitter".into(), job.submitter.clone().into());
@@ -492,19 +485,13 @@ fn place_and_audit_blocking(
         audit
             .append(Record {
                 time,
-                id: job.id.clone(),
-                path: job.name.clone(),
-                size: job.size,
+                // The hash the job was submitted with (checked against
+                // the object before the rebuild).
                 sha256: job.sha256.clone(),
-                output_sha256: outcome.output_sha256().map(str::to_string),
-                file_type: outcome.input_type.name().to_string(),
-                output_type: outcome.output_type().map(|t| t.name().to_string()),
-                verdict: outcome.verdict().as_str().to_string(),
-                codes,
-                reason: outcome.reason_text(),
                 duration_ms: started.elapsed().as_millis() as u64,
                 output: Some(shown.clone()),
                 extra,
+                ..Record::for_outcome(job.id.clone(), job.name.clone(), job.size, outcome)
             })
             .map_err(io(&o.audit))?;
     }

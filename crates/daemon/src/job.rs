@@ -431,32 +431,18 @@ impl Shared {
             let mut audit = lock(&self.audit);
             let mut pending = None;
             if !(recovered && audit.contains_id(&st.id)?) {
-                let mut codes: Vec<String> = outcome
-                    .findings
-                    .iter()
-                    .map(|f| f.code.as_str().to_string())
-                    .collect();
-                codes.sort();
-                codes.dedup();
                 let (_, p) = audit.write(Record {
                     time: time.clone(),
-                    id: st.id.clone(),
-                    path: st.rel.clone(),
-                    size,
-                    sha256: sha.clone(),
+                    // The hash of what was placed (an earlier run's output
+                    // when recovering).
                     output_sha256: output_sha.clone(),
-                    file_type: outcome.input_type.name().to_string(),
-                    output_type: outcome.output_type().map(|t| t.name().to_string()),
-                    verdict: outcome.verdict().as_str().to_string(),
-                    codes,
-                    reason: outcome.reason_text(),
                     duration_ms: started.elapsed().as_millis() as u64,
                     output: Some(if blocked {
                         dest_shown.clone()
                     } else {
                         format!("clean/{dest_shown}")
                     }),
-                    extra: Default::default(),
+                    ..Record::for_outcome(st.id.clone(), st.rel.clone(), size, &outcome)
                 })?;
                 pending = Some(p);
             }

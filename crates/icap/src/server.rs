@@ -842,19 +842,6 @@ async fn audit(
         .and_then(|o| o.reason())
         .map(|r| format!("{}: {}", r.code, r.detail))
         .or_else(|| d.error.clone());
-    let mut codes: Vec<String> = o
-        .map(|o| {
-            o.findings
-                .iter()
-                .map(|f| f.code.as_str().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    if d.icap_status == 413 {
-        codes.push(Code::LimitSize.as_str().to_string());
-    }
-    codes.sort();
-    codes.dedup();
     let sha = o.map(|o| o.sha256.clone()).unwrap_or_default();
     let log_url: String = url.chars().filter(|c| !c.is_control()).take(2000).collect();
     match verdict {
@@ -880,27 +867,35 @@ async fn audit(
     if let Some(ua) = head.headers.get("X-Client-IP") {
         extra.insert("client_ip".into(), Value::String(page::header_safe(ua, 64)));
     }
+    let id = format!("icap-{}-{n:06}", sha.get(..12).unwrap_or("000000000000"));
+    let path = if log_url.is_empty() {
+        "(no URL)".to_string()
+    } else {
+        log_url
+    };
+    let mut record = match o {
+        Some(o) => Record::for_outcome(id, path, d.size, o),
+        None => Record {
+            id,
+            path,
+            size: d.size,
+            file_type: "unknown".into(),
+            verdict: verdict.to_string(),
+            ..Record::default()
+        },
+    };
+    if d.icap_status == 413 {
+        record.codes.push(Code::LimitSize.as_str().to_string());
+        record.codes.sort();
+        record.codes.dedup();
+    }
     let record = Record {
         time: mugai_audit::clock::rfc3339(mugai_audit::clock::now()),
-        id: format!("icap-{}-{n:06}", sha.get(..12).unwrap_or("000000000000")),
-        path: if log_url.is_empty() {
-            "(no URL)".into()
-        } else {
-            log_url
-        },
-        size: d.size,
-        output_sha256: o.and_then(|o| o.output_sha256().map(str::to_string)),
-        sha256: sha,
-        file_type: o.map_or("unknown", |o| o.input_type.name()).to_string(),
-        output_type: o
-            .and_then(|o| o.output_type())
-            .map(|t| t.name().to_string()),
-        verdict: verdict.to_string(),
-        codes,
         reason,
         duration_ms: started.elapsed().as_millis() as u64,
         output: None,
         extra,
+        ..record
     };
     match tokio::task::spawn_blocking(move || {
         log.lock().unwrap_or_else(|p| p.into_inner()).append(record)

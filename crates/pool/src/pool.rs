@@ -6,8 +6,7 @@ use crate::sandbox::Layers;
 use mugai_core::config::SandboxConfig;
 use mugai_core::{
     sha256_hex, Blocked, Code, Config, FileType, HeldPart, Job, Outcome, OutcomeFields, Passwords,
-    Policy,
-    Sanitize,
+    Policy, Sanitize,
 };
 use std::collections::VecDeque;
 use std::ffi::OsString;
