@@ -79,18 +79,18 @@ fn check_output_zip(z: &[u8], policy: &Policy) {
         let base = name.rsplit('/').next().unwrap_or(&name);
         let again = run(policy, base, &bytes);
         assert_ne!(
-            again.verdict,
+            again.verdict(),
             Verdict::Blocked,
             "{name} re-sanitised: {:?}",
-            again.reason
+            again.reason()
         );
-        if again.output_type == Some(FileType::Zip) {
+        if again.output_type() == Some(FileType::Zip) {
             // A rebuilt nested ZIP is clean: nothing left to report.
             assert!(again.findings.is_empty(), "{name}: {:?}", again.findings);
             check_output_zip(&bytes, policy);
         } else {
             assert_eq!(
-                again.verdict,
+                again.verdict(),
                 Verdict::Clean,
                 "{name} re-sanitised: {:?}",
                 again.findings
@@ -122,7 +122,7 @@ fn every_archive_case_gets_its_expected_verdict_and_codes() {
             o.reason()
         );
         assert_eq!(codes(&o), c.expect.codes, "{}: {:?}", c.path, o.findings);
-        if let Some(out) = &o.output {
+        if let Some(out) = o.output().map(|x| &x.bytes) {
             if o.output_type() == Some(FileType::Zip) {
                 check_output_zip(out, &policy);
             }
@@ -137,8 +137,8 @@ fn cp932_names_come_out_as_the_right_japanese_utf8() {
         .find(|c| c.path == "archive/cp932_names.zip")
         .unwrap();
     let o = run(&Policy::default(), "c.zip", &c.bytes);
-    let out = o.output.expect("rebuilt");
-    let names: Vec<String> = central_records(&out)
+    let out = &o.output().expect("rebuilt").bytes;
+    let names: Vec<String> = central_records(out)
         .into_iter()
         .map(|(_, _, n)| String::from_utf8(n).unwrap())
         .collect();
@@ -190,7 +190,7 @@ fn drop_policy_drops_and_lists_blocked_members_but_never_limits() {
     // Limits still end the whole archive.
     let bomb = gen::overlap_bomb(50, 1 << 16);
     assert_eq!(
-        run(&policy, "b.zip", &bomb).reason.unwrap().code,
+        run(&policy, "b.zip", &bomb).reason().unwrap().code,
         Code::ArchiveBomb
     );
 }

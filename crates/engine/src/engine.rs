@@ -616,7 +616,7 @@ mod tests {
             let o = Engine.sanitize(&p, None, &job("a.pdf", enc.clone()));
             assert_eq!(o.reason().unwrap().code, Code::PdfEncrypted);
             let o = Engine.sanitize_unlocked(&p, None, &job("a.pdf", enc.clone()), &pws(&["x"]));
-            assert!(mugai_core::is_wrong_password(&o.reason().unwrap()));
+            assert!(mugai_core::is_wrong_password(o.reason().unwrap()));
             let o = Engine.sanitize_unlocked(
                 &p,
                 None,
@@ -657,7 +657,7 @@ mod tests {
             Engine.sanitize_unlocked(&p, None, &job("ppap.zip", outer.clone()), &pws(&["zippw"]));
         let r = o.reason().unwrap();
         assert_eq!(r.code, Code::OoxmlEncrypted, "{r:?}");
-        assert!(mugai_core::is_wrong_password(&r), "{r:?}");
+        assert!(mugai_core::is_wrong_password(r), "{r:?}");
         let o =
             Engine.sanitize_unlocked(&p, None, &job("ppap.zip", outer), &pws(&["docpw", "zippw"]));
         assert_ne!(o.verdict(), Verdict::Blocked, "{o:?}");

@@ -21,7 +21,7 @@ fn convert(policy: &Policy, name: &str, bytes: &[u8]) -> (mugai_core::Outcome, O
             bytes: bytes.to_vec(),
         },
     );
-    let c = o.output.as_ref().map(|raw| inspect(raw));
+    let c = o.output().map(|out| inspect(&out.bytes));
     (o, c)
 }
 

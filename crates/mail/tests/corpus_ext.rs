@@ -207,7 +207,7 @@ fn a_real_outlook_msg_is_textized_like_mail() {
     );
     assert_eq!(o.verdict(), Verdict::Sanitized, "{:?}", o.reason());
     assert_eq!(o.output_name(), Some("licensedTestMsgwAtt.eml"));
-    let out = o.into_output().expect("output").bytes;
+    let out = &o.output().expect("output").bytes;
     let m = MessageParser::default().parse(&out).expect("parses");
     assert_eq!(
         m.subject(),

@@ -117,7 +117,7 @@ pub(crate) async fn process(
     record["verdict"] = json!(outcome.verdict());
     record["output_sha256"] = json!(outcome.output_sha256());
     record["findings"] = serde_json::to_value(&outcome.findings).unwrap_or_default();
-    record["reason"] = serde_json::to_value(&outcome.reason()).unwrap_or_default();
+    record["reason"] = serde_json::to_value(outcome.reason()).unwrap_or_default();
 
     let payload = match &outcome.disposition {
         Disposition::Passed(out) => out.bytes.clone(),
