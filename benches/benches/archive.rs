@@ -3,7 +3,7 @@
 //! how fast bombs are refused.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mugai_core::{Job, Policy, Verdict};
+use mugai_core::{Job, Policy};
 use mugai_corpus::archive::{self as gen, RawEntry};
 use mugai_engine::Engine;
 use std::hint::black_box;
@@ -74,10 +74,10 @@ fn bench(c: &mut Criterion) {
         // Sanity: the benign ones are rebuilt, the bombs blocked.
         let o = Engine.sanitize(&policy, None, &job);
         assert_eq!(
-            o.verdict == Verdict::Blocked,
+            o.is_blocked(),
             name.contains("bomb"),
             "{name}: {:?}",
-            o.reason
+            o.reason()
         );
 
         let mut g = c.benchmark_group(format!("zip/{name}"));

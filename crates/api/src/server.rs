@@ -17,9 +17,7 @@ use axum::Router;
 use base64::Engine as _;
 use mugai_audit::{clock, AuditLog, Record};
 use mugai_core::config::ServeConfig;
-use mugai_core::{
-    Action, Code, FileType, Finding, Job, Outcome, Policy, Report, Sanitize, Verdict,
-};
+use mugai_core::{Action, Code, FileType, Finding, Job, Outcome, Policy, Report, Sanitize};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::future::Future;
@@ -361,13 +359,6 @@ struct AuditNote<'a> {
 }
 
 fn audit_record(n: &AuditNote<'_>, o: &Outcome) -> Record {
-    let mut codes: Vec<String> = o
-        .findings
-        .iter()
-        .map(|f| f.code.as_str().to_string())
-        .collect();
-    codes.sort();
-    codes.dedup();
     let mut extra = serde_json::Map::new();
     extra.insert("client".into(), n.client.into());
     extra.insert("api".into(), n.api.into());
@@ -375,23 +366,10 @@ fn audit_record(n: &AuditNote<'_>, o: &Outcome) -> Record {
         extra.insert("client_job_id".into(), c.into());
     }
     Record {
-        time: String::new(),
-        id: n.id.to_string(),
-        path: n.name.to_string(),
-        size: n.size,
-        sha256: o.sha256.clone(),
-        output_sha256: o.output_sha256.clone(),
-        file_type: o.input_type.name().to_string(),
-        output_type: o.output_type.map(|t| t.name().to_string()),
-        verdict: o.verdict.as_str().to_string(),
-        codes,
-        reason: o
-            .reason
-            .as_ref()
-            .map(|r| format!("{}: {}", r.code, r.detail)),
         duration_ms: n.duration_ms,
         output: n.output.clone(),
         extra,
+        ..Record::for_outcome(n.id, n.name, n.size, o)
     }
 }
 
@@ -429,13 +407,17 @@ fn finding_json(f: &Finding) -> Value {
 }
 
 fn report_value(name: &str, o: &Outcome) -> Value {
-    serde_json::to_value(Report::new(name.to_string(), o.output_name.clone(), o))
-        .unwrap_or(Value::Null)
+    serde_json::to_value(Report::new(
+        name.to_string(),
+        o.output_name().map(str::to_string),
+        o,
+    ))
+    .unwrap_or(Value::Null)
 }
 
 /// The 422 of a blocked file.
 fn blocked_problem(name: &str, o: &Outcome) -> Problem {
-    let reason = o.reason.as_ref();
+    let reason = o.reason();
     Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "blocked",
@@ -465,7 +447,7 @@ fn header_value(s: &str) -> HeaderValue {
 /// The base64 report header value and how many findings it leaves out.
 fn report_header(name: &str, o: &Outcome) -> (String, usize) {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let mut report = Report::new(name.to_string(), o.output_name.clone(), o);
+    let mut report = Report::new(name.to_string(), o.output_name().map(str::to_string), o);
     let mut keep = o.findings.len();
     loop {
         report.findings = &o.findings[..keep];
@@ -480,10 +462,10 @@ fn report_header(name: &str, o: &Outcome) -> (String, usize) {
 /// The headers that describe a rebuilt file.
 fn output_headers(o: &Outcome, h: &mut HeaderMap) {
     let mime = o
-        .output_type
+        .output_type()
         .map_or("application/octet-stream", FileType::mime);
     h.insert(header::CONTENT_TYPE, header_value(mime));
-    if let Some(n) = &o.output_name {
+    if let Some(n) = o.output_name() {
         h.insert(
             header::CONTENT_DISPOSITION,
             header_value(&names::content_disposition(n)),
@@ -491,13 +473,13 @@ fn output_headers(o: &Outcome, h: &mut HeaderMap) {
     }
     h.insert(
         HeaderName::from_static("x-mugai-verdict"),
-        HeaderValue::from_static(o.verdict.as_str()),
+        HeaderValue::from_static(o.verdict().as_str()),
     );
     h.insert(
         HeaderName::from_static("x-mugai-sha256"),
         header_value(&o.sha256),
     );
-    if let Some(sha) = &o.output_sha256 {
+    if let Some(sha) = o.output_sha256() {
         h.insert(
             HeaderName::from_static("x-mugai-output-sha256"),
             header_value(sha),
@@ -584,12 +566,12 @@ async fn sanitize_now(
         .await
         .map_err(|e| Problem::internal(format!("the request failed: {e}")))??;
     tracing::info!(
-        id = %id, client = %client, name = %up.name, verdict = %outcome.verdict,
+        id = %id, client = %client, name = %up.name, verdict = %outcome.verdict(),
         "file sanitised"
     );
-    let output = match (&outcome.output, outcome.verdict) {
-        (Some(bytes), v) if v != Verdict::Blocked => bytes.clone(),
-        _ => return Err(blocked_problem(&up.name, &outcome)),
+    let output = match outcome.output() {
+        Some(out) => out.bytes.clone(),
+        None => return Err(blocked_problem(&up.name, &outcome)),
     };
     let (report, omitted) = report_header(&up.name, &outcome);
     let mut r = Response::new(Body::from(output));
@@ -616,7 +598,7 @@ fn job_json(rec: &JobRecord) -> Value {
     let o = rec.outcome.as_ref();
     let base = format!("/v1/jobs/{}", rec.id);
     let done = rec.state == JobState::Done;
-    let has_output = done && o.is_some_and(|o| o.verdict != Verdict::Blocked);
+    let has_output = done && o.is_some_and(|o| !o.is_blocked());
     json!({
         "id": rec.id,
         "state": rec.state,
@@ -626,12 +608,12 @@ fn job_json(rec: &JobRecord) -> Value {
         "sha256": rec.sha256,
         "created": rec.created,
         "finished": rec.finished,
-        "verdict": o.map(|o| o.verdict),
+        "verdict": o.map(|o| o.verdict()),
         "type": o.map(|o| o.input_type.name()),
-        "output_type": o.and_then(|o| o.output_type).map(FileType::name),
-        "output_name": o.and_then(|o| o.output_name.clone()),
-        "output_sha256": o.and_then(|o| o.output_sha256.clone()),
-        "reason": o.and_then(|o| o.reason.as_ref()).map(finding_json),
+        "output_type": o.and_then(|o| o.output_type()).map(FileType::name),
+        "output_name": o.and_then(|o| o.output_name().map(str::to_string)),
+        "output_sha256": o.and_then(|o| o.output_sha256().map(str::to_string)),
+        "reason": o.and_then(|o| o.reason()).map(finding_json),
         "findings": o.map(|o| o.findings.iter().map(finding_json).collect::<Vec<_>>()),
         "error": rec.error,
         "links": {
@@ -771,7 +753,7 @@ async fn run_job_inner(s: &Shared, id: &JobId, recovered: bool) -> io::Result<()
         return Ok(());
     };
     let outcome = sanitize_on_slot(s, rec.name.clone(), Received::from_bytes(input)).await?;
-    let blocked = outcome.verdict == Verdict::Blocked;
+    let blocked = outcome.is_blocked();
     let note = AuditNote {
         id: id.as_str(),
         client: &rec.client,
@@ -785,16 +767,14 @@ async fn run_job_inner(s: &Shared, id: &JobId, recovered: bool) -> io::Result<()
     write_audit(s, audit_record(&note, &outcome), recovered)
         .await
         .map_err(|e| io::Error::other(format!("the audit record could not be written: {e}")))?;
-    tracing::info!(job = %id, client = %rec.client, name = %rec.name, verdict = %outcome.verdict, "job done");
+    tracing::info!(job = %id, client = %rec.client, name = %rec.name, verdict = %outcome.verdict(), "job done");
     let now = clock::now();
     rec.state = JobState::Done;
     rec.finished = Some(clock::rfc3339(now));
     rec.finished_unix = Some(now.unix_timestamp().max(0) as u64);
-    let output = if blocked {
-        None
-    } else {
-        outcome.output.clone()
-    };
+    let mut outcome = outcome;
+    // The record keeps the outcome without its bytes, as it is stored.
+    let output = outcome.output_mut().map(|o| std::mem::take(&mut o.bytes));
     rec.outcome = Some(outcome);
     let s2 = Arc::clone(s);
     blocking(move || s2.store.finish(&rec, output.as_deref())).await
@@ -869,7 +849,7 @@ async fn job_output(
         (Some(o), JobState::Done) => o,
         _ => return Err(not_done(&rec)),
     };
-    if outcome.verdict == Verdict::Blocked {
+    if outcome.is_blocked() {
         let mut p = blocked_problem(&rec.name, outcome);
         p.status = StatusCode::NOT_FOUND;
         p.detail = format!("the file was blocked, so there is no output: {}", p.detail);
@@ -937,6 +917,7 @@ async fn sweeper(s: Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mugai_core::Output;
 
     fn outcome(n: usize) -> Outcome {
         let findings = (0..n)
@@ -948,17 +929,17 @@ mod tests {
                 )
             })
             .collect();
-        Outcome {
-            verdict: Verdict::Sanitized,
-            input_type: FileType::Pdf,
-            output_type: Some(FileType::Pdf),
-            output_name: Some("申請書.pdf".into()),
-            output: Some(b"%PDF".to_vec()),
+        Outcome::passed(
+            FileType::Pdf,
+            "a".repeat(64),
             findings,
-            reason: None,
-            sha256: "a".repeat(64),
-            output_sha256: Some("b".repeat(64)),
-        }
+            Output {
+                file_type: FileType::Pdf,
+                name: "申請書.pdf".into(),
+                bytes: b"%PDF".to_vec(),
+                sha256: "b".repeat(64),
+            },
+        )
     }
 
     #[test]

@@ -79,18 +79,18 @@ fn check_output_zip(z: &[u8], policy: &Policy) {
         let base = name.rsplit('/').next().unwrap_or(&name);
         let again = run(policy, base, &bytes);
         assert_ne!(
-            again.verdict,
+            again.verdict(),
             Verdict::Blocked,
             "{name} re-sanitised: {:?}",
-            again.reason
+            again.reason()
         );
-        if again.output_type == Some(FileType::Zip) {
+        if again.output_type() == Some(FileType::Zip) {
             // A rebuilt nested ZIP is clean: nothing left to report.
             assert!(again.findings.is_empty(), "{name}: {:?}", again.findings);
             check_output_zip(&bytes, policy);
         } else {
             assert_eq!(
-                again.verdict,
+                again.verdict(),
                 Verdict::Clean,
                 "{name} re-sanitised: {:?}",
                 again.findings
@@ -107,17 +107,23 @@ fn every_archive_case_gets_its_expected_verdict_and_codes() {
     for c in &cases {
         let name = c.path.rsplit('/').next().unwrap();
         let o = run(&policy, name, &c.bytes);
-        assert_eq!(o.verdict, c.expect.verdict, "{}: {:?}", c.path, o.findings);
         assert_eq!(
-            o.reason.as_ref().map(|r| r.code),
+            o.verdict(),
+            c.expect.verdict,
+            "{}: {:?}",
+            c.path,
+            o.findings
+        );
+        assert_eq!(
+            o.reason().map(|r| r.code),
             c.expect.reason,
             "{}: {:?}",
             c.path,
-            o.reason
+            o.reason()
         );
         assert_eq!(codes(&o), c.expect.codes, "{}: {:?}", c.path, o.findings);
-        if let Some(out) = &o.output {
-            if o.output_type == Some(FileType::Zip) {
+        if let Some(out) = o.output().map(|x| &x.bytes) {
+            if o.output_type() == Some(FileType::Zip) {
                 check_output_zip(out, &policy);
             }
         }
@@ -131,8 +137,8 @@ fn cp932_names_come_out_as_the_right_japanese_utf8() {
         .find(|c| c.path == "archive/cp932_names.zip")
         .unwrap();
     let o = run(&Policy::default(), "c.zip", &c.bytes);
-    let out = o.output.expect("rebuilt");
-    let names: Vec<String> = central_records(&out)
+    let out = &o.output().expect("rebuilt").bytes;
+    let names: Vec<String> = central_records(out)
         .into_iter()
         .map(|(_, _, n)| String::from_utf8(n).unwrap())
         .collect();
@@ -146,7 +152,7 @@ fn cp932_names_come_out_as_the_right_japanese_utf8() {
 #[test]
 fn encrypted_archives_tell_the_user_to_send_without_a_password() {
     let o = run(&Policy::default(), "ppap.zip", &gen::zipcrypto_zip());
-    let r = o.reason.unwrap();
+    let r = o.reason().unwrap();
     assert_eq!(r.code, Code::ArchiveEncrypted);
     assert!(r.detail.contains("without a password"), "{}", r.detail);
     assert!(r.detail.contains("ZipCrypto") && r.detail.contains("minutes.txt"));
@@ -165,7 +171,7 @@ fn drop_policy_drops_and_lists_blocked_members_but_never_limits() {
         b"",
     );
     let o = run(&policy, "mixed.zip", &z);
-    assert_eq!(o.verdict, Verdict::Sanitized, "{:?}", o.findings);
+    assert_eq!(o.verdict(), Verdict::Sanitized, "{:?}", o.findings);
     let dropped: Vec<_> = o
         .findings
         .iter()
@@ -176,7 +182,7 @@ fn drop_policy_drops_and_lists_blocked_members_but_never_limits() {
         dropped[0].detail.contains("setup.exe") && dropped[0].detail.contains("type.executable")
     );
     assert!(dropped[1].detail.contains("blob.bin") && dropped[1].detail.contains("type.unknown"));
-    let out = o.output.unwrap();
+    let out = o.into_output().unwrap().bytes;
     let names: Vec<_> = central_records(&out).into_iter().map(|r| r.2).collect();
     assert_eq!(names, vec![b"readme.txt".to_vec()]);
     check_output_zip(&out, &policy);
@@ -184,7 +190,7 @@ fn drop_policy_drops_and_lists_blocked_members_but_never_limits() {
     // Limits still end the whole archive.
     let bomb = gen::overlap_bomb(50, 1 << 16);
     assert_eq!(
-        run(&policy, "b.zip", &bomb).reason.unwrap().code,
+        run(&policy, "b.zip", &bomb).reason().unwrap().code,
         Code::ArchiveBomb
     );
 }
@@ -197,7 +203,7 @@ fn entry_and_expanded_limits_block_as_bombs() {
         .map(|i| RawEntry::deflated(&format!("{i}.txt"), b"x\n"))
         .collect();
     let o = run(&policy, "many.zip", &gen::raw_zip(&many, b""));
-    assert_eq!(o.reason.unwrap().code, Code::ArchiveBomb);
+    assert_eq!(o.reason().unwrap().code, Code::ArchiveBomb);
 
     // Entries are counted across the tree: 3 + 3 nested is over 5.
     let inner = gen::raw_zip(&many[..3], b"");
@@ -209,7 +215,7 @@ fn entry_and_expanded_limits_block_as_bombs() {
         b"",
     );
     let o = run(&policy, "tree.zip", &outer);
-    assert_eq!(o.reason.unwrap().code, Code::ArchiveBomb);
+    assert_eq!(o.reason().unwrap().code, Code::ArchiveBomb);
 
     let mut policy = Policy::default();
     policy.limits.max_expanded_bytes = 200_000;
@@ -223,7 +229,7 @@ fn entry_and_expanded_limits_block_as_bombs() {
         b"",
     );
     let o = run(&policy, "grow.zip", &outer);
-    let r = o.reason.unwrap();
+    let r = o.reason().unwrap();
     assert_eq!(r.code, Code::ArchiveBomb, "{}", r.detail);
     assert!(r.detail.contains("2.zip"), "{}", r.detail);
     // One copy fits.
@@ -232,7 +238,7 @@ fn entry_and_expanded_limits_block_as_bombs() {
         "one.zip",
         &gen::raw_zip(&[RawEntry::deflated("1.zip", &inner)], b""),
     );
-    assert_eq!(o.verdict, Verdict::Clean, "{:?}", o.findings);
+    assert_eq!(o.verdict(), Verdict::Clean, "{:?}", o.findings);
 }
 
 #[test]
@@ -240,10 +246,10 @@ fn nesting_within_the_depth_limit_is_rebuilt_and_past_it_blocked() {
     let policy = Policy::default();
     // max_depth 5: the text file of 5 nested zips sits at depth 5.
     let o = run(&policy, "ok.zip", &gen::nested(5));
-    assert_eq!(o.verdict, Verdict::Clean, "{:?}", o.findings);
-    check_output_zip(o.output.as_ref().unwrap(), &policy);
+    assert_eq!(o.verdict(), Verdict::Clean, "{:?}", o.findings);
+    check_output_zip(&o.output().unwrap().bytes, &policy);
     let o = run(&policy, "deep.zip", &gen::nested(6));
-    let r = o.reason.unwrap();
+    let r = o.reason().unwrap();
     assert_eq!(r.code, Code::LimitDepth);
     assert!(r.detail.contains("level1.zip"), "{}", r.detail);
 }
@@ -252,7 +258,7 @@ fn nesting_within_the_depth_limit_is_rebuilt_and_past_it_blocked() {
 fn overlapping_entries_are_refused_before_anything_is_inflated() {
     let policy = Policy::default();
     let o = run(&policy, "o.zip", &gen::overlap_bomb(3, 10));
-    let r = o.reason.unwrap();
+    let r = o.reason().unwrap();
     assert_eq!(r.code, Code::ArchiveBomb);
     assert!(r.detail.contains("overlap"), "{}", r.detail);
 }
@@ -263,13 +269,13 @@ fn truncated_and_damaged_archives_are_blocked_not_passed() {
     let good = gen::raw_zip(&[RawEntry::deflated("a.txt", b"hello hello hello\n")], b"");
     for cut in [good.len() - 1, good.len() / 2, 10] {
         let o = run(&policy, "t.zip", &good[..cut]);
-        assert_eq!(o.verdict, Verdict::Blocked, "cut {cut}");
+        assert_eq!(o.verdict(), Verdict::Blocked, "cut {cut}");
     }
     // A flipped data byte: CRC mismatch.
     let mut bad = good.clone();
     bad[40] ^= 0xFF;
     let o = run(&policy, "c.zip", &bad);
-    assert_eq!(o.reason.unwrap().code, Code::RebuildFailed);
+    assert_eq!(o.reason().unwrap().code, Code::RebuildFailed);
 }
 
 #[test]
@@ -283,5 +289,5 @@ fn zip64_written_by_the_zip_crate_is_read() {
     w.write_all(b"zip64 headers, small data\n").unwrap();
     let z = w.finish().unwrap().into_inner();
     let o = run(&Policy::default(), "z64.zip", &z);
-    assert_eq!(o.verdict, Verdict::Clean, "{:?}", o.findings);
+    assert_eq!(o.verdict(), Verdict::Clean, "{:?}", o.findings);
 }

@@ -1,6 +1,7 @@
 //! Hash-chained JSON Lines audit log, its verification and summary.
 //!
-//! - [`AuditLog`]: appends one [`Record`] per file to `audit-YYYY-MM-DD.jsonl`
+//! - [`AuditLog`]: appends one [`Record`] (for a sanitised file:
+//!   [`Record::for_outcome`]) per file to `audit-YYYY-MM-DD.jsonl`
 //!   in a directory, fsynced, rotating daily; the chain (sequence number and
 //!   the previous record's hash) continues across files and restarts.
 //! - [`verify`]: walks files in order and reports the first edited, deleted,

@@ -38,6 +38,44 @@ pub struct Record {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Record {
+    /// The record of `outcome` for file `path` (job `id`, `size` bytes):
+    /// hashes, types, verdict, distinct finding codes (sorted) and the
+    /// blocking reason (`code: detail`) from the outcome. The time (empty:
+    /// filled in when appended), the duration, where the result went and
+    /// any further fields are the caller's to set.
+    pub fn for_outcome(
+        id: impl Into<String>,
+        path: impl Into<String>,
+        size: u64,
+        outcome: &mugai_core::Outcome,
+    ) -> Record {
+        let mut codes: Vec<String> = outcome
+            .findings
+            .iter()
+            .map(|f| f.code.as_str().to_string())
+            .collect();
+        codes.sort();
+        codes.dedup();
+        Record {
+            time: String::new(),
+            id: id.into(),
+            path: path.into(),
+            size,
+            sha256: outcome.sha256.clone(),
+            output_sha256: outcome.output_sha256().map(str::to_string),
+            file_type: outcome.input_type.name().to_string(),
+            output_type: outcome.output_type().map(|t| t.name().to_string()),
+            verdict: outcome.verdict().as_str().to_string(),
+            codes,
+            reason: outcome.reason_text(),
+            duration_ms: 0,
+            output: None,
+            extra: serde_json::Map::new(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Chained<'a> {
     seq: u64,
@@ -103,6 +141,28 @@ pub(crate) fn parse(line: &str) -> Option<(ChainFields, Record)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mugai_core::{Action, Code, FileType, Finding, Outcome};
+
+    #[test]
+    fn a_record_for_an_outcome_names_its_codes_once_and_its_reason() {
+        let f = |c: Code| Finding::new(c, c.default_action(), "d");
+        let o = Outcome::blocked(
+            FileType::Pdf,
+            "aa".into(),
+            vec![f(Code::PdfUri), f(Code::PdfJavascript), f(Code::PdfUri)],
+            Finding::new(Code::PdfEncrypted, Action::Blocked, "no key"),
+        );
+        let r = Record::for_outcome("j1", "課/a.pdf", 7, &o);
+        assert_eq!(
+            (r.id.as_str(), r.path.as_str(), r.size, r.sha256.as_str()),
+            ("j1", "課/a.pdf", 7, "aa")
+        );
+        assert_eq!(r.codes, ["pdf.encrypted", "pdf.javascript", "pdf.uri"]);
+        assert_eq!(r.verdict, "blocked");
+        assert_eq!(r.file_type, "pdf");
+        assert_eq!(r.reason.as_deref(), Some("pdf.encrypted: no key"));
+        assert_eq!((r.output_sha256, r.output_type), (None, None));
+    }
 
     #[test]
     fn encoded_lines_check_and_edits_do_not() {

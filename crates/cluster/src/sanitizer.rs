@@ -6,9 +6,7 @@ use crate::conn::{retry, Cluster};
 use crate::error::ClusterError;
 use crate::job::{job_id, JobMsg, Mode};
 use mugai_core::config::ClusterConfig;
-use mugai_core::{
-    sha256_hex, Action, Code, FileType, Finding, Job, Outcome, Policy, Sanitize, Verdict,
-};
+use mugai_core::{sha256_hex, Action, Code, FileType, Finding, Job, Outcome, Policy, Sanitize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -155,9 +153,11 @@ async fn one(
         pause = (pause * 2).min(Duration::from_secs(1));
     };
     let mut outcome = result.outcome;
-    if outcome.verdict == Verdict::Blocked {
+    // A result is an outcome only if its fields agree (a pass names its
+    // output); the bytes come from the object store and must match.
+    let Some(out) = outcome.output_mut() else {
         return Ok(outcome);
-    }
+    };
     let Some(object) = result.output else {
         return Ok(failed(sha, "the worker returned no output".into()));
     };
@@ -170,13 +170,13 @@ async fn one(
     })
     .await?;
     let _ = tokio::time::timeout(POLL_GET, cluster.files.delete(&object)).await;
-    if outcome.output_sha256.as_deref() != Some(sha256_hex(&bytes).as_str()) {
+    if out.sha256 != sha256_hex(&bytes) {
         return Ok(failed(
             sha,
             "the returned output does not match its SHA-256".into(),
         ));
     }
-    outcome.output = Some(bytes);
+    out.bytes = bytes;
     Ok(outcome)
 }
 

@@ -315,8 +315,8 @@ async fn process(sh: &Arc<Shared>, job: &JobMsg, delivered: i64) -> Result<(), C
         }
     };
     // Fail closed: a verdict that lets the file through needs an output.
-    if outcome.verdict != Verdict::Blocked
-        && (outcome.output.is_none() || outcome.output_name.is_none())
+    if outcome.verdict() != Verdict::Blocked
+        && (outcome.output().is_none() || outcome.output_name().is_none())
     {
         outcome = Outcome::blocked(
             outcome.input_type,
@@ -334,28 +334,27 @@ async fn process(sh: &Arc<Shared>, job: &JobMsg, delivered: i64) -> Result<(), C
             Some(place_and_audit(sh, job, &outcome, original, started, delivered).await?)
         }
         Mode::Return => {
-            tracing::info!(id = %job.id, name = %job.name, verdict = outcome.verdict.as_str(), "rebuilt for the caller");
-            match outcome.output.as_deref() {
-                Some(bytes) if outcome.verdict != Verdict::Blocked => {
+            tracing::info!(id = %job.id, name = %job.name, verdict = outcome.verdict().as_str(), "rebuilt for the caller");
+            match outcome.output_mut() {
+                Some(out) => {
+                    // The bytes go through the object store, not the result.
+                    let bytes = std::mem::take(&mut out.bytes);
                     let name = format!("{}.out", job.id);
                     retry("store output", || async {
-                        let mut reader = bytes;
+                        let mut reader = &bytes[..];
                         cluster.files.put(name.as_str(), &mut reader).await
                     })
                     .await?;
                     Some(name)
                 }
-                _ => None,
+                None => None,
             }
         }
     };
     let result = JobResult {
         id: job.id.clone(),
         node: sh.opts.node.clone(),
-        outcome: Outcome {
-            output: None,
-            ..outcome
-        },
+        outcome,
         output,
     };
     let value = serde_json::to_vec(&result).map_err(|e| ClusterError::Malformed {
@@ -433,40 +432,40 @@ fn place_and_audit_blocking(
     };
     let tag = tag(&o.node, &job.id);
     let time = mugai_audit::clock::rfc3339(mugai_audit::clock::now());
-    let blocked = outcome.verdict == Verdict::Blocked;
-    let placed = if blocked {
-        let reason = serde_json::json!({
-            "id": job.id,
-            "path": job.name,
-            "submitter": job.submitter,
-            "node": o.node,
-            "time": time,
-            "size": job.size,
-            "sha256": job.sha256,
-            "type": outcome.input_type.name(),
-            "reason": outcome.reason,
-            "findings": outcome.findings,
-        });
-        let text = serde_json::to_vec_pretty(&reason).map_err(|e| ClusterError::Malformed {
-            what: "reason",
-            detail: e.to_string(),
-        })?;
-        let name = mugai_detect::name::safe_component(&job.name);
-        placement::place_quarantine(
-            &o.clean,
-            &o.quarantine,
-            &job.id,
-            original.as_deref().map(|b| (name.as_str(), b)),
-            &text,
-            &tag,
-        )
-        .map_err(io(&o.quarantine))?
-    } else {
-        let name =
-            mugai_detect::name::safe_component(outcome.output_name.as_deref().unwrap_or("unnamed"));
-        let bytes = outcome.output.as_deref().unwrap_or_default();
-        placement::place_clean(&o.clean, &o.quarantine, &job.id, &name, bytes, &tag)
-            .map_err(io(&o.clean))?
+    let placed = match outcome.output() {
+        None => {
+            let reason = serde_json::json!({
+                "id": job.id,
+                "path": job.name,
+                "submitter": job.submitter,
+                "node": o.node,
+                "time": time,
+                "size": job.size,
+                "sha256": job.sha256,
+                "type": outcome.input_type.name(),
+                "reason": outcome.reason(),
+                "findings": outcome.findings,
+            });
+            let text = serde_json::to_vec_pretty(&reason).map_err(|e| ClusterError::Malformed {
+                what: "reason",
+                detail: e.to_string(),
+            })?;
+            let name = mugai_detect::name::safe_component(&job.name);
+            placement::place_quarantine(
+                &o.clean,
+                &o.quarantine,
+                &job.id,
+                original.as_deref().map(|b| (name.as_str(), b)),
+                &text,
+                &tag,
+            )
+            .map_err(io(&o.quarantine))?
+        }
+        Some(out) => {
+            let name = mugai_detect::name::safe_component(&out.name);
+            placement::place_clean(&o.clean, &o.quarantine, &job.id, &name, &out.bytes, &tag)
+                .map_err(io(&o.clean))?
+        }
     };
     let mut audit = sh.audit.lock().unwrap_or_else(|p| p.into_inner());
     let write = match &placed {
@@ -475,13 +474,6 @@ fn place_and_audit_blocking(
     };
     let shown = placed.path().display().to_string();
     if write {
-        let mut codes: Vec<String> = outcome
-            .findings
-            .iter()
-            .map(|f| f.code.as_str().to_string())
-            .collect();
-        codes.sort();
-        codes.dedup();
         let mut extra = serde_json::Map::new();
         extra.insert("node".into(), o.node.clone().into());
         extra.insert("submitter".into(), job.submitter.clone().into());
@@ -493,29 +485,20 @@ fn place_and_audit_blocking(
         audit
             .append(Record {
                 time,
-                id: job.id.clone(),
-                path: job.name.clone(),
-                size: job.size,
+                // The hash the job was submitted with (checked against
+                // the object before the rebuild).
                 sha256: job.sha256.clone(),
-                output_sha256: outcome.output_sha256.clone(),
-                file_type: outcome.input_type.name().to_string(),
-                output_type: outcome.output_type.map(|t| t.name().to_string()),
-                verdict: outcome.verdict.as_str().to_string(),
-                codes,
-                reason: outcome
-                    .reason
-                    .as_ref()
-                    .map(|r| format!("{}: {}", r.code, r.detail)),
                 duration_ms: started.elapsed().as_millis() as u64,
                 output: Some(shown.clone()),
                 extra,
+                ..Record::for_outcome(job.id.clone(), job.name.clone(), job.size, outcome)
             })
             .map_err(io(&o.audit))?;
     }
     drop(audit);
     match &placed {
         Placed::Created(_) => {
-            tracing::info!(id = %job.id, name = %job.name, verdict = outcome.verdict.as_str(), output = %shown, "placed")
+            tracing::info!(id = %job.id, name = %job.name, verdict = outcome.verdict().as_str(), output = %shown, "placed")
         }
         Placed::Existing(_) => {
             tracing::info!(id = %job.id, name = %job.name, output = %shown, audited = write, "placed by an earlier delivery")

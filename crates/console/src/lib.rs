@@ -26,7 +26,7 @@ pub mod web;
 
 use items::{Item, Quarantine};
 use mugai_audit::{AuditLog, Record};
-use mugai_core::{Config, Job, Outcome, Sanitize, Verdict};
+use mugai_core::{Config, Job, Outcome, Sanitize};
 use requests::{Override, Store};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -219,11 +219,7 @@ impl Console {
             self.sanitizer.sanitize_unlocked(policy, job, passwords)
         }))
         .map_err(|_| Err("the rebuild failed unexpectedly".to_string()))?;
-        if outcome
-            .reason
-            .as_ref()
-            .is_some_and(mugai_core::is_wrong_password)
-        {
+        if outcome.reason().is_some_and(mugai_core::is_wrong_password) {
             return Err(Ok(()));
         }
         Ok(outcome)
@@ -257,19 +253,10 @@ impl Console {
         tag: &str,
     ) -> Result<(String, Outcome), String> {
         use mugai_daemon::place;
-        let (Some(out), Some(out_name), false) = (
-            outcome.output.as_deref(),
-            outcome.output_name.as_deref(),
-            outcome.verdict == Verdict::Blocked,
-        ) else {
-            let why = outcome
-                .reason
-                .as_ref()
-                .map_or("no output was produced".to_string(), |r| {
-                    format!("{}: {}", r.code, r.detail)
-                });
-            return Err(why);
-        };
+        let output = outcome
+            .as_result()
+            .map_err(|r| format!("{}: {}", r.code, r.detail))?;
+        let (out, out_name) = (&output.bytes[..], output.name.as_str());
         let comps: Vec<&str> = it.path.split('/').filter(|c| !c.is_empty()).collect();
         let parts: Vec<String> = comps
             .iter()

@@ -13,7 +13,7 @@
 use crate::items::{Item, ItemKey};
 use crate::{lock, Console, Event};
 use mugai_core::config::MailAttachments;
-use mugai_core::{sha256_hex, Outcome, Passwords, Verdict};
+use mugai_core::{sha256_hex, Outcome, Passwords};
 use mugai_relay::held::Link;
 use std::time::{Duration, SystemTime};
 
@@ -216,8 +216,8 @@ impl Console {
             }
         };
         let by_mail = self.config.policy.mail.attachments == MailAttachments::Sanitize;
-        let result_sha = outcome.output_sha256.clone();
-        let verdict = outcome.verdict.as_str().to_string();
+        let result_sha = outcome.output_sha256().map(str::to_string);
+        let verdict = outcome.verdict().as_str().to_string();
         let tag = format!("link-{}", &link.token_sha256[..16]);
         let delivered = self.deliver(&it, outcome, &tag).map(|(dest, _)| dest);
         match delivered {
@@ -260,19 +260,13 @@ impl Console {
     /// Sends the sanitised contents to the held part's recipients through
     /// the relay's next hop; returns them, comma-separated.
     pub(crate) fn follow_up(&self, it: &Item, outcome: &Outcome) -> Result<String, String> {
-        let (Some(out), Some(out_name), false, Some(mail)) = (
-            outcome.output.as_deref(),
-            outcome.output_name.as_deref(),
-            outcome.verdict == Verdict::Blocked,
-            it.mail.as_ref(),
-        ) else {
-            return Err(outcome
-                .reason
-                .as_ref()
-                .map_or("no output was produced".to_string(), |r| {
-                    format!("{}: {}", r.code, r.detail)
-                }));
+        let output = outcome
+            .as_result()
+            .map_err(|r| format!("{}: {}", r.code, r.detail))?;
+        let Some(mail) = it.mail.as_ref() else {
+            return Err("the item was not held from a mail".to_string());
         };
+        let (out, out_name) = (&output.bytes[..], output.name.as_str());
         let relay = &self.config.relay;
         let message = follow_up_message(
             &relay.hostname,
@@ -281,7 +275,7 @@ impl Console {
             it,
             out_name,
             out,
-            outcome.output_sha256.as_deref().unwrap_or(""),
+            &output.sha256,
             SystemTime::now(),
         );
         let handle = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;

@@ -1009,10 +1009,10 @@ async fn decide(c: Arc<Console>, w: Who, rid: String, csrf: String, approve: boo
                             ("request", rid.clone()),
                             ("requested_by", req.requested_by.clone()),
                             ("override", ov.name()),
-                            ("result", outcome.verdict.as_str().into()),
+                            ("result", outcome.verdict().as_str().into()),
                         ],
                         output: Some(dest.clone()),
-                        output_sha256: outcome.output_sha256.clone(),
+                        output_sha256: outcome.output_sha256().map(str::to_string),
                     })
                     .map_err(audit_fail)?;
                     updated.status = Status::Released;
@@ -1270,9 +1270,9 @@ async fn unlock(
                 "unlocked",
                 vec![
                     ("passwords_given", tries),
-                    ("result", outcome.verdict.as_str().into()),
+                    ("result", outcome.verdict().as_str().into()),
                 ],
-                Some((dest.clone(), outcome.output_sha256.clone())),
+                Some((dest.clone(), outcome.output_sha256().map(str::to_string))),
             ) {
                 return internal(w.lang, Some(&w), "audit", e);
             }

@@ -4,7 +4,8 @@
 //!
 //! - [`Code`], [`Action`] and [`Finding`]: the danger factors of the threat
 //!   catalogue with their stable string names, and what was done about them.
-//! - [`Verdict`] and [`Outcome`]: the result for one file; [`Report`]: its
+//! - [`Verdict`] and [`Outcome`] (a [`Disposition`]: blocked with a reason,
+//!   or passed with an [`Output`]): the result for one file; [`Report`]: its
 //!   JSON form for machines (`sanitize --json`, the REST API).
 //! - [`FileType`]: the true type of a file, found from its content.
 //! - [`Policy`] and [`Config`]: what is allowed and the limits, loaded from
@@ -39,7 +40,10 @@ pub use context::{Context, Dispatch, MemberOutcome, NoMembers, ScanStage};
 pub use filetype::FileType;
 pub use finding::{Action, Code, Finding, Verdict};
 pub use hash::{sha256_hex, sha256_reader};
-pub use job::{is_wrong_password, HeldPart, Job, Outcome, Passwords, Sanitize, WRONG_PASSWORD};
+pub use job::{
+    is_wrong_password, verdict_of, Disposition, HeldPart, Inconsistent, Job, Outcome,
+    OutcomeFields, Output, Passwords, Sanitize, WRONG_PASSWORD,
+};
 pub use reader::Reader;
 pub use rebuild::{Blocked, Rebuilder, Rebuilt};
 pub use report::Report;

@@ -28,15 +28,12 @@ impl<'a> Report<'a> {
         Report {
             input,
             output,
-            verdict: o.verdict,
+            verdict: o.verdict(),
             file_type: o.input_type.name(),
             sha256: &o.sha256,
-            output_sha256: o.output_sha256.as_deref(),
+            output_sha256: o.output_sha256(),
             findings: &o.findings,
-            reason: o
-                .reason
-                .as_ref()
-                .map(|r| format!("{}: {}", r.code, r.detail)),
+            reason: o.reason_text(),
         }
     }
 

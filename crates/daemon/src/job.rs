@@ -472,7 +472,7 @@ impl Shared {
         let mut links = Vec::new();
         let mut failed = HashSet::new();
         for (k, (i, g)) in going.iter().enumerate() {
-            if g.outcome.verdict == Verdict::Clean {
+            if g.outcome.verdict() == Verdict::Clean {
                 continue;
             }
             match self.write_notice(&slots[*i].st, g) {
@@ -601,7 +601,7 @@ impl Shared {
         for (i, g) in going {
             let st = &slots[i].st;
             self.metrics.file(
-                g.outcome.verdict.as_str(),
+                g.outcome.verdict().as_str(),
                 g.outcome.input_type.name(),
                 g.size,
                 g.out_len,
@@ -614,12 +614,12 @@ impl Shared {
             let outcome = &g.outcome;
             let dest_shown = g.dest_shown;
             if g.blocked {
-                tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = %outcome.reason.as_ref().map_or(String::new(), |r| format!("{}: {}", r.code, r.detail)), "quarantined");
+                tracing::info!(id = %st.id, path = %st.rel, verdict = "blocked", reason = %outcome.reason_text().unwrap_or_default(), "quarantined");
             } else {
-                tracing::info!(id = %st.id, path = %st.rel, verdict = outcome.verdict.as_str(), output = %dest_shown, "delivered");
+                tracing::info!(id = %st.id, path = %st.rel, verdict = outcome.verdict().as_str(), output = %dest_shown, "delivered");
             }
             slots[i].result = Some(Ok(Handled::Done {
-                verdict: g.outcome.verdict,
+                verdict: g.outcome.verdict(),
                 output: dest_shown,
             }));
         }
@@ -680,7 +680,7 @@ impl Shared {
             // file; a crash between the two leaves it behind.
             self.inbox.remove_if_content(Path::new(&st.rel), &sha)?;
         }
-        let mut outcome = match bytes {
+        let outcome = match bytes {
             Err(Input::NotAFile(kind)) => Outcome::blocked(
                 FileType::Unknown,
                 sha.clone(),
@@ -723,22 +723,7 @@ impl Shared {
                 })
             }
         };
-        // Fail closed: a verdict that lets the file through needs an output.
-        if outcome.verdict != Verdict::Blocked
-            && (outcome.output.is_none() || outcome.output_name.is_none())
-        {
-            outcome = Outcome::blocked(
-                outcome.input_type,
-                sha.clone(),
-                outcome.findings.clone(),
-                Finding::new(
-                    Code::RebuildFailed,
-                    Action::Blocked,
-                    "no output was produced",
-                ),
-            );
-        }
-        let blocked = outcome.verdict == Verdict::Blocked;
+        let blocked = outcome.is_blocked();
         let time = clock::rfc3339(clock::now());
         Ok(Step::Going(Box::new(Going {
             config,
@@ -768,7 +753,7 @@ impl Shared {
         to_sync: &mut Vec<PathBuf>,
     ) -> io::Result<Option<LinkItem>> {
         let outcome = &g.outcome;
-        if g.blocked {
+        let Some(output) = outcome.output() else {
             let (qdir, _) = self.original_place(st, true);
             std::fs::create_dir_all(&qdir)?;
             if let Some(day) = qdir.parent() {
@@ -782,7 +767,7 @@ impl Shared {
                 "size": g.size,
                 "sha256": g.sha,
                 "type": outcome.input_type.name(),
-                "reason": outcome.reason,
+                "reason": outcome.reason(),
                 "findings": outcome.findings,
             });
             let text = serde_json::to_vec_pretty(&reason).map_err(io::Error::other)?;
@@ -791,9 +776,9 @@ impl Shared {
             g.dest_shown = format!("quarantine/{}/{}", st.date, st.id);
             g.dest_dir = place::ensure_dir(&self.dirs.clean, &g.dir_parts)?;
             return Ok(None);
-        }
-        let out = outcome.output.as_deref().unwrap_or_default();
-        let out_name = not_a_notice_name(outcome.output_name.as_deref().unwrap_or("unnamed"));
+        };
+        let out = &output.bytes[..];
+        let out_name = not_a_notice_name(&output.name);
         let dir = place::ensure_dir(&self.dirs.clean, &g.dir_parts)?;
         let tmp = dir.join(format!("{TMP_PREFIX}{}", st.id));
         g.out_len = out.len() as u64;
@@ -810,10 +795,7 @@ impl Shared {
         }
         // Hashed once on this side, by the sanitizer (the pool hashes the
         // bytes its worker returned).
-        let out_sha = match &outcome.output_sha256 {
-            Some(s) => s.clone(),
-            None => sha256_hex(out),
-        };
+        let out_sha = output.sha256.clone();
         place::write_synced(&tmp, out)?;
         place::share_with_reader(&tmp)?;
         g.output_sha = Some(out_sha.clone());
@@ -874,41 +856,24 @@ impl Shared {
     /// it in the log); the returned ticket makes it durable.
     fn write_record(&self, slot: &Slot, g: &Going) -> io::Result<Option<Pending>> {
         let (st, recovered, started) = (&slot.st, slot.recovered, slot.started);
-        let (outcome, time, size, sha) = (&g.outcome, &g.time, g.size, &g.sha);
+        let (outcome, time, size) = (&g.outcome, &g.time, g.size);
         let (blocked, dest_shown, output_sha) = (g.blocked, &g.dest_shown, &g.output_sha);
         let mut audit = lock(&self.audit);
         if recovered && audit.contains_id(&st.id)? {
             return Ok(None);
         }
-        let mut codes: Vec<String> = outcome
-            .findings
-            .iter()
-            .map(|f| f.code.as_str().to_string())
-            .collect();
-        codes.sort();
-        codes.dedup();
         let (_, p) = audit.write(Record {
             time: time.clone(),
-            id: st.id.clone(),
-            path: st.rel.clone(),
-            size,
-            sha256: sha.clone(),
+            // The hash of what was placed (an earlier run's output when
+            // recovering).
             output_sha256: output_sha.clone(),
-            file_type: outcome.input_type.name().to_string(),
-            output_type: outcome.output_type.map(|t| t.name().to_string()),
-            verdict: outcome.verdict.as_str().to_string(),
-            codes,
-            reason: outcome
-                .reason
-                .as_ref()
-                .map(|r| format!("{}: {}", r.code, r.detail)),
             duration_ms: started.elapsed().as_millis() as u64,
             output: Some(if blocked {
                 dest_shown.clone()
             } else {
                 format!("clean/{dest_shown}")
             }),
-            extra: Default::default(),
+            ..Record::for_outcome(st.id.clone(), st.rel.clone(), size, outcome)
         })?;
         Ok(Some(p))
     }

@@ -26,13 +26,13 @@ pub fn text(lang: NoticeLanguage, n: &NoticeInput<'_>) -> String {
             lines.push(format!("ファイル: {}", n.rel));
             lines.push(format!("受付日時: {}", jst(n.time)));
             lines.push(format!("受付番号: {}", n.id));
-            match o.verdict {
+            match o.verdict() {
                 Verdict::Blocked => {
                     lines.push(
                         "結果: 遮断 — このファイルは安全に無害化できないため、受け渡していません。"
                             .into(),
                     );
-                    if let Some(r) = &o.reason {
+                    if let Some(r) = o.reason() {
                         lines.push(format!("理由: {}（{}; {}）", r.code.ja(), r.detail, r.code));
                     }
                     lines.push(
@@ -60,13 +60,13 @@ pub fn text(lang: NoticeLanguage, n: &NoticeInput<'_>) -> String {
             lines.push(format!("File: {}", n.rel));
             lines.push(format!("Received: {}", n.time));
             lines.push(format!("Reference: {}", n.id));
-            match o.verdict {
+            match o.verdict() {
                 Verdict::Blocked => {
                     lines.push(
                         "Result: blocked - this file could not be made safe and was not passed on."
                             .into(),
                     );
-                    if let Some(r) = &o.reason {
+                    if let Some(r) = o.reason() {
                         lines.push(format!("Reason: {} ({})", r.detail, r.code));
                     }
                     lines.push(
@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn japanese_notice_names_removed_items_and_block_reasons() {
-        let mut o = Outcome::blocked(
+        let o = Outcome::blocked(
             FileType::Executable,
             "00".into(),
             vec![],
@@ -149,12 +149,21 @@ mod tests {
         assert!(t.contains(&marker("J1")));
         assert!(t.contains("理由: 実行形式のプログラム"), "{t}");
         assert!(t.contains("受付日時: 2026年1月1日 00:00 (JST)"), "{t}");
-        o.verdict = Verdict::Sanitized;
-        o.findings = vec![Finding::new(
-            Code::TextFormula,
-            Action::Neutralised,
-            "row 2 cell 1: formula",
-        )];
+        let o = Outcome::passed(
+            FileType::Text,
+            "00".into(),
+            vec![Finding::new(
+                Code::TextFormula,
+                Action::Neutralised,
+                "row 2 cell 1: formula",
+            )],
+            mugai_core::Output {
+                file_type: FileType::Text,
+                name: "a.csv".into(),
+                bytes: Vec::new(),
+                sha256: "11".into(),
+            },
+        );
         let n = NoticeInput {
             id: "J1",
             time: "2026-01-01T00:00:00+09:00",

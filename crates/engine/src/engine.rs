@@ -3,8 +3,8 @@
 use mugai_core::config::MismatchAction;
 use mugai_core::{
     sha256_hex, Action, Blocked, Budget, Code, Context, Dispatch, FileType, Finding, HeldPart, Job,
-    MemberOutcome, Outcome, Passwords, Policy, Rebuilder, Rebuilt, Sanitize, ScanStage, Scanner,
-    Verdict,
+    MemberOutcome, Outcome, Output, Passwords, Policy, Rebuilder, Rebuilt, Sanitize, ScanStage,
+    Scanner,
 };
 use mugai_detect::{claimed_types, extension_of};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -150,23 +150,14 @@ impl Engine {
         }
         findings.extend(cx.take_findings());
 
-        let verdict = if findings.iter().any(|f| f.action != Action::Blocked) {
-            Verdict::Sanitized
-        } else {
-            Verdict::Clean
-        };
         let output_name = output_name(&names.safe_name, detected, rebuilt.file_type);
-        Outcome {
-            verdict,
-            input_type: detected,
-            output_type: Some(rebuilt.file_type),
-            output_name: Some(output_name),
-            output_sha256: Some(sha256_hex(&rebuilt.bytes)),
-            output: Some(rebuilt.bytes),
-            findings,
-            reason: None,
-            sha256,
-        }
+        let output = Output {
+            file_type: rebuilt.file_type,
+            name: output_name,
+            sha256: sha256_hex(&rebuilt.bytes),
+            bytes: rebuilt.bytes,
+        };
+        Outcome::passed(detected, sha256, findings, output)
     }
 }
 
@@ -473,6 +464,7 @@ pub fn encrypted_zips(policy: &Policy, mail: &[u8], max_parts: usize) -> Vec<Hel
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mugai_core::Verdict;
 
     #[test]
     fn output_names_follow_the_output_type() {
@@ -520,17 +512,17 @@ mod tests {
         let mut pe = b"MZ".to_vec();
         pe.resize(128, 0);
         let o = Engine.sanitize(&p, None, &job("a.pdf", &pe));
-        assert_eq!(o.verdict, Verdict::Blocked);
-        assert_eq!(o.reason.unwrap().code, Code::TypeExecutable);
+        assert_eq!(o.verdict(), Verdict::Blocked);
+        assert_eq!(o.reason().unwrap().code, Code::TypeExecutable);
         let o = Engine.sanitize(&p, None, &job("a.7z", b"7z\xBC\xAF\x27\x1C\0\x04"));
-        assert_eq!(o.reason.unwrap().code, Code::ArchiveUnsupported);
+        assert_eq!(o.reason().unwrap().code, Code::ArchiveUnsupported);
         let o = Engine.sanitize(
             &p,
             None,
             &job("a.bin", &[0, 1, 2, 3, 0, 0, 0, 0, 200, 201, 0, 0]),
         );
-        assert_eq!(o.reason.unwrap().code, Code::TypeUnknown);
-        assert!(o.output.is_none());
+        assert_eq!(o.reason().unwrap().code, Code::TypeUnknown);
+        assert!(o.output().is_none());
     }
 
     fn pws(v: &[&str]) -> Vec<String> {
@@ -578,11 +570,11 @@ mod tests {
             let enc = encrypted_docx("秘密の文書", "pass1", agile);
             // Without passwords: blocked as before.
             let o = Engine.sanitize(&p, None, &job("a.docx", enc.clone()));
-            assert_eq!(o.reason.unwrap().code, Code::OoxmlEncrypted);
+            assert_eq!(o.reason().unwrap().code, Code::OoxmlEncrypted);
             // Wrong passwords: blocked, and said so, never naming them.
             let o =
                 Engine.sanitize_unlocked(&p, None, &job("a.docx", enc.clone()), &pws(&["nope"]));
-            let r = o.reason.clone().unwrap();
+            let r = o.reason().cloned().unwrap();
             assert_eq!(r.code, Code::OoxmlEncrypted);
             assert!(mugai_core::is_wrong_password(&r), "{r:?}");
             assert!(!format!("{o:?}").contains("nope"));
@@ -593,10 +585,10 @@ mod tests {
                 &job("a.docx", enc.clone()),
                 &pws(&["nope", "pass1"]),
             );
-            assert_ne!(o.verdict, Verdict::Blocked, "{agile}: {o:?}");
+            assert_ne!(o.verdict(), Verdict::Blocked, "{agile}: {o:?}");
             assert_eq!(o.input_type, FileType::OoxmlEncrypted);
-            assert_eq!(o.output_type, Some(FileType::Docx));
-            assert_eq!(o.output_name.as_deref(), Some("a.docx"));
+            assert_eq!(o.output_type(), Some(FileType::Docx));
+            assert_eq!(o.output_name(), Some("a.docx"));
             assert_eq!(o.sha256, sha256_hex(&enc));
             assert!(o
                 .findings
@@ -609,10 +601,10 @@ mod tests {
                 &job("a.docx", mugai_corpus::office::minimal_docx("秘密の文書")),
             );
             assert_eq!(
-                docx_text(o.output.as_ref().unwrap()),
-                docx_text(plain.output.as_ref().unwrap())
+                docx_text(&o.output().unwrap().bytes),
+                docx_text(&plain.output().unwrap().bytes)
             );
-            assert_eq!(docx_text(o.output.as_ref().unwrap()), "秘密の文書");
+            assert_eq!(docx_text(&o.output().unwrap().bytes), "秘密の文書");
         }
     }
 
@@ -622,21 +614,21 @@ mod tests {
         for r in [2, 3] {
             let enc = mugai_corpus::pdf::encrypted(r, "owner-pw", "user-pw");
             let o = Engine.sanitize(&p, None, &job("a.pdf", enc.clone()));
-            assert_eq!(o.reason.unwrap().code, Code::PdfEncrypted);
+            assert_eq!(o.reason().unwrap().code, Code::PdfEncrypted);
             let o = Engine.sanitize_unlocked(&p, None, &job("a.pdf", enc.clone()), &pws(&["x"]));
-            assert!(mugai_core::is_wrong_password(&o.reason.unwrap()));
+            assert!(mugai_core::is_wrong_password(o.reason().unwrap()));
             let o = Engine.sanitize_unlocked(
                 &p,
                 None,
                 &job("a.pdf", enc.clone()),
                 &pws(&["x", "user-pw"]),
             );
-            assert_ne!(o.verdict, Verdict::Blocked, "R{r}: {o:?}");
+            assert_ne!(o.verdict(), Verdict::Blocked, "R{r}: {o:?}");
             assert!(o
                 .findings
                 .iter()
                 .any(|f| f.code == Code::PdfEncrypted && f.action == Action::Removed));
-            let out = o.output.unwrap();
+            let out = o.into_output().unwrap().bytes;
             let text = String::from_utf8_lossy(&out);
             // (The page's text is compared after decoding in tests/it.)
             assert!(!text.contains("/Encrypt"), "R{r}: written unencrypted");
@@ -644,7 +636,7 @@ mod tests {
         // Owner password only (empty user password): opens as before.
         let owner_only = mugai_corpus::pdf::encrypted(3, "owner-pw", "");
         let o = Engine.sanitize(&p, None, &job("b.pdf", owner_only));
-        assert_ne!(o.verdict, Verdict::Blocked, "{o:?}");
+        assert_ne!(o.verdict(), Verdict::Blocked, "{o:?}");
     }
 
     #[test]
@@ -663,14 +655,14 @@ mod tests {
         let outer = z.finish().unwrap().into_inner();
         let o =
             Engine.sanitize_unlocked(&p, None, &job("ppap.zip", outer.clone()), &pws(&["zippw"]));
-        let r = o.reason.unwrap();
+        let r = o.reason().unwrap();
         assert_eq!(r.code, Code::OoxmlEncrypted, "{r:?}");
-        assert!(mugai_core::is_wrong_password(&r), "{r:?}");
+        assert!(mugai_core::is_wrong_password(r), "{r:?}");
         let o =
             Engine.sanitize_unlocked(&p, None, &job("ppap.zip", outer), &pws(&["docpw", "zippw"]));
-        assert_ne!(o.verdict, Verdict::Blocked, "{o:?}");
+        assert_ne!(o.verdict(), Verdict::Blocked, "{o:?}");
         assert_eq!(o.input_type, FileType::Zip);
-        let out = o.output.unwrap();
+        let out = o.into_output().unwrap().bytes;
         let mut z = zip::ZipArchive::new(std::io::Cursor::new(&out[..])).unwrap();
         let mut docx = Vec::new();
         std::io::Read::read_to_end(&mut z.by_name("資料.docx").unwrap(), &mut docx).unwrap();

@@ -47,7 +47,7 @@ pub fn threat_name(detail: &str) -> String {
 /// value carries its continuation lines (CRLF, tab).
 pub fn icap_headers(outcome: &Outcome, name: &str) -> Vec<(String, String)> {
     let mut h = Vec::new();
-    let Some(r) = &outcome.reason else {
+    let Some(r) = outcome.reason() else {
         return h;
     };
     h.push((
@@ -77,7 +77,7 @@ pub fn icap_headers(outcome: &Outcome, name: &str) -> Vec<(String, String)> {
 
 /// The HTML page shown in place of a blocked body.
 pub fn blocked_page(outcome: &Outcome, name: &str, upload: bool) -> Vec<u8> {
-    let (code, ja, detail) = match &outcome.reason {
+    let (code, ja, detail) = match outcome.reason() {
         Some(r) => (r.code.as_str(), r.code.ja(), r.detail.as_str()),
         None => ("blocked", "このファイルは受け渡しできません。", ""),
     };

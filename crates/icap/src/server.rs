@@ -667,29 +667,26 @@ async fn modify(
         }
     };
 
-    let unchanged = outcome.verdict == Verdict::Clean
-        && outcome.output_sha256.as_deref() == Some(outcome.sha256.as_str());
-    let verdict = outcome.verdict.as_str();
+    let unchanged = outcome.verdict() == Verdict::Clean
+        && outcome.output_sha256() == Some(outcome.sha256.as_str());
+    let verdict = outcome.verdict().as_str();
     let mut extra = vec![("X-Mugai-Verdict".to_string(), verdict.to_string())];
     let (status, result, reply_body, http_head, kind): (u16, &str, Vec<u8>, Option<HttpHead>, _) =
-        match (outcome.output.take(), outcome.verdict) {
-            (Some(out), Verdict::Clean | Verdict::Sanitized) => {
+        match outcome.output_mut() {
+            Some(out) => {
+                // The bytes go to the client; the outcome keeps the rest.
+                let bytes = std::mem::take(&mut out.bytes);
                 if unchanged && head.allows_204() {
                     (204, "unchanged", Vec::new(), None, method)
                 } else {
-                    let new_name = outcome
-                        .output_name
-                        .as_deref()
-                        .filter(|n| named && *n != name);
-                    let mime = outcome
-                        .output_type
-                        .map_or("application/octet-stream", |t| t.mime());
-                    let h = http::rebuilt_head(&message, out.len(), mime, new_name, verdict);
+                    let new_name = Some(out.name.as_str()).filter(|n| named && *n != name);
+                    let mime = out.file_type.mime();
+                    let h = http::rebuilt_head(&message, bytes.len(), mime, new_name, verdict);
                     let result = if unchanged { "unchanged" } else { "rebuilt" };
-                    (200, result, out, Some(h), method)
+                    (200, result, bytes, Some(h), method)
                 }
             }
-            _ => {
+            None => {
                 extra.extend(page::icap_headers(&outcome, &name));
                 let body = page::blocked_page(&outcome, &name, method == Method::Reqmod);
                 let mut h = HttpHead {
@@ -700,7 +697,7 @@ async fn modify(
                 h.headers.set("Content-Length", body.len().to_string());
                 h.headers.set("Cache-Control", "no-store");
                 h.headers.set("X-Mugai-Verdict", "blocked");
-                if let Some(r) = &outcome.reason {
+                if let Some(r) = outcome.reason() {
                     h.headers.set(
                         "X-Blocked-Reason",
                         page::header_safe(&format!("{}: {}", r.code, r.detail), 300),
@@ -837,27 +834,14 @@ async fn audit(
     let n = shared.counter.fetch_add(1, Ordering::Relaxed);
     let o = d.outcome.as_ref();
     let verdict = match (o, d.result) {
-        (Some(o), _) => o.verdict.as_str(),
+        (Some(o), _) => o.verdict().as_str(),
         (None, "no_body") => "none",
         (None, _) => "blocked",
     };
     let reason = o
-        .and_then(|o| o.reason.as_ref())
+        .and_then(|o| o.reason())
         .map(|r| format!("{}: {}", r.code, r.detail))
         .or_else(|| d.error.clone());
-    let mut codes: Vec<String> = o
-        .map(|o| {
-            o.findings
-                .iter()
-                .map(|f| f.code.as_str().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    if d.icap_status == 413 {
-        codes.push(Code::LimitSize.as_str().to_string());
-    }
-    codes.sort();
-    codes.dedup();
     let sha = o.map(|o| o.sha256.clone()).unwrap_or_default();
     let log_url: String = url.chars().filter(|c| !c.is_control()).take(2000).collect();
     match verdict {
@@ -883,25 +867,35 @@ async fn audit(
     if let Some(ua) = head.headers.get("X-Client-IP") {
         extra.insert("client_ip".into(), Value::String(page::header_safe(ua, 64)));
     }
+    let id = format!("icap-{}-{n:06}", sha.get(..12).unwrap_or("000000000000"));
+    let path = if log_url.is_empty() {
+        "(no URL)".to_string()
+    } else {
+        log_url
+    };
+    let mut record = match o {
+        Some(o) => Record::for_outcome(id, path, d.size, o),
+        None => Record {
+            id,
+            path,
+            size: d.size,
+            file_type: "unknown".into(),
+            verdict: verdict.to_string(),
+            ..Record::default()
+        },
+    };
+    if d.icap_status == 413 {
+        record.codes.push(Code::LimitSize.as_str().to_string());
+        record.codes.sort();
+        record.codes.dedup();
+    }
     let record = Record {
         time: mugai_audit::clock::rfc3339(mugai_audit::clock::now()),
-        id: format!("icap-{}-{n:06}", sha.get(..12).unwrap_or("000000000000")),
-        path: if log_url.is_empty() {
-            "(no URL)".into()
-        } else {
-            log_url
-        },
-        size: d.size,
-        output_sha256: o.and_then(|o| o.output_sha256.clone()),
-        sha256: sha,
-        file_type: o.map_or("unknown", |o| o.input_type.name()).to_string(),
-        output_type: o.and_then(|o| o.output_type).map(|t| t.name().to_string()),
-        verdict: verdict.to_string(),
-        codes,
         reason,
         duration_ms: started.elapsed().as_millis() as u64,
         output: None,
         extra,
+        ..record
     };
     match tokio::task::spawn_blocking(move || {
         log.lock().unwrap_or_else(|p| p.into_inner()).append(record)

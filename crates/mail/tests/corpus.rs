@@ -21,7 +21,7 @@ fn convert(policy: &Policy, name: &str, bytes: &[u8]) -> (mugai_core::Outcome, O
             bytes: bytes.to_vec(),
         },
     );
-    let c = o.output.as_ref().map(|raw| inspect(raw));
+    let c = o.output().map(|out| inspect(&out.bytes));
     (o, c)
 }
 
@@ -213,9 +213,11 @@ fn every_mail_case_converts_as_expected() {
     for case in &cases {
         let (o, c) = convert(&policy, case.path.rsplit('/').next().unwrap(), &case.bytes);
         assert_eq!(
-            o.verdict, case.expect.verdict,
+            o.verdict(),
+            case.expect.verdict,
             "{}: {:?}",
-            case.path, o.findings
+            case.path,
+            o.findings
         );
         let codes: BTreeSet<_> = o.findings.iter().map(|f| f.code).collect();
         assert_eq!(codes, case.expect.codes, "{}: {:?}", case.path, o.findings);
@@ -228,7 +230,7 @@ fn every_mail_case_converts_as_expected() {
         assert_eq!(c.other_parts, 0, "{}: nothing but text", case.path);
         check_lines(&c.raw);
         let raw = String::from_utf8_lossy(&c.raw);
-        let verdict = if o.verdict == Verdict::Clean {
+        let verdict = if o.verdict() == Verdict::Clean {
             "clean"
         } else {
             "sanitized"
@@ -288,7 +290,7 @@ fn subjects_are_decoded_and_reencoded() {
             .find(|c| c.path == path)
             .unwrap();
         let (o, _) = convert(&policy, "m.eml", &case.bytes);
-        let out = o.output.unwrap();
+        let out = o.into_output().unwrap().bytes;
         let m = MessageParser::default().parse(&out).unwrap();
         assert_eq!(m.subject(), Some(subject), "{path}");
         let raw = String::from_utf8_lossy(&out);
@@ -322,7 +324,7 @@ fn links_kept_by_policy_and_iso2022jp_output() {
         .find(|c| c.path == "mail/iso2022jp.eml")
         .unwrap();
     let (o, c) = convert(&policy, "m.eml", &case.bytes);
-    let out = o.output.unwrap();
+    let out = o.into_output().unwrap().bytes;
     assert!(String::from_utf8_lossy(&out).contains("charset=ISO-2022-JP"));
     assert!(out.iter().all(|b| *b < 0x80), "ISO-2022-JP output is 7-bit");
     assert!(c
@@ -350,7 +352,7 @@ fn attachments_sanitised_and_attached_by_policy() {
         b64(inner)
     );
     let (o, c) = convert(&policy, "m.eml", msg.as_bytes());
-    assert_eq!(o.verdict, Verdict::Sanitized, "{:?}", o.findings);
+    assert_eq!(o.verdict(), Verdict::Sanitized, "{:?}", o.findings);
     let c = c.unwrap();
     assert_eq!(c.text_parts, 1);
     // The broken PDF is blocked by its own rules and stays listed with the

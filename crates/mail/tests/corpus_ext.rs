@@ -122,14 +122,14 @@ fn corpus_ext_mail_converts_and_keeps_its_text() {
             },
         );
         let rel = f.strip_prefix(&root).unwrap().display().to_string();
-        if o.verdict == Verdict::Blocked {
+        if o.verdict() == Verdict::Blocked {
             // A block is no crash, but it keeps no text: count it against fidelity.
-            let r = o.reason.as_ref().unwrap();
+            let r = o.reason().unwrap();
             assert!(!r.detail.contains("panicked"), "{rel}: {r:?}");
             exceptions.push(format!("{rel}: blocked {}: {}", r.code, r.detail));
             continue;
         }
-        let out = o.output.as_ref().unwrap();
+        let out = &o.output().unwrap().bytes;
         let text = output_text(out);
         let lines = reference_lines(&bytes);
         let found = lines.iter().filter(|l| text.contains(l.as_str())).count();
@@ -205,9 +205,9 @@ fn a_real_outlook_msg_is_textized_like_mail() {
             bytes: msg,
         },
     );
-    assert_eq!(o.verdict, Verdict::Sanitized, "{:?}", o.reason);
-    assert_eq!(o.output_name.as_deref(), Some("licensedTestMsgwAtt.eml"));
-    let out = o.output.expect("output");
+    assert_eq!(o.verdict(), Verdict::Sanitized, "{:?}", o.reason());
+    assert_eq!(o.output_name(), Some("licensedTestMsgwAtt.eml"));
+    let out = &o.output().expect("output").bytes;
     let m = MessageParser::default().parse(&out).expect("parses");
     assert_eq!(
         m.subject(),

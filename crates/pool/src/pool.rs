@@ -5,8 +5,8 @@ use crate::recheck::{recheck_parts, recheck_unlocking, Scans};
 use crate::sandbox::Layers;
 use mugai_core::config::SandboxConfig;
 use mugai_core::{
-    sha256_hex, Blocked, Code, Config, FileType, HeldPart, Job, Outcome, Passwords, Policy,
-    Sanitize,
+    sha256_hex, Blocked, Code, Config, FileType, HeldPart, Job, Outcome, OutcomeFields, Passwords,
+    Policy, Sanitize,
 };
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -259,7 +259,7 @@ impl Pool {
         policy: &Policy,
         job: &Job,
         passwords: &Passwords,
-    ) -> Result<(Outcome, Vec<u8>, Scans), JobError> {
+    ) -> Result<(OutcomeFields, Vec<u8>, Scans), JobError> {
         let req = ToWorker::Job {
             name: job.name.clone(),
             policy: Box::new(policy.clone()),
@@ -415,7 +415,7 @@ impl Pool {
                 let unlocking = !passwords.is_empty();
                 let checked =
                     recheck_unlocking(policy, &job, &sha256, outcome, body, &scans, unlocking);
-                if let Some(r) = &checked.reason {
+                if let Some(r) = checked.reason() {
                     if r.code == Code::WorkerViolation {
                         tracing::error!(file = %job.name, sha256 = %sha256, code = %r.code, "{}", r.detail);
                         // A worker caught lying serves no other file.
@@ -652,14 +652,14 @@ while True:
         // A clean pass for an executable, with consistent hashes.
         let pool = fake_pool("forge", &script);
         let o = pool.sanitize(&Policy::default(), executable());
-        assert_eq!(o.verdict, Verdict::Blocked, "{o:?}");
-        assert_eq!(o.reason.unwrap().code, Code::WorkerViolation);
-        assert!(o.output.is_none());
+        assert_eq!(o.verdict(), Verdict::Blocked, "{o:?}");
+        assert_eq!(o.reason().unwrap().code, Code::WorkerViolation);
+        assert!(o.output().is_none());
         // Malformed frames.
         let pool = fake_pool("garbage", &script);
         let o = pool.sanitize(&Policy::default(), executable());
         assert_eq!(
-            o.reason.unwrap().code,
+            o.reason().unwrap().code,
             Code::WorkerViolation,
             "{:?}",
             o.findings

@@ -12,7 +12,7 @@
 //! [`FromWorker::Parts`] (the parts one after another in the body).
 
 use crate::sandbox::Layers;
-use mugai_core::{Outcome, Passwords, Policy, ScanResult};
+use mugai_core::{OutcomeFields, Passwords, Policy, ScanResult};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
@@ -48,8 +48,9 @@ pub enum FromWorker {
     Refused { reason: String },
     /// Scan the body with the malware scanner.
     Scan,
-    /// The file's outcome; the rebuilt file in the body.
-    Done { outcome: Outcome },
+    /// The file's outcome as the worker claims it (checked by the parent,
+    /// [`crate::recheck`]); the rebuilt file in the body.
+    Done { outcome: OutcomeFields },
     /// The parts an [`ToWorker::EncryptedZips`] asked for: their names, and
     /// their lengths in the order their bytes follow in the body.
     Parts { names: Vec<String>, lens: Vec<u64> },

@@ -5,8 +5,8 @@
 
 use mugai_core::config::{AvScan, OnAvFailure};
 use mugai_core::{
-    sha256_hex, Action, Blocked, Code, FileType, HeldPart, Job, Outcome, Policy, ScanResult,
-    Verdict,
+    sha256_hex, verdict_of, Blocked, Code, FileType, HeldPart, Job, Outcome, OutcomeFields, Output,
+    Policy, ScanResult, Verdict,
 };
 use std::collections::HashMap;
 
@@ -43,13 +43,14 @@ impl Scans {
 }
 
 /// Checks a worker's reply against the parent's own view of the input and
-/// of the output bytes. `sha256` is the input's hash, computed once by
-/// the parent.
+/// of the output bytes, and only then builds the [`Outcome`]: a pass is
+/// made here, from the bytes received, never taken from the worker.
+/// `sha256` is the input's hash, computed once by the parent.
 pub fn recheck(
     policy: &Policy,
     job: &Job,
     sha256: &str,
-    o: Outcome,
+    o: OutcomeFields,
     body: Vec<u8>,
     scans: &Scans,
 ) -> Outcome {
@@ -63,7 +64,7 @@ pub fn recheck_unlocking(
     policy: &Policy,
     job: &Job,
     sha256: &str,
-    mut o: Outcome,
+    mut o: OutcomeFields,
     body: Vec<u8>,
     scans: &Scans,
     unlocking: bool,
@@ -103,14 +104,14 @@ pub fn recheck_unlocking(
         }
     }
     if o.verdict == Verdict::Blocked {
-        if !body.is_empty() || o.reason.is_none() {
-            return bad("a blocked file came back with output or without a reason".into());
+        if !body.is_empty() {
+            return bad("a blocked file came back with output".into());
         }
-        o.output = None;
-        o.output_name = None;
-        o.output_sha256 = None;
-        o.output_type = None;
-        return o;
+        let Some(reason) = o.reason else {
+            return bad("a blocked file came back without a reason".into());
+        };
+        // Whatever else the worker said about an output is dropped.
+        return Outcome::blocked(o.input_type, o.sha256, o.findings, reason);
     }
 
     // A pass. First: would the parent itself have let this input in?
@@ -120,7 +121,10 @@ pub fn recheck_unlocking(
             b.code, b.detail
         ));
     }
-    let Some(name) = o.output_name.clone() else {
+    if o.reason.is_some() {
+        return bad("a passed file came back with a reason".into());
+    }
+    let Some(name) = o.output_name else {
         return bad("no output name".into());
     };
     let check = mugai_detect::check_name(&name);
@@ -151,8 +155,7 @@ pub fn recheck_unlocking(
     if o.output_sha256.as_deref() != Some(out_sha.as_str()) {
         return bad("output hash differs from the bytes sent".into());
     }
-    let has_findings = o.findings.iter().any(|f| f.action != Action::Blocked);
-    if (o.verdict == Verdict::Clean) == has_findings {
+    if o.verdict != verdict_of(&o.findings) {
         return bad("verdict does not match the findings".into());
     }
     // The scans the policy asks for must have happened, through the
@@ -174,10 +177,17 @@ pub fn recheck_unlocking(
             }
         }
     }
-    o.output_sha256 = Some(out_sha);
-    o.output = Some(body);
-    o.reason = None;
-    o
+    Outcome::passed(
+        o.input_type,
+        o.sha256,
+        o.findings,
+        Output {
+            file_type: out_type,
+            name,
+            bytes: body,
+            sha256: out_sha,
+        },
+    )
 }
 
 /// The parts a worker took out of a mail ([`mugai_core::Sanitize::encrypted_zips`]),
@@ -237,14 +247,14 @@ mod tests {
     }
 
     /// An honest pass for `a.txt`, as the engine would reply.
-    fn honest(j: &Job) -> (Outcome, Vec<u8>) {
-        let mut o = mugai_engine::Engine.sanitize(&Policy::default(), None, j);
-        let body = o.output.take().unwrap();
-        (o, body)
+    fn honest(j: &Job) -> (OutcomeFields, Vec<u8>) {
+        mugai_engine::Engine
+            .sanitize(&Policy::default(), None, j)
+            .into_fields()
     }
 
     fn code(o: &Outcome) -> Option<Code> {
-        o.reason.as_ref().map(|r| r.code)
+        o.reason().map(|r| r.code)
     }
 
     #[test]
@@ -254,8 +264,8 @@ mod tests {
         let sha = sha256_hex(&j.bytes);
         let (o, body) = honest(&j);
         let back = recheck(&p, &j, &sha, o, body, &Scans::default());
-        assert_eq!(back.verdict, Verdict::Clean);
-        assert_eq!(back.output.as_deref(), Some(&b"hello\n"[..]));
+        assert_eq!(back.verdict(), Verdict::Clean);
+        assert_eq!(back.output().unwrap().bytes, b"hello\n");
     }
 
     #[test]
@@ -271,7 +281,7 @@ mod tests {
         o.input_type = mugai_detect::detect(&exe.bytes);
         let back = recheck(&p, &exe, &sha, o, body, &Scans::default());
         assert_eq!(code(&back), Some(Code::WorkerViolation), "{back:?}");
-        assert!(back.output.is_none());
+        assert!(back.output().is_none());
     }
 
     #[test]
@@ -321,7 +331,39 @@ mod tests {
         scans.record(&body, &ScanResult::Clean);
         let (o, body3) = honest(&j);
         let back = recheck(&p, &j, &sha, o, body3, &scans);
-        assert_eq!(back.verdict, Verdict::Clean);
+        assert_eq!(back.verdict(), Verdict::Clean);
+    }
+
+    #[test]
+    fn an_inconsistent_reply_is_a_violation_and_a_block_stays_blocked() {
+        let p = Policy::default();
+        let j = job("a.txt", b"hello\n");
+        let sha = sha256_hex(&j.bytes);
+        let reason = Blocked::new(Code::TextControl, "x").into_finding();
+        // A pass that also names a reason.
+        let (mut o, body) = honest(&j);
+        o.reason = Some(reason.clone());
+        let back = recheck(&p, &j, &sha, o, body, &Scans::default());
+        assert_eq!(code(&back), Some(Code::WorkerViolation));
+        // A verdict its findings do not give.
+        let (mut o, body) = honest(&j);
+        o.verdict = Verdict::Sanitized;
+        let back = recheck(&p, &j, &sha, o, body, &Scans::default());
+        assert_eq!(code(&back), Some(Code::WorkerViolation));
+        // A block with output bytes, or without a reason.
+        let (mut o, body) = honest(&j);
+        o.verdict = Verdict::Blocked;
+        o.reason = Some(reason.clone());
+        let back = recheck(&p, &j, &sha, o.clone(), body, &Scans::default());
+        assert_eq!(code(&back), Some(Code::WorkerViolation));
+        let mut no_reason = o.clone();
+        no_reason.reason = None;
+        let back = recheck(&p, &j, &sha, no_reason, Vec::new(), &Scans::default());
+        assert_eq!(code(&back), Some(Code::WorkerViolation));
+        // An honest block keeps its reason; the output labels are dropped.
+        let back = recheck(&p, &j, &sha, o, Vec::new(), &Scans::default());
+        assert_eq!(back.reason(), Some(&reason));
+        assert!(back.output().is_none());
     }
 
     #[test]

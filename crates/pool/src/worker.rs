@@ -88,12 +88,12 @@ pub fn serve(memory_mib: u64, config: &SandboxConfig, cpu_secs: u64) -> io::Resu
         sandbox::limit_cpu_per_file(policy.limits.deadline_secs)?;
         // The parent holds the scanner; ask it only when one is configured.
         let scanner = policy.av.clamd.is_some().then_some(&pipe as &dyn Scanner);
-        let mut outcome = if passwords.is_empty() {
+        let outcome = if passwords.is_empty() {
             engine.sanitize(&policy, scanner, &Job { name, bytes: body })
         } else {
             engine.sanitize_unlocked(&policy, scanner, &Job { name, bytes: body }, &passwords.0)
         };
-        let out = outcome.output.take().unwrap_or_default();
+        let (outcome, out) = outcome.into_fields();
         let mut io = pipe.io.borrow_mut();
         write_frame(&mut io.1, &FromWorker::Done { outcome }, &out)?;
         io.1.flush()?;

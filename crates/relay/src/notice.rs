@@ -1,31 +1,27 @@
 //! The text-only notice delivered in place of a message the engine blocked.
 
-use mugai_core::Outcome;
+use mugai_core::Finding;
 use mugai_mail::encode::{self, Charset};
 use std::time::SystemTime;
 
 /// A complete RFC 5322 message telling the recipients that a message was
-/// blocked: envelope, reason and SHA-256 only; nothing of its content.
+/// blocked: envelope, reason and the original's SHA-256 (`sha256`) only;
+/// nothing of its content.
 pub fn blocked_notice(
     hostname: &str,
     sender: &str,
     recipients: &[String],
-    outcome: &Outcome,
+    reason: &Finding,
+    sha256: &str,
     original: Option<&str>,
     now: SystemTime,
 ) -> Vec<u8> {
-    let reason = outcome
-        .reason
-        .as_ref()
-        .map(|r| {
-            format!(
-                "{}（{}: {}）",
-                r.code.ja(),
-                r.code,
-                encode::clean_header_text(&r.detail, 500)
-            )
-        })
-        .unwrap_or_else(|| "不明 (unknown)".into());
+    let reason = format!(
+        "{}（{}: {}）",
+        reason.code.ja(),
+        reason.code,
+        encode::clean_header_text(&reason.detail, 500)
+    );
     let sender_shown = if sender.is_empty() { "<>" } else { sender };
     let mut body = String::new();
     body.push_str("【無害化通知】インターネットから届いたメールを、安全に変換できなかったため遮断しました。\n");
@@ -45,7 +41,7 @@ pub fn blocked_notice(
     ));
     body.push_str(&format!("受信日時 (received): {}\n", crate::time::jst(now)));
     body.push_str(&format!("理由 (reason): {reason}\n"));
-    body.push_str(&format!("SHA-256: {}\n", outcome.sha256));
+    body.push_str(&format!("SHA-256: {}\n", sha256));
     if let Some(o) = original {
         body.push_str(&format!("保管名 (original): {o}\n"));
     }
@@ -53,13 +49,10 @@ pub fn blocked_notice(
         hostname,
         recipients,
         "[mugai] メールを遮断しました / Message blocked",
-        &format!(
-            "blocked.{}",
-            &outcome.sha256[..outcome.sha256.len().min(24)]
-        ),
+        &format!("blocked.{}", &sha256[..sha256.len().min(24)]),
         &[
             ("X-Mugai-Verdict", "blocked"),
-            ("X-Mugai-Original-SHA256", &outcome.sha256),
+            ("X-Mugai-Original-SHA256", sha256),
         ],
         &body,
         now,

@@ -5,7 +5,7 @@
 use crate::client::{self, DeliveryError};
 use crate::server::{strip_ci, Envelope, Shared};
 use mugai_core::config::OnBlockedMail;
-use mugai_core::{sha256_hex, Job, Outcome, Verdict};
+use mugai_core::{sha256_hex, Disposition, Job, Outcome};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -114,21 +114,17 @@ pub(crate) async fn process(
                 .await;
             }
         };
-    record["verdict"] = json!(outcome.verdict);
-    record["output_sha256"] = json!(outcome.output_sha256);
+    record["verdict"] = json!(outcome.verdict());
+    record["output_sha256"] = json!(outcome.output_sha256());
     record["findings"] = serde_json::to_value(&outcome.findings).unwrap_or_default();
-    record["reason"] = serde_json::to_value(&outcome.reason).unwrap_or_default();
+    record["reason"] = serde_json::to_value(outcome.reason()).unwrap_or_default();
 
-    let payload = match (&outcome.verdict, &outcome.output) {
-        (Verdict::Clean | Verdict::Sanitized, Some(out)) => out.clone(),
-        _ => match shared.config.on_blocked {
+    let payload = match &outcome.disposition {
+        Disposition::Passed(out) => out.bytes.clone(),
+        Disposition::Blocked { reason } => match shared.config.on_blocked {
             OnBlockedMail::Reject => {
                 record["result"] = json!("rejected");
-                let code = outcome
-                    .reason
-                    .as_ref()
-                    .map(|r| r.code.to_string())
-                    .unwrap_or_default();
+                let code = reason.code;
                 return finish(
                     shared,
                     record,
@@ -145,7 +141,8 @@ pub(crate) async fn process(
                     &shared.config.hostname,
                     &env.sender,
                     &env.recipients,
-                    &outcome,
+                    reason,
+                    &outcome.sha256,
                     name.as_deref(),
                     now,
                 );
@@ -169,13 +166,13 @@ pub(crate) async fn process(
     .await;
     match delivered {
         Ok(d) => {
-            record["result"] = json!(if outcome.verdict == Verdict::Blocked {
+            record["result"] = json!(if outcome.is_blocked() {
                 "notice_delivered"
             } else {
                 "delivered"
             });
             record["next_hop_reply"] = json!(format!("{} {}", d.reply.code, d.reply.text));
-            let what = if outcome.verdict == Verdict::Blocked {
+            let what = if outcome.is_blocked() {
                 "blocked; notice delivered"
             } else {
                 "converted and delivered"

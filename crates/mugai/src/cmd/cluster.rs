@@ -318,7 +318,7 @@ fn run_submit(a: SubmitArgs) -> anyhow::Result<u8> {
         let waited = waiter
             .wait(ids, idle, |r: JobResult| {
                 for &i in by_id.get(&r.id).map(Vec::as_slice).unwrap_or_default() {
-                    let written = match (&r.outcome.verdict, &r.output) {
+                    let written = match (&r.outcome.verdict(), &r.output) {
                         (Verdict::Blocked, _) | (_, None) => None,
                         (_, Some(p)) => Some(PathBuf::from(p)),
                     };
@@ -342,7 +342,7 @@ fn run_submit(a: SubmitArgs) -> anyhow::Result<u8> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for e in &entries {
         if let Some(Ok((o, _))) = &e.line {
-            *counts.entry(o.verdict.as_str()).or_default() += 1;
+            *counts.entry(o.verdict().as_str()).or_default() += 1;
         }
     }
     for e in &errors {

@@ -311,7 +311,7 @@ fn run_batch(
             }
             match d.line {
                 Ok((outcome, written)) => {
-                    counts[outcome.verdict as usize] += 1;
+                    counts[outcome.verdict() as usize] += 1;
                     let text = render(&settings, &d.item, &outcome, written.as_deref());
                     let print = || {
                         let mut out = stdout.lock();
@@ -413,14 +413,14 @@ fn process(
 /// Writes the output (or the quarantine copy); returns the output path.
 fn write_outcome(w: &Writer, item: &Item, outcome: &Outcome) -> anyhow::Result<Option<PathBuf>> {
     let rel_dir = safe_rel_dir(&item.rel);
-    match (&outcome.output, &outcome.output_name) {
-        (Some(bytes), Some(name)) if outcome.verdict != Verdict::Blocked => {
+    match outcome.output() {
+        Some(out) => {
             let dir = w.out.join(&rel_dir);
             fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            let path = write_new(&dir, name, bytes)?;
+            let path = write_new(&dir, &out.name, &out.bytes)?;
             Ok(Some(path))
         }
-        _ => {
+        None => {
             if let Some(q) = &w.quarantine {
                 let dir = q.join(&rel_dir);
                 fs::create_dir_all(&dir)
@@ -437,10 +437,10 @@ fn write_outcome(w: &Writer, item: &Item, outcome: &Outcome) -> anyhow::Result<O
                 let qpath = write_new(&dir, &name, &original)?;
                 let reason = serde_json::to_vec_pretty(&serde_json::json!({
                     "input": item.path.display().to_string(),
-                    "verdict": outcome.verdict,
+                    "verdict": outcome.verdict(),
                     "type": outcome.input_type,
                     "sha256": mugai_core::sha256_hex(&original),
-                    "reason": outcome.reason,
+                    "reason": outcome.reason(),
                     "findings": outcome.findings,
                 }))?;
                 let qname = qpath
@@ -531,13 +531,10 @@ fn render(s: &Settings, item: &Item, o: &Outcome, written: Option<&Path>) -> Str
     if s.json {
         json_line(&item.path, o, written)
     } else {
-        let reason = o
-            .reason
-            .as_ref()
-            .map(|r| format!("{}: {}", r.code, r.detail));
+        let reason = o.reason_text();
         let mut codes: Vec<&str> = o.findings.iter().map(|f| f.code.as_str()).collect();
         codes.dedup();
-        match (o.verdict, written) {
+        match (o.verdict(), written) {
             (Verdict::Blocked, _) => format!(
                 "blocked    {}  {}",
                 item.path.display(),
