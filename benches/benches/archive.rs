@@ -67,10 +67,7 @@ fn bench(c: &mut Criterion) {
         ("fanout_bomb_16x4", gen::fanout(16, 4, &[b'x'; 1024])),
     ];
     for (name, bytes) in &cases {
-        let job = Job {
-            name: format!("{name}.zip"),
-            bytes: bytes.clone(),
-        };
+        let job = Job::new(format!("{name}.zip"), bytes.clone());
         // Sanity: the benign ones are rebuilt, the bombs blocked.
         let o = Engine.sanitize(&policy, None, &job);
         assert_eq!(

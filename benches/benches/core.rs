@@ -22,10 +22,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("engine", |b| {
         b.iter(|| {
             for case in &cases {
-                let job = Job {
-                    name: case.path.rsplit('/').next().unwrap_or("x").to_string(),
-                    bytes: case.bytes.clone(),
-                };
+                let job = Job::new(
+                    case.path.rsplit('/').next().unwrap_or("x").to_string(),
+                    case.bytes.clone(),
+                );
                 black_box(mugai_engine::Engine.sanitize(&policy, None, &job));
             }
         })
@@ -42,10 +42,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(csv.len() as u64));
     g.bench_function("sjis-csv-4MiB", |b| {
         b.iter(|| {
-            let job = Job {
-                name: "big.csv".into(),
-                bytes: csv.clone(),
-            };
+            let job = Job::new("big.csv", csv.clone());
             black_box(mugai_engine::Engine.sanitize(&policy, None, &job))
         })
     });

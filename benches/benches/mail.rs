@@ -58,28 +58,14 @@ fn convert(c: &mut Criterion) {
     g.bench_function(format!("corpus_{}_messages", small.len()), |b| {
         b.iter(|| {
             for m in &small {
-                let o = InProcess.sanitize(
-                    &policy,
-                    Job {
-                        name: "m.eml".into(),
-                        bytes: m.clone(),
-                    },
-                );
+                let o = InProcess.sanitize(&policy, Job::new("m.eml", m.clone()));
                 std::hint::black_box(o);
             }
         })
     });
     g.throughput(Throughput::Bytes(big.len() as u64));
     g.bench_function("single_line_2mb", |b| {
-        b.iter(|| {
-            InProcess.sanitize(
-                &policy,
-                Job {
-                    name: "m.eml".into(),
-                    bytes: big.clone(),
-                },
-            )
-        })
+        b.iter(|| InProcess.sanitize(&policy, Job::new("m.eml", big.clone())))
     });
     g.finish();
 }

@@ -37,10 +37,7 @@ fn inputs(policy: &Policy) -> Vec<(FileType, Vec<u8>)> {
 fn mugai_detect_type(bytes: &[u8]) -> FileType {
     // The engine's detection decides the type, as in production.
     let policy = Policy::default();
-    let job = mugai_core::Job {
-        name: "x".into(),
-        bytes: bytes.to_vec(),
-    };
+    let job = mugai_core::Job::new("x", bytes.to_vec());
     mugai_engine::Engine
         .sanitize(&policy, None, &job)
         .input_type

@@ -328,7 +328,7 @@ async fn sanitize_on_slot(s: &Shared, name: String, body: Received) -> io::Resul
     let policy = Arc::clone(&s.policy);
     let result = tokio::task::spawn_blocking(move || -> io::Result<Outcome> {
         let bytes = body.into_bytes()?;
-        Ok(sanitizer.sanitize(&policy, Job { name, bytes }))
+        Ok(sanitizer.sanitize(&policy, Job::new(name, bytes)))
     })
     .await;
     match result {

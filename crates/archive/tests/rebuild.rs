@@ -9,14 +9,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 
 fn run(policy: &Policy, name: &str, bytes: &[u8]) -> Outcome {
-    Engine.sanitize(
-        policy,
-        None,
-        &Job {
-            name: name.into(),
-            bytes: bytes.to_vec(),
-        },
-    )
+    Engine.sanitize(policy, None, &Job::new(name, bytes.to_vec()))
 }
 
 fn codes(o: &Outcome) -> BTreeSet<Code> {

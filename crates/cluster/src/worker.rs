@@ -293,7 +293,7 @@ async fn process(sh: &Arc<Shared>, job: &JobMsg, delivered: i64) -> Result<(), C
                 original = Some(b);
                 tokio::task::spawn_blocking(move || {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        sanitizer.sanitize(&policy, Job { name, bytes: input })
+                        sanitizer.sanitize(&policy, Job::new(name, input))
                     }))
                     .unwrap_or_else(|_| {
                         blocked(

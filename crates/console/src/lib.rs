@@ -173,10 +173,7 @@ impl Console {
             .quarantine
             .original_bytes(it, policy.limits.max_input_bytes)
             .map_err(|e| format!("original: {e}"))?;
-        let job = Job {
-            name: it.name().to_string(),
-            bytes,
-        };
+        let job = Job::new(it.name().to_string(), bytes);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.sanitizer.sanitize(&policy, job)
         }))
@@ -211,10 +208,7 @@ impl Console {
             .quarantine
             .original_bytes(it, policy.limits.max_input_bytes)
             .map_err(|e| Err(format!("original: {e}")))?;
-        let job = Job {
-            name: it.name().to_string(),
-            bytes,
-        };
+        let job = Job::new(it.name().to_string(), bytes);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.sanitizer.sanitize_unlocked(policy, job, passwords)
         }))

@@ -13,6 +13,27 @@ pub struct Job {
     /// extension checks. Never trusted for the type.
     pub name: String,
     pub bytes: Vec<u8>,
+    /// The type the caller knows the file to be (the relay: a mail), in
+    /// place of what the name's extension claims. The content must still
+    /// be of that type, or the file is blocked as a type mismatch.
+    pub declared: Option<FileType>,
+}
+
+impl Job {
+    /// A file known by its name only.
+    pub fn new(name: impl Into<String>, bytes: Vec<u8>) -> Job {
+        Job {
+            name: name.into(),
+            bytes,
+            declared: None,
+        }
+    }
+
+    /// The same job, declared to be of type `t`.
+    pub fn declared(mut self, t: FileType) -> Job {
+        self.declared = Some(t);
+        self
+    }
 }
 
 /// What happened to one file: blocked with a reason, or passed with an

@@ -702,10 +702,7 @@ impl Shared {
                 ),
             ),
             Ok(bytes) => {
-                let job = Job {
-                    name: file_name.clone(),
-                    bytes,
-                };
+                let job = Job::new(file_name.clone(), bytes);
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     self.sanitizer.sanitize_hashed(policy, job, sha.clone())
                 }))

@@ -63,8 +63,8 @@ impl Engine {
             match mugai_archive::unlock::unlock(&job.bytes, passwords, &policy.limits) {
                 Ok(plain) => {
                     let plain = Job {
-                        name: job.name.clone(),
-                        bytes: plain,
+                        declared: job.declared,
+                        ..Job::new(job.name.clone(), plain)
                     };
                     let h = sha256_hex(&plain.bytes);
                     self.sanitize_with(policy, scanner, &plain, h, passwords)
@@ -93,7 +93,7 @@ impl Engine {
         let bytes = &job.bytes[..];
         let names = mugai_detect::check_name(&job.name);
         let mut findings = names.findings.clone();
-        let detected = true_type(bytes, &job.name);
+        let detected = true_type(bytes, &job.name, job.declared);
 
         let block = |findings: Vec<Finding>, t: FileType, b: Blocked| {
             Outcome::blocked(t, sha256.clone(), findings, b.into_finding())
@@ -113,7 +113,7 @@ impl Engine {
         if let Some(b) = names.block.clone() {
             return block(findings, detected, b);
         }
-        let ty = match classify(policy, &job.name, detected, bytes, unlocking) {
+        let ty = match classify(policy, &job.name, job.declared, detected, bytes, unlocking) {
             Ok((ty, extra)) => {
                 findings.extend(extra);
                 ty
@@ -175,7 +175,7 @@ pub fn precheck_unlocking(
     job: &Job,
     unlocking: bool,
 ) -> (FileType, Option<Blocked>) {
-    let detected = true_type(&job.bytes, &job.name);
+    let detected = true_type(&job.bytes, &job.name, job.declared);
     if job.bytes.len() as u64 > policy.limits.max_input_bytes {
         return (
             detected,
@@ -187,7 +187,15 @@ pub fn precheck_unlocking(
     }
     (
         detected,
-        classify(policy, &job.name, detected, &job.bytes, unlocking).err(),
+        classify(
+            policy,
+            &job.name,
+            job.declared,
+            detected,
+            &job.bytes,
+            unlocking,
+        )
+        .err(),
     )
 }
 
@@ -201,9 +209,9 @@ impl Dispatch for Engine {
             return Err(cx.block(b.code, b.detail));
         }
         let policy = cx.policy();
-        let detected = true_type(bytes, name);
+        let detected = true_type(bytes, name, None);
         let unlocking = !cx.passwords().is_empty();
-        let (ty, extra) = classify(policy, name, detected, bytes, unlocking)
+        let (ty, extra) = classify(policy, name, None, detected, bytes, unlocking)
             .map_err(|b| cx.block(b.code, b.detail))?;
         for f in extra {
             cx.record(f.code, f.action, f.detail);
@@ -221,15 +229,19 @@ impl Dispatch for Engine {
     }
 }
 
-/// The type found from the content; for text, the extension may say which
-/// kind of text (CSV and TSV get the formula guard).
-fn true_type(bytes: &[u8], name: &str) -> FileType {
+/// The type found from the content; for text, the declared type or else
+/// the extension may say which kind of text (CSV and TSV get the formula
+/// guard).
+fn true_type(bytes: &[u8], name: &str, declared: Option<FileType>) -> FileType {
     #[cfg(feature = "test-hooks")]
     if crate::hooks::is_hook(bytes) {
         return FileType::TestHook;
     }
     let t = mugai_detect::detect(bytes);
     if t == FileType::Text {
+        if let Some(d @ (FileType::Csv | FileType::Tsv)) = declared {
+            return d;
+        }
         match extension_of(name).as_deref() {
             Some("csv") => return FileType::Csv,
             Some("tsv") | Some("tab") => return FileType::Tsv,
@@ -246,6 +258,7 @@ fn true_type(bytes: &[u8], name: &str) -> FileType {
 fn classify(
     policy: &Policy,
     name: &str,
+    declared: Option<FileType>,
     t: FileType,
     bytes: &[u8],
     unlocking: bool,
@@ -266,18 +279,23 @@ fn classify(
             "HTML with script or active content",
         ));
     }
-    if let Some(ext) = extension_of(name) {
-        if let Some(claimed) = claimed_types(&ext) {
-            if !claimed.contains(&t) {
-                let detail = format!("extension .{ext} but the content is {}", t.name());
-                match policy.types.on_mismatch {
-                    MismatchAction::Rebuild if policy.allows(t) => findings.push(Finding::new(
-                        Code::TypeMismatch,
-                        Action::Neutralised,
-                        format!("{detail}; rebuilt as {}", t.name()),
-                    )),
-                    _ => return Err(Blocked::new(Code::TypeMismatch, detail)),
-                }
+    // What the caller says the file is: its declared type, else what the
+    // name's extension claims.
+    let claim = match declared {
+        Some(d) => Some((format!("declared as {}", d.name()), vec![d])),
+        None => extension_of(name)
+            .and_then(|ext| Some((format!("extension .{ext}"), claimed_types(&ext)?.to_vec()))),
+    };
+    if let Some((said, claimed)) = claim {
+        if !claimed.contains(&t) {
+            let detail = format!("{said} but the content is {}", t.name());
+            match policy.types.on_mismatch {
+                MismatchAction::Rebuild if policy.allows(t) => findings.push(Finding::new(
+                    Code::TypeMismatch,
+                    Action::Neutralised,
+                    format!("{detail}; rebuilt as {}", t.name()),
+                )),
+                _ => return Err(Blocked::new(Code::TypeMismatch, detail)),
             }
         }
     }
@@ -505,10 +523,7 @@ mod tests {
     #[test]
     fn executables_and_unknown_types_are_blocked() {
         let p = Policy::default();
-        let job = |name: &str, bytes: &[u8]| Job {
-            name: name.into(),
-            bytes: bytes.to_vec(),
-        };
+        let job = |name: &str, bytes: &[u8]| Job::new(name, bytes.to_vec());
         let mut pe = b"MZ".to_vec();
         pe.resize(128, 0);
         let o = Engine.sanitize(&p, None, &job("a.pdf", &pe));
@@ -557,10 +572,43 @@ mod tests {
     }
 
     fn job(name: &str, bytes: Vec<u8>) -> Job {
-        Job {
-            name: name.into(),
-            bytes,
+        Job::new(name, bytes)
+    }
+
+    #[test]
+    fn a_declared_type_replaces_the_name_and_is_checked_against_the_content() {
+        let p = Policy::default();
+        let mail =
+            b"From: a@example.jp\r\nTo: b@example.jp\r\nSubject: hi\r\n\r\nbody\r\n".to_vec();
+        // A mail with a name that claims nothing, or something else.
+        for name in ["message", "report.pdf"] {
+            let o = Engine.sanitize(&p, None, &job(name, mail.clone()).declared(FileType::Eml));
+            assert_eq!(o.input_type, FileType::Eml, "{name}: {o:?}");
+            assert!(!o.is_blocked(), "{name}: {o:?}");
         }
+        // Without the declaration the name's claim decides: a mismatch.
+        let o = Engine.sanitize(&p, None, &job("report.pdf", mail.clone()));
+        assert_eq!(o.reason().unwrap().code, Code::TypeMismatch);
+        // Declared a mail, but the content is not one.
+        let o = Engine.sanitize(
+            &p,
+            None,
+            &job("message", b"%PDF-1.4\n".to_vec()).declared(FileType::Eml),
+        );
+        let r = o.reason().unwrap();
+        assert_eq!(r.code, Code::TypeMismatch);
+        assert!(r.detail.contains("declared as eml"), "{r:?}");
+        // Declared CSV text gets the formula guard whatever its name.
+        let o = Engine.sanitize(
+            &p,
+            None,
+            &job("data.txt", b"a,=1+2\n".to_vec()).declared(FileType::Csv),
+        );
+        assert_eq!(o.input_type, FileType::Csv, "{o:?}");
+        assert!(
+            o.findings.iter().any(|f| f.code == Code::TextFormula),
+            "{o:?}"
+        );
     }
 
     #[test]

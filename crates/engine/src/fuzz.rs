@@ -29,10 +29,7 @@ pub fn rebuild_as(ty: FileType, data: &[u8]) {
 /// Detects and sanitises `data` through the whole engine; for fuzz targets.
 pub fn sanitize(data: &[u8]) {
     let policy = fuzz_policy();
-    let job = mugai_core::Job {
-        name: "fuzz.bin".into(),
-        bytes: data.to_vec(),
-    };
+    let job = mugai_core::Job::new("fuzz.bin", data.to_vec());
     let _ = crate::Engine.sanitize(&policy, None, &job);
 }
 

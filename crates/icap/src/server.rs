@@ -620,10 +620,7 @@ async fn modify(
     // A range is a piece of a file: pieces judged one by one could
     // reassemble into what the whole would have been blocked as.
     let partial = message.status() == Some(206) || message.headers.get("Content-Range").is_some();
-    let job = Job {
-        name: name.clone(),
-        bytes,
-    };
+    let job = Job::new(name.clone(), bytes);
     let run = move || {
         if partial {
             Outcome::blocked(

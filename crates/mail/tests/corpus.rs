@@ -14,13 +14,7 @@ struct Converted {
 }
 
 fn convert(policy: &Policy, name: &str, bytes: &[u8]) -> (mugai_core::Outcome, Option<Converted>) {
-    let o = InProcess.sanitize(
-        policy,
-        Job {
-            name: name.into(),
-            bytes: bytes.to_vec(),
-        },
-    );
+    let o = InProcess.sanitize(policy, Job::new(name, bytes.to_vec()));
     let c = o.output().map(|out| inspect(&out.bytes));
     (o, c)
 }

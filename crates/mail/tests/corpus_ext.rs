@@ -114,13 +114,7 @@ fn corpus_ext_mail_converts_and_keeps_its_text() {
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        let o = InProcess.sanitize(
-            &policy,
-            Job {
-                name: name.clone(),
-                bytes: bytes.clone(),
-            },
-        );
+        let o = InProcess.sanitize(&policy, Job::new(name.clone(), bytes.clone()));
         let rel = f.strip_prefix(&root).unwrap().display().to_string();
         if o.verdict() == Verdict::Blocked {
             // A block is no crash, but it keeps no text: count it against fidelity.
@@ -198,13 +192,7 @@ fn a_real_outlook_msg_is_textized_like_mail() {
     };
     let msg = embedded_msg(&root.join("apache_tika/ooxml-active/EmbeddedOutlook.docx"));
     assert_eq!(mugai_detect::detect(&msg), mugai_core::FileType::Msg);
-    let o = InProcess.sanitize(
-        &Policy::default(),
-        Job {
-            name: "licensedTestMsgwAtt.msg".into(),
-            bytes: msg,
-        },
-    );
+    let o = InProcess.sanitize(&Policy::default(), Job::new("licensedTestMsgwAtt.msg", msg));
     assert_eq!(o.verdict(), Verdict::Sanitized, "{:?}", o.reason());
     assert_eq!(o.output_name(), Some("licensedTestMsgwAtt.eml"));
     let out = &o.output().expect("output").bytes;

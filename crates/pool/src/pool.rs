@@ -262,6 +262,7 @@ impl Pool {
     ) -> Result<(OutcomeFields, Vec<u8>, Scans), JobError> {
         let req = ToWorker::Job {
             name: job.name.clone(),
+            declared: job.declared,
             policy: Box::new(policy.clone()),
             passwords: passwords.clone(),
         };
@@ -639,10 +640,7 @@ while True:
     fn executable() -> Job {
         let mut pe = b"MZ".to_vec();
         pe.resize(128, 0);
-        Job {
-            name: "a.txt".into(),
-            bytes: pe,
-        }
+        Job::new("a.txt", pe)
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! [`FromWorker::Parts`] (the parts one after another in the body).
 
 use crate::sandbox::Layers;
-use mugai_core::{OutcomeFields, Passwords, Policy, ScanResult};
+use mugai_core::{FileType, OutcomeFields, Passwords, Policy, ScanResult};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
@@ -27,6 +27,9 @@ pub enum ToWorker {
     /// when there are any).
     Job {
         name: String,
+        /// The type the caller declared ([`mugai_core::Job::declared`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        declared: Option<FileType>,
         policy: Box<Policy>,
         #[serde(default, skip_serializing_if = "Passwords::is_empty")]
         passwords: Passwords,
@@ -146,13 +149,16 @@ mod tests {
     fn frames_round_trip_and_oversize_bodies_are_refused() {
         let req = ToWorker::Job {
             name: "a.txt".into(),
+            declared: Some(FileType::Csv),
             policy: Box::default(),
             passwords: Passwords::default(),
         };
         let mut buf = Vec::new();
         write_frame(&mut buf, &req, b"hello").unwrap();
         let (back, body): (ToWorker, Vec<u8>) = read_frame(&mut &buf[..], 100).unwrap().unwrap();
-        assert!(matches!(back, ToWorker::Job { name, .. } if name == "a.txt"));
+        assert!(
+            matches!(back, ToWorker::Job { name, declared: Some(FileType::Csv), .. } if name == "a.txt")
+        );
         assert_eq!(body, b"hello");
         assert!(read_frame::<_, ToWorker>(&mut &buf[..], 4).is_err());
         assert!(read_frame::<_, ToWorker>(&mut &buf[..buf.len() - 1], 100).is_err());

@@ -240,10 +240,7 @@ mod tests {
     use super::*;
 
     fn job(name: &str, bytes: &[u8]) -> Job {
-        Job {
-            name: name.into(),
-            bytes: bytes.to_vec(),
-        }
+        Job::new(name, bytes.to_vec())
     }
 
     /// An honest pass for `a.txt`, as the engine would reply.

@@ -57,12 +57,20 @@ pub fn serve(memory_mib: u64, config: &SandboxConfig, cpu_secs: u64) -> io::Resu
         let Some((msg, body)) = next else {
             return Ok(());
         };
-        let (name, policy, passwords) = match msg {
+        let (job, policy, passwords) = match msg {
             ToWorker::Job {
                 name,
+                declared,
                 policy,
                 passwords,
-            } => (name, policy, passwords),
+            } => (
+                Job {
+                    declared,
+                    ..Job::new(name, body)
+                },
+                policy,
+                passwords,
+            ),
             ToWorker::EncryptedZips { policy, max_parts } => {
                 sandbox::limit_cpu_per_file(policy.limits.deadline_secs)?;
                 let parts = mugai_engine::encrypted_zips(&policy, &body, max_parts as usize);
@@ -89,9 +97,9 @@ pub fn serve(memory_mib: u64, config: &SandboxConfig, cpu_secs: u64) -> io::Resu
         // The parent holds the scanner; ask it only when one is configured.
         let scanner = policy.av.clamd.is_some().then_some(&pipe as &dyn Scanner);
         let outcome = if passwords.is_empty() {
-            engine.sanitize(&policy, scanner, &Job { name, bytes: body })
+            engine.sanitize(&policy, scanner, &job)
         } else {
-            engine.sanitize_unlocked(&policy, scanner, &Job { name, bytes: body }, &passwords.0)
+            engine.sanitize_unlocked(&policy, scanner, &job, &passwords.0)
         };
         let (outcome, out) = outcome.into_fields();
         let mut io = pipe.io.borrow_mut();

@@ -5,7 +5,7 @@
 use crate::client::{self, DeliveryError};
 use crate::server::{strip_ci, Envelope, Shared};
 use mugai_core::config::OnBlockedMail;
-use mugai_core::{sha256_hex, Disposition, Job, Outcome};
+use mugai_core::{sha256_hex, Disposition, FileType, Job, Outcome};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -92,10 +92,8 @@ pub(crate) async fn process(
     } else {
         Vec::new()
     };
-    let job = Job {
-        name: "message.eml".into(),
-        bytes: data,
-    };
+    // A mail, whatever its name would say.
+    let job = Job::new("message", data).declared(FileType::Eml);
     let known = sha.clone();
     let outcome: Outcome =
         match tokio::task::spawn_blocking(move || sanitizer.sanitize_hashed(&policy, job, known))

@@ -400,7 +400,7 @@ fn process(
     } else {
         let bytes = fs::read(&item.path)
             .map_err(|e| format!("{}: {}", item.path.display(), io_reason(&e)))?;
-        sanitizer.sanitize(&settings.policy, Job { name, bytes })
+        sanitizer.sanitize(&settings.policy, Job::new(name, bytes))
     };
     let written = match &settings.write {
         Some(w) => write_outcome(w, item, &outcome)
