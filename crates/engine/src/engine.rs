@@ -48,7 +48,7 @@ impl Engine {
         let sha = sha256_hex(&job.bytes);
         // The type as a parent process detects it (a reply is checked
         // against it).
-        let input_type = precheck(policy, job).0;
+        let input_type = FileRef::top(job).detected;
         if let Some(s) = scanner {
             if let mugai_core::ScanResult::Detected(sig) = s.scan(&job.bytes) {
                 return Outcome::blocked(
@@ -81,6 +81,10 @@ impl Engine {
         o
     }
 
+    /// A top-level file: what only the outermost file has (the input size
+    /// limit, the name's findings and safe output name, the panic guard,
+    /// the scan of the final output, its hash, the [`Outcome`]) around
+    /// [`rebuild_file`], the path every member takes too.
     fn sanitize_with(
         &self,
         policy: &Policy,
@@ -89,76 +93,136 @@ impl Engine {
         sha256: String,
         passwords: &[String],
     ) -> Outcome {
-        let unlocking = !passwords.is_empty();
-        let bytes = &job.bytes[..];
+        let file = FileRef::top(job);
         let names = mugai_detect::check_name(&job.name);
-        let mut findings = names.findings.clone();
-        let detected = true_type(bytes, &job.name, job.declared);
-
-        let block = |findings: Vec<Finding>, t: FileType, b: Blocked| {
-            Outcome::blocked(t, sha256.clone(), findings, b.into_finding())
+        let mut findings = names.findings;
+        let block = |findings: Vec<Finding>, b: Blocked| {
+            Outcome::blocked(file.detected, sha256.clone(), findings, b.into_finding())
         };
-
-        if bytes.len() as u64 > policy.limits.max_input_bytes {
-            let b = Blocked::new(
-                Code::LimitSize,
-                format!(
-                    "{} bytes is over the input limit of {} bytes",
-                    bytes.len(),
-                    policy.limits.max_input_bytes
-                ),
-            );
-            return block(findings, detected, b);
+        if let Err(b) = check_size(policy, file.bytes) {
+            return block(findings, b);
         }
-        if let Some(b) = names.block.clone() {
-            return block(findings, detected, b);
-        }
-        let ty = match classify(policy, &job.name, job.declared, detected, bytes, unlocking) {
-            Ok((ty, extra)) => {
-                findings.extend(extra);
-                ty
-            }
-            Err(b) => return block(findings, detected, b),
-        };
 
         let budget = Budget::new(&policy.limits);
         let mut cx = Context::new(policy, &budget, self, scanner).with_passwords(passwords);
-        // The original is scanned after the rebuild, so that a hit in a
-        // member is reported by the member's own scan, which names it.
-        let rebuilt = match guarded_rebuild(ty, bytes, &mut cx) {
-            Ok(r) => r,
-            Err(b) => {
-                findings.extend(cx.take_findings());
-                return block(findings, detected, b);
-            }
-        };
-        if let Err(b) = check_output(&rebuilt) {
-            return block(findings, detected, b);
-        }
-        if let Err(b) = cx
-            .scan(ScanStage::Original, bytes)
-            .and_then(|()| cx.scan(ScanStage::Output, &rebuilt.bytes))
-        {
-            return block(findings, detected, b);
-        }
-        if let Some(what) = mugai_detect::polyglot(bytes, ty) {
-            findings.push(Finding::new(
-                Code::TypePolyglot,
-                Action::Removed,
-                format!("{what}; the rebuild keeps only the {ty}"),
-            ));
-        }
+        let rebuilt = guarded_rebuild(&file, &mut cx)
+            .and_then(|r| cx.scan(ScanStage::Output, &r.bytes).map(|()| r));
+        // A blocked file keeps what was found before the block too.
         findings.extend(cx.take_findings());
+        let rebuilt = match rebuilt {
+            Ok(r) => r,
+            Err(b) => return block(findings, b),
+        };
 
-        let output_name = output_name(&names.safe_name, detected, rebuilt.file_type);
         let output = Output {
             file_type: rebuilt.file_type,
-            name: output_name,
+            name: output_name(&names.safe_name, file.detected, rebuilt.file_type),
             sha256: sha256_hex(&rebuilt.bytes),
             bytes: rebuilt.bytes,
         };
-        Outcome::passed(detected, sha256, findings, output)
+        Outcome::passed(file.detected, sha256, findings, output)
     }
+}
+
+/// One file to judge and rebuild, at any depth.
+struct FileRef<'b> {
+    /// The name its type claims are read from: a top-level file's name, a
+    /// member's path inside its container.
+    name: &'b str,
+    /// The name the name rules apply to: a top-level file's whole name
+    /// (separators in it are neutralised, not split), a member's last path
+    /// component.
+    file_name: &'b str,
+    /// The type the sender declared (a top-level job only).
+    declared: Option<FileType>,
+    bytes: &'b [u8],
+    /// The type its content shows ([`true_type`]).
+    detected: FileType,
+}
+
+impl<'b> FileRef<'b> {
+    fn top(job: &'b Job) -> Self {
+        let detected = true_type(&job.bytes, &job.name, job.declared);
+        FileRef {
+            name: &job.name,
+            file_name: &job.name,
+            declared: job.declared,
+            bytes: &job.bytes,
+            detected,
+        }
+    }
+
+    fn member(name: &'b str, bytes: &'b [u8]) -> Self {
+        FileRef {
+            name,
+            file_name: name.rsplit(['/', '\\']).next().unwrap_or(name),
+            declared: None,
+            bytes,
+            detected: true_type(bytes, name, None),
+        }
+    }
+}
+
+/// Judges and rebuilds one file, whatever its depth, in one fixed order:
+/// deadline, [`admit`] (its findings recorded), rebuild, output type, scan
+/// of the original, polyglot finding. Findings go to `cx`; a `Blocked`
+/// names the member path.
+fn rebuild_file(file: &FileRef<'_>, cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
+    cx.check_deadline()?;
+    let unlocking = !cx.passwords().is_empty();
+    let (ty, extra) =
+        admit(cx.policy(), file, unlocking).map_err(|b| cx.block(b.code, b.detail))?;
+    for f in extra {
+        cx.record(f.code, f.action, f.detail);
+    }
+    let rebuilt = rebuild_by_type(ty, file.bytes, cx)?;
+    check_output(&rebuilt).map_err(|b| cx.block(b.code, b.detail))?;
+    // The original is scanned after the rebuild, so that a hit in a
+    // member is reported by the member's own scan, which names it.
+    cx.scan(ScanStage::Original, file.bytes)?;
+    if let Some(what) = mugai_detect::polyglot(file.bytes, ty) {
+        cx.removed(
+            Code::TypePolyglot,
+            format!("{what}; the rebuild keeps only the {ty}"),
+        );
+    }
+    Ok(rebuilt)
+}
+
+/// The rules applied before any parsing, the same at every depth: a name
+/// that blocks (an executable or hidden double extension, whatever the
+/// content), then the type rules and the allow-list ([`classify`]).
+fn admit(
+    policy: &Policy,
+    file: &FileRef<'_>,
+    unlocking: bool,
+) -> Result<(FileType, Vec<Finding>), Blocked> {
+    if let Some(b) = mugai_detect::check_name(file.file_name).block {
+        return Err(b);
+    }
+    classify(
+        policy,
+        file.name,
+        file.declared,
+        file.detected,
+        file.bytes,
+        unlocking,
+    )
+}
+
+/// The input size limit of a top-level file.
+fn check_size(policy: &Policy, bytes: &[u8]) -> Result<(), Blocked> {
+    let max = policy.limits.max_input_bytes;
+    if bytes.len() as u64 > max {
+        return Err(Blocked::new(
+            Code::LimitSize,
+            format!(
+                "{} bytes is over the input limit of {max} bytes",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The rules applied before any parsing (size, name, true type,
@@ -175,57 +239,14 @@ pub fn precheck_unlocking(
     job: &Job,
     unlocking: bool,
 ) -> (FileType, Option<Blocked>) {
-    let detected = true_type(&job.bytes, &job.name, job.declared);
-    if job.bytes.len() as u64 > policy.limits.max_input_bytes {
-        return (
-            detected,
-            Some(Blocked::new(Code::LimitSize, "over the input limit")),
-        );
-    }
-    if let Some(b) = mugai_detect::check_name(&job.name).block {
-        return (detected, Some(b));
-    }
-    (
-        detected,
-        classify(
-            policy,
-            &job.name,
-            job.declared,
-            detected,
-            &job.bytes,
-            unlocking,
-        )
-        .err(),
-    )
+    let file = FileRef::top(job);
+    let judged = check_size(policy, file.bytes).and_then(|()| admit(policy, &file, unlocking));
+    (file.detected, judged.err())
 }
 
 impl Dispatch for Engine {
     fn dispatch(&self, name: &str, bytes: &[u8], cx: &mut Context<'_>) -> MemberOutcome {
-        cx.check_deadline()?;
-        // The same name rules as a top-level file: an executable or hidden
-        // double extension blocks the member whatever its content.
-        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-        if let Some(b) = mugai_detect::check_name(base).block {
-            return Err(cx.block(b.code, b.detail));
-        }
-        let policy = cx.policy();
-        let detected = true_type(bytes, name, None);
-        let unlocking = !cx.passwords().is_empty();
-        let (ty, extra) = classify(policy, name, None, detected, bytes, unlocking)
-            .map_err(|b| cx.block(b.code, b.detail))?;
-        for f in extra {
-            cx.record(f.code, f.action, f.detail);
-        }
-        let rebuilt = rebuild_by_type(ty, bytes, cx)?;
-        cx.scan(ScanStage::Original, bytes)?;
-        check_output(&rebuilt).map_err(|b| cx.block(b.code, b.detail))?;
-        if let Some(what) = mugai_detect::polyglot(bytes, ty) {
-            cx.removed(
-                Code::TypePolyglot,
-                format!("{what}; the rebuild keeps only the {ty}"),
-            );
-        }
-        Ok(rebuilt)
+        rebuild_file(&FileRef::member(name, bytes), cx)
     }
 }
 
@@ -345,9 +366,9 @@ fn article(t: FileType) -> &'static str {
     }
 }
 
-/// Runs the rebuild, turning a panic into a block.
-fn guarded_rebuild(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
-    match catch_unwind(AssertUnwindSafe(|| rebuild_by_type(ty, bytes, cx))) {
+/// Runs [`rebuild_file`], turning a panic into a block.
+fn guarded_rebuild(file: &FileRef<'_>, cx: &mut Context<'_>) -> Result<Rebuilt, Blocked> {
+    match catch_unwind(AssertUnwindSafe(|| rebuild_file(file, cx))) {
         Ok(r) => r,
         Err(panic) => {
             let msg = panic
@@ -357,7 +378,7 @@ fn guarded_rebuild(ty: FileType, bytes: &[u8], cx: &mut Context<'_>) -> Result<R
                 .unwrap_or_else(|| "unknown panic".into());
             Err(Blocked::new(
                 Code::RebuildFailed,
-                format!("the {} rebuilder panicked: {msg}", ty.name()),
+                format!("the {} rebuilder panicked: {msg}", file.detected.name()),
             ))
         }
     }
@@ -518,6 +539,73 @@ mod tests {
         assert_eq!(b.code, Code::TypeMismatch);
         let r = cx.member("page.shtml", b"hello\n").unwrap();
         assert_eq!(r.file_type, FileType::Text);
+    }
+
+    /// The rules of [`rebuild_file`] (name, type, allow-list, polyglot)
+    /// give the same codes, actions and details to a top-level file and to
+    /// the same file as a ZIP member (named by its path there).
+    #[test]
+    fn members_get_the_type_rules_and_findings_of_a_top_level_file() {
+        use mugai_corpus::archive::{raw_zip, RawEntry};
+        use mugai_corpus::image::{png, png_chunk, png_with_chunks, sample_rgb};
+        // A PNG that a PDF reader also opens (`%PDF-` past the first KiB, so
+        // that the content is still detected as a PNG, also in a ZIP).
+        let poly = png_with_chunks(
+            &png(&sample_rgb(8, 8)),
+            &[
+                png_chunk(b"tEXt", &[b'a'; 1200]),
+                png_chunk(b"tEXt", b"c\0%PDF-1.4 trailer"),
+            ],
+        );
+        let script = b"#!/bin/sh\necho hi\n".to_vec();
+        let hello = b"hello\n".to_vec();
+        let shared = [Code::TypeMismatch, Code::TypePolyglot];
+        for on_mismatch in [MismatchAction::Block, MismatchAction::Rebuild] {
+            let mut p = Policy::default();
+            p.types.on_mismatch = on_mismatch;
+            let rebuild = on_mismatch == MismatchAction::Rebuild;
+            let cases: [(&str, &Vec<u8>, Code); 5] = [
+                ("notes.txt.exe", &hello, Code::NameDoubleExt),
+                ("notes.txt", &script, Code::TypeExecutable),
+                ("photo.jpg", &hello, Code::TypeMismatch),
+                ("image.png", &poly, Code::TypePolyglot),
+                ("image.jpg", &poly, Code::TypeMismatch),
+            ];
+            for (name, bytes, want) in cases {
+                let top = Engine.sanitize(&p, None, &job(name, bytes.clone()));
+                let path = format!("d/{name}");
+                let zip = raw_zip(&[RawEntry::stored(&path, bytes)], b"");
+                let member = Engine.sanitize(&p, None, &job("outer.zip", zip));
+                let what = format!("{name} ({on_mismatch:?}): {top:?} / {member:?}");
+                assert_eq!(top.is_blocked(), member.is_blocked(), "{what}");
+                if let Some(r) = top.reason() {
+                    let m = member.reason().unwrap();
+                    assert_eq!(r.code, want, "{what}");
+                    assert_eq!(m.code, r.code, "{what}");
+                    assert_eq!(m.detail, format!("{path}: {}", r.detail), "{what}");
+                    continue;
+                }
+                // Passed: the shared rules' findings, in the same order.
+                let of = |o: &Outcome, prefix: &str| -> Vec<Finding> {
+                    o.findings
+                        .iter()
+                        .filter(|f| shared.contains(&f.code))
+                        .map(|f| {
+                            let d = f.detail.strip_prefix(prefix).unwrap_or("(not named)");
+                            Finding::new(f.code, f.action, d)
+                        })
+                        .collect()
+                };
+                let at_top = of(&top, "");
+                assert!(at_top.iter().any(|f| f.code == want), "{what}");
+                assert_eq!(at_top, of(&member, &format!("{path}: ")), "{what}");
+                if name == "image.jpg" {
+                    assert!(rebuild, "{what}");
+                    let codes: Vec<Code> = at_top.iter().map(|f| f.code).collect();
+                    assert_eq!(codes, shared, "{what}");
+                }
+            }
+        }
     }
 
     #[test]
