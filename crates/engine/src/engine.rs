@@ -47,7 +47,7 @@ impl Engine {
     ) -> Outcome {
         let sha = sha256_hex(&job.bytes);
         // The type as a parent process detects it (a reply is checked
-        // against it).
+        // against it): the encrypted input's.
         let input_type = FileRef::top(job).detected;
         if let Some(s) = scanner {
             if let mugai_core::ScanResult::Detected(sig) = s.scan(&job.bytes) {
@@ -66,17 +66,16 @@ impl Engine {
                         declared: job.declared,
                         ..Job::new(job.name.clone(), plain)
                     };
-                    let h = sha256_hex(&plain.bytes);
-                    self.sanitize_with(policy, scanner, &plain, h, passwords)
+                    // The outcome names the encrypted input: its hash.
+                    self.sanitize_with(policy, scanner, &plain, sha, passwords)
                 }
                 Err(b) => {
                     return Outcome::blocked(input_type, sha, Vec::new(), b.into_finding());
                 }
             }
         } else {
-            self.sanitize_with(policy, scanner, job, sha.clone(), passwords)
+            self.sanitize_with(policy, scanner, job, sha, passwords)
         };
-        o.sha256 = sha;
         o.input_type = input_type;
         o
     }
