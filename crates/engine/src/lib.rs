@@ -4,7 +4,10 @@
 //! type rules and the allow-list, scans with the configured scanner, and
 //! hands the file to its family's [`mugai_core::Rebuilder`] by a `match` on
 //! the type. Containers come back through [`mugai_core::Dispatch`] for their
-//! members. A rebuilder error, a limit, or a panic blocks the file.
+//! members, which take the same path as a top-level file (one function
+//! applies the name, type, rebuild, output, scan and polyglot rules in one
+//! order at every depth). A rebuilder error, a limit, or a panic blocks the
+//! file.
 //!
 //! [`InProcess`] is the [`mugai_core::Sanitize`] that runs the engine in the
 //! calling process (tests, benches, and inside each worker process).
