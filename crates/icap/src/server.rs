@@ -34,7 +34,8 @@ pub const SERVICE: &str = "/mugai";
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub config: IcapConfig,
-    pub policy: Policy,
+    /// Shared with each body's job rather than copied.
+    pub policy: Arc<Policy>,
     /// The engine's version (part of the ISTag, and the `Service` header).
     pub engine_version: String,
     /// A stable text of the effective configuration (for the ISTag).
@@ -618,7 +619,7 @@ async fn modify(
     let size = spool.len();
     let bytes = spool.into_bytes().await?;
     let sanitizer = Arc::clone(&shared.sanitizer);
-    let policy = shared.s.policy.clone();
+    let policy = Arc::clone(&shared.s.policy);
     // A range is a piece of a file: pieces judged one by one could
     // reassemble into what the whole would have been blocked as.
     let partial = message.status() == Some(206) || message.headers.get("Content-Range").is_some();

@@ -63,7 +63,7 @@ pub fn run(a: IcapArgs) -> anyhow::Result<u8> {
     let av = config.policy.av.clone();
     let settings = mugai_icap::Settings {
         config: config.icap.clone(),
-        policy: config.policy.clone(),
+        policy: std::sync::Arc::new(config.policy.clone()),
         engine_version: crate::VERSION.to_string(),
         config_text,
         jobs,
