@@ -78,17 +78,12 @@ pub fn run(a: IcapArgs) -> anyhow::Result<u8> {
             .await
             .with_context(|| format!("cannot start the ICAP server on {}", config.icap.listen))?;
         tracing::info!(listen = %server.local_addr()?, service = "/mugai", "ICAP server ready");
-        use mugai_daemon::sdnotify;
-        let age_av = av.clone();
-        tokio::spawn(mugai_daemon::signatures::watch(
-            move || age_av.clone(),
-            |_| {},
-        ));
         let istag = server.istag();
+        let check_av = av.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(SIGNATURE_CHECK).await;
-                let av = av.clone();
+                let av = check_av.clone();
                 if let Ok(v) = tokio::task::spawn_blocking(move || signature_version(&av)).await {
                     if istag.set_signatures(&v) {
                         tracing::info!(signatures = %v, istag = %istag.value(), "ISTag changed");
@@ -96,21 +91,13 @@ pub fn run(a: IcapArgs) -> anyhow::Result<u8> {
                 }
             }
         });
-        sdnotify::notify("READY=1");
-        if let Some(every) = sdnotify::watchdog_interval() {
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every / 2);
-                loop {
-                    tick.tick().await;
-                    sdnotify::notify("WATCHDOG=1");
-                }
-            });
-        }
+        common::service_ready(av);
+        use mugai_daemon::sdnotify;
         // Stopping mid-request is safe: the proxy sees the connection end
         // and, with bypass off, serves an error rather than the body.
         tokio::select! {
             r = server.run() => r.context("ICAP server stopped")?,
-            _ = super::common::shutdown_signal() => {
+            _ = common::shutdown_signal() => {
                 sdnotify::notify("STOPPING=1");
                 tracing::info!("ICAP server stopping")
             }
