@@ -51,11 +51,7 @@ pub fn run(a: IcapArgs) -> anyhow::Result<u8> {
         tracing::warn!("icap.audit is not set: decisions are logged but not audited");
     }
     let sanitizer = common::sanitizer(&config, a.workers, a.in_process)?;
-    let jobs = if a.workers > 0 {
-        a.workers
-    } else {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    };
+    let jobs = common::worker_count(a.workers);
     // The ISTag changes with everything that decides an answer: the policy
     // and the ICAP settings, the engine, the signatures.
     let config_text = serde_json::to_string(&(&config.policy, &config.icap))

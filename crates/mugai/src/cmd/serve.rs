@@ -55,11 +55,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<u8> {
     }
     common::init_logging(&config.log);
     tracing::info!(config = %common::config_source(), "configuration loaded");
-    let workers = if a.workers > 0 {
-        a.workers
-    } else {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    };
+    let workers = common::worker_count(a.workers);
     let max_jobs = match config.serve.max_jobs {
         0 => workers,
         n => n,
