@@ -176,6 +176,14 @@ pub fn service_ready(av: mugai_core::config::AvPolicy) {
     }
 }
 
+/// The multi-threaded async runtime a network service runs on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 /// Completes on SIGTERM or SIGINT.
 pub async fn shutdown_signal() {
     let term = async {

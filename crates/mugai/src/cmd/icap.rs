@@ -65,10 +65,7 @@ pub fn run(a: IcapArgs) -> anyhow::Result<u8> {
         jobs,
         signatures: signature_version(&av),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = common::runtime()?;
     rt.block_on(async move {
         let server = mugai_icap::Server::bind(settings, sanitizer)
             .await

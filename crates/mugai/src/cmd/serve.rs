@@ -79,10 +79,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<u8> {
         max_jobs,
         version: crate::VERSION.to_string(),
     })?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = common::runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
