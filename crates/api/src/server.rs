@@ -415,19 +415,16 @@ fn report_value(name: &str, o: &Outcome) -> Value {
     .unwrap_or(Value::Null)
 }
 
-/// The 422 of a blocked file.
-fn blocked_problem(name: &str, o: &Outcome) -> Problem {
-    let reason = o.reason();
+/// The 422 of a file blocked for `reason` (its disposition's).
+fn blocked_problem(name: &str, o: &Outcome, reason: &Finding) -> Problem {
     Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "blocked",
         "File blocked",
-        reason
-            .map(|r| format!("{}: {}", r.code, r.detail))
-            .unwrap_or_else(|| "blocked".into()),
+        format!("{}: {}", reason.code, reason.detail),
     )
     .with("verdict", "blocked".into())
-    .with("reason", reason.map(finding_json).unwrap_or(Value::Null))
+    .with("reason", finding_json(reason))
     .with(
         "findings",
         o.findings
@@ -569,9 +566,9 @@ async fn sanitize_now(
         id = %id, client = %client, name = %up.name, verdict = %outcome.verdict(),
         "file sanitised"
     );
-    let output = match outcome.output() {
-        Some(out) => out.bytes.clone(),
-        None => return Err(blocked_problem(&up.name, &outcome)),
+    let output = match outcome.as_result() {
+        Ok(out) => out.bytes.clone(),
+        Err(reason) => return Err(blocked_problem(&up.name, &outcome, reason)),
     };
     let (report, omitted) = report_header(&up.name, &outcome);
     let mut r = Response::new(Body::from(output));
@@ -849,8 +846,8 @@ async fn job_output(
         (Some(o), JobState::Done) => o,
         _ => return Err(not_done(&rec)),
     };
-    if outcome.is_blocked() {
-        let mut p = blocked_problem(&rec.name, outcome);
+    if let Err(reason) = outcome.as_result() {
+        let mut p = blocked_problem(&rec.name, outcome, reason);
         p.status = StatusCode::NOT_FOUND;
         p.detail = format!("the file was blocked, so there is no output: {}", p.detail);
         return Err(p);

@@ -3,7 +3,7 @@
 //! (`X-Blocked-Reason`, `X-Infection-Found` for malware,
 //! `X-Violations-Found` for other blocks).
 
-use mugai_core::{Code, Outcome};
+use mugai_core::{Code, Finding};
 
 /// A header value: printable ASCII only (other characters become `?`),
 /// at most `max` characters.
@@ -43,17 +43,16 @@ pub fn threat_name(detail: &str) -> String {
     header_safe(d.trim(), 200)
 }
 
-/// The ICAP headers reporting a blocked body, as `(name, value)`; a folded
-/// value carries its continuation lines (CRLF, tab).
-pub fn icap_headers(outcome: &Outcome, name: &str) -> Vec<(String, String)> {
-    let mut h = Vec::new();
-    let Some(r) = outcome.reason() else {
-        return h;
-    };
-    h.push((
-        "X-Blocked-Reason".into(),
-        header_safe(&format!("{}: {}", r.code, r.detail), 300),
-    ));
+/// The `X-Blocked-Reason` value (ICAP and HTTP) of a block for `r`.
+pub fn blocked_reason(r: &Finding) -> String {
+    header_safe(&format!("{}: {}", r.code, r.detail), 300)
+}
+
+/// The ICAP headers reporting a body blocked for `r` (the outcome's
+/// reason), as `(name, value)`; a folded value carries its continuation
+/// lines (CRLF, tab).
+pub fn icap_headers(r: &Finding, name: &str) -> Vec<(String, String)> {
+    let mut h = vec![("X-Blocked-Reason".into(), blocked_reason(r))];
     if r.code == Code::AvDetected {
         h.push((
             "X-Infection-Found".into(),
@@ -75,20 +74,18 @@ pub fn icap_headers(outcome: &Outcome, name: &str) -> Vec<(String, String)> {
     h
 }
 
-/// The HTML page shown in place of a blocked body.
-pub fn blocked_page(outcome: &Outcome, name: &str, upload: bool) -> Vec<u8> {
-    let (code, ja, detail) = match outcome.reason() {
-        Some(r) => (r.code.as_str(), r.code.ja(), r.detail.as_str()),
-        None => ("blocked", "このファイルは受け渡しできません。", ""),
-    };
+/// The HTML page shown in place of a body blocked for `r` (the outcome's
+/// reason); `sha256` is the input's.
+pub fn blocked_page(r: &Finding, sha256: &str, name: &str, upload: bool) -> Vec<u8> {
+    let (code, ja) = (r.code.as_str(), r.code.ja());
     let (title_ja, title_en) = if upload {
         ("送信を止めました", "Upload blocked")
     } else {
         ("ダウンロードを止めました", "Download blocked")
     };
     let name = html_escape(name);
-    let detail = html_escape(detail);
-    let sha = html_escape(&outcome.sha256);
+    let detail = html_escape(&r.detail);
+    let sha = html_escape(sha256);
     format!(
         "<!DOCTYPE html>\n<html lang=\"ja\">\n<head><meta charset=\"utf-8\">\
 <title>{title_ja} / {title_en}</title></head>\n<body>\n\
@@ -109,15 +106,10 @@ If you need this file, contact your IT department with this page.</p>\n\
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mugai_core::{Blocked, FileType};
+    use mugai_core::Blocked;
 
-    fn blocked(code: Code, detail: &str) -> Outcome {
-        Outcome::blocked(
-            FileType::Text,
-            "ab".repeat(32),
-            vec![],
-            Blocked::new(code, detail).into_finding(),
-        )
+    fn blocked(code: Code, detail: &str) -> Finding {
+        Blocked::new(code, detail).into_finding()
     }
 
     #[test]
@@ -142,10 +134,13 @@ mod tests {
     #[test]
     fn the_page_is_bilingual_and_escaped() {
         let o = blocked(Code::TypeExecutable, "<script>");
-        let page = String::from_utf8(blocked_page(&o, "a<b>.exe", false)).unwrap();
+        let sha = "ab".repeat(32);
+        let page = String::from_utf8(blocked_page(&o, &sha, "a<b>.exe", false)).unwrap();
         assert!(page.contains(Code::TypeExecutable.ja()));
         assert!(page.contains("Download blocked"));
         assert!(page.contains("a&lt;b&gt;.exe"));
         assert!(!page.contains("<script>"));
+        assert!(page.contains("type.executable: &lt;script&gt;"));
+        assert!(page.contains(&sha));
     }
 }

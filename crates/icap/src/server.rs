@@ -10,7 +10,9 @@ use crate::parse::{
 use crate::spool::Spool;
 use mugai_audit::Record;
 use mugai_core::config::{IcapConfig, Policy};
-use mugai_core::{sha256_hex, Blocked, Code, FileType, Job, Outcome, Sanitize, Verdict};
+use mugai_core::{
+    sha256_hex, Blocked, Code, Disposition, FileType, Job, Outcome, Sanitize, Verdict,
+};
 use serde_json::{json, Map, Value};
 use std::future::Future;
 use std::io;
@@ -32,7 +34,8 @@ pub const SERVICE: &str = "/mugai";
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub config: IcapConfig,
-    pub policy: Policy,
+    /// Shared with each body's job rather than copied.
+    pub policy: Arc<Policy>,
     /// The engine's version (part of the ISTag, and the `Service` header).
     pub engine_version: String,
     /// A stable text of the effective configuration (for the ISTag).
@@ -616,7 +619,7 @@ async fn modify(
     let size = spool.len();
     let bytes = spool.into_bytes().await?;
     let sanitizer = Arc::clone(&shared.sanitizer);
-    let policy = shared.s.policy.clone();
+    let policy = Arc::clone(&shared.s.policy);
     // A range is a piece of a file: pieces judged one by one could
     // reassemble into what the whole would have been blocked as.
     let partial = message.status() == Some(206) || message.headers.get("Content-Range").is_some();
@@ -669,8 +672,8 @@ async fn modify(
     let verdict = outcome.verdict().as_str();
     let mut extra = vec![("X-Mugai-Verdict".to_string(), verdict.to_string())];
     let (status, result, reply_body, http_head, kind): (u16, &str, Vec<u8>, Option<HttpHead>, _) =
-        match outcome.output_mut() {
-            Some(out) => {
+        match &mut outcome.disposition {
+            Disposition::Passed(out) => {
                 // The bytes go to the client; the outcome keeps the rest.
                 let bytes = std::mem::take(&mut out.bytes);
                 if unchanged && head.allows_204() {
@@ -683,9 +686,10 @@ async fn modify(
                     (200, result, bytes, Some(h), method)
                 }
             }
-            None => {
-                extra.extend(page::icap_headers(&outcome, &name));
-                let body = page::blocked_page(&outcome, &name, method == Method::Reqmod);
+            Disposition::Blocked { reason } => {
+                extra.extend(page::icap_headers(reason, &name));
+                let upload = method == Method::Reqmod;
+                let body = page::blocked_page(reason, &outcome.sha256, &name, upload);
                 let mut h = HttpHead {
                     start: "HTTP/1.1 403 Forbidden".into(),
                     headers: Default::default(),
@@ -694,12 +698,8 @@ async fn modify(
                 h.headers.set("Content-Length", body.len().to_string());
                 h.headers.set("Cache-Control", "no-store");
                 h.headers.set("X-Mugai-Verdict", "blocked");
-                if let Some(r) = outcome.reason() {
-                    h.headers.set(
-                        "X-Blocked-Reason",
-                        page::header_safe(&format!("{}: {}", r.code, r.detail), 300),
-                    );
-                }
+                h.headers
+                    .set("X-Blocked-Reason", page::blocked_reason(reason));
                 // The blocked answer is always an HTTP response.
                 (200, "blocked", body, Some(h), Method::Respmod)
             }

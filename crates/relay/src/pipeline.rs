@@ -86,7 +86,7 @@ pub(crate) async fn process(
 
     // 2. Convert in the worker pool (or in process).
     let sanitizer = shared.sanitizer.clone();
-    let policy = shared.policy.clone();
+    let policy = std::sync::Arc::clone(&shared.policy);
     let data_copy = if shared.hold.is_some() {
         data.clone()
     } else {
@@ -299,7 +299,7 @@ async fn hold_encrypted(
         return Vec::new();
     }
     let raw = raw.to_vec();
-    let policy = shared.policy.clone();
+    let policy = std::sync::Arc::clone(&shared.policy);
     let sanitizer = shared.sanitizer.clone();
     let info = crate::held::MailInfo {
         from: env.sender.clone(),

@@ -24,7 +24,8 @@ const MAX_ERRORS: usize = 20;
 
 pub(crate) struct Shared {
     pub(crate) config: RelayConfig,
-    pub(crate) policy: Policy,
+    /// Shared with each message's conversion rather than copied.
+    pub(crate) policy: Arc<Policy>,
     pub(crate) sanitizer: Arc<dyn Sanitize>,
     pub(crate) originals: Option<Arc<Originals>>,
     pub(crate) audit: Option<Arc<AuditLog>>,
@@ -80,7 +81,7 @@ impl Relay {
             listener,
             shared: Arc::new(Shared {
                 config,
-                policy,
+                policy: Arc::new(policy),
                 sanitizer,
                 originals,
                 audit,

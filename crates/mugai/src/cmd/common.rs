@@ -114,6 +114,16 @@ pub fn sanitizer(
     Ok(Arc::new(pool))
 }
 
+/// Files worked on at once: `workers` when given (non-zero), else one per
+/// core (the pool's size when it is not given).
+pub fn worker_count(workers: usize) -> usize {
+    if workers > 0 {
+        workers
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
 /// The worker-process pool the configuration describes, not yet started.
 pub fn pool(config: &Config, workers: usize) -> anyhow::Result<Pool> {
     let mut pc = PoolConfig::current_exe(config)
@@ -164,6 +174,14 @@ pub fn service_ready(av: mugai_core::config::AvPolicy) {
             }
         });
     }
+}
+
+/// The multi-threaded async runtime a network service runs on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// Completes on SIGTERM or SIGINT.

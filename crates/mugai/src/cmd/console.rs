@@ -98,10 +98,7 @@ pub fn run(a: ConsoleArgs) -> anyhow::Result<u8> {
         audit,
         sanitizer,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = common::runtime()?;
     rt.block_on(mugai_console::serve(options))?;
     Ok(crate::exit::OK)
 }

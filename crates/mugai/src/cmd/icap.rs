@@ -51,11 +51,7 @@ pub fn run(a: IcapArgs) -> anyhow::Result<u8> {
         tracing::warn!("icap.audit is not set: decisions are logged but not audited");
     }
     let sanitizer = common::sanitizer(&config, a.workers, a.in_process)?;
-    let jobs = if a.workers > 0 {
-        a.workers
-    } else {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    };
+    let jobs = common::worker_count(a.workers);
     // The ISTag changes with everything that decides an answer: the policy
     // and the ICAP settings, the engine, the signatures.
     let config_text = serde_json::to_string(&(&config.policy, &config.icap))
@@ -63,32 +59,24 @@ pub fn run(a: IcapArgs) -> anyhow::Result<u8> {
     let av = config.policy.av.clone();
     let settings = mugai_icap::Settings {
         config: config.icap.clone(),
-        policy: config.policy.clone(),
+        policy: std::sync::Arc::new(config.policy.clone()),
         engine_version: crate::VERSION.to_string(),
         config_text,
         jobs,
         signatures: signature_version(&av),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = common::runtime()?;
     rt.block_on(async move {
         let server = mugai_icap::Server::bind(settings, sanitizer)
             .await
             .with_context(|| format!("cannot start the ICAP server on {}", config.icap.listen))?;
         tracing::info!(listen = %server.local_addr()?, service = "/mugai", "ICAP server ready");
-        use mugai_daemon::sdnotify;
-        let age_av = av.clone();
-        tokio::spawn(mugai_daemon::signatures::watch(
-            move || age_av.clone(),
-            |_| {},
-        ));
         let istag = server.istag();
+        let check_av = av.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(SIGNATURE_CHECK).await;
-                let av = av.clone();
+                let av = check_av.clone();
                 if let Ok(v) = tokio::task::spawn_blocking(move || signature_version(&av)).await {
                     if istag.set_signatures(&v) {
                         tracing::info!(signatures = %v, istag = %istag.value(), "ISTag changed");
@@ -96,21 +84,13 @@ pub fn run(a: IcapArgs) -> anyhow::Result<u8> {
                 }
             }
         });
-        sdnotify::notify("READY=1");
-        if let Some(every) = sdnotify::watchdog_interval() {
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every / 2);
-                loop {
-                    tick.tick().await;
-                    sdnotify::notify("WATCHDOG=1");
-                }
-            });
-        }
+        common::service_ready(av);
+        use mugai_daemon::sdnotify;
         // Stopping mid-request is safe: the proxy sees the connection end
         // and, with bypass off, serves an error rather than the body.
         tokio::select! {
             r = server.run() => r.context("ICAP server stopped")?,
-            _ = super::common::shutdown_signal() => {
+            _ = common::shutdown_signal() => {
                 sdnotify::notify("STOPPING=1");
                 tracing::info!("ICAP server stopping")
             }

@@ -56,10 +56,7 @@ pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
     super::common::init_logging(&config.log);
     tracing::info!(config = %super::common::config_source(), "configuration loaded");
     let sanitizer = common::sanitizer(&config, a.workers, a.in_process)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = common::runtime()?;
     rt.block_on(async move {
         let mut relay =
             mugai_relay::Relay::bind(config.relay.clone(), config.policy.clone(), sanitizer)

@@ -255,12 +255,7 @@ fn run_batch(
     let (items, mut errors) = collect(inputs);
     let settings = Arc::new(settings);
     let total = items.len();
-    let threads = if workers > 0 {
-        workers
-    } else {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    }
-    .min(total.max(1));
+    let threads = super::common::worker_count(workers).min(total.max(1));
 
     let bar = if std::io::stderr().is_terminal() && total > 5 && !settings.json {
         let b = indicatif::ProgressBar::new(total as u64);

@@ -55,11 +55,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<u8> {
     }
     common::init_logging(&config.log);
     tracing::info!(config = %common::config_source(), "configuration loaded");
-    let workers = if a.workers > 0 {
-        a.workers
-    } else {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    };
+    let workers = common::worker_count(a.workers);
     let max_jobs = match config.serve.max_jobs {
         0 => workers,
         n => n,
@@ -83,10 +79,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<u8> {
         max_jobs,
         version: crate::VERSION.to_string(),
     })?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = common::runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
