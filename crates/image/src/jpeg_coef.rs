@@ -858,7 +858,7 @@ impl Jpeg {
                         let blk: &mut [i16] = if store {
                             &mut comp.coef[at..at + 64]
                         } else {
-                            scratch = [0; 64];
+                            scratch.fill(0);
                             &mut scratch
                         };
                         let (d, a) = tables[i];
