@@ -877,9 +877,9 @@ impl Jpeg {
                                     let a = a.ok_or(Damaged("undefined Huffman table"))?;
                                     let k = decode_ac(&mut bits, a, blk, 1, 63, 0, None)?;
                                     // A zero run coded just before the
-                                    // end of the block: the encoder
-                                    // would not write it.
-                                    if k > 1 && blk[k - 1] == 0 {
+                                    // end of the block, or running past
+                                    // it: the encoder would not write it.
+                                    if k > 1 && blk.get(k - 1).is_none_or(|&v| v == 0) {
                                         canonical = false;
                                     }
                                 }
@@ -1766,6 +1766,20 @@ mod tests {
         for (why, scan) in [
             // A zero run (ZRL, "11111111001") before the end of block.
             ("zero run", &[0b0011_1111, 0b1100_1101, 0b0111_1111][..]),
+            // Four zero runs: past the end of the block, which a decoder
+            // lets pass (found by the mutation smoke test as a panic).
+            (
+                "zero runs past the end",
+                &[
+                    0b0011_1111,
+                    0b1100_1111,
+                    0b1111_1001,
+                    0b1111_1111,
+                    0,
+                    0b0011_1111,
+                    0b1110_0111,
+                ],
+            ),
             ("zero padding", &[0b0010_1000]),
             ("a byte after the codes", &[0b0010_1011, 0x00]),
         ] {
