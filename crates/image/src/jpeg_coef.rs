@@ -3,9 +3,14 @@
 //! reader, every Huffman-coded block is decoded into its coefficients, and
 //! a brand-new baseline JPEG is written from them (SOI, a JFIF or Adobe
 //! header generated here, DQT, SOF, standard Huffman tables, one interleaved
-//! scan, EOI). Nothing of the input is copied: application segments,
-//! comments, restart markers and bytes after the end marker are gone, and
-//! the pixels are exactly those of the input (no generation loss).
+//! scan, EOI). Application segments, comments, restart markers and bytes
+//! after the end marker are gone, and the pixels are exactly those of the
+//! input (no generation loss).
+//!
+//! A sequential JPEG whose one scan decodes to exactly what coding its
+//! coefficients again with its own (checked) tables gives keeps that scan's
+//! bytes and tables instead of coding them anew: the output is the same as
+//! coding would make, at the cost of the decoding alone (see [`Verbatim`]).
 //!
 //! Main type: [`Jpeg`] ([`Jpeg::read`], [`Jpeg::write`]); [`rebuild`] does
 //! both. Read: baseline and extended sequential (SOF0, SOF1) and
@@ -67,6 +72,31 @@ pub struct Jpeg {
     orientation: u16,
     icc: Vec<(u8, Vec<u8>)>,
     icc_bad: bool,
+    /// The input's scan, kept as it came when decoding proved it is what
+    /// [`Jpeg::write`] would code from the coefficients (see [`Verbatim`]).
+    verbatim: Option<Verbatim>,
+}
+
+/// One Huffman table as a DHT segment gives it: code counts per length,
+/// then the symbols.
+type Table = ([u8; 16], Vec<u8>);
+
+/// A sequential JPEG's only scan, with the tables it is coded with.
+///
+/// Kept only when the decoder has shown that coding the decoded
+/// coefficients again with these tables gives exactly these bytes: one
+/// interleaved scan of every component in frame order, no restart
+/// interval, tables that hold only what the encoder writes, each block
+/// ending as the encoder ends it (no zero run coded before its end of
+/// block), one bits for padding and nothing between the last code and the
+/// next marker. Writing then copies the bytes instead of coding them
+/// anew: the result is the same, in a third of the time.
+#[derive(Debug, Clone)]
+struct Verbatim {
+    /// Per component in frame order: its DC and AC table.
+    tables: Vec<(Table, Table)>,
+    /// The entropy-coded bytes, stuffing included.
+    data: Vec<u8>,
 }
 
 /// Reads `input` and writes it anew (no ICC profile): the PDF use.
@@ -84,6 +114,8 @@ struct Huff {
     maxcode: [i32; 18],
     valptr: [i32; 17],
     mincode: [i32; 17],
+    /// The table as defined: code counts per length and the symbols.
+    counts: [u8; 16],
     vals: Vec<u8>,
 }
 
@@ -157,7 +189,25 @@ impl Huff {
             maxcode,
             valptr,
             mincode,
+            counts: *counts,
             vals: vals.to_vec(),
+        })
+    }
+
+    /// Whether a sequential scan coded with this table is one our own
+    /// encoder would write given the same table: each symbol once, and
+    /// only symbols the encoder uses (DC: sizes 0 to 11; AC: EOB, ZRL and
+    /// run/size pairs of sizes 1 to 10).
+    fn is_encodable(&self, class: usize) -> bool {
+        let mut seen = [false; 256];
+        self.vals.iter().all(|&v| {
+            let first = !std::mem::replace(&mut seen[usize::from(v)], true);
+            let ok = if class == 0 {
+                v <= 11
+            } else {
+                v == 0x00 || v == 0xF0 || (1..=10).contains(&(v & 15))
+            };
+            first && ok
         })
     }
 }
@@ -348,8 +398,29 @@ fn bad<T>(why: &'static str) -> Res<T> {
 
 impl Jpeg {
     /// Parses `input` and decodes every block's coefficients; the frame
-    /// may have at most `max_pixels` pixels.
+    /// may have at most `max_pixels` pixels. A scan kept as it came
+    /// ([`Verbatim`]) is decoded without keeping its coefficients, which
+    /// [`Jpeg::write`] then does not need.
     pub fn read(input: &[u8], max_pixels: u64) -> Res<Jpeg> {
+        match Self::read_with(input, max_pixels, false)? {
+            (j, true) => Ok(j),
+            // A scan decoded without keeping its coefficients could not be
+            // kept as it came after all: decoded again, keeping them.
+            (_, false) => Self::read_stored(input, max_pixels),
+        }
+    }
+
+    /// [`Jpeg::read`] keeping every coefficient, also of a scan kept as it
+    /// came (for [`Jpeg::write_coded`]).
+    #[doc(hidden)]
+    pub fn read_stored(input: &[u8], max_pixels: u64) -> Res<Jpeg> {
+        Self::read_with(input, max_pixels, true).map(|(j, _)| j)
+    }
+
+    /// Returns the picture, and whether it is whole: `false` when a scan
+    /// was decoded without keeping its coefficients (`store_all` false)
+    /// and then could not be kept as it came.
+    fn read_with(input: &[u8], max_pixels: u64, store_all: bool) -> Res<(Jpeg, bool)> {
         let mut r = Reader::new(input);
         if r.take(2) != Some(&[0xFF, 0xD8][..]) {
             return bad("no start-of-image marker");
@@ -365,6 +436,7 @@ impl Jpeg {
             orientation: 1,
             icc: Vec::new(),
             icc_bad: false,
+            verbatim: None,
         };
         let mut mode = None;
         let mut qt: [Option<[u16; 64]>; 4] = [None; 4];
@@ -478,7 +550,45 @@ impl Jpeg {
                         }
                         comp.seen = true;
                     }
-                    let end = j.decode_scan(input, r.position(), &scan, mode, &dc, &ac, restart)?;
+                    let n = j.comps.len();
+                    let tables = |i: usize| {
+                        let d = dc[scan.td[i]].as_ref().filter(|h| h.is_encodable(0))?;
+                        let a = ac[scan.ta[i]].as_ref().filter(|h| h.is_encodable(1))?;
+                        Some(((d.counts, d.vals.clone()), (a.counts, a.vals.clone())))
+                    };
+                    let tables: Option<Vec<(Table, Table)>> = (mode == Mode::Sequential
+                        && scans == 0
+                        && restart == 0
+                        && scan.comps.iter().copied().eq(0..n))
+                    .then(|| (0..n).map(tables).collect())
+                    .flatten();
+                    let start = r.position();
+                    let store = store_all || tables.is_none();
+                    let (end, exact) = j.decode_scan(
+                        input,
+                        start,
+                        &scan,
+                        mode,
+                        &dc,
+                        &ac,
+                        restart,
+                        tables.is_some(),
+                        store,
+                    )?;
+                    if !store && exact.is_none() {
+                        return Ok((j, false));
+                    }
+                    if scans > 0 && j.verbatim.take().is_some() && !store_all {
+                        // The first scan's coefficients were not kept.
+                        return Ok((j, false));
+                    }
+                    if let (Some(tables), Some(data_end)) = (tables, exact) {
+                        let data = input
+                            .get(start..data_end)
+                            .ok_or(Damaged("scan ends past the end"))?
+                            .to_vec();
+                        j.verbatim = Some(Verbatim { tables, data });
+                    }
                     r.seek(end).ok_or(Damaged("scan ends past the end"))?;
                     scans += 1;
                 }
@@ -506,7 +616,7 @@ impl Jpeg {
         if j.comps.iter().any(|c| !c.seen) {
             return bad("a component has no scan");
         }
-        Ok(j)
+        Ok((j, true))
     }
 
     fn frame(&mut self, s: &mut Reader<'_>, max_pixels: u64) -> Res<()> {
@@ -666,7 +776,9 @@ impl Jpeg {
         dc: &[Option<Huff>; 4],
         ac: &[Option<Huff>; 4],
         restart: usize,
-    ) -> Res<usize> {
+        exact: bool,
+        store: bool,
+    ) -> Res<(usize, Option<usize>)> {
         #[derive(Clone, Copy, PartialEq, Eq)]
         enum Kind {
             Full,
@@ -720,6 +832,9 @@ impl Jpeg {
         let mut bits = Bits::new(data, start);
         let mut pred = [0i32; 4];
         let mut eobrun = 0u32;
+        let mut canonical = exact;
+        // Where a block goes when its coefficients are not kept.
+        let mut scratch = [0i16; 64];
         let mut rst = 0u8;
         let (ss, se, al) = (scan.ss, scan.se, scan.al);
         for u in 0..units {
@@ -737,10 +852,15 @@ impl Jpeg {
                     for bx in 0..ch {
                         let (col, row) = (x * ch + bx, y * cv + by);
                         let at = (row * comp.bw + col) * 64;
-                        let blk: &mut [i16] = comp
-                            .coef
-                            .get_mut(at..at + 64)
-                            .ok_or(Damaged("block outside the image"))?;
+                        if at + 64 > comp.coef.len() {
+                            return bad("block outside the image");
+                        }
+                        let blk: &mut [i16] = if store {
+                            &mut comp.coef[at..at + 64]
+                        } else {
+                            scratch.fill(0);
+                            &mut scratch
+                        };
                         let (d, a) = tables[i];
                         match kind {
                             Kind::Full | Kind::DcFirst => {
@@ -755,7 +875,13 @@ impl Jpeg {
                                     .map_err(|_| Damaged("DC coefficient out of range"))?;
                                 if kind == Kind::Full {
                                     let a = a.ok_or(Damaged("undefined Huffman table"))?;
-                                    decode_ac(&mut bits, a, blk, 1, 63, 0, None)?;
+                                    let k = decode_ac(&mut bits, a, blk, 1, 63, 0, None)?;
+                                    // A zero run coded just before the
+                                    // end of the block, or running past
+                                    // it: the encoder would not write it.
+                                    if k > 1 && blk.get(k - 1).is_none_or(|&v| v == 0) {
+                                        canonical = false;
+                                    }
                                 }
                             }
                             Kind::DcRefine => {
@@ -777,10 +903,19 @@ impl Jpeg {
             }
         }
         // Bits left in the last byte are padding; move on to the marker.
+        // Exact: under a byte of padding, all one bits, and a marker next.
+        let n = bits.n;
+        let padding = if n == 0 { 0 } else { bits.acc >> (64 - n) };
+        let exact = (canonical
+            && n < 8
+            && padding == (1u64 << n) - 1
+            && bits.data.get(bits.pos) == Some(&0xFF)
+            && bits.data.get(bits.pos + 1).is_some_and(|&m| m != 0))
+        .then_some(bits.pos);
         bits.acc = 0;
         bits.n = 0;
         bits.next_marker()?;
-        Ok(bits.pos)
+        Ok((bits.pos, exact))
     }
 
     /// The EXIF orientation (1 when there is none, 0 when it cannot be
@@ -828,8 +963,27 @@ impl Jpeg {
     /// Writes a new baseline JPEG from the coefficients, with `icc`
     /// embedded when given.
     pub fn write(&self, icc: Option<&[u8]>) -> Res<Vec<u8>> {
-        let total: usize = self.comps.iter().map(|c| c.coef.len()).sum();
-        let mut out = Vec::with_capacity(total / 3 + 1024);
+        self.write_scan(icc, true)
+    }
+
+    /// [`Jpeg::write`] with the scan always coded anew from the
+    /// coefficients, for checking that a kept scan is what coding gives.
+    #[doc(hidden)]
+    pub fn write_coded(&self, icc: Option<&[u8]>) -> Res<Vec<u8>> {
+        self.write_scan(icc, false)
+    }
+
+    /// Whether the input's scan is kept as it came (see [`Verbatim`]).
+    pub fn keeps_its_scan(&self) -> bool {
+        self.verbatim.is_some()
+    }
+
+    fn write_scan(&self, icc: Option<&[u8]>, copy: bool) -> Res<Vec<u8>> {
+        let total = match &self.verbatim {
+            Some(v) if copy => v.data.len(),
+            _ => self.comps.iter().map(|c| c.coef.len()).sum::<usize>() / 3,
+        };
+        let mut out = Vec::with_capacity(total + 1024 + icc.map_or(0, |p| p.len() * 17 / 16));
         out.extend_from_slice(&[0xFF, 0xD8]);
         let n = self.comps.len();
         // The colour interpretation a decoder draws from the headers is kept:
@@ -919,33 +1073,63 @@ impl Jpeg {
             out.push(hv);
             out.push(q);
         }
-        // Huffman tables: the standard ones of Annex K.
-        let chroma = n > 1;
-        for (class, id, spec) in [
-            (0u8, 0u8, &STD_DC_LUMA),
-            (1, 0, &STD_AC_LUMA),
-            (0, 1, &STD_DC_CHROMA),
-            (1, 1, &STD_AC_CHROMA),
-        ] {
-            if id == 1 && !chroma {
-                continue;
+        // Huffman tables: the input's when its scan is kept as it came,
+        // else the standard ones of Annex K (luma, then chroma).
+        let tables: Vec<(TableRef<'_>, TableRef<'_>)> = match &self.verbatim {
+            Some(v) => v
+                .tables
+                .iter()
+                .map(|(d, a)| ((&d.0, &d.1[..]), (&a.0, &a.1[..])))
+                .collect(),
+            None => (0..n)
+                .map(|i| {
+                    let (d, a) = if i == 0 {
+                        (&STD_DC_LUMA, &STD_AC_LUMA)
+                    } else {
+                        (&STD_DC_CHROMA, &STD_AC_CHROMA)
+                    };
+                    ((&d.0, d.1), (&a.0, a.1))
+                })
+                .collect(),
+        };
+        // One DHT segment per distinct table of each class, in the order
+        // the components first use them; the scan header names them.
+        let mut written: [Vec<TableRef<'_>>; 2] = [Vec::new(), Vec::new()];
+        let mut selectors = Vec::with_capacity(n);
+        for &(d, a) in &tables {
+            let mut ids = [0u8; 2];
+            for (class, t) in [(0usize, d), (1, a)] {
+                let id = match written[class].iter().position(|w| *w == t) {
+                    Some(id) => id,
+                    None => {
+                        let id = written[class].len();
+                        out.extend_from_slice(&[0xFF, 0xC4]);
+                        out.extend_from_slice(&((2 + 1 + 16 + t.1.len()) as u16).to_be_bytes());
+                        out.push(((class as u8) << 4) | id as u8);
+                        out.extend_from_slice(t.0);
+                        out.extend_from_slice(t.1);
+                        written[class].push(t);
+                        id
+                    }
+                };
+                ids[class] = id as u8;
             }
-            out.extend_from_slice(&[0xFF, 0xC4]);
-            out.extend_from_slice(&((2 + 1 + 16 + spec.1.len()) as u16).to_be_bytes());
-            out.push((class << 4) | id);
-            out.extend_from_slice(&spec.0);
-            out.extend_from_slice(spec.1);
+            selectors.push((ids[0] << 4) | ids[1]);
         }
         out.extend_from_slice(&[0xFF, 0xDA]);
         out.extend_from_slice(&((6 + 2 * n) as u16).to_be_bytes());
         out.push(n as u8);
-        for (i, c) in self.comps.iter().enumerate() {
+        for (c, sel) in self.comps.iter().zip(&selectors) {
             out.push(c.id);
-            out.push(if i == 0 { 0x00 } else { 0x11 });
+            out.push(*sel);
         }
         out.extend_from_slice(&[0, 63, 0]);
-        let luma = Enc::new(&STD_DC_LUMA, &STD_AC_LUMA);
-        let chroma = Enc::new(&STD_DC_CHROMA, &STD_AC_CHROMA);
+        if let Some(v) = self.verbatim.as_ref().filter(|_| copy) {
+            out.extend_from_slice(&v.data);
+            out.extend_from_slice(&[0xFF, 0xD9]);
+            return Ok(out);
+        }
+        let encs: Vec<Enc> = tables.iter().map(|&(d, a)| Enc::new(d, a)).collect();
         let mut w = BitWriter {
             out,
             bits: Pending { acc: 0, n: 0 },
@@ -956,7 +1140,7 @@ impl Jpeg {
             for row in 0..c.real_bh {
                 for col in 0..c.real_bw {
                     let at = (row * c.bw + col) * 64;
-                    encode_block(&mut w, &luma, &c.coef[at..at + 64], &mut pred[0])?;
+                    encode_block(&mut w, &encs[0], &c.coef[at..at + 64], &mut pred[0])?;
                 }
             }
         } else {
@@ -964,11 +1148,10 @@ impl Jpeg {
             for my in 0..mcuy {
                 for mx in 0..mcux {
                     for (i, c) in self.comps.iter().enumerate() {
-                        let e = if i == 0 { &luma } else { &chroma };
                         for by in 0..c.v {
                             for bx in 0..c.h {
                                 let at = ((my * c.v + by) * c.bw + mx * c.h + bx) * 64;
-                                encode_block(&mut w, e, &c.coef[at..at + 64], &mut pred[i])?;
+                                encode_block(&mut w, &encs[i], &c.coef[at..at + 64], &mut pred[i])?;
                             }
                         }
                     }
@@ -983,7 +1166,8 @@ impl Jpeg {
 
 /// Decodes the AC coefficients `ss..=se` of one block: sequential
 /// (`eobrun` is `None`), or the first pass of a progressive band, shifted
-/// by `al`, with its end-of-band run.
+/// by `al`, with its end-of-band run. Returns the index after the last
+/// coefficient read (where an end of block stopped it, or `se + 1`).
 #[inline]
 fn decode_ac(
     bits: &mut Bits<'_>,
@@ -993,7 +1177,7 @@ fn decode_ac(
     se: usize,
     al: u8,
     eobrun: Option<&mut u32>,
-) -> Res<()> {
+) -> Res<usize> {
     // The reader's state in a local, which stays in registers.
     let mut local = *bits;
     let r = decode_ac_with(&mut local, h, blk, ss, se, al, eobrun);
@@ -1010,11 +1194,11 @@ fn decode_ac_with(
     se: usize,
     al: u8,
     mut eobrun: Option<&mut u32>,
-) -> Res<()> {
+) -> Res<usize> {
     if let Some(run) = eobrun.as_deref_mut() {
         if *run > 0 {
             *run -= 1;
-            return Ok(());
+            return Ok(ss);
         }
     }
     let mut k = ss;
@@ -1052,7 +1236,7 @@ fn decode_ac_with(
         }
         k += 1;
     }
-    Ok(())
+    Ok(k)
 }
 
 /// The refinement pass of a progressive AC band (T.81 G.1.2.3).
@@ -1133,6 +1317,9 @@ fn refine_ac(
 /// Annex K tables: (code counts per length, symbols).
 type Spec = ([u8; 16], &'static [u8]);
 
+/// A Huffman table to write: code counts per length, symbols.
+type TableRef<'a> = (&'a [u8; 16], &'a [u8]);
+
 const STD_DC_LUMA: Spec = (
     [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0],
     &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
@@ -1181,14 +1368,14 @@ struct Enc {
 }
 
 impl Enc {
-    fn new(dc: &Spec, ac: &Spec) -> Enc {
-        fn codes(spec: &Spec) -> [(u16, u8); 256] {
+    fn new(dc: TableRef<'_>, ac: TableRef<'_>) -> Enc {
+        fn codes(spec: TableRef<'_>) -> [(u16, u8); 256] {
             let mut t = [(0u16, 0u8); 256];
             let mut code = 0u16;
             let mut k = 0;
             for len in 1..=16u8 {
                 for _ in 0..spec.0[len as usize - 1] {
-                    t[spec.1[k] as usize] = (code, len);
+                    t[usize::from(spec.1[k])] = (code, len);
                     code += 1;
                     k += 1;
                 }
@@ -1405,6 +1592,16 @@ mod tests {
         progressive: bool,
         restart: u16,
     ) -> Vec<u8> {
+        encode_with(color, sampling, progressive, restart, false)
+    }
+
+    fn encode_with(
+        color: ColorType,
+        sampling: SamplingFactor,
+        progressive: bool,
+        restart: u16,
+        optimized: bool,
+    ) -> Vec<u8> {
         let n = match color {
             ColorType::Luma => 1,
             ColorType::Rgb => 3,
@@ -1414,10 +1611,12 @@ mod tests {
         let mut e = Encoder::new(&mut out, 85);
         e.set_sampling_factor(sampling);
         e.set_progressive(progressive);
-        // Standard tables: zune-jpeg 0.5 decodes jpeg-encoder's optimised
-        // 4:2:0 tables differently from the same coefficients under the
-        // standard tables (libjpeg reads both alike).
-        e.set_optimized_huffman_tables(false);
+        // Standard tables unless asked: zune-jpeg 0.5 decodes
+        // jpeg-encoder's optimised 4:2:0 tables differently from the same
+        // coefficients under the standard tables (libjpeg reads both
+        // alike), so a rebuild that changes the tables is compared with
+        // standard ones.
+        e.set_optimized_huffman_tables(optimized);
         if restart > 0 {
             e.set_restart_interval(restart);
         }
@@ -1490,6 +1689,128 @@ mod tests {
                 assert!(markers(&out).iter().any(|(m, _)| *m == 0xE0));
             }
         }
+    }
+
+    #[test]
+    fn a_sequential_scan_is_kept_when_coding_it_again_gives_the_same_bytes() {
+        let mut inputs = vec![encode(ColorType::Luma, SamplingFactor::R_4_4_4, false, 0)];
+        for s in [
+            SamplingFactor::R_4_4_4,
+            SamplingFactor::R_4_2_2,
+            SamplingFactor::R_4_2_0,
+        ] {
+            inputs.push(encode(ColorType::Rgb, s, false, 0));
+        }
+        for (i, input) in inputs.iter().enumerate() {
+            let j = Jpeg::read_stored(input, 1 << 20).expect("reads");
+            assert!(j.keeps_its_scan(), "input {i}");
+            let out = j.write(None).expect("writes");
+            assert_eq!(
+                out,
+                j.write_coded(None).expect("codes"),
+                "the kept scan is not what coding gives"
+            );
+            // Read without keeping the coefficients: the same output.
+            let fast = Jpeg::read(input, 1 << 20).expect("reads");
+            assert_eq!(fast.write(None).expect("writes"), out);
+            check(input);
+        }
+        // Progressive scans, restart intervals and one scan per component
+        // (as this encoder writes optimised tables) are coded anew.
+        for (progressive, restart, optimized) in
+            [(true, 0, false), (false, 3, false), (false, 0, true)]
+        {
+            let s = SamplingFactor::R_4_4_4;
+            let input = encode_with(ColorType::Rgb, s, progressive, restart, optimized);
+            assert!(!Jpeg::read(&input, 1 << 20).expect("reads").keeps_its_scan());
+            check(&input);
+        }
+        // Bytes between the last code and the end marker.
+        let mut input = encode(ColorType::Luma, SamplingFactor::R_4_4_4, false, 0);
+        let eoi = input
+            .windows(2)
+            .rposition(|w| w == [0xFF, 0xD9])
+            .expect("EOI");
+        input.splice(eoi..eoi, [0x12, 0x34]);
+        assert!(!Jpeg::read(&input, 1 << 20).expect("reads").keeps_its_scan());
+        check(&input);
+    }
+
+    #[test]
+    fn a_scan_coding_would_not_give_is_coded_anew() {
+        // An 8x8 grey picture of one block, coded with the standard tables.
+        fn one_block(scan: &[u8]) -> Vec<u8> {
+            with_tables(&STD_DC_LUMA, &STD_AC_LUMA, scan)
+        }
+        fn with_tables(dc: &Spec, ac: &Spec, scan: &[u8]) -> Vec<u8> {
+            let mut v = vec![0xFF, 0xD8, 0xFF, 0xDB, 0, 67, 0];
+            v.extend([1u8; 64]);
+            v.extend([0xFF, 0xC0, 0, 11, 8, 0, 8, 0, 8, 1, 1, 0x11, 0]);
+            for (class, spec) in [(0u8, dc), (1, ac)] {
+                v.extend([0xFF, 0xC4]);
+                v.extend(((3 + 16 + spec.1.len()) as u16).to_be_bytes());
+                v.push(class << 4);
+                v.extend(spec.0);
+                v.extend(spec.1);
+            }
+            v.extend([0xFF, 0xDA, 0, 8, 1, 1, 0x00, 0, 63, 0]);
+            v.extend(scan);
+            v.extend([0xFF, 0xD9]);
+            v
+        }
+        // DC difference 0 ("00") and end of block ("1010"), one bits after.
+        let plain = Jpeg::read(&one_block(&[0b0010_1011]), 64).expect("reads");
+        assert!(plain.keeps_its_scan());
+        let out = plain.write(None).expect("writes");
+        assert!(out.ends_with(&[0, 63, 0, 0b0010_1011, 0xFF, 0xD9]));
+        for (why, scan) in [
+            // A zero run (ZRL, "11111111001") before the end of block.
+            ("zero run", &[0b0011_1111, 0b1100_1101, 0b0111_1111][..]),
+            // Four zero runs: past the end of the block, which a decoder
+            // lets pass (found by the mutation smoke test as a panic).
+            (
+                "zero runs past the end",
+                &[
+                    0b0011_1111,
+                    0b1100_1111,
+                    0b1111_1001,
+                    0b1111_1111,
+                    0,
+                    0b0011_1111,
+                    0b1110_0111,
+                ],
+            ),
+            ("zero padding", &[0b0010_1000]),
+            ("a byte after the codes", &[0b0010_1011, 0x00]),
+        ] {
+            let j = Jpeg::read(&one_block(scan), 64).expect("reads");
+            assert!(!j.keeps_its_scan(), "{why}");
+            assert_eq!(j.write(None).expect("writes"), out, "{why}");
+        }
+        // Tables of its own: kept with the scan. One-bit codes for DC
+        // size 0 and for end of block: "0", "0", then one bits.
+        let mut one = [0u8; 16];
+        one[0] = 1;
+        let (dc, ac): (Spec, Spec) = ((one, &[0x00]), (one, &[0x00]));
+        let own = with_tables(&dc, &ac, &[0b0011_1111]);
+        let j = Jpeg::read_stored(&own, 64).expect("reads");
+        assert!(j.keeps_its_scan());
+        let out = j.write(None).expect("writes");
+        assert_eq!(out, j.write_coded(None).expect("codes"));
+        let dht: Vec<_> = markers(&out).into_iter().filter(|m| m.0 == 0xC4).collect();
+        assert_eq!(dht.len(), 2);
+        assert!(dht
+            .iter()
+            .all(|(_, body)| body[1..17] == one && body[17] == 0));
+        assert_eq!(pixels(&out), pixels(&one_block(&[0b0010_1011])));
+        // A DC table that also holds a size no 8-bit picture has (unused
+        // here): coded anew.
+        let mut two = [0u8; 16];
+        two[0] = 2;
+        let (dc, ac): (Spec, Spec) = ((two, &[0x00, 12]), (one, &[0x00]));
+        assert!(!Jpeg::read(&with_tables(&dc, &ac, &[0b0011_1111]), 64)
+            .expect("reads")
+            .keeps_its_scan());
     }
 
     #[test]

@@ -5,7 +5,6 @@ use crate::icc;
 use crate::jpeg_coef::Jpeg;
 use crate::survey::{survey, Survey};
 use image::codecs::bmp::BmpEncoder;
-use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::codecs::tiff::TiffEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::error::LimitErrorKind;
@@ -16,7 +15,7 @@ use image::{
 };
 use mugai_core::config::JpegRebuild;
 use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
-use std::io::Cursor;
+use std::io::{Cursor, Write};
 
 /// Rebuilds JPEG, PNG, GIF, BMP, TIFF and WebP images from their pixels.
 ///
@@ -287,11 +286,7 @@ fn still(
     let mut out = Vec::new();
     let encoded = match ty {
         FileType::Jpeg => encode_jpeg(&mut out, &img, icc, cx.policy().image.jpeg_quality),
-        FileType::Png => encode(
-            PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive),
-            &img,
-            icc,
-        ),
+        FileType::Png => encode_png(&mut out, &img, icc),
         FileType::Bmp => encode(BmpEncoder::new(&mut out), &img, None),
         FileType::Tiff => encode(TiffEncoder::new(Cursor::new(&mut out)), &img, icc),
         FileType::Webp => encode(WebPEncoder::new_lossless(&mut out), &img, icc),
@@ -321,6 +316,62 @@ fn encode(
         img.height(),
         img.color().into(),
     )
+}
+
+/// Encodes PNG (fast deflate, adaptive filters) a row at a time:
+/// `image`'s own encoder holds a big-endian copy of a 16-bit picture and
+/// the whole compressed stream besides the output, which tripled the
+/// memory a large scan needs.
+fn encode_png(
+    out: &mut Vec<u8>,
+    img: &DynamicImage,
+    icc: Option<Vec<u8>>,
+) -> Result<(), ImageError> {
+    use png::{BitDepth, ColorType as Png};
+    let (color, depth) = match img.color() {
+        ColorType::L8 => (Png::Grayscale, BitDepth::Eight),
+        ColorType::La8 => (Png::GrayscaleAlpha, BitDepth::Eight),
+        ColorType::Rgb8 => (Png::Rgb, BitDepth::Eight),
+        ColorType::Rgba8 => (Png::Rgba, BitDepth::Eight),
+        ColorType::L16 => (Png::Grayscale, BitDepth::Sixteen),
+        ColorType::La16 => (Png::GrayscaleAlpha, BitDepth::Sixteen),
+        ColorType::Rgb16 => (Png::Rgb, BitDepth::Sixteen),
+        ColorType::Rgba16 => (Png::Rgba, BitDepth::Sixteen),
+        other => {
+            return Err(ImageError::Unsupported(
+                image::error::UnsupportedError::from_format_and_kind(
+                    ImageFormat::Png.into(),
+                    image::error::UnsupportedErrorKind::Color(other.into()),
+                ),
+            ))
+        }
+    };
+    let failed = |e: png::EncodingError| ImageError::IoError(std::io::Error::other(e));
+    let mut info = png::Info::with_size(img.width(), img.height());
+    info.icc_profile = icc.map(std::borrow::Cow::Owned);
+    let mut enc = png::Encoder::with_info(out, info).map_err(failed)?;
+    enc.set_color(color);
+    enc.set_depth(depth);
+    enc.set_compression(png::Compression::Fast);
+    enc.set_filter(png::Filter::Adaptive);
+    let mut w = enc.write_header().map_err(failed)?;
+    let mut s = w.stream_writer().map_err(failed)?;
+    let bytes = img.as_bytes();
+    if depth == BitDepth::Sixteen {
+        // PNG samples are big-endian; `image` holds them in native order.
+        let row = bytes.len() / img.height().max(1) as usize;
+        let mut be = vec![0u8; row];
+        for line in bytes.chunks(row.max(1)) {
+            for (o, i) in be.chunks_exact_mut(2).zip(line.chunks_exact(2)) {
+                let v = u16::from_ne_bytes([i[0], i[1]]);
+                o.copy_from_slice(&v.to_be_bytes());
+            }
+            s.write_all(&be[..line.len()])?;
+        }
+    } else {
+        s.write_all(bytes)?;
+    }
+    s.finish().map_err(failed)
 }
 
 /// Encodes baseline JPEG with the SIMD encoder (several times faster than
