@@ -337,7 +337,10 @@ fn follow_up_message(
     if !to.is_empty() {
         h.push_str(&encode::fold("To", &to));
     }
-    h.push_str(&format!("Date: {}\r\n", mugai_relay::time::rfc5322(now)));
+    h.push_str(&format!(
+        "Date: {}\r\n",
+        mugai_audit::clock::rfc5322(mugai_audit::clock::at(now))
+    ));
     h.push_str(&encode::fold(
         "Subject",
         &encode::unstructured(

@@ -19,7 +19,6 @@ mod notice;
 pub mod originals;
 mod pipeline;
 mod server;
-pub mod time;
 
 pub use audit::AuditLog;
 pub use originals::Originals;

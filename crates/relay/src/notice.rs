@@ -1,5 +1,6 @@
 //! The text-only notice delivered in place of a message the engine blocked.
 
+use mugai_audit::clock;
 use mugai_core::Finding;
 use mugai_mail::encode::{self, Charset};
 use std::time::SystemTime;
@@ -39,7 +40,10 @@ pub fn blocked_notice(
         "宛先 (envelope recipients): {}\n",
         recipients.join(", ")
     ));
-    body.push_str(&format!("受信日時 (received): {}\n", crate::time::jst(now)));
+    body.push_str(&format!(
+        "受信日時 (received): {}\n",
+        clock::jst(clock::at(now))
+    ));
     body.push_str(&format!("理由 (reason): {reason}\n"));
     body.push_str(&format!("SHA-256: {}\n", sha256));
     if let Some(o) = original {
@@ -79,7 +83,7 @@ pub fn compose(
     if !to.is_empty() {
         h.push_str(&encode::fold("To", &to));
     }
-    h.push_str(&format!("Date: {}\r\n", crate::time::rfc5322(now)));
+    h.push_str(&format!("Date: {}\r\n", clock::rfc5322(clock::at(now))));
     h.push_str(&encode::fold(
         "Subject",
         &encode::unstructured(subject, Charset::Utf8),
@@ -123,7 +127,7 @@ pub fn link_notice(
     body.push_str(&format!("差出人 (envelope sender): {sender_shown}\n"));
     body.push_str(&format!(
         "受信日時 (received): {}\n\n",
-        crate::time::jst(now)
+        clock::jst(clock::at(now))
     ));
     for h in held {
         let until = std::time::UNIX_EPOCH + std::time::Duration::from_secs(h.expires);
@@ -131,7 +135,7 @@ pub fn link_notice(
             "ファイル (file): {}\n  SHA-256: {}\n  期限 (expires): {}\n  {}\n\n",
             encode::clean_header_text(&h.name, 200),
             h.sha256,
-            crate::time::jst(until),
+            clock::jst(clock::at(until)),
             h.url
         ));
     }
