@@ -15,7 +15,7 @@ pub mod audit;
 pub mod client;
 pub mod data;
 pub mod held;
-mod notice;
+pub mod notice;
 pub mod originals;
 mod pipeline;
 mod server;
