@@ -207,6 +207,15 @@ mod tests {
     }
 
     #[test]
+    fn open_creates_missing_folders() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("var/log/mugai");
+        let mut log = AuditLog::open(&dir).unwrap();
+        log.append(Record::default()).unwrap();
+        assert_eq!(files_in(&dir).unwrap().len(), 1);
+    }
+
+    #[test]
     fn chain_continues_across_reopen_and_torn_tail() {
         let d = tempfile::tempdir().unwrap();
         let mut log = AuditLog::open(d.path()).unwrap();

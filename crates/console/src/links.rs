@@ -314,7 +314,7 @@ fn follow_up_message(
     sha: &str,
     now: SystemTime,
 ) -> Vec<u8> {
-    use mugai_mail::encode::{self, Charset};
+    use mugai_mail::encode;
     let name = mugai_daemon::job::not_a_notice_name(name);
     let sender_shown = if sender.is_empty() { "<>" } else { sender };
     let body = format!(
@@ -327,31 +327,17 @@ fn follow_up_message(
         osha = it.sha256,
     );
     let boundary = format!("=_mugai_followup_{}", &sha[..sha.len().min(16)]);
-    let mut h = String::new();
-    h.push_str("MIME-Version: 1.0\r\n");
-    h.push_str(&format!("From: mugai <postmaster@{hostname}>\r\n"));
-    let mut to: Vec<String> = recipients.iter().map(|r| format!("<{r}>,")).collect();
-    if let Some(last) = to.last_mut() {
-        last.pop();
-    }
-    if !to.is_empty() {
-        h.push_str(&encode::fold("To", &to));
-    }
-    h.push_str(&format!("Date: {}\r\n", mugai_relay::time::rfc5322(now)));
-    h.push_str(&encode::fold(
-        "Subject",
-        &encode::unstructured(
-            "[mugai] パスワード付きZIPの内容（無害化済み） / Sanitised contents of a password-protected ZIP",
-            Charset::Utf8,
-        ),
-    ));
-    h.push_str(&format!(
-        "Message-ID: <followup.{}.{}@{hostname}>\r\n",
-        &sha[..sha.len().min(24)],
-        unix(now)
-    ));
-    h.push_str("X-Mugai-Verdict: sanitized\r\n");
-    h.push_str(&format!("X-Mugai-Original-SHA256: {}\r\n", it.sha256));
+    let mut h = mugai_relay::notice::headers(
+        hostname,
+        recipients,
+        "[mugai] パスワード付きZIPの内容（無害化済み） / Sanitised contents of a password-protected ZIP",
+        &format!("followup.{}", &sha[..sha.len().min(24)]),
+        &[
+            ("X-Mugai-Verdict", "sanitized"),
+            ("X-Mugai-Original-SHA256", &it.sha256),
+        ],
+        now,
+    );
     h.push_str(&format!(
         "Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"
     ));

@@ -105,15 +105,7 @@ pub fn jst(rfc3339: &str) -> String {
     let Ok(t) = time::OffsetDateTime::parse(rfc3339, &Rfc3339) else {
         return rfc3339.to_string();
     };
-    let t = t.to_offset(time::macros::offset!(+9));
-    format!(
-        "{}年{}月{}日 {:02}:{:02} (JST)",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
+    mugai_audit::clock::jst(t)
 }
 
 /// The marker a daily notice file holds for each job, to write it once.

@@ -78,12 +78,9 @@ impl Server {
         let audit = match &settings.config.audit {
             Some(dir) => {
                 let dir = dir.clone();
-                let log = tokio::task::spawn_blocking(move || {
-                    std::fs::create_dir_all(&dir)?;
-                    mugai_audit::AuditLog::open(&dir)
-                })
-                .await
-                .map_err(io::Error::other)??;
+                let log = tokio::task::spawn_blocking(move || mugai_audit::AuditLog::open(&dir))
+                    .await
+                    .map_err(io::Error::other)??;
                 Some(Arc::new(Mutex::new(log)))
             }
             None => None,

@@ -23,8 +23,8 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
+    /// Opens (creating) the log in `dir`.
     pub fn open(dir: &Path) -> io::Result<AuditLog> {
-        std::fs::create_dir_all(dir)?;
         Ok(AuditLog {
             dir: dir.to_path_buf(),
             log: Mutex::new(mugai_audit::AuditLog::open(dir)?),

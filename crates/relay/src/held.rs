@@ -110,8 +110,9 @@ impl Hold {
         now: SystemTime,
     ) -> io::Result<Vec<Held>> {
         let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let stamp = crate::time::rfc3339(now);
-        let date = stamp.get(..10).unwrap_or("1970-01-01").to_string();
+        let local = mugai_audit::clock::at(now);
+        let stamp = mugai_audit::clock::rfc3339(local);
+        let date = mugai_audit::clock::date(local);
         let compact: String = stamp
             .chars()
             .filter(|c| c.is_ascii_digit() || *c == 'T')

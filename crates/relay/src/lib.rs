@@ -15,11 +15,10 @@ pub mod audit;
 pub mod client;
 pub mod data;
 pub mod held;
-mod notice;
+pub mod notice;
 pub mod originals;
 mod pipeline;
 mod server;
-pub mod time;
 
 pub use audit::AuditLog;
 pub use originals::Originals;

@@ -1,5 +1,9 @@
-//! The text-only notice delivered in place of a message the engine blocked.
+//! Mail the gateway writes itself: the text-only notice delivered in place
+//! of a message the engine blocked, the one-time link notice, and
+//! [`headers`], the header block every such message (also the console's
+//! follow-up mail) starts with.
 
+use mugai_audit::clock;
 use mugai_core::Finding;
 use mugai_mail::encode::{self, Charset};
 use std::time::SystemTime;
@@ -39,7 +43,10 @@ pub fn blocked_notice(
         "宛先 (envelope recipients): {}\n",
         recipients.join(", ")
     ));
-    body.push_str(&format!("受信日時 (received): {}\n", crate::time::jst(now)));
+    body.push_str(&format!(
+        "受信日時 (received): {}\n",
+        clock::jst(clock::at(now))
+    ));
     body.push_str(&format!("理由 (reason): {reason}\n"));
     body.push_str(&format!("SHA-256: {}\n", sha256));
     if let Some(o) = original {
@@ -60,7 +67,7 @@ pub fn blocked_notice(
 }
 
 /// A text-only message from the gateway: headers, then `body` as UTF-8.
-pub fn compose(
+pub(crate) fn compose(
     hostname: &str,
     recipients: &[String],
     subject: &str,
@@ -69,6 +76,28 @@ pub fn compose(
     body: &str,
     now: SystemTime,
 ) -> Vec<u8> {
+    let mut h = headers(hostname, recipients, subject, id_tag, extra, now);
+    h.push_str(
+        "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+    );
+    let mut out = h.into_bytes();
+    out.extend_from_slice(encode::base64_lines(body.replace('\n', "\r\n").as_bytes()).as_bytes());
+    out
+}
+
+/// The headers of a message from the gateway, up to but not including its
+/// `Content-Type`: MIME-Version, From `postmaster@hostname`, To (the
+/// recipients, folded), Date (local time), Subject (encoded),
+/// `Message-ID: <id_tag.millis@hostname>` and `extra` as given. Each line
+/// ends with CRLF.
+pub fn headers(
+    hostname: &str,
+    recipients: &[String],
+    subject: &str,
+    id_tag: &str,
+    extra: &[(&str, &str)],
+    now: SystemTime,
+) -> String {
     let mut h = String::new();
     h.push_str("MIME-Version: 1.0\r\n");
     h.push_str(&format!("From: mugai <postmaster@{hostname}>\r\n"));
@@ -79,7 +108,7 @@ pub fn compose(
     if !to.is_empty() {
         h.push_str(&encode::fold("To", &to));
     }
-    h.push_str(&format!("Date: {}\r\n", crate::time::rfc5322(now)));
+    h.push_str(&format!("Date: {}\r\n", clock::rfc5322(clock::at(now))));
     h.push_str(&encode::fold(
         "Subject",
         &encode::unstructured(subject, Charset::Utf8),
@@ -93,12 +122,7 @@ pub fn compose(
     for (k, v) in extra {
         h.push_str(&format!("{k}: {v}\r\n"));
     }
-    h.push_str(
-        "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
-    );
-    let mut out = h.into_bytes();
-    out.extend_from_slice(encode::base64_lines(body.replace('\n', "\r\n").as_bytes()).as_bytes());
-    out
+    h
 }
 
 /// The message telling the recipients how to unlock the password-protected
@@ -123,7 +147,7 @@ pub fn link_notice(
     body.push_str(&format!("差出人 (envelope sender): {sender_shown}\n"));
     body.push_str(&format!(
         "受信日時 (received): {}\n\n",
-        crate::time::jst(now)
+        clock::jst(clock::at(now))
     ));
     for h in held {
         let until = std::time::UNIX_EPOCH + std::time::Duration::from_secs(h.expires);
@@ -131,7 +155,7 @@ pub fn link_notice(
             "ファイル (file): {}\n  SHA-256: {}\n  期限 (expires): {}\n  {}\n\n",
             encode::clean_header_text(&h.name, 200),
             h.sha256,
-            crate::time::jst(until),
+            clock::jst(clock::at(until)),
             h.url
         ));
     }
@@ -144,4 +168,39 @@ pub fn link_notice(
         &body,
         now,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn headers_name_the_gateway_recipients_time_and_id() {
+        let now = UNIX_EPOCH + Duration::from_millis(1_795_316_645_123);
+        let h = headers(
+            "gw.example.jp",
+            &["a@lg.example.jp".into(), "b@lg.example.jp".into()],
+            "[mugai] 通知\r\nBcc: x@evil.example",
+            "blocked.abc",
+            &[("X-Mugai-Verdict", "blocked")],
+            now,
+        );
+        let lines: Vec<&str> = h.split_terminator("\r\n").collect();
+        assert!(h.ends_with("\r\n") && !h.contains("\r\n\r\n"), "{h}");
+        assert!(!h.replace("\r\n", "").contains(['\r', '\n']), "{h}");
+        assert_eq!(lines[0], "MIME-Version: 1.0");
+        assert_eq!(lines[1], "From: mugai <postmaster@gw.example.jp>");
+        assert!(h.contains("<a@lg.example.jp>,") && h.contains("<b@lg.example.jp>"));
+        let date = clock::rfc5322(clock::at(now));
+        assert!(lines.contains(&format!("Date: {date}").as_str()), "{h}");
+        assert!(lines.contains(&"Message-ID: <blocked.abc.1795316645123@gw.example.jp>"));
+        assert_eq!(lines.last(), Some(&"X-Mugai-Verdict: blocked"));
+        // The subject is encoded: no header can be smuggled in through it.
+        assert!(!lines.iter().any(|l| l.starts_with("Bcc:")), "{h}");
+        let msg = compose("gw.example.jp", &[], "s", "t", &[], "本文\n", now);
+        let msg = String::from_utf8(msg).unwrap();
+        assert!(!msg.contains("\r\nTo:"), "{msg}");
+        assert!(msg.contains("Content-Type: text/plain; charset=UTF-8\r\n"));
+    }
 }

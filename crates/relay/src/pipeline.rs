@@ -48,7 +48,7 @@ pub(crate) async fn process(
     let mid = message_id(&data);
     let size = data.len();
     let mut record = json!({
-        "time": crate::time::rfc3339(now),
+        "time": mugai_audit::clock::rfc3339(mugai_audit::clock::at(now)),
         "peer": peer.to_string(),
         "helo": helo,
         "mail_from": env.sender,

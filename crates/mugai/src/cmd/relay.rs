@@ -32,6 +32,8 @@ pub struct RelayArgs {
 }
 
 pub fn run(a: RelayArgs) -> anyhow::Result<u8> {
+    // The local offset can only be read while this is the only thread.
+    mugai_audit::clock::init();
     let mut config = common::load_config(a.config.as_deref())?;
     // Flags override the file.
     if let Some(l) = a.listen {
