@@ -199,6 +199,37 @@ pub fn cases() -> Vec<Case> {
         Expect::sanitized(&[Code::MailAttachment], "Japanese attachment names in RFC 2231 (UTF-8, Shift_JIS) and encoded words"),
     ));
 
+    // Names the rules of every file change: bidi override, NTFS stream,
+    // device name, reserved characters, trailing dot, control character.
+    let unsafe_names = [
+        "report\u{202E}fdp.pdf",
+        "a.txt:evil",
+        "CON.txt",
+        "x<y>.pdf",
+        "notes.txt.",
+        "a\u{7}b.txt",
+    ];
+    let mut body =
+        "--u1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the files.\r\n".to_string();
+    for (i, n) in unsafe_names.iter().enumerate() {
+        body.push_str(&format!(
+            "--u1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''{}\r\n\r\nfile {i}\r\n",
+            pct(n.as_bytes())
+        ));
+    }
+    body.push_str("--u1--\r\n");
+    v.push(Case::new(
+        "mail/unsafe_attachment_names.eml",
+        mail(
+            "Subject: names\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"u1\"\r\n",
+            body.as_bytes(),
+        ),
+        Expect::sanitized(
+            &[Code::MailAttachment, Code::NameBidi, Code::NameDoubleExt, Code::NameUnsafe],
+            "attachment names renamed by the name rules of every file, each change a finding",
+        ),
+    ));
+
     let inner = "From: Jiro <jiro@example.com>\r\nTo: taro@example.jp\r\nSubject: Original question\r\nDate: Sun, 1 Nov 2026 09:00:00 +0900\r\n\r\nThis is the forwarded text.\r\n";
     let nested = format!(
         "--fw1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nForwarding the message below.\r\n\

@@ -11,7 +11,9 @@ use mail_parser::{
     PartType,
 };
 use mugai_core::config::{LinkAction, MailAttachments, MailCharset};
-use mugai_core::{sha256_hex, Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
+use mugai_core::{
+    sha256_hex, Action, Blocked, Code, Context, FileType, Finding, Rebuilder, Rebuilt,
+};
 
 /// The [`Rebuilder`] for mail (`FileType::Eml`): the output is one
 /// RFC 5322 message whose only text is a single `text/plain` part.
@@ -349,6 +351,15 @@ impl Conv<'_, '_> {
         self.cx.neutralised(Code::MailMalformed, detail);
     }
 
+    /// The [`safe_name`] of a decoded attachment name, its findings recorded.
+    fn safe_name(&mut self, decoded: &str) -> String {
+        let (safe, findings) = safe_name(decoded);
+        for f in findings {
+            self.cx.record(f.code, f.action, f.detail);
+        }
+        safe
+    }
+
     /// Renders the body of `msg` (not its header) into `out`.
     fn message(&mut self, msg: &Message<'_>, depth: u32, out: &mut String) -> Result<(), Blocked> {
         if msg.parts.is_empty() {
@@ -622,11 +633,10 @@ impl Conv<'_, '_> {
             return text;
         }
         for p in found {
-            let name = p
-                .name
-                .as_deref()
-                .and_then(display_name)
-                .unwrap_or_else(|| format!("part-{n}-{}", p.kind));
+            let name = match p.name.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(decoded) => self.safe_name(decoded),
+                None => format!("part-{n}-{}", p.kind),
+            };
             let mime = match p.kind {
                 "uuencode" => "application/x-uuencode",
                 "yEnc" => "application/x-yenc",
@@ -662,7 +672,10 @@ impl Conv<'_, '_> {
     ) -> Result<(), Blocked> {
         let (ctype, subtype) = content_type(part);
         let mime = format!("{ctype}/{subtype}");
-        let name = attachment_name(msg, part).unwrap_or_else(|| format!("part-{n}"));
+        let name = match decoded_name(msg, part) {
+            Some(decoded) => self.safe_name(&decoded),
+            None => format!("part-{n}"),
+        };
         let sha = sha256_hex(bytes);
         if mime == "application/ms-tnef" || name.eq_ignore_ascii_case("winmail.dat") {
             self.malformed(format!(
@@ -925,10 +938,15 @@ fn is_attachment(part: &MessagePart<'_>) -> bool {
         || part.attachment_name().is_some()
 }
 
-/// The attachment's name, decoded (RFC 2231, encoded words, and raw 8-bit
-/// Shift_JIS/EUC-JP), made safe to show: no controls, no bidi overrides,
-/// no path.
+/// The attachment's name as the rebuilt mail writes it: the [`safe_name`]
+/// of its decoded name.
 pub(crate) fn attachment_name(msg: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
+    decoded_name(msg, part).map(|d| safe_name(&d).0)
+}
+
+/// The attachment's name as sent, decoded (RFC 2231, encoded words, and raw
+/// 8-bit Shift_JIS/EUC-JP); `None` when it has none or only white space.
+fn decoded_name(msg: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
     let mut name = part.attachment_name()?.to_string();
     if name.contains('\u{FFFD}') {
         for h in [HeaderName::ContentDisposition, HeaderName::ContentType] {
@@ -949,18 +967,34 @@ pub(crate) fn attachment_name(msg: &Message<'_>, part: &MessagePart<'_>) -> Opti
             }
         }
     }
-    display_name(&name)
+    (!name.trim().is_empty()).then_some(name)
 }
 
-/// A file name made safe to show: no controls, no bidi overrides, no path.
-pub(crate) fn display_name(name: &str) -> Option<String> {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let cleaned: String = encode::clean_header_text(base, 200)
-        .chars()
-        .filter(|c| !encode::is_bidi_control(*c))
-        .collect();
-    let cleaned = cleaned.trim().to_string();
-    (!cleaned.is_empty()).then_some(cleaned)
+/// An attachment's name as the rebuilt mail writes it, in the part headers
+/// and in the list in the text alike: the last component of the decoded
+/// name, under the name rules of every file ([`mugai_detect::check_name`]:
+/// bidi and control characters, NTFS streams, reserved characters and
+/// device names, trailing dots, length). The findings say what changed and
+/// name the attachment by its safe name, never by the name as sent.
+pub(crate) fn safe_name(decoded: &str) -> (String, Vec<Finding>) {
+    let base = decoded.rsplit(['/', '\\']).next().unwrap_or(decoded);
+    let check = mugai_detect::check_name(base);
+    let mut findings = check.findings;
+    if base.len() != decoded.len() {
+        findings.insert(
+            0,
+            Finding::new(
+                Code::NameUnsafe,
+                Action::Neutralised,
+                "folder path removed from the name",
+            ),
+        );
+    }
+    let safe = check.safe_name;
+    for f in &mut findings {
+        f.detail = format!("attachment `{safe}`: {}", f.detail);
+    }
+    (safe, findings)
 }
 
 /// The raw bytes of a header field's value in `part`.
