@@ -1190,3 +1190,49 @@ fn attachment_output_name(name: &str, t: FileType) -> String {
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_name_applies_the_name_rules_and_names_the_attachment_safely() {
+        let (safe, f) = safe_name("../../CON.txt");
+        assert_eq!(safe, "_CON.txt");
+        assert!(f.len() >= 2, "{f:?}");
+        assert!(f.iter().all(|f| f.code == Code::NameUnsafe), "{f:?}");
+        assert!(f[0].detail.contains("folder path removed"), "{f:?}");
+        assert!(f
+            .iter()
+            .all(|f| f.detail.starts_with("attachment `_CON.txt`: ")));
+
+        let (safe, f) = safe_name("invoice\u{202E}fdp.\u{1}txt");
+        assert_eq!(safe, "invoicefdp._txt");
+        let codes: Vec<Code> = f.iter().map(|f| f.code).collect();
+        assert!(codes.contains(&Code::NameBidi) && codes.contains(&Code::NameUnsafe));
+        assert!(f
+            .iter()
+            .all(|f| !f.detail.chars().any(|c| c.is_control() || c == '\u{202E}')));
+
+        for benign in ["報告書.pdf", "議事録 (最終版).docx", "a;b' c=d%.txt"] {
+            assert_eq!(safe_name(benign), (benign.to_string(), Vec::new()));
+        }
+    }
+
+    #[test]
+    fn written_names_are_their_own_safe_names() {
+        for sent in [
+            "a.txt:evil",
+            "x<y>.pdf",
+            "notes.txt. ",
+            "COM1.csv",
+            "a\tb.txt",
+        ] {
+            let (safe, f) = safe_name(sent);
+            assert_ne!(safe, sent);
+            assert!(!f.is_empty());
+            assert!(crate::parts::is_display_name(&safe), "{safe}");
+            assert!(!crate::parts::is_display_name(sent), "{sent}");
+        }
+    }
+}
