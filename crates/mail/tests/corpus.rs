@@ -387,6 +387,8 @@ fn attachment_names_get_the_name_rules_of_every_file() {
         ("x<y>.txt", "x_y_.txt", Some(Code::NameUnsafe)),
         ("notes.txt.", "notes.txt", Some(Code::NameDoubleExt)),
         ("a\u{7}b.txt", "a_b.txt", Some(Code::NameUnsafe)),
+        // A line separator would forge a line of the list.
+        ("c\u{2028}9. d.txt", "c_9. d.txt", Some(Code::NameUnsafe)),
         ("報告書.txt", "報告書.txt", None),
     ];
     let mut msg = String::from(
@@ -480,6 +482,7 @@ fn attachment_names_get_the_name_rules_of_every_file() {
         "x_y_.txt",
         "notes.txt",
         "a_b.txt",
+        "c_9. d.txt",
         "報告書.txt",
     ] {
         assert!(
