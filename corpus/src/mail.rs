@@ -199,6 +199,37 @@ pub fn cases() -> Vec<Case> {
         Expect::sanitized(&[Code::MailAttachment], "Japanese attachment names in RFC 2231 (UTF-8, Shift_JIS) and encoded words"),
     ));
 
+    // Names the rules of every file change: bidi override, NTFS stream,
+    // device name, reserved characters, trailing dot, control character.
+    let unsafe_names = [
+        "report\u{202E}fdp.pdf",
+        "a.txt:evil",
+        "CON.txt",
+        "x<y>.pdf",
+        "notes.txt.",
+        "a\u{7}b.txt",
+    ];
+    let mut body =
+        "--u1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the files.\r\n".to_string();
+    for (i, n) in unsafe_names.iter().enumerate() {
+        body.push_str(&format!(
+            "--u1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''{}\r\n\r\nfile {i}\r\n",
+            pct(n.as_bytes())
+        ));
+    }
+    body.push_str("--u1--\r\n");
+    v.push(Case::new(
+        "mail/unsafe_attachment_names.eml",
+        mail(
+            "Subject: names\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"u1\"\r\n",
+            body.as_bytes(),
+        ),
+        Expect::sanitized(
+            &[Code::MailAttachment, Code::NameBidi, Code::NameDoubleExt, Code::NameUnsafe],
+            "attachment names renamed by the name rules of every file, each change a finding",
+        ),
+    ));
+
     let inner = "From: Jiro <jiro@example.com>\r\nTo: taro@example.jp\r\nSubject: Original question\r\nDate: Sun, 1 Nov 2026 09:00:00 +0900\r\n\r\nThis is the forwarded text.\r\n";
     let nested = format!(
         "--fw1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nForwarding the message below.\r\n\
@@ -338,7 +369,7 @@ pub fn cases() -> Vec<Case> {
     ));
     v.push(Case::new(
         "mail/outlook_rtf_only.msg",
-        outlook(false, true),
+        outlook(false, true, "議事録.pdf"),
         Expect::sanitized(
             &[Code::MailAttachment],
             "Outlook .msg whose body is only compressed RTF: decompressed, its text is the body (never the RTF), the attachment listed",
@@ -350,6 +381,19 @@ pub fn cases() -> Vec<Case> {
         Expect::sanitized(
             &[Code::MailAttachment, Code::MailLink],
             "Outlook .msg with 8-bit (CP932) strings",
+        ),
+    ));
+    v.push(Case::new(
+        "mail/outlook_unsafe_name.msg",
+        outlook(false, false, "議事録\u{202E}fdp.pdf:x"),
+        Expect::sanitized(
+            &[
+                Code::MailAttachment,
+                Code::MailLink,
+                Code::NameBidi,
+                Code::NameDoubleExt,
+            ],
+            "Outlook .msg attachment name renamed by the name rules of every file",
         ),
     ));
 
@@ -374,7 +418,7 @@ fn utf16(s: &str) -> Vec<u8> {
 /// a body with a link and one PDF attachment; strings in UTF-16 or, with
 /// `string8`, in CP932.
 pub fn outlook_msg(string8: bool) -> Vec<u8> {
-    outlook(string8, false)
+    outlook(string8, false, "議事録.pdf")
 }
 
 /// The compressed-RTF example of MS-OXRTFCP 3.1.1:
@@ -388,8 +432,8 @@ pub const COMPRESSED_RTF: &[u8] = &[
 
 /// An Outlook message as [`outlook_msg`]; with `rtf_only` its body is
 /// only the compressed RTF (`PR_RTF_COMPRESSED`), as Outlook stores
-/// rich-text mail.
-fn outlook(string8: bool, rtf_only: bool) -> Vec<u8> {
+/// rich-text mail; its attachment is named `attachment`.
+fn outlook(string8: bool, rtf_only: bool, attachment: &str) -> Vec<u8> {
     let (ty, enc): (u16, fn(&str) -> Vec<u8>) = if string8 {
         (0x001E, sjis)
     } else {
@@ -435,7 +479,7 @@ fn outlook(string8: bool, rtf_only: bool) -> Vec<u8> {
     let mut p = vec![0u8; 8];
     p.extend(prop(0x3705, 0x0003, [1, 0, 0, 0, 0, 0, 0, 0]));
     streams.push((format!("{dir}/__properties_version1.0"), p));
-    streams.push((format!("{dir}/__substg1.0_3707{ty:04X}"), enc("議事録.pdf")));
+    streams.push((format!("{dir}/__substg1.0_3707{ty:04X}"), enc(attachment)));
     streams.push((
         format!("{dir}/__substg1.0_37010102"),
         b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec(),

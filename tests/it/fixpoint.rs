@@ -223,14 +223,25 @@ for p in sys.stdin.read().splitlines():
 }
 
 /// With `attachments = "sanitize"` the names are written in RFC 2231 with
-/// an RFC 2047 fallback; Python's `email` reads them back exactly.
+/// an RFC 2047 fallback; Python's `email` reads them back exactly as the
+/// name rules of every file left them (sent name, name written).
 #[test]
 fn sanitised_attachment_names_read_back_exactly_in_python() {
-    let names = [
-        "議事録 2026年度 第3回 全体会議 (最終版) 添付資料その一覧.txt",
-        "a;b\"c' d=e%.txt",
-        "plain.txt",
+    let cases = [
+        (
+            "議事録 2026年度 第3回 全体会議 (最終版) 添付資料その一覧.txt",
+            "議事録 2026年度 第3回 全体会議 (最終版) 添付資料その一覧.txt",
+        ),
+        ("a;b\"c' d=e%.txt", "a;b_c' d=e%.txt"),
+        ("plain.txt", "plain.txt"),
+        ("報告書.txt", "報告書.txt"),
+        ("report\u{202E}fdp.txt", "reportfdp.txt"),
+        ("CON.txt", "_CON.txt"),
+        ("x<y>.txt", "x_y_.txt"),
+        ("notes.txt.", "notes.txt"),
+        ("a\u{7}b.txt", "a_b.txt"),
     ];
+    let names = cases.map(|c| c.0);
     let mut mail = String::from(
         "From: a@example.jp\r\nTo: b@example.lg.jp\r\nSubject: names\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nhello\r\n",
     );
@@ -257,6 +268,10 @@ fn sanitised_attachment_names_read_back_exactly_in_python() {
     let out = dir.path().join("out");
     let (o, lines) = util::sanitize_json(&input, &out, &["--policy", policy.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{lines:?}");
+    let codes = util::codes(&lines[0]);
+    for code in ["name.bidi", "name.unsafe", "name.double_ext"] {
+        assert!(codes.contains(code), "{code} missing: {codes:?}");
+    }
     let written = PathBuf::from(lines[0]["output"].as_str().unwrap());
     let script = r#"
 import sys, email, email.policy
@@ -272,6 +287,7 @@ for pol in (email.policy.default, email.policy.compat32):
         return;
     };
     let got: Vec<&str> = got.lines().collect();
-    let want: Vec<&str> = names.iter().chain(names.iter()).copied().collect();
+    let written: Vec<&str> = cases.iter().map(|c| c.1).collect();
+    let want: Vec<&str> = written.iter().chain(written.iter()).copied().collect();
     assert_eq!(got, want);
 }

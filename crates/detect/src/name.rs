@@ -21,6 +21,12 @@ fn is_bidi(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
+/// Control characters, and the Unicode line and paragraph separators that
+/// break a name shown in a line of text (a list, a log) as a newline would.
+fn is_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 fn is_reserved_device(stem: &str) -> bool {
     let s = stem.trim_end_matches([' ', '.']).to_ascii_uppercase();
     matches!(
@@ -87,11 +93,11 @@ pub fn check(name: &str) -> NameCheck {
         unsafe_what.push("path separators");
         s = s.replace(['/', '\\'], "_");
     }
-    if s.chars().any(|c| c.is_control()) {
+    if s.chars().any(is_control) {
         unsafe_what.push("control characters");
         s = s
             .chars()
-            .map(|c| if c.is_control() { '_' } else { c })
+            .map(|c| if is_control(c) { '_' } else { c })
             .collect();
     }
     if s.contains(['<', '>', '"', '|', '?', '*']) {
@@ -214,7 +220,7 @@ fn shorten(s: &str, max: usize) -> String {
 /// A name as it can be shown in a one-line message.
 pub fn printable(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() || is_bidi(c) { '?' } else { c })
+        .map(|c| if is_control(c) || is_bidi(c) { '?' } else { c })
         .collect()
 }
 
@@ -264,6 +270,9 @@ mod tests {
         let n = check(&long);
         assert!(n.safe_name.len() <= MAX_NAME_BYTES && n.safe_name.ends_with(".pdf"));
         assert!(check("ok name (1).pdf").findings.is_empty());
+        let n = check("a\u{2028}2. b.pdf");
+        assert_eq!(n.safe_name, "a_2. b.pdf");
+        assert!(codes(&n).contains(&Code::NameUnsafe));
     }
 
     #[test]

@@ -11,7 +11,9 @@ use mail_parser::{
     PartType,
 };
 use mugai_core::config::{LinkAction, MailAttachments, MailCharset};
-use mugai_core::{sha256_hex, Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
+use mugai_core::{
+    sha256_hex, Action, Blocked, Code, Context, FileType, Finding, Rebuilder, Rebuilt,
+};
 
 /// The [`Rebuilder`] for mail (`FileType::Eml`): the output is one
 /// RFC 5322 message whose only text is a single `text/plain` part.
@@ -349,6 +351,15 @@ impl Conv<'_, '_> {
         self.cx.neutralised(Code::MailMalformed, detail);
     }
 
+    /// The [`safe_name`] of a decoded attachment name, its findings recorded.
+    fn safe_name(&mut self, decoded: &str) -> String {
+        let (safe, findings) = safe_name(decoded);
+        for f in findings {
+            self.cx.record(f.code, f.action, f.detail);
+        }
+        safe
+    }
+
     /// Renders the body of `msg` (not its header) into `out`.
     fn message(&mut self, msg: &Message<'_>, depth: u32, out: &mut String) -> Result<(), Blocked> {
         if msg.parts.is_empty() {
@@ -622,11 +633,10 @@ impl Conv<'_, '_> {
             return text;
         }
         for p in found {
-            let name = p
-                .name
-                .as_deref()
-                .and_then(display_name)
-                .unwrap_or_else(|| format!("part-{n}-{}", p.kind));
+            let name = match p.name.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(decoded) => self.safe_name(decoded),
+                None => format!("part-{n}-{}", p.kind),
+            };
             let mime = match p.kind {
                 "uuencode" => "application/x-uuencode",
                 "yEnc" => "application/x-yenc",
@@ -662,7 +672,10 @@ impl Conv<'_, '_> {
     ) -> Result<(), Blocked> {
         let (ctype, subtype) = content_type(part);
         let mime = format!("{ctype}/{subtype}");
-        let name = attachment_name(msg, part).unwrap_or_else(|| format!("part-{n}"));
+        let name = match decoded_name(msg, part) {
+            Some(decoded) => self.safe_name(&decoded),
+            None => format!("part-{n}"),
+        };
         let sha = sha256_hex(bytes);
         if mime == "application/ms-tnef" || name.eq_ignore_ascii_case("winmail.dat") {
             self.malformed(format!(
@@ -925,10 +938,15 @@ fn is_attachment(part: &MessagePart<'_>) -> bool {
         || part.attachment_name().is_some()
 }
 
-/// The attachment's name, decoded (RFC 2231, encoded words, and raw 8-bit
-/// Shift_JIS/EUC-JP), made safe to show: no controls, no bidi overrides,
-/// no path.
+/// The attachment's name as the rebuilt mail writes it: the [`safe_name`]
+/// of its decoded name.
 pub(crate) fn attachment_name(msg: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
+    decoded_name(msg, part).map(|d| safe_name(&d).0)
+}
+
+/// The attachment's name as sent, decoded (RFC 2231, encoded words, and raw
+/// 8-bit Shift_JIS/EUC-JP); `None` when it has none or only white space.
+fn decoded_name(msg: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
     let mut name = part.attachment_name()?.to_string();
     if name.contains('\u{FFFD}') {
         for h in [HeaderName::ContentDisposition, HeaderName::ContentType] {
@@ -949,18 +967,34 @@ pub(crate) fn attachment_name(msg: &Message<'_>, part: &MessagePart<'_>) -> Opti
             }
         }
     }
-    display_name(&name)
+    (!name.trim().is_empty()).then_some(name)
 }
 
-/// A file name made safe to show: no controls, no bidi overrides, no path.
-pub(crate) fn display_name(name: &str) -> Option<String> {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let cleaned: String = encode::clean_header_text(base, 200)
-        .chars()
-        .filter(|c| !encode::is_bidi_control(*c))
-        .collect();
-    let cleaned = cleaned.trim().to_string();
-    (!cleaned.is_empty()).then_some(cleaned)
+/// An attachment's name as the rebuilt mail writes it, in the part headers
+/// and in the list in the text alike: the last component of the decoded
+/// name, under the name rules of every file ([`mugai_detect::check_name`]:
+/// bidi and control characters, NTFS streams, reserved characters and
+/// device names, trailing dots, length). The findings say what changed and
+/// name the attachment by its safe name, never by the name as sent.
+pub(crate) fn safe_name(decoded: &str) -> (String, Vec<Finding>) {
+    let base = decoded.rsplit(['/', '\\']).next().unwrap_or(decoded);
+    let check = mugai_detect::check_name(base);
+    let mut findings = check.findings;
+    if base.len() != decoded.len() {
+        findings.insert(
+            0,
+            Finding::new(
+                Code::NameUnsafe,
+                Action::Neutralised,
+                "folder path removed from the name",
+            ),
+        );
+    }
+    let safe = check.safe_name;
+    for f in &mut findings {
+        f.detail = format!("attachment `{safe}`: {}", f.detail);
+    }
+    (safe, findings)
 }
 
 /// The raw bytes of a header field's value in `part`.
@@ -1155,4 +1189,50 @@ fn attachment_output_name(name: &str, t: FileType) -> String {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_name_applies_the_name_rules_and_names_the_attachment_safely() {
+        let (safe, f) = safe_name("../../CON.txt");
+        assert_eq!(safe, "_CON.txt");
+        assert!(f.len() >= 2, "{f:?}");
+        assert!(f.iter().all(|f| f.code == Code::NameUnsafe), "{f:?}");
+        assert!(f[0].detail.contains("folder path removed"), "{f:?}");
+        assert!(f
+            .iter()
+            .all(|f| f.detail.starts_with("attachment `_CON.txt`: ")));
+
+        let (safe, f) = safe_name("invoice\u{202E}fdp.\u{1}txt");
+        assert_eq!(safe, "invoicefdp._txt");
+        let codes: Vec<Code> = f.iter().map(|f| f.code).collect();
+        assert!(codes.contains(&Code::NameBidi) && codes.contains(&Code::NameUnsafe));
+        assert!(f
+            .iter()
+            .all(|f| !f.detail.chars().any(|c| c.is_control() || c == '\u{202E}')));
+
+        for benign in ["報告書.pdf", "議事録 (最終版).docx", "a;b' c=d%.txt"] {
+            assert_eq!(safe_name(benign), (benign.to_string(), Vec::new()));
+        }
+    }
+
+    #[test]
+    fn written_names_are_their_own_safe_names() {
+        for sent in [
+            "a.txt:evil",
+            "x<y>.pdf",
+            "notes.txt. ",
+            "COM1.csv",
+            "a\tb.txt",
+        ] {
+            let (safe, f) = safe_name(sent);
+            assert_ne!(safe, sent);
+            assert!(!f.is_empty());
+            assert!(crate::parts::is_display_name(&safe), "{safe}");
+            assert!(!crate::parts::is_display_name(sent), "{sent}");
+        }
+    }
 }

@@ -10,10 +10,12 @@ pub fn is_encrypted_zip(bytes: &[u8]) -> bool {
     bytes.len() >= 30 && bytes.starts_with(b"PK\x03\x04") && bytes[6] & 1 == 1
 }
 
-/// Whether `name` is already as [`encrypted_zips`] makes names: safe to
-/// show, no path. The side that receives names from a worker checks it.
+/// Whether `name` is already as [`encrypted_zips`] makes names: its own
+/// safe name under the name rules of every file, no path. The side that
+/// receives names from a worker checks it.
 pub fn is_display_name(name: &str) -> bool {
-    crate::convert::display_name(name).as_deref() == Some(name)
+    let (safe, findings) = crate::convert::safe_name(name);
+    safe == name && findings.is_empty()
 }
 
 /// The message's attachments that are password-protected ZIPs, as

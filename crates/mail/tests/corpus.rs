@@ -366,3 +366,141 @@ fn attachments_sanitised_and_attached_by_policy() {
         "{codes:?}"
     );
 }
+
+/// Attachment names go through the name rules of every file: the rebuilt
+/// mail's part headers (RFC 2231 and encoded words) and the list in the text
+/// carry the safe name, and each change is a finding naming it.
+#[test]
+fn attachment_names_get_the_name_rules_of_every_file() {
+    use mugai_core::Code;
+    let mut policy = Policy::default();
+    policy.mail.attachments = mugai_core::config::MailAttachments::Sanitize;
+    // (name as sent, safe name, code of the change)
+    let cases = [
+        (
+            "report\u{202E}fdp.txt",
+            "reportfdp.txt",
+            Some(Code::NameBidi),
+        ),
+        ("CON.txt", "_CON.txt", Some(Code::NameUnsafe)),
+        ("a.txt:evil", "a.txt_evil", Some(Code::NameDoubleExt)),
+        ("x<y>.txt", "x_y_.txt", Some(Code::NameUnsafe)),
+        ("notes.txt.", "notes.txt", Some(Code::NameDoubleExt)),
+        ("a\u{7}b.txt", "a_b.txt", Some(Code::NameUnsafe)),
+        // A line separator would forge a line of the list.
+        ("c\u{2028}9. d.txt", "c_9. d.txt", Some(Code::NameUnsafe)),
+        ("報告書.txt", "報告書.txt", None),
+    ];
+    let mut msg = String::from(
+        "From: a@example.jp\r\nTo: b@example.jp\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nSee the files.\r\n",
+    );
+    for (i, (sent, _, _)) in cases.iter().enumerate() {
+        let pct: String = sent
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b == b'.' {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        msg.push_str(&format!(
+            "--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Disposition: attachment; filename*=UTF-8''{pct}\r\n\r\nfile {i}\r\n"
+        ));
+    }
+    // The same names in the plain `name=` parameter and in encoded words
+    // are decoded to the same name first.
+    msg.push_str("--b\r\nContent-Type: text/plain; name=\"CON.txt\"\r\n\r\nplain\r\n");
+    msg.push_str(&format!(
+        "--b\r\nContent-Type: text/plain; name=\"=?UTF-8?B?{}?=\"\r\n\r\nword\r\n",
+        mugai_mail::encode::base64("x<y>.txt".as_bytes())
+    ));
+    msg.push_str("--b--\r\n");
+
+    let (o, c) = convert(&policy, "m.eml", msg.as_bytes());
+    assert_eq!(o.verdict(), Verdict::Sanitized, "{:?}", o.findings);
+    let c = c.unwrap();
+    for (sent, safe, code) in &cases {
+        assert!(
+            c.text.contains(&format!(" {safe} [")),
+            "{safe} not listed: {}",
+            c.text
+        );
+        if sent != safe {
+            assert!(
+                !c.text.contains(&format!(" {sent} [")),
+                "{sent:?} listed as sent"
+            );
+        }
+        let about: Vec<_> = o
+            .findings
+            .iter()
+            .filter(|f| f.detail.contains(&format!("attachment `{safe}`: ")))
+            .collect();
+        match code {
+            Some(code) => assert!(
+                about.iter().any(|f| f.code == *code),
+                "{safe}: {code} missing in {:?}",
+                o.findings
+            ),
+            None => assert!(about.is_empty(), "{safe}: {about:?}"),
+        }
+    }
+    for f in &o.findings {
+        assert!(
+            !f.detail.chars().any(|c| c.is_control() || c == '\u{202E}'),
+            "raw name echoed: {:?}",
+            f.detail
+        );
+    }
+    // The parts attached carry the safe names, read back by a MIME parser
+    // from RFC 2231 and from the encoded-word fallback alike.
+    let m = MessageParser::default().parse(&c.raw).unwrap();
+    let mut attached: Vec<String> = Vec::new();
+    for a in m.attachments() {
+        let disp = a
+            .content_disposition()
+            .and_then(|d| d.attribute("filename"))
+            .unwrap();
+        let ctype = a.content_type().and_then(|t| t.attribute("name")).unwrap();
+        assert_eq!(disp, ctype);
+        attached.push(disp.to_string());
+    }
+    // `a.txt_evil` is attached as `a.txt`: the type rule of every file
+    // (an extension that does not claim the rebuilt type is replaced).
+    let mut safe: Vec<&str> = cases.iter().map(|c| c.1).collect();
+    safe.push("a.txt");
+    for name in &attached {
+        assert!(safe.contains(&name.as_str()), "{name:?} attached");
+    }
+    for want in [
+        "reportfdp.txt",
+        "_CON.txt",
+        "a.txt",
+        "x_y_.txt",
+        "notes.txt",
+        "a_b.txt",
+        "c_9. d.txt",
+        "報告書.txt",
+    ] {
+        assert!(
+            attached.iter().any(|n| n == want),
+            "{want} not attached: {attached:?}"
+        );
+    }
+    // The encoded-word and plain `name=` forms are renamed as well.
+    assert_eq!(attached.iter().filter(|n| *n == "_CON.txt").count(), 2);
+    assert_eq!(attached.iter().filter(|n| *n == "x_y_.txt").count(), 2);
+    // The mail written is its own fixpoint: its names need no change.
+    let (again, _) = convert(&policy, "m.eml", &c.raw);
+    assert!(
+        again
+            .findings
+            .iter()
+            .all(|f| !f.code.to_string().starts_with("name.")),
+        "{:?}",
+        again.findings
+    );
+}
