@@ -213,7 +213,9 @@ fn shorten(s: &str, max: usize) -> String {
     }
     match ext {
         Some(e) => format!("{stem}.{e}"),
-        None => stem,
+        // The cut may leave a trailing dot or space, which Windows drops:
+        // the name would not be its own safe name.
+        None => stem.trim_end_matches([' ', '.']).to_string(),
     }
 }
 
@@ -251,6 +253,20 @@ mod tests {
             Code::NameDoubleExt
         );
         assert!(check("report.2024.pdf").block.is_none());
+    }
+
+    #[test]
+    fn a_shortened_name_is_its_own_safe_name() {
+        for name in [
+            format!("{} tail", "a".repeat(MAX_NAME_BYTES - 1)),
+            format!("{}.tail", "b".repeat(MAX_NAME_BYTES - 1)),
+        ] {
+            let once = check(&name).safe_name;
+            assert!(once.len() <= MAX_NAME_BYTES, "{once}");
+            let twice = check(&once);
+            assert_eq!(twice.safe_name, once);
+            assert!(twice.findings.is_empty(), "{:?}", twice.findings);
+        }
     }
 
     #[test]
