@@ -302,7 +302,7 @@ fn rebuild_from(
         return Err(malformed(cx, e.0));
     }
     cx.check_deadline()?;
-    write(&doc, objects, new_root, new_info, cx)
+    write(doc, objects, new_root, new_info, cx)
 }
 
 /// Makes a page tree root written directly into the catalog's `/Pages`
@@ -529,15 +529,16 @@ fn version(doc: &Document) -> String {
 }
 
 /// Writes the selected objects (already numbered 1..n) with a fresh
-/// cross-reference table and nothing after `%%EOF`.
+/// cross-reference table and nothing after `%%EOF`. The input document is
+/// dropped first: only its version and file identifier are still needed.
 fn write(
-    doc: &Document,
+    doc: Document,
     objects: BTreeMap<ObjectId, Object>,
     root: ObjectId,
     info: Option<ObjectId>,
     cx: &Context<'_>,
 ) -> Result<Vec<u8>, Blocked> {
-    let mut out = Document::with_version(version(doc));
+    let mut out = Document::with_version(version(&doc));
     out.reference_table.cross_reference_type = lopdf::xref::XrefType::CrossReferenceTable;
     out.max_id = objects.keys().next_back().map_or(0, |k| k.0);
     for (id, mut obj) in objects {
@@ -558,7 +559,18 @@ fn write(
             out.trailer.set("ID", Object::Array(id.clone()));
         }
     }
-    let mut bytes = Vec::new();
+    drop(doc);
+    // Sized for the streams and a little per object, so that a large
+    // output is not grown by doubling (twice its size at the peak).
+    let streams: usize = out
+        .objects
+        .values()
+        .map(|o| match o {
+            Object::Stream(s) => s.content.len(),
+            _ => 0,
+        })
+        .sum();
+    let mut bytes = Vec::with_capacity(streams + 64 * out.objects.len() + 4096);
     out.save_to(&mut bytes)
         .map_err(|e| cx.block(Code::RebuildFailed, format!("writing failed: {e}")))?;
     Ok(bytes)
