@@ -195,10 +195,19 @@ impl Huff {
     }
 
     /// Whether a sequential scan coded with this table is one our own
-    /// encoder would write given the same table: each symbol once, and
-    /// only symbols the encoder uses (DC: sizes 0 to 11; AC: EOB, ZRL and
-    /// run/size pairs of sizes 1 to 10).
+    /// encoder would write given the same table: each symbol once, only
+    /// symbols the encoder uses (DC: sizes 0 to 11; AC: EOB, ZRL and
+    /// run/size pairs of sizes 1 to 10), and no code of all one bits
+    /// (which T.81 forbids and libjpeg refuses; this reader lets it pass).
     fn is_encodable(&self, class: usize) -> bool {
+        let mut code = 0u32;
+        for (len, &n) in self.counts.iter().enumerate() {
+            code += u32::from(n);
+            if n > 0 && code >= 1 << (len + 1) {
+                return false;
+            }
+            code <<= 1;
+        }
         let mut seen = [false; 256];
         self.vals.iter().all(|&v| {
             let first = !std::mem::replace(&mut seen[usize::from(v)], true);
@@ -1056,23 +1065,6 @@ impl Jpeg {
                 }
             }
         }
-        // Frame header: extended sequential only when a table needs 16 bits.
-        out.extend_from_slice(&[0xFF, if wide { 0xC1 } else { 0xC0 }]);
-        out.extend_from_slice(&((8 + 3 * n) as u16).to_be_bytes());
-        out.push(8);
-        out.extend_from_slice(&(self.height as u16).to_be_bytes());
-        out.extend_from_slice(&(self.width as u16).to_be_bytes());
-        out.push(n as u8);
-        for (c, &q) in self.comps.iter().zip(&tq) {
-            out.push(c.id);
-            let hv = if n == 1 {
-                0x11
-            } else {
-                ((c.h << 4) | c.v) as u8
-            };
-            out.push(hv);
-            out.push(q);
-        }
         // Huffman tables: the input's when its scan is kept as it came,
         // else the standard ones of Annex K (luma, then chroma).
         let tables: Vec<(TableRef<'_>, TableRef<'_>)> = match &self.verbatim {
@@ -1092,6 +1084,36 @@ impl Jpeg {
                 })
                 .collect(),
         };
+        // Frame header: extended sequential when a quantisation table needs
+        // 16 bits or a class has over two Huffman tables (baseline allows
+        // two).
+        let distinct = |class: usize| {
+            let mut seen: Vec<TableRef<'_>> = Vec::new();
+            for t in &tables {
+                let t = if class == 0 { t.0 } else { t.1 };
+                if !seen.contains(&t) {
+                    seen.push(t);
+                }
+            }
+            seen.len()
+        };
+        let extended = wide || distinct(0) > 2 || distinct(1) > 2;
+        out.extend_from_slice(&[0xFF, if extended { 0xC1 } else { 0xC0 }]);
+        out.extend_from_slice(&((8 + 3 * n) as u16).to_be_bytes());
+        out.push(8);
+        out.extend_from_slice(&(self.height as u16).to_be_bytes());
+        out.extend_from_slice(&(self.width as u16).to_be_bytes());
+        out.push(n as u8);
+        for (c, &q) in self.comps.iter().zip(&tq) {
+            out.push(c.id);
+            let hv = if n == 1 {
+                0x11
+            } else {
+                ((c.h << 4) | c.v) as u8
+            };
+            out.push(hv);
+            out.push(q);
+        }
         // One DHT segment per distinct table of each class, in the order
         // the components first use them; the scan header names them.
         let mut written: [Vec<TableRef<'_>>; 2] = [Vec::new(), Vec::new()];
@@ -1803,14 +1825,64 @@ mod tests {
             .iter()
             .all(|(_, body)| body[1..17] == one && body[17] == 0));
         assert_eq!(pixels(&out), pixels(&one_block(&[0b0010_1011])));
-        // A DC table that also holds a size no 8-bit picture has (unused
-        // here): coded anew.
-        let mut two = [0u8; 16];
+        // Tables with a code of all one bits ("1" here), or a size no 8-bit
+        // picture has (unused here): coded anew with the standard tables.
+        let (mut two, mut mixed) = ([0u8; 16], [0u8; 16]);
         two[0] = 2;
-        let (dc, ac): (Spec, Spec) = ((two, &[0x00, 12]), (one, &[0x00]));
-        assert!(!Jpeg::read(&with_tables(&dc, &ac, &[0b0011_1111]), 64)
-            .expect("reads")
-            .keeps_its_scan());
+        mixed[0] = 1;
+        mixed[1] = 1;
+        for (dc, ac) in [
+            ((two, &[0x00, 0x01][..]), (one, &[0x00][..])),
+            ((mixed, &[0x00, 12]), (one, &[0x00])),
+        ] {
+            let input = with_tables(&dc, &ac, &[0b0011_1111]);
+            let j = Jpeg::read(&input, 64).expect("reads");
+            assert!(!j.keeps_its_scan());
+            assert_eq!(j.write(None), plain.write(None));
+        }
+    }
+
+    #[test]
+    fn three_huffman_tables_of_a_class_make_an_extended_frame() {
+        // 8x8, three components, each with DC and AC tables of its own
+        // (ids 0, 1, 2): "0" for DC size 0 and "0" for end of block.
+        // Codes "0" and "10" in the second and third tables.
+        let (mut one, mut two) = ([0u8; 16], [0u8; 16]);
+        one[0] = 1;
+        two[0] = 1;
+        two[1] = 1;
+        let dc: [(&[u8; 16], &[u8]); 3] = [(&one, &[0]), (&two, &[0, 1]), (&two, &[0, 2])];
+        let ac: [(&[u8; 16], &[u8]); 3] = [(&one, &[0]), (&two, &[0, 1]), (&two, &[0, 2])];
+        let mut v = vec![0xFF, 0xD8, 0xFF, 0xDB, 0, 67, 0];
+        v.extend([1u8; 64]);
+        v.extend([0xFF, 0xC1, 0, 17, 8, 0, 8, 0, 8, 3]);
+        for id in 1..=3u8 {
+            v.extend([id, 0x11, 0]);
+        }
+        for (class, tables) in [(0u8, &dc), (1, &ac)] {
+            for (id, (counts, vals)) in tables.iter().enumerate() {
+                v.extend([0xFF, 0xC4]);
+                v.extend(((3 + 16 + vals.len()) as u16).to_be_bytes());
+                v.push((class << 4) | id as u8);
+                v.extend(counts.iter());
+                v.extend(vals.iter());
+            }
+        }
+        v.extend([0xFF, 0xDA, 0, 12, 3, 1, 0x00, 2, 0x11, 3, 0x22, 0, 63, 0]);
+        // Three blocks of "0" "0", then one bits.
+        v.extend([0b0000_0011, 0xFF, 0xD9]);
+        let j = Jpeg::read(&v, 64).expect("reads");
+        assert!(j.keeps_its_scan());
+        let out = j.write(None).expect("writes");
+        let sof: Vec<u8> = markers(&out)
+            .iter()
+            .map(|m| m.0)
+            .filter(|m| (0xC0..=0xC2).contains(m))
+            .collect();
+        assert_eq!(sof, [0xC1], "baseline allows two tables of a class");
+        let stored = Jpeg::read_stored(&v, 64).expect("reads");
+        assert_eq!(stored.write_coded(None).expect("codes"), out);
+        assert_eq!(pixels(&out), pixels(&v));
     }
 
     #[test]
