@@ -36,23 +36,17 @@ fn malformed(cx: &Context<'_>, what: impl Into<String>) -> Blocked {
 /// Offset of the first `%PDF-`; leading junk is tolerated (readers do).
 fn header_offset(input: &[u8]) -> Option<usize> {
     // Readers look in the first KiB; the issue-335 class puts it further.
-    input.windows(5).position(|w| w == b"%PDF-")
+    memchr::memmem::find(input, b"%PDF-")
 }
 
 /// Whether there is content after the first `%%EOF` that is not the
 /// linearisation's first-page section.
 fn has_incremental_update(pdf: &[u8]) -> bool {
-    let eofs: Vec<usize> = pdf
-        .windows(5)
-        .enumerate()
-        .filter(|(_, w)| *w == b"%%EOF")
-        .map(|(i, _)| i)
-        .collect();
     // A linearised file's first-page trailer ends with its own %%EOF.
     let head = pdf.get(..pdf.len().min(1024)).unwrap_or(pdf);
-    let linearized = head.windows(11).any(|w| w == b"/Linearized");
+    let linearized = memchr::memmem::find(head, b"/Linearized").is_some();
     let skip = usize::from(linearized);
-    let Some(&first) = eofs.get(skip) else {
+    let Some(first) = memchr::memmem::find_iter(pdf, b"%%EOF").nth(skip) else {
         return false;
     };
     pdf.get(first + 5..)
@@ -101,10 +95,7 @@ fn precheck(pdf: &[u8], cx: &Context<'_>) -> Result<(), Blocked> {
 }
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    memchr::memmem::find(hay.get(from..)?, needle).map(|p| p + from)
 }
 
 pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>, Blocked> {
@@ -388,6 +379,9 @@ fn promote_inline_kids(doc: &mut Document, root: ObjectId) {
 /// `pdf.obfuscated_name` for every escaped spelling of a name that made
 /// the walk remove something.
 fn report_obfuscation(pdf: &[u8], triggered: &BTreeSet<Vec<u8>>, cx: &mut Context<'_>) {
+    if triggered.is_empty() {
+        return;
+    }
     for (name, raw) in names::escaped_watched(pdf) {
         if triggered.contains(&name) {
             cx.removed(
@@ -739,6 +733,83 @@ mod tests {
             out,
             "the same bytes every run"
         );
+    }
+
+    #[test]
+    fn flate_images_keep_exact_data_and_the_rest_is_encoded_anew() {
+        use crate::streams::{deflate, inflate};
+        use std::io::Write;
+        let rows: Vec<u8> = (0..3000u32).map(|i| (i * i % 253) as u8).collect();
+        // Exact data not as the output would encode it (another level).
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&rows).expect("vec");
+        let exact = z.finish().expect("vec");
+        assert_ne!(exact, deflate(&rows));
+        let mut wrong_sum = exact.clone();
+        let n = wrong_sum.len();
+        wrong_sum[n - 1] ^= 0x55;
+        let mut damaged = exact.clone();
+        damaged.truncate(3);
+        // Exact, a wrong checksum, damaged, and no filter at all: /Width
+        // tells them apart (index + 1); each prepared ahead on two threads.
+        let images: [(&[u8], &str); 4] = [
+            (&exact, "/Filter /FlateDecode"),
+            (&wrong_sum, "/Filter [/Fl]"),
+            (&damaged, "/Filter /FlateDecode"),
+            (&rows, ""),
+        ];
+        let objs: Vec<String> = images
+            .iter()
+            .enumerate()
+            .map(|(i, (d, f))| {
+                format!(
+                    "<< /Type /XObject /Subtype /Image /Width {} /Height 1 /ColorSpace /DeviceGray \
+                     /BitsPerComponent 8 {f} /Length {} >>\nstream\n{}\nendstream",
+                    i + 1,
+                    d.len(),
+                    char::from(b'A' + i as u8).to_string().repeat(d.len())
+                )
+            })
+            .collect();
+        let refs: Vec<&str> = objs.iter().map(String::as_str).collect();
+        let mut input = pdf(
+            "",
+            "/Resources << /XObject << /A 6 0 R /B 7 0 R /C 8 0 R /D 9 0 R >> >>",
+            &refs,
+        );
+        for (i, (d, _)) in images.iter().enumerate() {
+            let fill = vec![b'A' + i as u8; d.len()];
+            let at = find(&input, &fill, 0).expect("placeholder");
+            input[at..at + d.len()].copy_from_slice(d);
+        }
+        let (r, codes) = run(&Policy::default(), &input);
+        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+        assert_eq!(codes, [Code::PdfDamagedStream], "only the damaged image");
+        let doc = reparse(&out);
+        let mut kept = Vec::new();
+        for o in doc.objects.values() {
+            let Object::Stream(s) = o else { continue };
+            let Ok(Object::Integer(w)) = s.dict.get(b"Width") else {
+                continue;
+            };
+            let i = usize::try_from(*w - 1).expect("index");
+            assert_eq!(inflate(&s.content, 1 << 20).as_deref(), Ok(rows.as_slice()));
+            let want = if i == 0 {
+                exact.clone()
+            } else {
+                deflate(&rows)
+            };
+            assert!(
+                s.content == want,
+                "image {i}: exact data stays, the rest is new"
+            );
+            kept.push(i);
+        }
+        kept.sort();
+        assert_eq!(kept, [0, 1, 3]);
+        let (again, codes) = run(&Policy::default(), &out);
+        assert!(codes.is_empty(), "{codes:?}");
+        assert_eq!(again.expect("rebuilt again"), out, "a fixpoint");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use mugai_core::config::{DamagedStreams, FontPrograms, ImageCodecs, LinkAction};
 use mugai_core::{Blocked, Code, Context};
 use mugai_image::jpeg_coef::CoefError;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// The selected objects, numbered for the output.
@@ -100,8 +100,10 @@ pub struct Selector<'d, 'c, 'p> {
     jpx_pending: Option<jpx::Reshape>,
     jpx_reshape: HashMap<ObjectId, jpx::Reshape>,
     /// JPEG image data rebuilt ahead of the selection, by the address of
-    /// the input stream's data (see [`Selector::rebuild_jpegs_ahead`]).
+    /// the input stream's data (see [`Selector::prepare_images_ahead`]).
     jpeg_ahead: HashMap<usize, Result<Vec<u8>, CoefError>>,
+    /// Images without an image codec prepared ahead, the same way.
+    plain_ahead: HashMap<usize, Result<streams::Encoded, StreamError>>,
 }
 
 fn name_str(n: &[u8]) -> String {
@@ -138,6 +140,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             jpx_pending: None,
             jpx_reshape: HashMap::new(),
             jpeg_ahead: HashMap::new(),
+            plain_ahead: HashMap::new(),
         }
     }
 
@@ -145,7 +148,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
     /// `info`.
     pub fn run(mut self, root: ObjectId, info: Option<ObjectId>) -> Result<Selected, Blocked> {
         self.find_pages(root);
-        self.rebuild_jpegs_ahead();
+        self.prepare_images_ahead();
         if let Some(Object::Dictionary(cat)) = self.doc.objects.get(&root) {
             self.struct_root = cat
                 .get(b"StructTreeRoot")
@@ -183,20 +186,32 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         })
     }
 
-    /// Rebuilds the data of every JPEG image stream (`/DCTDecode` its only
-    /// filter) on two threads before the selection, which takes each
-    /// result when it keeps the image. A result depends on the stream's
-    /// bytes alone, so the output is the same whatever order the threads
-    /// finish in. Two images are rebuilt at a time at most; work stops at
-    /// the deadline, and whatever is not done ahead (a thread that cannot
-    /// start, a panic) is done in sequence as before.
-    fn rebuild_jpegs_ahead(&mut self) {
+    /// Prepares the data of the image streams on two threads before the
+    /// selection, which takes each result when it keeps the image: JPEG
+    /// data (`/DCTDecode` its only filter) rebuilt from its coefficients,
+    /// and images without an image codec decoded and encoded for the
+    /// output. A result depends on the stream alone, so the output is the
+    /// same whatever order the threads finish in. Two images are prepared
+    /// at a time at most; work stops at the deadline or once the data
+    /// decoded reaches the file's byte budget, and whatever is not done
+    /// ahead (a thread that cannot start, a panic) is done in sequence.
+    fn prepare_images_ahead(&mut self) {
+        enum Work<'a> {
+            Jpeg(&'a [u8]),
+            Plain(Dictionary, &'a [u8]),
+        }
+        enum Done {
+            Jpeg(usize, Result<Vec<u8>, CoefError>),
+            Plain(usize, Result<streams::Encoded, StreamError>),
+        }
         let is_dct = |o: &Object| matches!(o, Object::Name(n) if n == b"DCTDecode" || n == b"DCT");
-        let mut work: Vec<&'d [u8]> = Vec::new();
+        let mut work: Vec<Work<'d>> = Vec::new();
         let doc = self.doc;
         for obj in doc.objects.values() {
             let Object::Stream(s) = obj else { continue };
-            if self.name_at(&s.dict, b"Subtype") != Some(b"Image".as_slice()) {
+            if self.name_at(&s.dict, b"Subtype") != Some(b"Image".as_slice())
+                || s.content.is_empty()
+            {
                 continue;
             }
             let dct = match s.dict.get(b"Filter").map(|f| self.resolve(f)) {
@@ -204,8 +219,13 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 Ok(f) => is_dct(f),
                 Err(_) => false,
             };
-            if dct && !s.content.is_empty() {
-                work.push(&s.content);
+            if dct {
+                work.push(Work::Jpeg(&s.content));
+            } else {
+                let dict = self.filter_dict(s);
+                if !streams::has_codec(&dict) {
+                    work.push(Work::Plain(dict, &s.content));
+                }
             }
         }
         if work.len() < 2 {
@@ -213,15 +233,34 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         }
         let deadline = self.cx.budget().deadline();
         let max_pixels = self.max_pixels;
+        let cap = self.cap;
+        let budget = self
+            .cx
+            .policy()
+            .limits
+            .max_expanded_bytes
+            .saturating_sub(self.cx.budget().expanded());
         let next = AtomicUsize::new(0);
+        let decoded = AtomicU64::new(0);
         let worker = || {
             let mut done = Vec::new();
-            while let Some(data) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
-                if Instant::now() >= deadline {
+            while let Some(item) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+                if Instant::now() >= deadline || decoded.load(Ordering::Relaxed) > budget {
                     break;
                 }
-                let r = mugai_image::jpeg_coef::rebuild(data, max_pixels);
-                done.push((data.as_ptr() as usize, r));
+                done.push(match item {
+                    Work::Jpeg(data) => Done::Jpeg(
+                        data.as_ptr() as usize,
+                        mugai_image::jpeg_coef::rebuild(data, max_pixels),
+                    ),
+                    Work::Plain(dict, data) => {
+                        let r = streams::encode_plain(dict, data, cap);
+                        if let Ok(e) = &r {
+                            decoded.fetch_add(e.decoded, Ordering::Relaxed);
+                        }
+                        Done::Plain(data.as_ptr() as usize, r)
+                    }
+                });
             }
             done
         };
@@ -233,7 +272,16 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             }
             done
         });
-        self.jpeg_ahead.extend(done);
+        for d in done {
+            match d {
+                Done::Jpeg(at, r) => {
+                    self.jpeg_ahead.insert(at, r);
+                }
+                Done::Plain(at, r) => {
+                    self.plain_ahead.insert(at, r);
+                }
+            }
+        }
     }
 
     /// Collects the leaves of the page tree (bounded, loop-safe), so that
@@ -517,9 +565,10 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         Ok(Reject::new(Code::PdfDamagedStream, what))
     }
 
-    /// Decodes a stream with its parameters resolved.
-    fn decode(&mut self, s: &Stream) -> Result<Result<streams::Decoded, Reject>, Blocked> {
-        let mut probe = Stream::new(Dictionary::new(), Vec::new());
+    /// The `/Filter` and `/DecodeParms` of a stream with their references
+    /// resolved, as [`streams::decode`] reads them.
+    fn filter_dict(&self, s: &Stream) -> Dictionary {
+        let mut dict = Dictionary::new();
         for key in [b"Filter".as_slice(), b"DecodeParms"] {
             if let Ok(v) = s.dict.get(key) {
                 let v = match self.resolve(v) {
@@ -528,39 +577,69 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                     }
                     other => other.clone(),
                 };
-                probe.dict.set(key, v);
+                dict.set(key, v);
             }
         }
-        probe.content.clone_from(&s.content);
-        match streams::decode(&probe, self.cap) {
+        dict
+    }
+
+    /// Decodes a stream with its parameters resolved.
+    fn decode(&mut self, s: &Stream) -> Result<Result<streams::Decoded, Reject>, Blocked> {
+        match streams::decode(&self.filter_dict(s), &s.content, self.cap) {
             Ok(d) => {
-                self.cx.charge_expanded(d.data.len() as u64)?;
-                if d.truncated {
-                    let what = "Flate data ends early; what decodes is kept".to_string();
-                    if self.damaged == DamagedStreams::Block {
-                        return Err(self.cx.block(Code::PdfDamagedStream, what));
-                    }
-                    self.tally.add(Code::PdfDamagedStream, what);
-                }
+                self.charge(d.data.len() as u64, d.truncated)?;
                 Ok(Ok(d))
             }
-            Err(StreamError::Truncated(_)) => {
-                Ok(Err(self.damaged("Flate data ends early".into())?))
+            Err(e) => Ok(Err(self.refuse(e)?)),
+        }
+    }
+
+    /// Charges the bytes a stream decoded to, and judges Flate data that
+    /// ended early (`truncated`).
+    fn charge(&mut self, bytes: u64, truncated: bool) -> Result<(), Blocked> {
+        self.cx.charge_expanded(bytes)?;
+        if truncated {
+            let what = "Flate data ends early; what decodes is kept".to_string();
+            if self.damaged == DamagedStreams::Block {
+                return Err(self.cx.block(Code::PdfDamagedStream, what));
             }
-            Err(StreamError::TooLarge(n)) => Err(self.cx.block(
+            self.tally.add(Code::PdfDamagedStream, what);
+        }
+        Ok(())
+    }
+
+    /// Judges a stream that does not decode.
+    fn refuse(&mut self, e: StreamError) -> Result<Reject, Blocked> {
+        match e {
+            StreamError::Truncated(_) => self.damaged("Flate data ends early".into()),
+            StreamError::TooLarge(n) => Err(self.cx.block(
                 Code::LimitSize,
                 format!("a stream decodes to more than {n} bytes"),
             )),
-            Err(StreamError::Damaged(e)) => {
-                Ok(Err(self.damaged(format!("stream does not decode ({e})"))?))
-            }
-            Err(StreamError::Codec(c)) => Ok(Err(Reject::new(Code::PdfImageCodec, c))),
+            StreamError::Damaged(e) => self.damaged(format!("stream does not decode ({e})")),
+            StreamError::Codec(c) => Ok(Reject::new(Code::PdfImageCodec, c)),
         }
     }
 
     /// The data of a stream kept in `role`, decoded, checked and encoded
     /// anew.
     fn prepare(&mut self, role: Role, s: &Stream) -> Result<Result<Prepared, Reject>, Blocked> {
+        if role == Role::Image {
+            if let Some(r) = self.plain_ahead.remove(&(s.content.as_ptr() as usize)) {
+                return Ok(match r {
+                    Ok(e) => {
+                        self.charge(e.decoded, e.truncated)?;
+                        Ok(Prepared {
+                            data: e.data.unwrap_or_else(|| s.content.clone()),
+                            filter: b"FlateDecode",
+                            params: None,
+                            set: Vec::new(),
+                        })
+                    }
+                    Err(e) => Err(self.refuse(e)?),
+                });
+            }
+        }
         let decoded = match self.decode(s)? {
             Ok(d) => d,
             Err(r) => return Ok(Err(r)),
@@ -625,6 +704,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             }
             (_, None) => {}
         }
+        let exact = decoded.exact;
         let mut data = decoded.data;
         if let Role::FontProgram(kind) = role {
             if self.fonts == FontPrograms::Drop {
@@ -669,12 +749,20 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 )));
             }
         }
-        let content = roles::is_content_role(role);
-        if content {
-            data = self.rebuild_content(&data, &format!("{role:?}"));
+        let mut same = true;
+        if roles::is_content_role(role) {
+            let rebuilt = self.rebuild_content(&data, &format!("{role:?}"));
+            same = rebuilt == data;
+            data = rebuilt;
         }
         Ok(Ok(Prepared {
-            data: streams::deflate(&data),
+            // Exact Flate data that the checks left as it was is the
+            // encoding the output would write: it stays.
+            data: if exact && same {
+                s.content.clone()
+            } else {
+                streams::deflate(&data)
+            },
             filter: b"FlateDecode",
             params: None,
             set: Vec::new(),
@@ -1685,7 +1773,7 @@ fn inline_image_ok(
         "Filter",
         Object::Array(names.into_iter().map(Object::Name).collect()),
     );
-    match streams::decode(&Stream::new(d, img.to_vec()), cap) {
+    match streams::decode(&d, img, cap) {
         Ok(dec) => match dec.codec.as_deref() {
             None => true,
             Some(b"DCTDecode") => streams::check_jpeg(&dec.data, max_pixels).is_ok(),

@@ -47,6 +47,9 @@ pub struct Decoded {
     pub truncated: bool,
     /// The image codec still applied to `data`, if any.
     pub codec: Option<Vec<u8>>,
+    /// Whether the stream's own bytes are a checked Flate encoding of
+    /// `data` that may be written as it is (see [`Inflated::exact`]).
+    pub exact: bool,
 }
 
 /// A filter's full name and its parameters.
@@ -92,15 +95,35 @@ fn filters(dict: &Dictionary) -> Result<Vec<Filter>, StreamError> {
         .collect())
 }
 
-/// Decodes `s` (whose references in `/DecodeParms` are already resolved)
-/// up to the image codec, at most `cap` bytes per layer.
-pub fn decode(s: &Stream, cap: usize) -> Result<Decoded, StreamError> {
-    let chain = filters(&s.dict)?;
+/// Decodes the stream data `content` with the filters of `dict` (whose
+/// references are already resolved) up to the image codec, at most `cap`
+/// bytes per layer.
+pub fn decode(dict: &Dictionary, content: &[u8], cap: usize) -> Result<Decoded, StreamError> {
+    let chain = filters(dict)?;
     let mut data: Option<Vec<u8>> = None;
     let mut truncated = false;
     let n = chain.len();
+    // A single Flate layer without a predictor is the one encoding the
+    // output writes: when it decodes exactly, its bytes can stay.
+    if n == 1 && chain[0].0 == b"FlateDecode" && predictor(chain[0].1.as_ref()) <= 1 {
+        return match inflate_checked(content, cap) {
+            Ok(i) => Ok(Decoded {
+                data: i.data,
+                truncated: false,
+                codec: None,
+                exact: i.exact,
+            }),
+            Err(StreamError::Truncated(part)) => Ok(Decoded {
+                data: part,
+                truncated: true,
+                codec: None,
+                exact: false,
+            }),
+            Err(e) => Err(e),
+        };
+    }
     for (i, (name, params)) in chain.into_iter().enumerate() {
-        let input: &[u8] = data.as_deref().unwrap_or(&s.content);
+        let input: &[u8] = data.as_deref().unwrap_or(content);
         if CODECS.contains(&name.as_slice()) {
             if i + 1 != n {
                 return Err(StreamError::Damaged(format!(
@@ -112,6 +135,7 @@ pub fn decode(s: &Stream, cap: usize) -> Result<Decoded, StreamError> {
                 data: input.to_vec(),
                 truncated,
                 codec: Some(name),
+                exact: false,
             });
         }
         let out = match layer(&name, params, input, cap) {
@@ -124,10 +148,51 @@ pub fn decode(s: &Stream, cap: usize) -> Result<Decoded, StreamError> {
         data = Some(out);
     }
     Ok(Decoded {
-        data: data.unwrap_or_else(|| s.content.clone()),
+        data: data.unwrap_or_else(|| content.to_vec()),
         truncated,
         codec: None,
+        exact: false,
     })
+}
+
+/// Whether the filters of `dict` (references resolved) end in an image
+/// codec; filters that cannot be read count as none.
+pub fn has_codec(dict: &Dictionary) -> bool {
+    filters(dict).is_ok_and(|chain| chain.iter().any(|(n, _)| CODECS.contains(&n.as_slice())))
+}
+
+/// The data of a stream without an image codec as the output writes it:
+/// its own bytes when they are exact Flate, else its data encoded anew.
+#[derive(Debug)]
+pub struct Encoded {
+    /// Bytes the data decoded to.
+    pub decoded: u64,
+    /// Whether Flate data ended early (what decoded is encoded).
+    pub truncated: bool,
+    /// The Flate data, `None` for the stream's own bytes.
+    pub data: Option<Vec<u8>>,
+}
+
+/// Decodes `content` as [`decode`] does and encodes it for the output;
+/// not for data with an image codec (see [`has_codec`]).
+pub fn encode_plain(dict: &Dictionary, content: &[u8], cap: usize) -> Result<Encoded, StreamError> {
+    let d = decode(dict, content, cap)?;
+    if d.codec.is_some() {
+        return Err(StreamError::Damaged("an image codec".into()));
+    }
+    Ok(Encoded {
+        decoded: d.data.len() as u64,
+        truncated: d.truncated,
+        data: (!d.exact).then(|| deflate(&d.data)),
+    })
+}
+
+/// The `/Predictor` of a filter's parameters (1, none, when absent).
+fn predictor(params: Option<&Dictionary>) -> i64 {
+    params
+        .and_then(|p| p.get(b"Predictor").ok())
+        .and_then(|p| p.as_i64().ok())
+        .unwrap_or(1)
 }
 
 fn layer(
@@ -136,11 +201,7 @@ fn layer(
     input: &[u8],
     cap: usize,
 ) -> Result<Vec<u8>, StreamError> {
-    let predictor = params
-        .as_ref()
-        .and_then(|p| p.get(b"Predictor").ok())
-        .and_then(|p| p.as_i64().ok())
-        .unwrap_or(1);
+    let predictor = predictor(params.as_ref());
     if name == b"Crypt" {
         // Decrypted on loading; the identity crypt filter changes nothing.
         return Ok(input.to_vec());
@@ -184,8 +245,29 @@ fn layer(
 /// a truncated or corrupt stream is an error (the checksum is not
 /// checked, as readers do not).
 pub fn inflate(data: &[u8], cap: usize) -> Result<Vec<u8>, StreamError> {
+    inflate_checked(data, cap).map(|i| i.data)
+}
+
+/// Flate data decoded, and whether its bytes may be written as they are.
+#[derive(Debug)]
+pub struct Inflated {
+    pub data: Vec<u8>,
+    /// The input is one zlib stream (no preset dictionary) that decodes
+    /// to `data` to its final block, with the right checksum, followed by
+    /// nothing but end-of-line bytes. The decoder refuses incomplete or
+    /// over-subscribed codes and distances before the start, so every
+    /// conforming reader decodes such bytes to the same `data`: writing
+    /// them again is the same as encoding `data` anew, at no cost.
+    pub exact: bool,
+}
+
+/// [`inflate`], saying whether the data is exact (see [`Inflated`]).
+pub fn inflate_checked(data: &[u8], cap: usize) -> Result<Inflated, StreamError> {
     if data.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Inflated {
+            data: Vec::new(),
+            exact: false,
+        });
     }
     let zlib = data.len() >= 2
         && data[0] & 0x0f == 8
@@ -215,7 +297,15 @@ pub fn inflate(data: &[u8], cap: usize) -> Result<Vec<u8>, StreamError> {
             if out.len() > cap {
                 return Err(StreamError::TooLarge(cap as u64));
             }
-            return Ok(out);
+            let end = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
+            let exact = zlib
+                && body
+                    .get(end..end.saturating_add(4))
+                    .is_some_and(|sum| sum == simd_adler32::adler32(&out.as_slice()).to_be_bytes())
+                && body
+                    .get(end.saturating_add(4)..)
+                    .is_some_and(|rest| rest.iter().all(|b| matches!(b, b'\r' | b'\n')));
+            return Ok(Inflated { data: out, exact });
         }
         let stalled = z.total_in() == in_before && z.total_out() == out_before;
         if stalled && out.len() < out.capacity() {
@@ -337,6 +427,49 @@ mod tests {
     }
 
     #[test]
+    fn only_checked_zlib_data_is_exact() {
+        let data: Vec<u8> = (0..5_000u32).map(|i| (i * 7 % 13) as u8).collect();
+        let z = deflate(&data);
+        let exact = |bytes: &[u8]| inflate_checked(bytes, 1 << 20).map(|i| (i.data, i.exact));
+        assert_eq!(exact(&z), Ok((data.clone(), true)));
+        let mut eol = z.clone();
+        eol.extend_from_slice(b"\r\n");
+        assert_eq!(
+            exact(&eol),
+            Ok((data.clone(), true)),
+            "an end of line may follow"
+        );
+        let mut bad_sum = z.clone();
+        let n = bad_sum.len();
+        bad_sum[n - 1] ^= 1;
+        assert_eq!(exact(&bad_sum), Ok((data.clone(), false)));
+        let mut trailing = z.clone();
+        trailing.extend_from_slice(b"%hidden");
+        assert_eq!(exact(&trailing), Ok((data.clone(), false)));
+        assert_eq!(exact(&z[..n - 4]), Ok((data.clone(), false)), "no checksum");
+        // Bare deflate (no zlib header) decodes but is written anew.
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        raw.write_all(&data).unwrap();
+        assert_eq!(exact(&raw.finish().unwrap()), Ok((data.clone(), false)));
+        // Only a single Flate layer without a predictor keeps its bytes.
+        let mut d = Dictionary::new();
+        d.set("Filter", Object::Name(b"FlateDecode".to_vec()));
+        assert!(decode(&d, &z, 1 << 20).is_ok_and(|d| d.exact && d.data == data));
+        let mut p = Dictionary::new();
+        p.set("Predictor", Object::Integer(12));
+        p.set("Columns", Object::Integer(10));
+        d.set("DecodeParms", Object::Dictionary(p));
+        let rows: Vec<u8> = (0..10).flat_map(|_| [0u8; 11]).collect();
+        assert!(decode(&d, &deflate(&rows), 1 << 20).is_ok_and(|d| !d.exact));
+        let mut e = encode_plain(&Dictionary::new(), b"plain", 1 << 20).unwrap();
+        assert_eq!((e.decoded, e.truncated), (5, false));
+        assert_eq!(
+            e.data.take().map(|z| inflate(&z, 1 << 20)),
+            Some(Ok(b"plain".to_vec()))
+        );
+    }
+
+    #[test]
     fn chains_stop_at_the_image_codec() {
         let mut d = Dictionary::new();
         d.set(
@@ -347,7 +480,7 @@ mod tests {
             ]),
         );
         let s = Stream::new(d, b"4142>".to_vec());
-        let got = decode(&s, 1 << 20).map(|d| (d.data, d.codec));
+        let got = decode(&s.dict, &s.content, 1 << 20).map(|d| (d.data, d.codec));
         assert_eq!(got, Ok((b"AB".to_vec(), Some(b"DCTDecode".to_vec()))));
     }
 
