@@ -695,7 +695,9 @@ impl Jpeg {
             c.real_bh = (h * c.v).div_ceil(self.vmax).div_ceil(8);
             c.bw = mcux * c.h;
             c.bh = mcuy * c.v;
-            c.coef = vec![0; c.bw * c.bh * 64];
+            // The coefficients are allocated by the first scan that keeps
+            // them: a scan kept as it came never needs them.
+            c.coef = Vec::new();
         }
         Ok(())
     }
@@ -838,6 +840,14 @@ impl Jpeg {
             self.mcus()
         };
         let units = ux * uy;
+        if store {
+            for &ci in &scan.comps {
+                let c = &mut self.comps[ci];
+                if c.coef.is_empty() {
+                    c.coef = vec![0; c.bw * c.bh * 64];
+                }
+            }
+        }
         let mut bits = Bits::new(data, start);
         let mut pred = [0i32; 4];
         let mut eobrun = 0u32;
@@ -861,11 +871,10 @@ impl Jpeg {
                     for bx in 0..ch {
                         let (col, row) = (x * ch + bx, y * cv + by);
                         let at = (row * comp.bw + col) * 64;
-                        if at + 64 > comp.coef.len() {
-                            return bad("block outside the image");
-                        }
                         let blk: &mut [i16] = if store {
-                            &mut comp.coef[at..at + 64]
+                            comp.coef
+                                .get_mut(at..at + 64)
+                                .ok_or(Damaged("block outside the image"))?
                         } else {
                             scratch.fill(0);
                             &mut scratch
@@ -1150,6 +1159,9 @@ impl Jpeg {
             out.extend_from_slice(&v.data);
             out.extend_from_slice(&[0xFF, 0xD9]);
             return Ok(out);
+        }
+        if self.comps.iter().any(|c| c.coef.is_empty()) {
+            return Err(Unsupported("the coefficients were not kept"));
         }
         let encs: Vec<Enc> = tables.iter().map(|&(d, a)| Enc::new(d, a)).collect();
         let mut w = BitWriter {
