@@ -130,7 +130,9 @@ pub fn read_frame<R: Read, H: for<'de> Deserialize<'de>>(
             "body of {blen} bytes is over the limit of {max_body}"
         )));
     }
-    let mut body = Vec::new();
+    // Sized once for what is announced (a peer that announces more than
+    // it sends costs at most the first 64 MiB, and only as address space).
+    let mut body = Vec::with_capacity(usize::try_from(blen.min(64 << 20)).unwrap_or(0));
     r.by_ref().take(blen).read_to_end(&mut body)?;
     if body.len() as u64 != blen {
         return Err(io::Error::new(
