@@ -736,7 +736,7 @@ mod tests {
     }
 
     #[test]
-    fn flate_images_keep_exact_data_and_the_rest_is_encoded_anew() {
+    fn flate_images_are_encoded_anew_or_keep_exact_data_by_policy() {
         use crate::streams::{deflate, inflate};
         use std::io::Write;
         let rows: Vec<u8> = (0..3000u32).map(|i| (i * i % 253) as u8).collect();
@@ -782,34 +782,40 @@ mod tests {
             let at = find(&input, &fill, 0).expect("placeholder");
             input[at..at + d.len()].copy_from_slice(d);
         }
-        let (r, codes) = run(&Policy::default(), &input);
-        let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
-        assert_eq!(codes, [Code::PdfDamagedStream], "only the damaged image");
-        let doc = reparse(&out);
-        let mut kept = Vec::new();
-        for o in doc.objects.values() {
-            let Object::Stream(s) = o else { continue };
-            let Ok(Object::Integer(w)) = s.dict.get(b"Width") else {
-                continue;
-            };
-            let i = usize::try_from(*w - 1).expect("index");
-            assert_eq!(inflate(&s.content, 1 << 20).as_deref(), Ok(rows.as_slice()));
-            let want = if i == 0 {
-                exact.clone()
-            } else {
-                deflate(&rows)
-            };
-            assert!(
-                s.content == want,
-                "image {i}: exact data stays, the rest is new"
-            );
-            kept.push(i);
+        for keep_exact in [false, true] {
+            let mut policy = Policy::default();
+            if keep_exact {
+                policy.pdf.flate = mugai_core::config::FlateData::KeepExact;
+            }
+            let (r, codes) = run(&policy, &input);
+            let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
+            assert_eq!(codes, [Code::PdfDamagedStream], "only the damaged image");
+            let doc = reparse(&out);
+            let mut kept = Vec::new();
+            for o in doc.objects.values() {
+                let Object::Stream(s) = o else { continue };
+                let Ok(Object::Integer(w)) = s.dict.get(b"Width") else {
+                    continue;
+                };
+                let i = usize::try_from(*w - 1).expect("index");
+                assert_eq!(inflate(&s.content, 1 << 20).as_deref(), Ok(rows.as_slice()));
+                let want = if i == 0 && keep_exact {
+                    exact.clone()
+                } else {
+                    deflate(&rows)
+                };
+                assert!(
+                    s.content == want,
+                    "image {i} ({keep_exact}): exact data stays, the rest is new"
+                );
+                kept.push(i);
+            }
+            kept.sort();
+            assert_eq!(kept, [0, 1, 3]);
+            let (again, codes) = run(&policy, &out);
+            assert!(codes.is_empty(), "{codes:?}");
+            assert_eq!(again.expect("rebuilt again"), out, "a fixpoint");
         }
-        kept.sort();
-        assert_eq!(kept, [0, 1, 3]);
-        let (again, codes) = run(&Policy::default(), &out);
-        assert!(codes.is_empty(), "{codes:?}");
-        assert_eq!(again.expect("rebuilt again"), out, "a fixpoint");
     }
 
     #[test]

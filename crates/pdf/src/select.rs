@@ -18,7 +18,7 @@ use crate::report::{self, Tally};
 use crate::roles::{self, FontKind, Kind, Role};
 use crate::streams::{self, StreamError};
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
-use mugai_core::config::{DamagedStreams, FontPrograms, ImageCodecs, LinkAction};
+use mugai_core::config::{DamagedStreams, FlateData, FontPrograms, ImageCodecs, LinkAction};
 use mugai_core::{Blocked, Code, Context};
 use mugai_image::jpeg_coef::CoefError;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -79,6 +79,8 @@ pub struct Selector<'d, 'c, 'p> {
     fonts: FontPrograms,
     codecs: ImageCodecs,
     damaged: DamagedStreams,
+    /// `[pdf] flate = "keep_exact"`: exact Flate data keeps its bytes.
+    keep_exact: bool,
     /// Whether the input was decrypted on loading.
     decrypted: bool,
     max_objects: u64,
@@ -124,6 +126,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             fonts: policy.pdf.fonts,
             codecs: policy.pdf.image_codecs,
             damaged: policy.pdf.damaged_streams,
+            keep_exact: policy.pdf.flate == FlateData::KeepExact,
             max_objects: policy.limits.max_objects,
             max_nesting: policy.limits.max_nesting,
             max_pixels: policy.limits.max_image_pixels,
@@ -234,6 +237,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         let deadline = self.cx.budget().deadline();
         let max_pixels = self.max_pixels;
         let cap = self.cap;
+        let keep_exact = self.keep_exact;
         let budget = self
             .cx
             .policy()
@@ -254,7 +258,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                         mugai_image::jpeg_coef::rebuild(data, max_pixels),
                     ),
                     Work::Plain(dict, data) => {
-                        let r = streams::encode_plain(dict, data, cap);
+                        let r = streams::encode_plain(dict, data, cap, keep_exact);
                         if let Ok(e) = &r {
                             decoded.fetch_add(e.decoded, Ordering::Relaxed);
                         }
@@ -758,7 +762,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         Ok(Ok(Prepared {
             // Exact Flate data that the checks left as it was is the
             // encoding the output would write: it stays.
-            data: if exact && same {
+            data: if self.keep_exact && exact && same {
                 s.content.clone()
             } else {
                 streams::deflate(&data)

@@ -173,9 +173,15 @@ pub struct Encoded {
     pub data: Option<Vec<u8>>,
 }
 
-/// Decodes `content` as [`decode`] does and encodes it for the output;
-/// not for data with an image codec (see [`has_codec`]).
-pub fn encode_plain(dict: &Dictionary, content: &[u8], cap: usize) -> Result<Encoded, StreamError> {
+/// Decodes `content` as [`decode`] does and encodes it for the output
+/// (exact Flate data keeps its bytes with `keep_exact`); not for data with
+/// an image codec (see [`has_codec`]).
+pub fn encode_plain(
+    dict: &Dictionary,
+    content: &[u8],
+    cap: usize,
+    keep_exact: bool,
+) -> Result<Encoded, StreamError> {
     let d = decode(dict, content, cap)?;
     if d.codec.is_some() {
         return Err(StreamError::Damaged("an image codec".into()));
@@ -183,7 +189,7 @@ pub fn encode_plain(dict: &Dictionary, content: &[u8], cap: usize) -> Result<Enc
     Ok(Encoded {
         decoded: d.data.len() as u64,
         truncated: d.truncated,
-        data: (!d.exact).then(|| deflate(&d.data)),
+        data: (!(keep_exact && d.exact)).then(|| deflate(&d.data)),
     })
 }
 
@@ -461,7 +467,7 @@ mod tests {
         d.set("DecodeParms", Object::Dictionary(p));
         let rows: Vec<u8> = (0..10).flat_map(|_| [0u8; 11]).collect();
         assert!(decode(&d, &deflate(&rows), 1 << 20).is_ok_and(|d| !d.exact));
-        let mut e = encode_plain(&Dictionary::new(), b"plain", 1 << 20).unwrap();
+        let mut e = encode_plain(&Dictionary::new(), b"plain", 1 << 20, true).unwrap();
         assert_eq!((e.decoded, e.truncated), (5, false));
         assert_eq!(
             e.data.take().map(|z| inflate(&z, 1 << 20)),

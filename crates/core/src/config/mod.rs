@@ -20,10 +20,10 @@ pub use console::ConsoleConfig;
 pub use daemon::{DaemonConfig, LogConfig, LogFormat, NoticeLanguage, NoticePlacement};
 pub use icap::IcapConfig;
 pub use policy::{
-    ArchivePolicy, AvPolicy, AvScan, BlockedMember, DamagedStreams, FontPrograms, ImageCodecs,
-    ImagePolicy, JpegRebuild, Limits, LinkAction, MailAttachments, MailCharset, MailPolicy,
-    MismatchAction, OfficePolicy, OnAvFailure, OnStaleSignatures, PdfPolicy, Policy, TextEncoding,
-    TextPolicy, TypesPolicy,
+    ArchivePolicy, AvPolicy, AvScan, BlockedMember, DamagedStreams, FlateData, FontPrograms,
+    ImageCodecs, ImagePolicy, JpegRebuild, Limits, LinkAction, MailAttachments, MailCharset,
+    MailPolicy, MismatchAction, OfficePolicy, OnAvFailure, OnStaleSignatures, PdfPolicy, Policy,
+    TextEncoding, TextPolicy, TypesPolicy,
 };
 pub use relay::{OnBlockedMail, RelayConfig};
 pub use sandbox::{Requirement, SandboxConfig};

@@ -204,6 +204,8 @@ pub struct PdfPolicy {
     pub image_codecs: ImageCodecs,
     /// Streams that do not decode with their declared filters.
     pub damaged_streams: DamagedStreams,
+    /// Flate data that decodes exactly: encoded anew, or kept as it is.
+    pub flate: FlateData,
 }
 
 impl Default for PdfPolicy {
@@ -213,6 +215,7 @@ impl Default for PdfPolicy {
             fonts: FontPrograms::Rebuild,
             image_codecs: ImageCodecs::Reencode,
             damaged_streams: DamagedStreams::Drop,
+            flate: FlateData::Reencode,
         }
     }
 }
@@ -247,6 +250,20 @@ pub enum DamagedStreams {
     Drop,
     /// The file is blocked.
     Block,
+}
+
+/// `[pdf] flate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlateData {
+    /// Every kept stream's data is encoded anew.
+    Reencode,
+    /// A stream whose only filter is Flate without a predictor, and whose
+    /// bytes are one zlib stream that decodes completely with the right
+    /// checksum and nothing after it, keeps its bytes when the checks
+    /// leave its data as it was: every conforming reader decodes them to
+    /// that data, and encoding it anew would only cost time.
+    KeepExact,
 }
 
 /// `[office]`.
