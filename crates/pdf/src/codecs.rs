@@ -442,6 +442,96 @@ mod tests {
         assert!(jbig2(b"", None, 0, 8, 1 << 20).is_err());
     }
 
+    /// The JPX data of each committed JPEG 2000 fixture PDF.
+    fn jpx_fixtures() -> Vec<(String, Vec<u8>)> {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus/fixtures/jpx");
+        let mut out = Vec::new();
+        for name in ["rgb.pdf", "gray.pdf", "alpha.pdf", "lossy.pdf"] {
+            let doc = lopdf::Document::load(dir.join(name)).expect("fixture");
+            for o in doc.objects.values() {
+                if let Object::Stream(st) = o {
+                    if matches!(st.dict.get(b"Filter"), Ok(Object::Name(n)) if n == b"JPXDecode") {
+                        out.push((name.to_string(), st.content.clone()));
+                    }
+                }
+            }
+        }
+        assert_eq!(out.len(), 4, "one JPX image in each fixture");
+        out
+    }
+
+    #[test]
+    fn jpx_strips_are_the_decoders_own_8_bit_samples() {
+        for (name, data) in jpx_fixtures() {
+            // The decoder's whole-image conversion, colour then alpha.
+            let settings = hayro_jpeg2000::DecodeSettings::default();
+            let image = hayro_jpeg2000::Image::new(&data, &settings).expect("image");
+            let mut ctx = hayro_jpeg2000::DecoderContext::default();
+            let decoded = image.decode(&mut ctx).expect("decode");
+            if name == "lossy.pdf" {
+                // Samples between integers: the rounding is exercised.
+                let planes = decoded.components();
+                assert!(planes
+                    .iter()
+                    .any(|p| p.samples().iter().any(|x| x.fract() != 0.0)));
+            }
+            let all = decoded.data_u8();
+            let img = jpx(&data, true, 1 << 24).expect("header");
+            let n = img.space.channels();
+            let step = n + usize::from(img.alpha);
+            assert_eq!(all.len(), img.width as usize * img.height as usize * step);
+            let (want_colour, want_alpha): (Vec<u8>, Vec<u8>) = if img.alpha {
+                (
+                    all.chunks_exact(step)
+                        .flat_map(|p| &p[..n])
+                        .copied()
+                        .collect(),
+                    all.chunks_exact(step).map(|p| p[n]).collect(),
+                )
+            } else {
+                (all.clone(), Vec::new())
+            };
+            // Strips of odd sizes, ending anywhere in a row.
+            for strip in [1, 7, 1000, 1 << 20] {
+                let (colour, alpha) = img
+                    .decode(|mut s| {
+                        let (mut c, mut a, mut ca, mut aa) = (vec![], vec![], vec![], vec![]);
+                        while s.next(strip, &mut c, Some(&mut a)) {
+                            assert!(c.len() <= strip * n);
+                            ca.extend_from_slice(&c);
+                            aa.extend_from_slice(&a);
+                        }
+                        Ok((ca, aa))
+                    })
+                    .expect("strips");
+                assert!(colour == want_colour, "{name}: colour, strips of {strip}");
+                assert!(alpha == want_alpha, "{name}: alpha, strips of {strip}");
+            }
+            // Without an alpha buffer only the colour comes out.
+            let colour = img
+                .decode(|mut s| {
+                    let (mut c, mut ca) = (vec![], vec![]);
+                    while s.next(333, &mut c, None) {
+                        ca.extend_from_slice(&c);
+                    }
+                    Ok(ca)
+                })
+                .expect("strips");
+            assert!(colour == want_colour, "{name}: colour alone");
+        }
+    }
+
+    #[test]
+    fn jpx_sample_conversion_saturates_as_the_decoder_does() {
+        assert_eq!(to_u8(-3.0, 1.0), 0);
+        assert_eq!(to_u8(f32::NAN, 1.0), 0);
+        assert_eq!(to_u8(254.49, 1.0), 254);
+        assert_eq!(to_u8(254.5, 1.0), 255);
+        assert_eq!(to_u8(1e9, 1.0), 255);
+        assert_eq!(to_u8(1023.0, 255.0 / 1023.0), 255);
+    }
+
     #[test]
     fn ccitt_rows_follow_the_changes() {
         let mut r = Rows::new(10, 2, false);

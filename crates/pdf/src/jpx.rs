@@ -316,6 +316,51 @@ mod tests {
         assert_eq!(s, vec![128, 255, 0, 10]);
     }
 
+    fn inflate(data: &[u8]) -> Vec<u8> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::ZlibDecoder::new(data)
+            .read_to_end(&mut out)
+            .expect("Flate data");
+        out
+    }
+
+    #[test]
+    fn rebuilt_samples_are_the_decoded_image_premultiplication_undone() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../corpus/fixtures/jpx/lossy.pdf");
+        let doc = Document::load(path).expect("fixture");
+        let image = doc
+            .objects
+            .values()
+            .find_map(|o| match o {
+                Object::Stream(s) if s.dict.has(b"SMaskInData") => Some(s),
+                _ => None,
+            })
+            .expect("the JPX image");
+        let r = rebuild(&doc, &image.dict, &image.content, 1 << 24).expect("rebuilt");
+        // The whole image as the decoder gives it, split and restored here.
+        let settings = hayro_jpeg2000::DecodeSettings::default();
+        let whole = hayro_jpeg2000::Image::new(&image.content, &settings).expect("image");
+        let mut ctx = hayro_jpeg2000::DecoderContext::default();
+        let all = whole.decode(&mut ctx).expect("decode").data_u8();
+        let mut colour: Vec<u8> = all.chunks_exact(4).flat_map(|p| &p[..3]).copied().collect();
+        let alpha: Vec<u8> = all.chunks_exact(4).map(|p| p[3]).collect();
+        assert!(
+            alpha.iter().any(|&a| a > 0 && a < 255),
+            "partly opaque pixels"
+        );
+        unpremultiply(&mut colour, &alpha, 3);
+        assert!(inflate(&r.data) == colour, "colour");
+        let smask = r
+            .reshape
+            .smask
+            .as_deref()
+            .expect("the alpha is the soft mask");
+        assert!(inflate(smask) == alpha, "alpha");
+        assert_eq!(r.decoded, 96 * 64 * 4);
+    }
+
     #[test]
     fn garbage_is_an_error() {
         let d = Dictionary::new();
