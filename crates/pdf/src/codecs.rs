@@ -316,6 +316,15 @@ pub fn jpx(data: &[u8], palette: bool, max_pixels: u64) -> Result<Jpx<'_>, Strin
 impl Jpx<'_> {
     /// Decodes the image and gives `read` its samples, strip by strip;
     /// the decoder's planes are freed when `read` returns.
+    ///
+    /// The decoder's own memory bounds what this can save: it keeps every
+    /// component as a whole plane of `f32` (4 bytes a sample) and, for its
+    /// largest tile, the wavelet coefficients, the inverse transform's
+    /// output (4 bytes a pixel each) and a quarter-size scratch plane, all
+    /// held until it is dropped; a JP2 with a channel definition box
+    /// (every image with alpha) has its planes copied once more while
+    /// they are put in order. An untiled RGB image thus peaks at about
+    /// 21 bytes a pixel, 8 times its 8-bit samples.
     pub fn decode<R>(
         &self,
         read: impl FnOnce(JpxStrips<'_>) -> Result<R, String>,
