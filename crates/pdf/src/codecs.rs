@@ -1,8 +1,8 @@
 //! Image codecs with a history of exploits in readers (JBIG2, CCITT fax,
 //! JPEG 2000) decoded by memory-safe decoders into plain rows, which the
 //! output stores with Flate: no reader's JBIG2, fax or JPX decoder ever
-//! sees the original data. Main items: [`jbig2`], [`ccitt`], [`jpx`] and
-//! its result [`Jpx`].
+//! sees the original data. Main items: [`jbig2`], [`ccitt`] and [`jpx`]
+//! (a [`Jpx`] image, decoded into [`JpxStrips`] of samples).
 
 use lopdf::{Dictionary, Object};
 
@@ -229,15 +229,17 @@ impl JpxSpace {
     }
 }
 
-/// A decoded JPEG 2000 image: 8-bit interleaved colour samples and, when
-/// the image has an opacity channel, its 8-bit alpha plane apart.
-#[derive(Debug)]
-pub struct Jpx {
+/// A JPEG 2000 image whose header is read: what its samples will be.
+/// [`Jpx::decode`] decodes it and hands out the samples a strip at a time
+/// ([`JpxStrips`]), so that no whole 8-bit copy of the image is ever held
+/// next to the decoder's own planes.
+pub struct Jpx<'a> {
+    image: hayro_jpeg2000::Image<'a>,
     pub width: u32,
     pub height: u32,
     pub space: JpxSpace,
-    pub samples: Vec<u8>,
-    pub alpha: Option<Vec<u8>>,
+    /// Whether the image has an opacity channel (after its colour).
+    pub alpha: bool,
     /// The bit depth the samples were coded in (they are scaled to 8).
     pub depth: u8,
     /// The ICC profile the samples are in: the image's own, or the one
@@ -246,12 +248,24 @@ pub struct Jpx {
     pub profile: Option<Vec<u8>>,
 }
 
-/// Decodes JPEG 2000 data (a JP2 file or a bare codestream) into 8-bit
-/// samples. `palette` resolves palette indices into colours; without it a
+impl std::fmt::Debug for Jpx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jpx")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("space", &self.space)
+            .field("alpha", &self.alpha)
+            .field("depth", &self.depth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the header of JPEG 2000 data (a JP2 file or a bare codestream).
+/// `palette` resolves palette indices into colours; without it a
 /// paletted image comes out as its 1-channel indices (for a PDF
-/// `/Indexed` colour space). Every sample the decoder holds counts
+/// `/Indexed` colour space). Every sample the decoder will hold counts
 /// against `max_pixels`.
-pub fn jpx(data: &[u8], palette: bool, max_pixels: u64) -> Result<Jpx, String> {
+pub fn jpx(data: &[u8], palette: bool, max_pixels: u64) -> Result<Jpx<'_>, String> {
     let settings = hayro_jpeg2000::DecodeSettings {
         resolve_palette_indices: palette,
         ..Default::default()
@@ -279,53 +293,151 @@ pub fn jpx(data: &[u8], palette: bool, max_pixels: u64) -> Result<Jpx, String> {
             n => return Err(format!("JPX: {n} channels of unknown colour")),
         },
     };
-    let has_alpha = image.has_alpha();
-    let depth = image.original_bit_depth();
-    let channels = space.channels() + usize::from(has_alpha);
+    let alpha = image.has_alpha();
+    let channels = space.channels() + usize::from(alpha);
     let pixels = u64::from(width) * u64::from(height);
     if pixels.saturating_mul(channels as u64) > max_pixels {
         return Err(format!(
             "JPX: {width}x{height} pixels of {channels} channels, past the limit"
         ));
     }
-    let mut ctx = hayro_jpeg2000::DecoderContext::default();
-    let decoded = image.decode(&mut ctx).map_err(|e| format!("JPX: {e}"))?;
-    let comps = decoded.components();
-    if comps.len() != channels {
-        return Err(format!(
-            "JPX: {} components for {channels} channels",
-            comps.len()
-        ));
-    }
-    let plane = usize::try_from(pixels).map_err(|_| "JPX: too many pixels".to_string())?;
-    if comps.iter().any(|c| c.samples().len() != plane) {
-        return Err("JPX: components of unequal sizes".into());
-    }
-    let all = decoded.data_u8();
-    if all.len() != plane * channels {
-        return Err("JPX: short sample data".into());
-    }
-    let (samples, alpha) = if has_alpha {
-        let n = space.channels();
-        let mut colour = Vec::with_capacity(plane * n);
-        let mut alpha = Vec::with_capacity(plane);
-        for px in all.chunks_exact(channels) {
-            colour.extend_from_slice(&px[..n]);
-            alpha.push(px[n]);
-        }
-        (colour, Some(alpha))
-    } else {
-        (all, None)
-    };
+    let depth = image.original_bit_depth();
     Ok(Jpx {
+        image,
         width,
         height,
         space,
-        samples,
         alpha,
         depth,
         profile,
     })
+}
+
+impl Jpx<'_> {
+    /// Decodes the image and gives `read` its samples, strip by strip;
+    /// the decoder's planes are freed when `read` returns.
+    ///
+    /// The decoder's own memory bounds what this can save: it keeps every
+    /// component as a whole plane of `f32` (4 bytes a sample) and, for its
+    /// largest tile, the wavelet coefficients, the inverse transform's
+    /// output (4 bytes a pixel each) and a quarter-size scratch plane, all
+    /// held until it is dropped; a JP2 with a channel definition box
+    /// (every image with alpha) has its planes copied once more while
+    /// they are put in order. An untiled RGB image thus peaks at about
+    /// 21 bytes a pixel, 8 times its 8-bit samples.
+    pub fn decode<R>(
+        &self,
+        read: impl FnOnce(JpxStrips<'_>) -> Result<R, String>,
+    ) -> Result<R, String> {
+        let channels = self.space.channels() + usize::from(self.alpha);
+        let plane = usize::try_from(u64::from(self.width) * u64::from(self.height))
+            .map_err(|_| "JPX: too many pixels".to_string())?;
+        let mut ctx = hayro_jpeg2000::DecoderContext::default();
+        let decoded = self
+            .image
+            .decode(&mut ctx)
+            .map_err(|e| format!("JPX: {e}"))?;
+        let comps = decoded.components();
+        if comps.len() != channels {
+            return Err(format!(
+                "JPX: {} components for {channels} channels",
+                comps.len()
+            ));
+        }
+        if comps.iter().any(|c| c.samples().len() != plane) {
+            return Err("JPX: components of unequal sizes".into());
+        }
+        // The decoder's own scaling to 8 bits (its `data_u8`): a sample
+        // of `b` bits times 255 / (2^b - 1).
+        let mut scales = Vec::with_capacity(channels);
+        for c in comps {
+            let max = 1u32
+                .checked_shl(u32::from(c.bit_depth()))
+                .filter(|&m| m > 1)
+                .ok_or_else(|| format!("JPX: a component of {} bits", c.bit_depth()))?
+                - 1;
+            scales.push(255.0 / max as f32);
+        }
+        read(JpxStrips {
+            planes: comps,
+            scales,
+            colour: self.space.channels(),
+            alpha: self.alpha,
+            at: 0,
+        })
+    }
+}
+
+/// The samples of a decoded JPEG 2000 image as 8 bits, in order, a strip
+/// of pixels at a time: colour interleaved, alpha apart.
+pub struct JpxStrips<'a> {
+    planes: &'a [hayro_jpeg2000::ComponentData],
+    scales: Vec<f32>,
+    /// Colour channels (the planes before the alpha plane).
+    colour: usize,
+    alpha: bool,
+    /// The next pixel.
+    at: usize,
+}
+
+/// A decoder sample to 8 bits exactly as the decoder's `data_u8` does it
+/// (scaled, plus one half, truncated and saturated).
+#[inline(always)]
+fn to_u8(x: f32, scale: f32) -> u8 {
+    (x * scale + 0.5) as u8
+}
+
+fn interleave<const N: usize>(planes: [&[f32]; N], scales: [f32; N], out: &mut [u8]) {
+    for (i, px) in out.as_chunks_mut::<N>().0.iter_mut().enumerate() {
+        for c in 0..N {
+            px[c] = to_u8(planes[c][i], scales[c]);
+        }
+    }
+}
+
+impl JpxStrips<'_> {
+    /// Puts the next `pixels` pixels (fewer at the end) into `colour`
+    /// (interleaved) and, when `alpha` is given and the image has one,
+    /// its opacity into `alpha`; both are cleared first. False when no
+    /// pixel is left.
+    pub fn next(
+        &mut self,
+        pixels: usize,
+        colour: &mut Vec<u8>,
+        mut alpha: Option<&mut Vec<u8>>,
+    ) -> bool {
+        colour.clear();
+        if let Some(a) = alpha.as_deref_mut() {
+            a.clear();
+        }
+        let total = self.planes.first().map_or(0, |p| p.samples().len());
+        let end = self.at.saturating_add(pixels.max(1)).min(total);
+        if self.at >= end {
+            return false;
+        }
+        let range = self.at..end;
+        self.at = end;
+        let n = self.colour;
+        colour.resize(range.len() * n, 0);
+        let p = |c: usize| &self.planes[c].samples()[range.clone()];
+        let s = &self.scales;
+        match n {
+            1 => interleave([p(0)], [s[0]], colour),
+            3 => interleave([p(0), p(1), p(2)], [s[0], s[1], s[2]], colour),
+            4 => interleave([p(0), p(1), p(2), p(3)], [s[0], s[1], s[2], s[3]], colour),
+            _ => {
+                for (i, px) in colour.chunks_exact_mut(n).enumerate() {
+                    for (c, v) in px.iter_mut().enumerate() {
+                        *v = to_u8(p(c)[i], s[c]);
+                    }
+                }
+            }
+        }
+        if let (Some(a), true) = (alpha, self.alpha) {
+            a.extend(p(n).iter().map(|&x| to_u8(x, s[n])));
+        }
+        true
+    }
 }
 
 #[cfg(test)]
@@ -337,6 +449,96 @@ mod tests {
         assert!(jbig2(b"\x97JB2 garbage", None, 8, 8, 1 << 20).is_err());
         assert!(ccitt(b"", None, 1728, 10, 1 << 20).is_err());
         assert!(jbig2(b"", None, 0, 8, 1 << 20).is_err());
+    }
+
+    /// The JPX data of each committed JPEG 2000 fixture PDF.
+    fn jpx_fixtures() -> Vec<(String, Vec<u8>)> {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus/fixtures/jpx");
+        let mut out = Vec::new();
+        for name in ["rgb.pdf", "gray.pdf", "alpha.pdf", "lossy.pdf"] {
+            let doc = lopdf::Document::load(dir.join(name)).expect("fixture");
+            for o in doc.objects.values() {
+                if let Object::Stream(st) = o {
+                    if matches!(st.dict.get(b"Filter"), Ok(Object::Name(n)) if n == b"JPXDecode") {
+                        out.push((name.to_string(), st.content.clone()));
+                    }
+                }
+            }
+        }
+        assert_eq!(out.len(), 4, "one JPX image in each fixture");
+        out
+    }
+
+    #[test]
+    fn jpx_strips_are_the_decoders_own_8_bit_samples() {
+        for (name, data) in jpx_fixtures() {
+            // The decoder's whole-image conversion, colour then alpha.
+            let settings = hayro_jpeg2000::DecodeSettings::default();
+            let image = hayro_jpeg2000::Image::new(&data, &settings).expect("image");
+            let mut ctx = hayro_jpeg2000::DecoderContext::default();
+            let decoded = image.decode(&mut ctx).expect("decode");
+            if name == "lossy.pdf" {
+                // Samples between integers: the rounding is exercised.
+                let planes = decoded.components();
+                assert!(planes
+                    .iter()
+                    .any(|p| p.samples().iter().any(|x| x.fract() != 0.0)));
+            }
+            let all = decoded.data_u8();
+            let img = jpx(&data, true, 1 << 24).expect("header");
+            let n = img.space.channels();
+            let step = n + usize::from(img.alpha);
+            assert_eq!(all.len(), img.width as usize * img.height as usize * step);
+            let (want_colour, want_alpha): (Vec<u8>, Vec<u8>) = if img.alpha {
+                (
+                    all.chunks_exact(step)
+                        .flat_map(|p| &p[..n])
+                        .copied()
+                        .collect(),
+                    all.chunks_exact(step).map(|p| p[n]).collect(),
+                )
+            } else {
+                (all.clone(), Vec::new())
+            };
+            // Strips of odd sizes, ending anywhere in a row.
+            for strip in [1, 7, 1000, 1 << 20] {
+                let (colour, alpha) = img
+                    .decode(|mut s| {
+                        let (mut c, mut a, mut ca, mut aa) = (vec![], vec![], vec![], vec![]);
+                        while s.next(strip, &mut c, Some(&mut a)) {
+                            assert!(c.len() <= strip * n);
+                            ca.extend_from_slice(&c);
+                            aa.extend_from_slice(&a);
+                        }
+                        Ok((ca, aa))
+                    })
+                    .expect("strips");
+                assert!(colour == want_colour, "{name}: colour, strips of {strip}");
+                assert!(alpha == want_alpha, "{name}: alpha, strips of {strip}");
+            }
+            // Without an alpha buffer only the colour comes out.
+            let colour = img
+                .decode(|mut s| {
+                    let (mut c, mut ca) = (vec![], vec![]);
+                    while s.next(333, &mut c, None) {
+                        ca.extend_from_slice(&c);
+                    }
+                    Ok(ca)
+                })
+                .expect("strips");
+            assert!(colour == want_colour, "{name}: colour alone");
+        }
+    }
+
+    #[test]
+    fn jpx_sample_conversion_saturates_as_the_decoder_does() {
+        assert_eq!(to_u8(-3.0, 1.0), 0);
+        assert_eq!(to_u8(f32::NAN, 1.0), 0);
+        assert_eq!(to_u8(254.49, 1.0), 254);
+        assert_eq!(to_u8(254.5, 1.0), 255);
+        assert_eq!(to_u8(1e9, 1.0), 255);
+        assert_eq!(to_u8(1023.0, 255.0 / 1023.0), 255);
     }
 
     #[test]

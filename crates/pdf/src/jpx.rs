@@ -9,7 +9,9 @@
 
 use crate::codecs::{self, JpxSpace};
 use crate::streams;
+use flate2::write::ZlibEncoder;
 use lopdf::{Dictionary, Document, Object, Stream};
+use std::io::Write;
 
 /// What the image dictionary of a re-encoded JPX image needs changed
 /// once it is cleaned.
@@ -106,33 +108,32 @@ pub fn rebuild(
     }
     let declared = get(b"ColorSpace").and_then(|cs| components(doc, cs));
     let indexed = declared == Some(0);
-    let mut img = codecs::jpx(data, !indexed, max_pixels)?;
+    let img = codecs::jpx(data, !indexed, max_pixels)?;
     let mut set: Vec<(&'static [u8], Object)> = vec![
         (b"Width", Object::Integer(img.width.into())),
         (b"Height", Object::Integer(img.height.into())),
         (b"BitsPerComponent", Object::Integer(8)),
     ];
     let mut note = String::from("/JPXDecode image: decoded and stored with Flate");
+    let mut profile = img.profile.clone();
+    // Palette indices are scaled back from 8 bits to the depth they were
+    // coded in.
+    let mut index_max = None;
     if indexed {
-        // Palette indices, one channel, scaled back from 8 bits to the
-        // depth they were coded in.
+        // Palette indices, one channel.
         if img.space != JpxSpace::Gray || img.depth > 8 || img.depth == 0 {
             return Err("JPX: an /Indexed image that is not one channel of 8 bits or less".into());
         }
-        let max = (1u32 << img.depth) - 1;
-        for s in &mut img.samples {
-            *s = ((u32::from(*s) * max + 127) / 255) as u8;
-        }
-        img.alpha = None;
+        index_max = Some((1u32 << img.depth) - 1);
     } else if declared != Some(img.space.channels()) {
         // No colour space, or one that does not match the decoded samples:
         // the data's own space, written explicitly.
         set.push((b"ColorSpace", Object::Name(img.space.pdf_name().to_vec())));
-        if img.profile.is_some() {
+        if profile.is_some() {
             note.push_str("; its ICC colour space kept as /ICCBased");
         }
     } else {
-        img.profile = None;
+        profile = None;
     }
     // The data's alpha is the soft mask when /SMaskInData asks for it
     // (1, or 2 for colour premultiplied by it) and no /SMask overrides.
@@ -140,31 +141,64 @@ pub fn rebuild(
         Some(Object::Integer(i)) => *i,
         _ => 0,
     };
-    let smask_len = img.alpha.as_ref().map_or(0, Vec::len);
-    let smask = match img.alpha.take() {
-        Some(alpha) if smask_in_data > 0 && get(b"SMask").is_none() => {
-            if smask_in_data == 2 {
-                unpremultiply(&mut img.samples, &alpha, img.space.channels());
+    let keep_alpha = img.alpha && !indexed && smask_in_data > 0 && get(b"SMask").is_none();
+    let premultiplied = keep_alpha && smask_in_data == 2;
+    let n = img.space.channels();
+    let pixels = u64::from(img.width) * u64::from(img.height);
+    let decoded = pixels * (n as u64 + u64::from(img.alpha && !indexed));
+    // Each strip of 8-bit samples goes straight into the Flate encoder:
+    // only the decoder's planes and the compressed data are ever whole.
+    let (data, smask) = img.decode(|mut strips| {
+        let mut colour = Vec::new();
+        let mut alpha = Vec::new();
+        let mut out = deflater();
+        let mut out_alpha = keep_alpha.then(deflater);
+        while strips.next(STRIP, &mut colour, keep_alpha.then_some(&mut alpha)) {
+            if let Some(max) = index_max {
+                for s in &mut colour {
+                    *s = ((u32::from(*s) * max + 127) / 255) as u8;
+                }
             }
-            Some(streams::deflate(&alpha))
+            if premultiplied {
+                unpremultiply(&mut colour, &alpha, n);
+            }
+            write(&mut out, &colour)?;
+            if let Some(e) = out_alpha.as_mut() {
+                write(e, &alpha)?;
+            }
         }
-        _ => None,
-    };
-    let decoded = (img.samples.len() + smask_len) as u64;
+        Ok((finish(out)?, out_alpha.map(finish).transpose()?))
+    })?;
     Ok(Rebuilt {
-        data: streams::deflate(&img.samples),
+        data,
         decoded,
         reshape: Reshape {
             set,
             remove: &[b"Decode", b"SMaskInData"],
             fallback: img.space,
             smask,
-            icc: img.profile.as_deref().map(streams::deflate),
+            icc: profile.as_deref().map(streams::deflate),
             width: img.width,
             height: img.height,
         },
         note,
     })
+}
+
+/// Pixels converted to 8 bits and compressed at a time.
+const STRIP: usize = 1 << 16;
+
+/// A Flate encoder at the level of [`streams::deflate`].
+fn deflater() -> ZlibEncoder<Vec<u8>> {
+    ZlibEncoder::new(Vec::new(), flate2::Compression::fast())
+}
+
+fn write(e: &mut ZlibEncoder<Vec<u8>>, data: &[u8]) -> Result<(), String> {
+    e.write_all(data).map_err(|e| format!("Flate: {e}"))
+}
+
+fn finish(e: ZlibEncoder<Vec<u8>>) -> Result<Vec<u8>, String> {
+    e.finish().map_err(|e| format!("Flate: {e}"))
 }
 
 fn unpremultiply(samples: &mut [u8], alpha: &[u8], n: usize) {
@@ -280,6 +314,51 @@ mod tests {
         let mut s = vec![64, 128, 0, 10];
         unpremultiply(&mut s, &[128, 0], 2);
         assert_eq!(s, vec![128, 255, 0, 10]);
+    }
+
+    fn inflate(data: &[u8]) -> Vec<u8> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::ZlibDecoder::new(data)
+            .read_to_end(&mut out)
+            .expect("Flate data");
+        out
+    }
+
+    #[test]
+    fn rebuilt_samples_are_the_decoded_image_premultiplication_undone() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../corpus/fixtures/jpx/lossy.pdf");
+        let doc = Document::load(path).expect("fixture");
+        let image = doc
+            .objects
+            .values()
+            .find_map(|o| match o {
+                Object::Stream(s) if s.dict.has(b"SMaskInData") => Some(s),
+                _ => None,
+            })
+            .expect("the JPX image");
+        let r = rebuild(&doc, &image.dict, &image.content, 1 << 24).expect("rebuilt");
+        // The whole image as the decoder gives it, split and restored here.
+        let settings = hayro_jpeg2000::DecodeSettings::default();
+        let whole = hayro_jpeg2000::Image::new(&image.content, &settings).expect("image");
+        let mut ctx = hayro_jpeg2000::DecoderContext::default();
+        let all = whole.decode(&mut ctx).expect("decode").data_u8();
+        let mut colour: Vec<u8> = all.chunks_exact(4).flat_map(|p| &p[..3]).copied().collect();
+        let alpha: Vec<u8> = all.chunks_exact(4).map(|p| p[3]).collect();
+        assert!(
+            alpha.iter().any(|&a| a > 0 && a < 255),
+            "partly opaque pixels"
+        );
+        unpremultiply(&mut colour, &alpha, 3);
+        assert!(inflate(&r.data) == colour, "colour");
+        let smask = r
+            .reshape
+            .smask
+            .as_deref()
+            .expect("the alpha is the soft mask");
+        assert!(inflate(smask) == alpha, "alpha");
+        assert_eq!(r.decoded, 96 * 64 * 4);
     }
 
     #[test]
