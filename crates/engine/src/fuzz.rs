@@ -10,9 +10,13 @@ use std::time::{Duration, Instant};
 
 /// The default policy with the smaller limits of fuzzing runs: the limit
 /// checks still run, but one input cannot take seconds of a run that
-/// stops at the first 10-second input.
-fn fuzz_policy() -> Policy {
+/// stops at the first 10-second input. Inputs of odd length take the
+/// choices that are not the default where a choice selects other code.
+fn fuzz_policy(data: &[u8]) -> Policy {
     let mut policy = Policy::default();
+    if data.len() % 2 == 1 {
+        policy.pdf.flate = mugai_core::config::FlateData::KeepExact;
+    }
     policy.limits.max_expanded_bytes = 64 << 20;
     // 4 MP: a 16 MP limit let a few bytes of BMP run-length data ask for
     // 64 MB of pixels, four runs a second.
@@ -22,7 +26,7 @@ fn fuzz_policy() -> Policy {
 
 /// Rebuilds `data` as `ty` with the fuzzing policy; for fuzz targets.
 pub fn rebuild_as(ty: FileType, data: &[u8]) {
-    let policy = fuzz_policy();
+    let policy = fuzz_policy(data);
     let budget = Budget::new(&policy.limits);
     let mut cx = Context::new(&policy, &budget, &crate::Engine, None);
     let _ = rebuild_unguarded(ty, data, &mut cx);
@@ -30,7 +34,7 @@ pub fn rebuild_as(ty: FileType, data: &[u8]) {
 
 /// Detects and sanitises `data` through the whole engine; for fuzz targets.
 pub fn sanitize(data: &[u8]) {
-    let policy = fuzz_policy();
+    let policy = fuzz_policy(data);
     let job = mugai_core::Job::new("fuzz.bin", data.to_vec());
     let _ = crate::Engine.sanitize(&policy, None, &job);
 }
@@ -129,7 +133,7 @@ pub fn smoke(
         return report;
     }
     // Keep each run small so that many fit in the budget.
-    let policy = fuzz_policy();
+    let policies = [fuzz_policy(b""), fuzz_policy(b"x")];
     let mut rng = Rng::new(0x006d_7567_6169 ^ ty.name().len() as u64);
     let started = Instant::now();
     let prev_hook = std::panic::take_hook();
@@ -139,6 +143,7 @@ pub fn smoke(
             break;
         }
         let input = mutate(&seeds[i % seeds.len()], &mut rng);
+        let policy = &policies[input.len() % 2];
         let watchdog = Watchdog::arm(ty, &input, hang_after);
         let budget = Budget::new(&policy.limits);
         let t0 = Instant::now();
