@@ -390,6 +390,12 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 if let Some(r) = reshape {
                     self.jpx_reshape.insert(out, r);
                 }
+                // The data waits in the queue: without the encoder's
+                // spare capacity.
+                let data = data.map(|mut p| {
+                    p.data.shrink_to_fit();
+                    p
+                });
                 self.queue.push_back(Job {
                     src: id,
                     role,
