@@ -10,6 +10,10 @@ use std::io::Write;
 /// The binary comment after the header, as lopdf writes it.
 const BINARY_MARK: &[u8] = b"%\xBB\xAD\xC0\xDE\n";
 
+/// An entry of the cross-reference table: an object's offset and
+/// generation, or (`None`) the head of the free list.
+type Entry = Option<(u32, u16)>;
+
 /// Whether the writer leaves an object out: object streams,
 /// cross-reference streams and linearisation dictionaries describe a
 /// layout that the output does not have.
@@ -85,7 +89,7 @@ pub fn document(
     out.extend_from_slice(b"xref\n");
     // Runs of consecutive numbers; object 0 (the head of the free list)
     // joins a run that starts at 1, or stands alone.
-    let mut runs: Vec<(u32, Vec<Option<(u32, u16)>>)> = Vec::new();
+    let mut runs: Vec<(u32, Vec<Entry>)> = Vec::new();
     for (&n, &e) in xref.range(1..) {
         match runs.last_mut() {
             Some((first, es)) if *first as usize + es.len() == n as usize => es.push(Some(e)),
