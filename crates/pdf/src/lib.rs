@@ -6,13 +6,15 @@
 //! only the keys its role allows ([`roles`]), every kept stream is decoded
 //! and encoded anew ([`streams`]), font programs are rebuilt ([`fonts`]), content streams are re-serialised from
 //! the known operators ([`content`]), the page tree is checked ([`pages`]),
-//! and one fresh revision is written. A file whose cross-reference table
+//! and one fresh revision is written ([`emit`], each object serialised as
+//! soon as it is final). A file whose cross-reference table
 //! or catalog cannot be read is loaded again with a table rebuilt from its
 //! object headers ([`xref`]).
 
 mod cff;
 pub mod codecs;
 pub mod content;
+pub mod emit;
 pub mod fonts;
 pub mod jpx;
 pub mod names;

@@ -1,5 +1,6 @@
 //! [`PdfRebuilder`]: load, decrypt, walk, check the page tree, write anew.
 
+use crate::emit;
 use crate::names;
 use crate::pages;
 use crate::select::{Selected, Selector};
@@ -271,6 +272,7 @@ fn rebuild_from(
         Selector::new(&doc, cx, usize::try_from(cap).unwrap_or(usize::MAX)).run(root, info)?;
     let Selected {
         mut objects,
+        written,
         root: new_root,
         info: new_info,
         tally,
@@ -293,7 +295,7 @@ fn rebuild_from(
         return Err(malformed(cx, e.0));
     }
     cx.check_deadline()?;
-    write(doc, objects, new_root, new_info, cx)
+    Ok(write(doc, objects, written, new_root, new_info))
 }
 
 /// Makes a page tree root written directly into the catalog's `/Pages`
@@ -522,52 +524,30 @@ fn version(doc: &Document) -> String {
     }
 }
 
-/// Writes the selected objects (already numbered 1..n) with a fresh
-/// cross-reference table and nothing after `%%EOF`. The input document is
-/// dropped first: only its version and file identifier are still needed.
+/// Writes the selected objects (already numbered 1..n; those in
+/// `written` serialised already) with a fresh cross-reference table and
+/// nothing after `%%EOF`. The input document is dropped first: only its
+/// version and file identifier are still needed.
 fn write(
     doc: Document,
     objects: BTreeMap<ObjectId, Object>,
+    written: BTreeMap<ObjectId, Vec<u8>>,
     root: ObjectId,
     info: Option<ObjectId>,
-    cx: &Context<'_>,
-) -> Result<Vec<u8>, Blocked> {
-    let mut out = Document::with_version(version(&doc));
-    out.reference_table.cross_reference_type = lopdf::xref::XrefType::CrossReferenceTable;
-    out.max_id = objects.keys().next_back().map_or(0, |k| k.0);
-    for (id, mut obj) in objects {
-        if let Object::Stream(s) = &mut obj {
-            s.dict.set(
-                "Length",
-                Object::Integer(i64::try_from(s.content.len()).unwrap_or(i64::MAX)),
-            );
-        }
-        out.objects.insert(id, obj);
-    }
-    out.trailer.set("Root", Object::Reference(root));
+) -> Vec<u8> {
+    let mut trailer = lopdf::Dictionary::new();
+    trailer.set("Root", Object::Reference(root));
     if let Some(i) = info {
-        out.trailer.set("Info", Object::Reference(i));
+        trailer.set("Info", Object::Reference(i));
     }
     if let Ok(Object::Array(id)) = doc.trailer.get(b"ID") {
         if id.len() == 2 && id.iter().all(|x| matches!(x, Object::String(..))) {
-            out.trailer.set("ID", Object::Array(id.clone()));
+            trailer.set("ID", Object::Array(id.clone()));
         }
     }
+    let version = version(&doc);
     drop(doc);
-    // Sized for the streams and a little per object, so that a large
-    // output is not grown by doubling (twice its size at the peak).
-    let streams: usize = out
-        .objects
-        .values()
-        .map(|o| match o {
-            Object::Stream(s) => s.content.len(),
-            _ => 0,
-        })
-        .sum();
-    let mut bytes = Vec::with_capacity(streams + 64 * out.objects.len() + 4096);
-    out.save_to(&mut bytes)
-        .map_err(|e| cx.block(Code::RebuildFailed, format!("writing failed: {e}")))?;
-    Ok(bytes)
+    emit::document(&version, objects, written, trailer)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 
 use crate::codecs;
 use crate::content;
+use crate::emit;
 use crate::fonts;
 use crate::jpx;
 use crate::report::{self, Tally};
@@ -28,7 +29,12 @@ use std::time::Instant;
 /// The selected objects, numbered for the output.
 #[derive(Debug)]
 pub struct Selected {
+    /// Every output object; the catalog and the page tree (which
+    /// [`crate::pages::fix`] still changes) as objects, the others `Null`
+    /// here and serialised in `written`.
     pub objects: BTreeMap<ObjectId, Object>,
+    /// The bytes of the objects written as soon as they were final.
+    pub written: BTreeMap<ObjectId, Vec<u8>>,
     pub root: ObjectId,
     pub info: Option<ObjectId>,
     pub tally: Tally,
@@ -90,6 +96,7 @@ pub struct Selector<'d, 'c, 'p> {
     memo: HashMap<(ObjectId, Role), Option<ObjectId>>,
     queue: VecDeque<Job>,
     out: BTreeMap<ObjectId, Object>,
+    written: BTreeMap<ObjectId, Vec<u8>>,
     next: u32,
     /// Input ids of the leaves of the page tree.
     pages: BTreeSet<ObjectId>,
@@ -135,6 +142,7 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             memo: HashMap::new(),
             queue: VecDeque::new(),
             out: BTreeMap::new(),
+            written: BTreeMap::new(),
             next: 0,
             pages: BTreeSet::new(),
             in_tree: BTreeSet::new(),
@@ -176,13 +184,14 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
             let mut obj = self.build(job.src, job.role, job.data)?;
             if let Some(r) = self.jpx_reshape.remove(&job.out) {
                 for (id, added) in r.apply(&mut obj, || self.allocate())? {
-                    self.out.insert(id, added);
+                    self.put(id, None, added);
                 }
             }
-            self.out.insert(job.out, obj);
+            self.put(job.out, Some(job.role), obj);
         }
         Ok(Selected {
             objects: self.out,
+            written: self.written,
             root: new_root,
             info: new_info,
             tally: self.tally,
@@ -387,6 +396,20 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         Ok((self.next, 0))
     }
 
+    /// Stores output object `id`, kept in `role`: serialised at once
+    /// unless the page tree check still changes it (the catalog and the
+    /// page tree), so that what is selected is held as bytes rather than
+    /// as object trees (several times larger).
+    fn put(&mut self, id: ObjectId, role: Option<Role>, mut obj: Object) {
+        if !matches!(role, Some(Role::Catalog | Role::PagesNode | Role::Page)) {
+            if let Some(bytes) = emit::indirect(id, &mut obj) {
+                self.written.insert(id, bytes);
+                obj = Object::Null;
+            }
+        }
+        self.out.insert(id, obj);
+    }
+
     /// The output id of input object `id` in `role`, judging it the first
     /// time; `None` when it is not kept in that role.
     fn admit(
@@ -419,6 +442,12 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
                 if let Some(r) = reshape {
                     self.jpx_reshape.insert(out, r);
                 }
+                // The data waits in the queue: without the encoder's
+                // spare capacity.
+                let data = data.map(|mut p| {
+                    p.data.shrink_to_fit();
+                    p
+                });
                 self.queue.push_back(Job {
                     src: id,
                     role,
@@ -1723,8 +1752,11 @@ impl<'d, 'c, 'p> Selector<'d, 'c, 'p> {
         let id = self.allocate()?;
         let mut d = Dictionary::new();
         d.set("Filter", Object::Name(b"FlateDecode".to_vec()));
-        self.out
-            .insert(id, Object::Stream(Stream::new(d, streams::deflate(&data))));
+        self.put(
+            id,
+            None,
+            Object::Stream(Stream::new(d, streams::deflate(&data))),
+        );
         Ok(Some(id))
     }
 }
