@@ -148,7 +148,7 @@ pub fn smoke(
         let budget = Budget::new(&policy.limits);
         let t0 = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| {
-            let mut cx = Context::new(&policy, &budget, &crate::Engine, None);
+            let mut cx = Context::new(policy, &budget, &crate::Engine, None);
             rebuild_unguarded(ty, &input, &mut cx).is_ok()
         }));
         let took = t0.elapsed();
