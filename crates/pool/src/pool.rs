@@ -220,6 +220,8 @@ impl Pool {
         let stdin = child.stdin.take().ok_or_else(|| missing("stdin"))?;
         let stdout = child.stdout.take().ok_or_else(|| missing("stdout"))?;
         let stderr = child.stderr.take().ok_or_else(|| missing("stderr"))?;
+        widen_pipe(&stdin);
+        widen_pipe(&stdout);
         let tail = keep_stderr_tail(stderr).map_err(StartError::Spawn)?;
         let child = Arc::new(Mutex::new(child));
         let mut stdout = BufReader::with_capacity(1 << 16, stdout);
@@ -480,6 +482,14 @@ fn with_watchdog<T>(
     let _ = done_tx.send(());
     let _ = watchdog.join();
     (timed_out.load(Ordering::SeqCst), result)
+}
+
+/// Widens a pipe to the worker to 1 MiB (the unprivileged maximum), so
+/// that a file crosses it in a few large steps rather than in 64 KiB
+/// ones, each a switch between the processes. Best effort: the pipe
+/// works at any size.
+fn widen_pipe(pipe: &impl std::os::fd::AsFd) {
+    let _ = rustix::pipe::fcntl_setpipe_size(pipe, 1 << 20);
 }
 
 /// Keeps the last bytes a worker writes to stderr.
