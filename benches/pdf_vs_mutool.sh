@@ -66,7 +66,13 @@ EOF
 (cd "$work" && mutool create -o raw.pdf page*.txt && mutool clean -z raw.pdf large.pdf)
 echo "$work/large.pdf" > "$work/large.files"
 
+# The default policy in a confined worker; the same with `[pdf] flate =
+# "keep_exact"`; and the default in process, which shows what the worker's
+# confinement (a second process, its namespaces) adds per file.
+printf '[pdf]\nflate = "keep_exact"\n' > "$work/keep_exact.toml"
 mugai_one() { "$bin" sanitize --out "$work/m" "$1" >/dev/null 2>&1 || true; rm -rf "$work/m"; }
+mugai_keep() { "$bin" sanitize --policy "$work/keep_exact.toml" --out "$work/m" "$1" >/dev/null 2>&1 || true; rm -rf "$work/m"; }
+mugai_inproc() { "$bin" sanitize --in-process --out "$work/m" "$1" >/dev/null 2>&1 || true; rm -rf "$work/m"; }
 mutool_one() { mutool clean -s -z "$1" "$work/o.pdf" >/dev/null 2>&1 || true; }
 best() { # per-file-function list-file: the best time of the rounds, in s
   local fn=$1 list=$2 b=999999 s e t
@@ -89,7 +95,10 @@ for set in files large.files; do
   [ "$n" -gt 0 ] || continue
   mb=$(xargs -d '\n' du -cb < "$work/$set" | tail -1 | awk '{printf "%.1f", $1 / 1048576}')
   tm=$(best mugai_one "$work/$set")
+  tk=$(best mugai_keep "$work/$set")
+  ti=$(best mugai_inproc "$work/$set")
   tt=$(best mutool_one "$work/$set")
-  ratio=$(echo "$tm $tt" | awk '{printf "%.2f", $1 / $2}')
-  echo "$set: $n PDFs, $mb MB: mugai ($profile) ${tm}s, mutool clean -s -z ${tt}s, ratio ${ratio}x"
+  r() { echo "$1 $tt" | awk '{printf "%.2f", $1 / $2}'; }
+  echo "$set: $n PDFs, $mb MB: mutool clean -s -z ${tt}s; mugai ($profile) ${tm}s, ratio $(r "$tm")x;" \
+    "keep_exact ${tk}s, $(r "$tk")x; in process ${ti}s, $(r "$ti")x"
 done
