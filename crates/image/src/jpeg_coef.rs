@@ -871,12 +871,14 @@ impl Jpeg {
                     for bx in 0..ch {
                         let (col, row) = (x * ch + bx, y * cv + by);
                         let at = (row * comp.bw + col) * 64;
+                        // A scan that does not store its coefficients is
+                        // sequential: its blocks are checked by `check_ac`,
+                        // which reads nothing back from the scratch block.
                         let blk: &mut [i16] = if store {
                             comp.coef
                                 .get_mut(at..at + 64)
                                 .ok_or(Damaged("block outside the image"))?
                         } else {
-                            scratch.fill(0);
                             &mut scratch
                         };
                         let (d, a) = tables[i];
@@ -893,13 +895,16 @@ impl Jpeg {
                                     .map_err(|_| Damaged("DC coefficient out of range"))?;
                                 if kind == Kind::Full {
                                     let a = a.ok_or(Damaged("undefined Huffman table"))?;
-                                    let k = decode_ac(&mut bits, a, blk, 1, 63, 0, None)?;
-                                    // A zero run coded just before the
-                                    // end of the block, or running past
-                                    // it: the encoder would not write it.
-                                    if k > 1 && blk.get(k - 1).is_none_or(|&v| v == 0) {
-                                        canonical = false;
-                                    }
+                                    let as_coded = if store {
+                                        let k = decode_ac(&mut bits, a, blk, 1, 63, 0, None)?;
+                                        // A zero run coded just before the
+                                        // end of the block, or running past
+                                        // it: the encoder would not write it.
+                                        !(k > 1 && blk.get(k - 1).is_none_or(|&v| v == 0))
+                                    } else {
+                                        check_ac(&mut bits, a)?
+                                    };
+                                    canonical &= as_coded;
                                 }
                             }
                             Kind::DcRefine => {
@@ -1217,6 +1222,58 @@ fn decode_ac(
     let r = decode_ac_with(&mut local, h, blk, ss, se, al, eobrun);
     *bits = local;
     r
+}
+
+/// Decodes the AC codes of one sequential block without keeping the
+/// coefficients, with the checks of [`decode_ac`]: whether the block is
+/// coded as the encoder would code it (every coefficient a code gives is
+/// not 0, so that is: the last code before the end of the block is not a
+/// zero run).
+fn check_ac(bits: &mut Bits<'_>, h: &Huff) -> Res<bool> {
+    // The reader's state in a local, which stays in registers.
+    let mut local = *bits;
+    let r = check_ac_with(&mut local, h);
+    *bits = local;
+    r
+}
+
+#[inline(always)]
+fn check_ac_with(bits: &mut Bits<'_>, h: &Huff) -> Res<bool> {
+    let mut k = 1usize;
+    let mut after_zero_run = false;
+    while k <= 63 {
+        let p = bits.peek16();
+        let f = h.fast[(p >> (16 - LOOK)) as usize];
+        if f.len != 0 && u32::from(f.len) <= bits.n {
+            bits.acc <<= f.len;
+            bits.n -= u32::from(f.len);
+            k += usize::from(f.run);
+            if k > 63 {
+                return bad("AC run past the end of the block");
+            }
+            k += 1;
+            after_zero_run = false;
+            continue;
+        }
+        let rs = bits.decode(h)?;
+        let (r, s) = ((rs >> 4) as usize, rs & 15);
+        if s != 0 {
+            k += r;
+            if k > 63 {
+                return bad("AC run past the end of the block");
+            }
+            // Up to 15 bits: always within the range of a coefficient.
+            bits.extend(s)?;
+            after_zero_run = false;
+        } else if r < 15 {
+            break;
+        } else {
+            k += 15;
+            after_zero_run = true;
+        }
+        k += 1;
+    }
+    Ok(!after_zero_run)
 }
 
 #[inline(always)]
