@@ -9,10 +9,9 @@ import os
 import sys
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 BASE = os.environ["CONSOLE_URL"]
@@ -54,11 +53,26 @@ def body():
     return d.find_element(By.TAG_NAME, "body").text
 
 
+def gone(old):
+    """Whether the element `old` has left the page. Chrome reports an
+    element of a page being replaced either as stale or as a node that
+    "does not belong to the document": both mean it has gone."""
+
+    def check(_):
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    return check
+
+
 def click_and_wait(el):
     """Clicks something that loads a new page and waits for it."""
     old = d.find_element(By.TAG_NAME, "html")
     el.click()
-    WebDriverWait(d, 60).until(EC.staleness_of(old))
+    WebDriverWait(d, 60).until(gone(old))
     WebDriverWait(d, 60).until(lambda x: x.execute_script("return document.readyState") == "complete")
 
 
@@ -78,7 +92,7 @@ def post_with(path, fields):
         "for (const [k,v] of Object.entries(arguments[1])) {const i=document.createElement('input');"
         "i.type='hidden';i.name=k;i.value=v;f.appendChild(i);} document.body.appendChild(f);f.submit();",
         path, fields)
-    WebDriverWait(d, 60).until(EC.staleness_of(old))
+    WebDriverWait(d, 60).until(gone(old))
 
 
 def csrf():
