@@ -1224,6 +1224,21 @@ fn decode_ac(
     r
 }
 
+/// Reads an AC code and its value bits at once when [`Huff::fast`] has
+/// them (see [`Fast`]).
+#[inline(always)]
+fn take_fast(bits: &mut Bits<'_>, h: &Huff) -> Option<Fast> {
+    let p = bits.peek16();
+    let f = h.fast[(p >> (16 - LOOK)) as usize];
+    if f.len != 0 && u32::from(f.len) <= bits.n {
+        bits.acc <<= f.len;
+        bits.n -= u32::from(f.len);
+        Some(f)
+    } else {
+        None
+    }
+}
+
 /// Decodes the AC codes of one sequential block without keeping the
 /// coefficients, with the checks of [`decode_ac`]: whether the block is
 /// coded as the encoder would code it (every coefficient a code gives is
@@ -1242,11 +1257,7 @@ fn check_ac_with(bits: &mut Bits<'_>, h: &Huff) -> Res<bool> {
     let mut k = 1usize;
     let mut after_zero_run = false;
     while k <= 63 {
-        let p = bits.peek16();
-        let f = h.fast[(p >> (16 - LOOK)) as usize];
-        if f.len != 0 && u32::from(f.len) <= bits.n {
-            bits.acc <<= f.len;
-            bits.n -= u32::from(f.len);
+        if let Some(f) = take_fast(bits, h) {
             k += usize::from(f.run);
             if k > 63 {
                 return bad("AC run past the end of the block");
@@ -1294,11 +1305,7 @@ fn decode_ac_with(
     }
     let mut k = ss;
     while k <= se {
-        let p = bits.peek16();
-        let f = h.fast[(p >> (16 - LOOK)) as usize];
-        if f.len != 0 && u32::from(f.len) <= bits.n {
-            bits.acc <<= f.len;
-            bits.n -= u32::from(f.len);
+        if let Some(f) = take_fast(bits, h) {
             k += usize::from(f.run);
             if k > se {
                 return bad("AC run past the end of the block");

@@ -608,6 +608,61 @@ mod tests {
         Document::load_mem(out).unwrap_or_else(|e| panic!("output does not parse: {e}"))
     }
 
+    /// The image streams of `doc` by their index in [`image_pdf`], in
+    /// order.
+    fn images_by_index(doc: &Document) -> Vec<(usize, &lopdf::Stream)> {
+        let mut found: Vec<(usize, &lopdf::Stream)> = doc
+            .objects
+            .values()
+            .filter_map(|o| match o {
+                Object::Stream(s) => match s.dict.get(b"Width") {
+                    Ok(Object::Integer(w)) => Some((usize::try_from(*w - 1).expect("index"), s)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        found.sort_by_key(|(i, _)| *i);
+        found
+    }
+
+    /// A one-page PDF with an image XObject (objects 6, 7, ...) for each
+    /// of `images` (its data, and its dictionary entries beyond /Subtype,
+    /// /Height 1, /BitsPerComponent 8 and /Length); the resources name the
+    /// first `named`. Each image's /Width is its index + 1, which tells
+    /// them apart.
+    fn image_pdf(images: &[(&[u8], String)], named: usize) -> Vec<u8> {
+        let objs: Vec<String> = images
+            .iter()
+            .enumerate()
+            .map(|(i, (d, entries))| {
+                format!(
+                    "<< /Type /XObject /Subtype /Image /Width {} /Height 1 /BitsPerComponent 8 \
+                     {entries} /Length {} >>\nstream\n{}\nendstream",
+                    i + 1,
+                    d.len(),
+                    char::from(b'A' + i as u8).to_string().repeat(d.len())
+                )
+            })
+            .collect();
+        let refs: Vec<&str> = objs.iter().map(String::as_str).collect();
+        let names: String = (0..named)
+            .map(|i| format!("/{} {} 0 R ", char::from(b'A' + i as u8), i + 6))
+            .collect();
+        let mut input = pdf(
+            "",
+            &format!("/Resources << /XObject << {names}>> >>"),
+            &refs,
+        );
+        // The image data in place of the placeholders of the same length.
+        for (i, (d, _)) in images.iter().enumerate() {
+            let fill = vec![b'A' + i as u8; d.len()];
+            let at = find(&input, &fill, 0).expect("placeholder");
+            input[at..at + d.len()].copy_from_slice(d);
+        }
+        input
+    }
+
     #[test]
     fn the_repair_pass_gets_the_byte_budget_back() {
         // A catalog stream decoded by the first pass, which then fails on
@@ -662,49 +717,24 @@ mod tests {
             b"\xff\xd8\xff\xe0 not a JPEG".to_vec(),
             jpeg(70, 8),
         ];
-        let objs: Vec<String> = images
+        let entries = "/ColorSpace /DeviceRGB /Filter /DCTDecode".to_string();
+        let listed: Vec<(&[u8], String)> = images
             .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                format!(
-                    "<< /Type /XObject /Subtype /Image /Width {} /Height 1 /ColorSpace /DeviceRGB \
-                     /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n{}\nendstream",
-                    i + 1,
-                    d.len(),
-                    char::from(b'A' + i as u8).to_string().repeat(d.len())
-                )
-            })
+            .map(|d| (d.as_slice(), entries.clone()))
             .collect();
-        let refs: Vec<&str> = objs.iter().map(String::as_str).collect();
-        let mut input = pdf(
-            "",
-            "/Resources << /XObject << /A 6 0 R /B 7 0 R /C 8 0 R >> >>",
-            &refs,
-        );
-        // The image data in place of the placeholders of the same length.
-        for (i, d) in images.iter().enumerate() {
-            let fill = vec![b'A' + i as u8; d.len()];
-            let at = find(&input, &fill, 0).expect("placeholder");
-            input[at..at + d.len()].copy_from_slice(d);
-        }
+        let input = image_pdf(&listed, 3);
         let (r, codes) = run(&Policy::default(), &input);
         let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
         assert!(codes.contains(&Code::PdfDamagedStream), "{codes:?}");
         let doc = reparse(&out);
         // Each kept image, told apart by its /Width (its index + 1), is what
         // the rebuild makes of its own data.
-        let mut kept = Vec::new();
-        for o in doc.objects.values() {
-            let Object::Stream(s) = o else { continue };
-            let Ok(Object::Integer(w)) = s.dict.get(b"Width") else {
-                continue;
-            };
-            let i = usize::try_from(*w - 1).expect("index");
-            let want = crate::streams::rebuild_jpeg(images[i].clone(), 1 << 20).expect("rebuilds");
+        let kept = images_by_index(&doc);
+        for (i, s) in &kept {
+            let want = crate::streams::rebuild_jpeg(images[*i].clone(), 1 << 20).expect("rebuilds");
             assert!(s.content == want, "image {i} is its own rebuild");
-            kept.push(i);
         }
-        kept.sort();
+        let kept: Vec<usize> = kept.into_iter().map(|(i, _)| i).collect();
         assert_eq!(kept, [0, 1]);
         assert!(!out.windows(4).any(|w| w == b"note"));
         let (again, _) = run(&Policy::default(), &input);
@@ -730,38 +760,16 @@ mod tests {
         wrong_sum[n - 1] ^= 0x55;
         let mut damaged = exact.clone();
         damaged.truncate(3);
-        // Exact, a wrong checksum, damaged, and no filter at all: /Width
-        // tells them apart (index + 1); each prepared ahead on two threads.
-        let images: [(&[u8], &str); 4] = [
-            (&exact, "/Filter /FlateDecode"),
-            (&wrong_sum, "/Filter [/Fl]"),
-            (&damaged, "/Filter /FlateDecode"),
-            (&rows, ""),
+        // Exact, a wrong checksum, damaged, and no filter at all; each
+        // prepared ahead on two threads.
+        let gray = |filter: &str| format!("/ColorSpace /DeviceGray {filter}");
+        let images: [(&[u8], String); 4] = [
+            (&exact, gray("/Filter /FlateDecode")),
+            (&wrong_sum, gray("/Filter [/Fl]")),
+            (&damaged, gray("/Filter /FlateDecode")),
+            (&rows, gray("")),
         ];
-        let objs: Vec<String> = images
-            .iter()
-            .enumerate()
-            .map(|(i, (d, f))| {
-                format!(
-                    "<< /Type /XObject /Subtype /Image /Width {} /Height 1 /ColorSpace /DeviceGray \
-                     /BitsPerComponent 8 {f} /Length {} >>\nstream\n{}\nendstream",
-                    i + 1,
-                    d.len(),
-                    char::from(b'A' + i as u8).to_string().repeat(d.len())
-                )
-            })
-            .collect();
-        let refs: Vec<&str> = objs.iter().map(String::as_str).collect();
-        let mut input = pdf(
-            "",
-            "/Resources << /XObject << /A 6 0 R /B 7 0 R /C 8 0 R /D 9 0 R >> >>",
-            &refs,
-        );
-        for (i, (d, _)) in images.iter().enumerate() {
-            let fill = vec![b'A' + i as u8; d.len()];
-            let at = find(&input, &fill, 0).expect("placeholder");
-            input[at..at + d.len()].copy_from_slice(d);
-        }
+        let input = image_pdf(&images, 4);
         for keep_exact in [false, true] {
             let mut policy = Policy::default();
             if keep_exact {
@@ -771,15 +779,10 @@ mod tests {
             let out = r.unwrap_or_else(|b| panic!("blocked: {b}"));
             assert_eq!(codes, [Code::PdfDamagedStream], "only the damaged image");
             let doc = reparse(&out);
-            let mut kept = Vec::new();
-            for o in doc.objects.values() {
-                let Object::Stream(s) = o else { continue };
-                let Ok(Object::Integer(w)) = s.dict.get(b"Width") else {
-                    continue;
-                };
-                let i = usize::try_from(*w - 1).expect("index");
+            let kept = images_by_index(&doc);
+            for (i, s) in &kept {
                 assert_eq!(inflate(&s.content, 1 << 20).as_deref(), Ok(rows.as_slice()));
-                let want = if i == 0 && keep_exact {
+                let want = if *i == 0 && keep_exact {
                     exact.clone()
                 } else {
                     deflate(&rows)
@@ -788,9 +791,8 @@ mod tests {
                     s.content == want,
                     "image {i} ({keep_exact}): exact data stays, the rest is new"
                 );
-                kept.push(i);
             }
-            kept.sort();
+            let kept: Vec<usize> = kept.into_iter().map(|(i, _)| i).collect();
             assert_eq!(kept, [0, 1, 3]);
             let (again, codes) = run(&policy, &out);
             assert!(codes.is_empty(), "{codes:?}");
