@@ -4,7 +4,7 @@ use crate::emit;
 use crate::names;
 use crate::pages;
 use crate::select::{Selected, Selector};
-use crate::xref;
+use crate::xref::{self, find};
 use lopdf::xref::XrefEntry;
 use lopdf::{Document, LoadOptions, Object, ObjectId};
 use mugai_core::{Blocked, Code, Context, FileType, Rebuilder, Rebuilt};
@@ -93,10 +93,6 @@ fn precheck(pdf: &[u8], cx: &Context<'_>) -> Result<(), Blocked> {
         }
     }
     Ok(())
-}
-
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    memchr::memmem::find(hay.get(from..)?, needle).map(|p| p + from)
 }
 
 pub(crate) fn rebuild_pdf(input: &[u8], cx: &mut Context<'_>) -> Result<Vec<u8>, Blocked> {
@@ -422,7 +418,7 @@ fn repair_lengths(doc: &mut Document, pdf: &[u8]) {
         let Some(rest) = pdf.get(start..) else {
             continue;
         };
-        let Some(at) = rest.windows(9).position(|w| w == b"endstream") else {
+        let Some(at) = find(rest, b"endstream", 0) else {
             continue;
         };
         let mut data = rest.get(..at).unwrap_or_default();
@@ -487,7 +483,7 @@ fn damaged_end_stream(doc: &Document, id: ObjectId, chunk: &[u8]) -> Option<lopd
     if !rest.starts_with(b"<<") {
         return None;
     }
-    let kw = rest.windows(6).position(|w| w == b"stream")?;
+    let kw = find(rest, b"stream", 0)?;
     let ops = lopdf::content::Content::decode(rest.get(..kw + 6)?).ok()?;
     let [op] = ops.operations.as_slice() else {
         return None;

@@ -86,15 +86,14 @@ fn header_at(pdf: &[u8], at: usize) -> Option<(u32, u16, usize)> {
     Some((number, generation, start))
 }
 
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+/// The first `needle` in `hay` at or after `from`.
+pub(crate) fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    memchr::memmem::find(hay.get(from..)?, needle).map(|p| p + from)
 }
 
+/// The last `needle` in `hay`.
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).rposition(|w| w == needle)
+    memchr::memmem::rfind(hay, needle)
 }
 
 /// The reference `N G R` following `key` in `dict`, if any.
